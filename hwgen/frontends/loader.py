@@ -1,0 +1,137 @@
+"""Find and open a model: a Keras object, a designs/ name, a full-model .h5/.keras file,
+or an hls4ml-style pair `name.json` + `name_weights.h5`.
+
+Every way a file can be missing or broken ends in a `ModelFileError` naming the file and
+the fix. Pruning wrappers (tensorflow-model-optimization) are stripped here.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import designs
+from ..errors import ModelFileError
+
+USAGE = ("give a design name from `hwgen list`, a full-model .h5 or .keras file, "
+         "or an architecture .json with its weights .h5 (next to it as NAME_weights.h5, "
+         "or with --weights)")
+
+
+@dataclass
+class LoadedModel:
+    """A Keras model (pruning wrappers stripped) and where it came from."""
+
+    model: object
+    name: str
+    source: str
+    meta: dict = field(default_factory=dict)
+
+
+def custom_objects() -> dict:
+    """QKeras layers and quantizers plus the pruning wrapper, for deserialisation."""
+    from qkeras.utils import _add_supported_quantized_objects
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+    objects: dict = {}
+    _add_supported_quantized_objects(objects)
+    objects["PruneLowMagnitude"] = pruning_wrapper.PruneLowMagnitude
+    return objects
+
+
+def load(source, weights: str | None = None) -> LoadedModel:
+    """Open `source` (see module doc) and return it with pruning wrappers stripped."""
+    if not isinstance(source, (str, Path)):
+        if not hasattr(source, "layers"):
+            raise ModelFileError(f"cannot use a {type(source).__name__} as a model: {USAGE}")
+        return LoadedModel(strip_pruning(source), getattr(source, "name", "model"), "<object>")
+    text = str(source)
+    path = Path(text)
+    design = designs.design_dir(text) if "/" not in text and not path.suffix else None
+    if design is not None:
+        model = _load_full(design / "model.h5")
+        return LoadedModel(model, text, f"designs/{text}", designs.design_meta(text))
+    if not path.exists():
+        known = ", ".join(designs.design_names()) or "none"
+        raise ModelFileError(f"model '{text}' not found: no such file and no such design "
+                             f"(designs: {known}); {USAGE}")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return LoadedModel(_load_json(path, weights), _stem(path), str(path))
+    if suffix in (".h5", ".hdf5", ".keras"):
+        if weights:
+            raise ModelFileError(f"--weights is only used with an architecture .json, "
+                                 f"but '{path}' is a full model file")
+        return LoadedModel(_load_full(path), _stem(path), str(path))
+    raise ModelFileError(f"cannot read '{path}': unknown file type '{path.suffix}'; {USAGE}")
+
+
+def _stem(path: Path) -> str:
+    stem = path.stem
+    return stem[:-len("_weights")] if stem.endswith("_weights") else stem
+
+
+def _load_full(path: Path):
+    import tensorflow as tf
+    if path.suffix.lower() != ".keras":
+        _check_hdf5(path, need_model=True)
+    try:
+        model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(),
+                                           compile=False)
+    except Exception as exc:  # Keras raises many types for broken files
+        raise ModelFileError(f"cannot load the model in '{path}': {_first_line(exc)}. "
+                             f"Is it a Keras model saved with model.save()?") from None
+    return strip_pruning(model)
+
+
+def _load_json(path: Path, weights: str | None):
+    import tensorflow as tf
+    try:
+        arch = path.read_text()
+        json.loads(arch)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"cannot read the architecture JSON '{path}': {_first_line(exc)}; "
+                             f"it must be the output of model.to_json()") from None
+    wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
+    if not wpath.exists():
+        raise ModelFileError(f"weights file '{wpath}' not found for architecture '{path}': "
+                             f"put it next to the JSON as {path.stem}_weights.h5 or pass "
+                             f"--weights FILE")
+    _check_hdf5(wpath, need_model=False)
+    try:
+        model = tf.keras.models.model_from_json(arch, custom_objects=custom_objects())
+    except Exception as exc:
+        raise ModelFileError(f"cannot build the model described in '{path}': "
+                             f"{_first_line(exc)}") from None
+    try:
+        model.load_weights(str(wpath))
+    except Exception as exc:
+        raise ModelFileError(f"the weights in '{wpath}' do not fit the architecture in "
+                             f"'{path}': {_first_line(exc)}. Use the weights saved with "
+                             f"this architecture") from None
+    return strip_pruning(model)
+
+
+def _check_hdf5(path: Path, need_model: bool) -> None:
+    import h5py
+    try:
+        with h5py.File(str(path), "r") as f:
+            has_model = "model_config" in f.attrs
+    except OSError as exc:
+        raise ModelFileError(f"cannot read '{path}' as HDF5 ({_first_line(exc)}): the file is "
+                             f"damaged or not an HDF5 file; save it again with Keras") from None
+    if need_model and not has_model:
+        raise ModelFileError(f"'{path}' holds only weights, no architecture: give the "
+                             f"architecture .json instead, with --weights {path}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def strip_pruning(model):
+    """The model without tensorflow-model-optimization's pruning wrappers (zeros stay)."""
+    if not any(type(layer).__name__ == "PruneLowMagnitude" for layer in model.layers):
+        return model
+    import tensorflow_model_optimization as tfmot
+    return tfmot.sparsity.keras.strip_pruning(model)

@@ -1,0 +1,198 @@
+"""QKeras quantizer semantics: the one place they live.
+
+Two kinds of quantizer reach the IR:
+- linear round-and-clip quantizers (`quantized_bits` with alpha 1/None, `quantized_relu`
+  without slope or sigmoid) become a `Quantize` op whose integer semantics equal
+  QKeras's float arithmetic (tf.round is round-half-even; quantized_relu casts its input
+  to float32 first, and so does the op);
+- every other supported quantizer is monotonic and piecewise constant, and becomes a
+  `StepFunction` whose thresholds are found by evaluating the QKeras quantizer itself
+  (in float64, on exact fixed-point inputs) and bisecting between its levels. The
+  reference therefore matches QKeras by construction, including its float quirks (e.g.
+  `quantized_po2` adds K.epsilon() before log2 and never outputs 0).
+
+Weights are quantized by calling the layer's own quantizer on its float weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import UnsupportedError, layer_error
+from ..ir.types import FixedType, Overflow, codes_to_float, float_to_codes, needed_frac
+
+SUPPORTED = ("quantized_bits, quantized_relu, quantized_po2, quantized_relu_po2, "
+             "binary, ternary, quantized_tanh, quantized_sigmoid")
+_SUPPORTED_NAMES = {n.strip() for n in SUPPORTED.split(",")}
+MAX_STEP_LEVELS = 4096     # a step function with more levels is not sensible hardware
+MAX_FRAC = 48              # finer grids come from non-power-of-two scales
+
+
+def name_of(q) -> str:
+    return getattr(q, "__name__", None) or type(q).__name__
+
+
+def describe(q) -> str:
+    try:
+        return str(q) if not callable(q) or hasattr(q, "get_config") else name_of(q)
+    except Exception:
+        return name_of(q)
+
+
+def check(q, layer: str, role: str, for_weights: bool) -> None:
+    """Raise a clear error for quantizers and options without exact hardware."""
+    name = type(q).__name__
+    text = describe(q)
+    if name.startswith("stochastic_") or name == "bernoulli" or \
+            getattr(q, "use_stochastic_rounding", False):
+        raise layer_error(layer, f"{role} {text} uses stochastic rounding, which has no "
+                          f"deterministic hardware equivalent",
+                          "Set use_stochastic_rounding=False (QKeras uses plain rounding "
+                          "at inference anyway) and retrain if needed", UnsupportedError)
+    if name not in _SUPPORTED_NAMES:
+        raise layer_error(layer, f"{role} {text} is not supported",
+                          f"Supported quantizers: {SUPPORTED}", UnsupportedError)
+    qnoise = getattr(q, "qnoise_factor", 1.0)
+    if qnoise is not None and float(np.asarray(qnoise)) != 1.0:
+        raise layer_error(layer, f"{role} {text} has qnoise_factor={float(np.asarray(qnoise))}, "
+                          f"which mixes float and quantized values",
+                          "Set qnoise_factor=1.0 (the value at the end of training)",
+                          UnsupportedError)
+    if getattr(q, "use_sigmoid", 0) and name == "quantized_relu":
+        raise layer_error(layer, f"{role} {text} uses use_sigmoid",
+                          "Use quantized_relu without use_sigmoid, or quantized_sigmoid",
+                          UnsupportedError)
+    alpha = getattr(q, "alpha", None)
+    if isinstance(alpha, str):
+        if alpha == "auto" and name == "quantized_bits":
+            raise layer_error(layer, f"{role} {text} scales by a floating-point factor "
+                              f"(alpha='auto')",
+                              "Use alpha='auto_po2' (power-of-two scale) or alpha=1",
+                              UnsupportedError)
+        if not for_weights:
+            raise layer_error(layer, f"activation {text} computes its scale from each "
+                              f"batch (alpha='{alpha}'), so no fixed hardware matches it",
+                              "Use alpha=1 or a fixed power-of-two alpha on activations",
+                              UnsupportedError)
+    if not for_weights and name == "ternary" and isinstance(getattr(q, "threshold", None), str):
+        raise layer_error(layer, f"activation {text} has a batch-dependent threshold",
+                          "Give ternary a numeric threshold", UnsupportedError)
+
+
+def linear(q) -> tuple[FixedType, Overflow, bool] | None:
+    """(format, overflow, float32 cast) if `q` is a plain round-half-even-and-clip
+    quantizer, else None."""
+    name = type(q).__name__
+    if name == "quantized_bits":
+        alpha = q.alpha
+        plain_alpha = alpha is None or (not isinstance(alpha, str) and
+                                        np.all(np.asarray(alpha, dtype=float) == 1.0))
+        keep_neg = bool(q.keep_negative)
+        integer = int(np.asarray(q.integer))
+        if not plain_alpha or q.bits - keep_neg <= 0:
+            return None
+        overflow = Overflow.SAT_SYM if (q.symmetric and keep_neg) else Overflow.SAT
+        return FixedType(keep_neg, int(q.bits), integer + keep_neg), overflow, False
+    if name == "quantized_relu":
+        if q.use_sigmoid or q.negative_slope != 0.0 or not q.is_quantized_clip:
+            return None
+        integer = int(np.asarray(q.integer))
+        return FixedType(False, int(q.bits), integer), Overflow.SAT, True
+    return None
+
+
+def call_float64(q, values: np.ndarray) -> np.ndarray:
+    """QKeras's result of `q` on float64 values (inside the float64 Keras context)."""
+    import tensorflow as tf
+    from .twin import keras_floatx
+    with keras_floatx("float64"):
+        return np.asarray(q(tf.constant(values, dtype=tf.float64)), dtype=np.float64)
+
+
+def weight_codes(q, weights: np.ndarray, layer: str, role: str) -> tuple[np.ndarray, int]:
+    """Integer codes and fraction bits of `weights` after the layer's quantizer `q`."""
+    check(q, layer, role, for_weights=True)
+    values = call_float64(q, np.asarray(weights, dtype=np.float64))
+    return values_to_codes(values, layer, f"{role} {describe(q)}")
+
+
+def values_to_codes(values: np.ndarray, layer: str, what: str) -> tuple[np.ndarray, int]:
+    """Exact codes of dyadic values at the fewest fraction bits that hold them all."""
+    frac = needed_frac(values)
+    if frac > MAX_FRAC:
+        raise layer_error(layer, f"{what} gives values off any power-of-two grid "
+                          f"(they need {frac} fraction bits)",
+                          "Use power-of-two scales (alpha=1 or 'auto_po2')", UnsupportedError)
+    return float_to_codes(values, frac), frac
+
+
+def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
+    """Tabulate a monotonic, piecewise-constant `fn` over every input code of `in_type`.
+
+    `fn` maps float64 values [n, channels] to float64 results of the same shape; each
+    column is its own function. Returns (thresholds [C, K], levels [C, K+1], out_type)
+    with levels as codes of out_type (see `ir.graph.StepFunction`).
+    """
+    if in_type.width > 53:
+        raise layer_error(layer, f"{what} would see {in_type.width}-bit inputs, more than "
+                          f"float64 holds exactly", "Quantize the input of this layer to "
+                          "fewer bits", UnsupportedError)
+    lo, hi = in_type.min_code, in_type.max_code
+    frac = in_type.frac
+
+    def evaluate(codes: np.ndarray) -> np.ndarray:      # codes [n, channels] -> values
+        return fn(codes_to_float(codes, frac))
+
+    if hi - lo + 1 <= 1 << 16:      # small domain: evaluate every code
+        grid = np.arange(lo, hi + 1, dtype=np.int64)
+    else:
+        grid = np.unique(np.linspace(lo, hi, 4097).round().astype(np.int64))
+    vals = evaluate(np.repeat(grid[:, None], channels, axis=1))
+    if not np.all(np.isfinite(vals)):
+        raise layer_error(layer, f"{what} returns non-finite values", "Check the layer",
+                          UnsupportedError)
+    diffs = np.diff(vals, axis=0)
+    if not np.all(np.all(diffs >= 0, axis=0) | np.all(diffs <= 0, axis=0)):
+        raise layer_error(layer, f"{what} is not monotonic over its input range {in_type}",
+                          "hwgen supports monotonic activations; check the quantizer options",
+                          UnsupportedError)
+    # Intervals (channel, a, b) whose ends differ hold at least one step; bisect them.
+    ch, row = np.nonzero(diffs != 0)
+    a, b = grid[row], grid[row + 1]
+    fa, fb = vals[row, ch], vals[row + 1, ch]
+    steps = [(ch[(b - a) == 1], b[(b - a) == 1])]
+    wide = (b - a) > 1
+    ch, a, b, fa, fb = ch[wide], a[wide], b[wide], fa[wide], fb[wide]
+    while ch.size:
+        mid = (a + b) // 2
+        probe = np.full((ch.size, channels), lo, dtype=np.int64)
+        probe[np.arange(ch.size), ch] = mid
+        fm = evaluate(probe)[np.arange(ch.size), ch]
+        left = fm != fa          # a step in (a, mid]
+        right = fm != fb         # a step in (mid, b]
+        ch = np.concatenate([ch[left], ch[right]])
+        a, b = np.concatenate([a[left], mid[right]]), np.concatenate([mid[left], b[right]])
+        fa = np.concatenate([fa[left], fm[right]])
+        fb = np.concatenate([fm[left], fb[right]])
+        done = (b - a) == 1
+        steps.append((ch[done], b[done]))
+        ch, a, b, fa, fb = ch[~done], a[~done], b[~done], fa[~done], fb[~done]
+    step_ch = np.concatenate([s[0] for s in steps])
+    step_at = np.concatenate([s[1] for s in steps])
+    per_channel = [np.sort(step_at[step_ch == c]) for c in range(channels)]
+    width = max((len(t) for t in per_channel), default=0)
+    if width + 1 > MAX_STEP_LEVELS:
+        raise layer_error(layer, f"{what} has {width + 1} output levels over {in_type}",
+                          f"Use at most {MAX_STEP_LEVELS} levels (fewer bits)",
+                          UnsupportedError)
+    thresholds = np.full((channels, width), hi + 1, dtype=np.int64)
+    points = np.full((channels, width + 1), lo, dtype=np.int64)
+    for c, t in enumerate(per_channel):
+        thresholds[c, :len(t)] = t
+        points[c, 1:len(t) + 1] = t
+        points[c, len(t) + 1:] = t[-1] if len(t) else lo
+    level_vals = evaluate(points.T).T          # levels[c, k] = fn_c(points[c, k])
+    codes, out_frac = values_to_codes(level_vals, layer, what)
+    out_type = FixedType.for_range(int(np.min(codes)), int(np.max(codes)), out_frac)
+    if np.all(thresholds == thresholds[:1]) and np.all(codes == codes[:1]):
+        thresholds, codes = thresholds[:1], codes[:1]
+    return thresholds, codes, out_type

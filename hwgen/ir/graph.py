@@ -1,0 +1,132 @@
+"""The IR: a chain of typed fixed-point tensor ops, each remembering its Keras layer.
+
+Every node produces one tensor of integer codes in one `FixedType` (`node.type`); its
+shape excludes the batch axis. The op set is small on purpose; `ir/interp.py` defines
+what each op computes.
+
+| op | computes |
+| --- | --- |
+| `Input` | the input codes, as given (`type` is the input grid) |
+| `Dense` | `x @ weights * 2**-weight_frac + bias * 2**-bias_frac`, exactly |
+| `Quantize` | requantize to `type` with `rounding` / `overflow` (optionally after QKeras's float32 cast) |
+| `Relu` | `max(x, 0)`, exactly |
+| `ScaleShift` | per-channel `x * scale + shift`, exactly (batch-norm given a precision) |
+| `StepFunction` | per-channel piecewise-constant map: `levels[c][#(thresholds[c] <= x)]` |
+| `Reshape` | same codes, new shape (Flatten, Reshape) |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .types import FixedType, Overflow, Rounding
+
+
+@dataclass(eq=False)
+class Node:
+    """Base of all ops: a unique name, the Keras layer it came from, its output tensor."""
+
+    name: str
+    layer: str
+    shape: tuple[int, ...]
+    type: FixedType
+    inputs: tuple[str, ...] = ()
+    origin: str = ""          # Keras layer class, e.g. "QDense"
+    note: str = ""            # what the layer's quantizers were, for reports
+
+    op = "node"
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+
+@dataclass(eq=False)
+class Input(Node):
+    op = "input"
+
+
+@dataclass(eq=False)
+class Dense(Node):
+    """Fully connected layer on a flat input; weights [in, out] and bias [out] as codes."""
+
+    weights: np.ndarray = field(default=None)
+    weight_frac: int = 0
+    bias: np.ndarray = field(default=None)
+    bias_frac: int = 0
+    op = "dense"
+
+    @property
+    def nonzero(self) -> int:
+        return int(np.count_nonzero(self.weights))
+
+
+@dataclass(eq=False)
+class Quantize(Node):
+    rounding: Rounding = Rounding.RND_CONV
+    overflow: Overflow = Overflow.SAT
+    float32_cast: bool = False   # round the input to a float32 first (QKeras quantized_relu)
+    op = "quantize"
+
+
+@dataclass(eq=False)
+class Relu(Node):
+    op = "relu"
+
+
+@dataclass(eq=False)
+class ScaleShift(Node):
+    """Per-channel (last axis) `x * scale * 2**-scale_frac + shift * 2**-shift_frac`."""
+
+    scale: np.ndarray = field(default=None)
+    scale_frac: int = 0
+    shift: np.ndarray = field(default=None)
+    shift_frac: int = 0
+    op = "scale_shift"
+
+
+@dataclass(eq=False)
+class StepFunction(Node):
+    """Per-channel piecewise-constant function of the input code.
+
+    `thresholds[c]` is sorted ascending (input codes); `levels[c]` has one more entry
+    (output codes). Output is `levels[c][j]` with `j` the number of thresholds <= x.
+    A single row applies to every channel. Channels with fewer steps pad `thresholds`
+    with a code above the input range. `function` says what it came from.
+    """
+
+    thresholds: np.ndarray = field(default=None)
+    levels: np.ndarray = field(default=None)
+    function: str = ""
+    op = "step"
+
+
+@dataclass(eq=False)
+class Reshape(Node):
+    op = "reshape"
+
+
+@dataclass
+class Graph:
+    """A single-input, single-output chain of nodes in evaluation order."""
+
+    nodes: list[Node]
+    name: str = "model"
+    softmax_removed: bool = False    # the model ended in softmax; hardware outputs logits
+    exact: bool = True               # False when float layers were quantized by a precision
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def output(self) -> Node:
+        return self.nodes[-1]
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)

@@ -1,0 +1,83 @@
+"""Human-readable views of the IR: a per-layer table (`hwgen inspect`) and a full dump."""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Dense, Graph, Node, ScaleShift, StepFunction
+
+
+def weight_count(node: Node) -> tuple[int, int]:
+    """(weights, non-zero weights) of a node."""
+    if isinstance(node, Dense):
+        return int(node.weights.size), node.nonzero
+    if isinstance(node, ScaleShift):
+        return int(node.scale.size), int(np.count_nonzero(node.scale))
+    return 0, 0
+
+
+def macs(node: Node) -> int:
+    """Multiply-accumulates per inference (pruned weights cost nothing)."""
+    if isinstance(node, Dense):
+        return node.nonzero
+    if isinstance(node, ScaleShift):
+        return int(np.count_nonzero(node.scale)) * (node.size // node.scale.size)
+    return 0
+
+
+def table(graph: Graph) -> str:
+    """The per-layer table printed by `hwgen inspect`."""
+    head = ["layer", "class", "op", "in shape", "out shape", "out format", "weights",
+            "non-zero", "sparsity", "MACs"]
+    rows = []
+    prev = None
+    for node in graph.nodes:
+        w, nz = weight_count(node)
+        rows.append([node.layer, node.origin, node.op,
+                     _shape(prev.shape) if prev else "-", _shape(node.shape), str(node.type),
+                     str(w) if w else "", str(nz) if w else "",
+                     f"{100 * (1 - nz / w):.1f} %" if w else "", str(macs(node)) if w else ""])
+        prev = node
+    total_w = sum(weight_count(n)[0] for n in graph.nodes)
+    total_nz = sum(weight_count(n)[1] for n in graph.nodes)
+    rows.append(["total", "", "", "", "", "", str(total_w), str(total_nz),
+                 f"{100 * (1 - total_nz / total_w):.1f} %" if total_w else "",
+                 str(sum(macs(n) for n in graph.nodes))])
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]
+    lines += [fmt.format(*r) for r in rows]
+    lines.append("")
+    lines.append(f"input grid: {graph.input.type} ({graph.input.note})")
+    lines.append(f"output: {graph.output.type} x {graph.output.size}"
+                 + (" (logits)" if graph.softmax_removed else ""))
+    lines.append("exact twin: " + ("yes, QKeras predict is the reference's twin" if graph.exact
+                                   else "no: float layers were quantized by a precision"))
+    for note in graph.notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def dump(graph: Graph) -> str:
+    """Every node with its fields (weights summarised), for `build/<design>/ir.txt`."""
+    lines = [f"graph {graph.name} exact={graph.exact} softmax_removed={graph.softmax_removed}"]
+    for node in graph.nodes:
+        lines.append(f"%{node.name} = {node.op}({', '.join('%' + i for i in node.inputs)}) "
+                     f": {node.type} {_shape(node.shape)}  # {node.origin} '{node.layer}' "
+                     f"{node.note}")
+        if isinstance(node, Dense):
+            lines.append(f"    weights {node.weights.shape} frac={node.weight_frac} "
+                         f"nonzero={node.nonzero} range=[{int(node.weights.min())}, "
+                         f"{int(node.weights.max())}]; bias frac={node.bias_frac}")
+        elif isinstance(node, StepFunction):
+            lines.append(f"    {node.thresholds.shape[0]} channel(s), "
+                         f"{node.thresholds.shape[1]} thresholds: {node.function}")
+        elif isinstance(node, ScaleShift):
+            lines.append(f"    scale frac={node.scale_frac} shift frac={node.shift_frac}")
+        elif hasattr(node, "rounding"):
+            lines.append(f"    rounding={node.rounding.value} overflow={node.overflow.value} "
+                         f"float32_cast={node.float32_cast}")
+    return "\n".join(lines) + "\n"
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"

@@ -1,0 +1,47 @@
+"""Typed front-end options with one override mechanism: a global value plus per-layer ones."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .errors import HwgenError
+from .ir.types import FixedType, Precision, parse_precision
+
+# hls4ml's default input precision: ap_fixed<16,6>.
+DEFAULT_INPUT_FORMAT = FixedType(True, 16, 6)
+
+
+@dataclass(frozen=True)
+class FrontendOptions:
+    """How to read a model.
+
+    input_format: the grid of the model's inputs when it has no input quantizer.
+    precision: format for float (unquantized) layers; `layer_precision` overrides it by
+    Keras layer name.
+    """
+
+    input_format: FixedType | None = None
+    precision: Precision | None = None
+    layer_precision: Mapping[str, Precision] = field(default_factory=dict)
+
+    def precision_for(self, layer: str) -> Precision | None:
+        return self.layer_precision.get(layer, self.precision)
+
+    @staticmethod
+    def from_strings(input_format: str | None = None,
+                     precision: list[str] | tuple[str, ...] = ()) -> "FrontendOptions":
+        """Parse CLI-style values: `--input-format fixed<16,6>`, `--precision fixed<16,6>`
+        and `--precision LAYER=fixed<8,3>` (repeatable)."""
+        fmt = parse_precision(input_format).type if input_format else None
+        glob, per_layer = None, {}
+        for item in precision or ():
+            if "=" in item:
+                layer, _, text = item.partition("=")
+                per_layer[layer.strip()] = parse_precision(text)
+            elif glob is not None:
+                raise HwgenError(
+                    f"--precision given twice without a layer name ('{glob}' and '{item}'); "
+                    f"use LAYER=fixed<W,I> for per-layer precisions")
+            else:
+                glob = parse_precision(item)
+        return FrontendOptions(fmt, glob, per_layer)

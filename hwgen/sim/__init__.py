@@ -1,0 +1,1 @@
+"""Simulation support: golden input vectors (and, later, the cocotb bench and runner)."""

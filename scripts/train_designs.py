@@ -1,0 +1,166 @@
+"""Train the model zoo in designs/ from code, seeded, on offline data.
+
+    .venv/bin/python scripts/train_designs.py [jet_tagger] [digits_mlp] [digits_mlp_pruned]
+
+Each design folder gets `model.h5` (full QKeras model), `meta.json` (how it was made,
+accuracy, sparsity, input grid) and `test_inputs.npy` (its test inputs as codes on the
+input grid). Accuracy is measured twice: QKeras's predict (float32) and hwgen's bit-exact
+reference, which is what the hardware computes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 1234
+
+
+def _seed(seed: int) -> None:
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _qmlp(n_in: int, hidden: list[int], n_out: int, wbits: int, abits: int, aint: int,
+          name: str):
+    """A QKeras MLP: QDense + quantized_relu per hidden layer, QDense + softmax out."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    layers = [tf.keras.layers.InputLayer(input_shape=(n_in,), name="input")]
+    for i, units in enumerate(hidden, 1):
+        layers += [QDense(units, kernel_quantizer=quantized_bits(wbits, 0, alpha=1),
+                          bias_quantizer=quantized_bits(wbits, 0, alpha=1), name=f"fc{i}"),
+                   QActivation(quantized_relu(abits, aint), name=f"relu{i}")]
+    layers += [QDense(n_out, kernel_quantizer=quantized_bits(wbits, 0, alpha=1),
+                      bias_quantizer=quantized_bits(wbits, 0, alpha=1), name="output"),
+               tf.keras.layers.Activation("softmax", name="softmax")]
+    return tf.keras.Sequential(layers, name=name)
+
+
+def _jet_data(seed: int):
+    """Synthetic stand-in for the jet-substructure data set (which is not offline):
+    16 standardised features, 5 classes, each class a mixture of two Gaussians with its
+    own correlations, so the classes overlap the way real jet classes do."""
+    rng = np.random.default_rng(seed)
+    n_per, xs, ys = 4000, [], []
+    for cls in range(5):
+        for _ in range(2):
+            mean = rng.normal(0, 0.9, 16)
+            mix = rng.normal(0, 0.5, (16, 16)) + np.eye(16)
+            xs.append(rng.normal(size=(n_per // 2, 16)) @ mix.T * 0.6 + mean)
+            ys.append(np.full(n_per // 2, cls))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    x = (x - x.mean(0)) / x.std(0)
+    order = rng.permutation(len(x))
+    return x[order].astype(np.float32), y[order]
+
+
+def _digits_data(seed: int):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    return train_test_split(d.data, d.target, test_size=0.2, random_state=seed,
+                            stratify=d.target)
+
+
+def _fit(model, x, y, epochs: int, callbacks=()):
+    import tensorflow as tf
+    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=epochs, batch_size=64, verbose=0, validation_split=0.1,
+              callbacks=list(callbacks))
+
+
+def _save(name: str, model, meta: dict, test_codes: np.ndarray, test_y: np.ndarray,
+          x_test: np.ndarray) -> None:
+    import hwgen
+    from hwgen.ir import interp
+    out = ROOT / "designs" / name
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.h5", include_optimizer=False)
+    (out / "meta.json").write_text(json.dumps(meta))      # makes the design loadable
+    np.save(out / "test_inputs.npy", test_codes.astype(np.int32))
+    np.save(out / "test_labels.npy", test_y.astype(np.int16))
+    keras_acc = float(np.mean(np.argmax(model.predict(x_test, verbose=0), 1) == test_y))
+    _, graph = hwgen.compile_model(name)
+    ref = interp.run(graph, test_codes)
+    ref_acc = float(np.mean(np.argmax(np.asarray(ref, dtype=np.float64), 1) == test_y))
+    weights = [n.weights for n in graph.nodes if n.op == "dense"]
+    total = sum(w.size for w in weights)
+    zeros = sum(int(np.sum(w == 0)) for w in weights)
+    meta.update({"accuracy": {"qkeras_predict": round(keras_acc, 4),
+                              "hwgen_reference": round(ref_acc, 4),
+                              "test_vectors": int(len(test_y))},
+                 "weights": int(total), "zero_weights": int(zeros),
+                 "sparsity": round(zeros / total, 4),
+                 "made_by": f"scripts/train_designs.py {name} (seed {SEED})"})
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    print(f"{name}: accuracy {keras_acc:.4f} (QKeras) {ref_acc:.4f} (reference), "
+          f"sparsity {zeros / total:.3f}")
+
+
+def jet_tagger() -> None:
+    _seed(SEED)
+    x, y = _jet_data(SEED)
+    split = int(0.8 * len(x))
+    model = _qmlp(16, [64, 32, 32], 5, 6, 6, 0, "jet_tagger")
+    _fit(model, x[:split], y[:split], epochs=20)
+    x_test, y_test = x[split:split + 2000], y[split:split + 2000]
+    # Test inputs on the model's input grid fixed<16,6> (10 fraction bits).
+    codes = np.clip(np.rint(x_test * 2**10), -2**15, 2**15 - 1).astype(np.int64)
+    meta = {"summary": "16-64-32-32-5 jet tagger, 6-bit weights, quantized_relu(6,0); "
+                       "synthetic data",
+            "architecture": "QDense 16-64-32-32-5, quantized_bits(6,0,alpha=1) weights and "
+                            "biases, quantized_relu(6,0), softmax output",
+            "data": "synthetic: 16 standardised features, 5 classes of Gaussian mixtures "
+                    "(the jet-substructure data set is not available offline)",
+            "input_format": "fixed<16,6>"}
+    _save("jet_tagger", model, meta, codes, y_test, codes / 2**10)
+
+
+def _digits_model(name: str, pruned: bool):
+    import tensorflow as tf
+    _seed(SEED)
+    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    model = _qmlp(64, [32], 10, 6, 6, 2, name)
+    if not pruned:
+        _fit(model, x_tr / 16, y_tr, epochs=60)
+    else:
+        import tensorflow_model_optimization as tfmot
+        _fit(model, x_tr / 16, y_tr, epochs=30)
+        schedule = tfmot.sparsity.keras.ConstantSparsity(0.8, begin_step=0, frequency=10)
+        model = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
+        _fit(model, x_tr / 16, y_tr, epochs=60,
+             callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+        model = tfmot.sparsity.keras.strip_pruning(model)
+    del tf
+    meta = {"summary": ("64-32-10 digits MLP, 80 % of weights pruned" if pruned else
+                        "64-32-10 digits MLP, 6-bit weights") + ", scikit-learn 8x8 digits",
+            "architecture": "QDense 64-32-10, quantized_bits(6,0,alpha=1) weights and biases, "
+                            "quantized_relu(6,2), softmax output",
+            "data": "scikit-learn's bundled 8x8 digits (pixels 0..16 scaled by 1/16), "
+                    "80/20 stratified split",
+            "input_format": "ufixed<5,1>",
+            "pruning": ("tensorflow-model-optimization prune_low_magnitude, constant 80 % "
+                        "sparsity, after 30 dense epochs" if pruned else "none")}
+    # Pixel p in 0..16 is the value p/16: code p on ufixed<5,1> (4 fraction bits).
+    _save(name, model, meta, x_te.astype(np.int64), y_te, x_te / 16)
+
+
+def main(argv: list[str]) -> int:
+    jobs = {"jet_tagger": jet_tagger,
+            "digits_mlp": lambda: _digits_model("digits_mlp", False),
+            "digits_mlp_pruned": lambda: _digits_model("digits_mlp_pruned", True)}
+    for name in argv or list(jobs):
+        jobs[name]()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
