@@ -14,7 +14,7 @@ from ..ir.types import (FixedType, Precision, apply_overflow, codes_to_float, fl
 from ..options import DEFAULT_INPUT_FORMAT, FrontendOptions
 from . import quantizers
 from .loader import LoadedModel
-from .twin import build_twin, keras_floatx
+from .twin import Float32Quantizer, build_twin, keras_floatx
 
 SUPPORTED_LAYERS = ("InputLayer, QDense, Dense, QActivation, Activation (linear, relu, "
                     "softmax at the output), BatchNormalization, QBatchNormalization, "
@@ -29,7 +29,7 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
     twin, dropped = build_twin(loaded.model)
     loaded.twin, loaded.softmax_removed = twin, dropped
     layers = chain(twin)
-    builder = _Builder(options)
+    builder = _Builder(options, twin.hwgen_weight_quantizers)
     builder.start(twin, layers, loaded.meta)
     i = 0
     while i < len(layers):
@@ -75,8 +75,9 @@ def _node_tensors(node):
 class _Builder:
     """Appends IR nodes for one Keras layer at a time."""
 
-    def __init__(self, options: FrontendOptions):
+    def __init__(self, options: FrontendOptions, weight_quantizers: dict):
         self.options = options
+        self.weight_quantizers = weight_quantizers
         self.nodes: list[Node] = []
         self.exact = True
         self.notes: list[str] = []
@@ -104,9 +105,10 @@ class _Builder:
         if t is None and meta.get("input_format"):
             t, why = parse_precision(meta["input_format"]).type, "the design's meta.json"
         if t is None and layers and type(layers[0]).__name__ == "QActivation":
-            lin = quantizers.linear(layers[0].quantizer)
+            q = _unwrap(layers[0].quantizer)
+            lin = quantizers.linear(q)
             if lin is not None:
-                t, why = lin[0], f"the input quantizer {quantizers.describe(layers[0].quantizer)}"
+                t, why = lin[0], f"the input quantizer {quantizers.describe(q)}"
         if t is None:
             t, why = DEFAULT_INPUT_FORMAT, "the default (no input quantizer; --input-format overrides)"
         self.nodes.append(Input(name="input", layer=in_name, shape=shape, type=t,
@@ -126,7 +128,7 @@ class _Builder:
             self._dense(layer)
             self._activation(layer.activation, layer, last)
         elif cls == "QActivation":
-            self._quantizer(layer.quantizer, layer)
+            self._quantizer(_unwrap(layer.quantizer), layer)
         elif cls == "Activation":
             self._activation(layer.activation, layer, last)
         elif cls in ("BatchNormalization", "QBatchNormalization"):
@@ -171,9 +173,10 @@ class _Builder:
             self._quantize_to(layer, prec, "_result")
 
     def _weights(self, layer, role, values, prec: Precision | None):
-        q = getattr(layer, f"{role}_quantizer_internal", None)
-        if q is not None:
-            codes, frac = quantizers.weight_codes(q, values, layer.name, f"{role} quantizer")
+        q = self.weight_quantizers.get(layer.name, {}).get(role)
+        if q is not None:     # the twin holds the weights already quantized by q
+            codes, frac = quantizers.values_to_codes(values, layer.name,
+                                                     f"{role} quantizer {quantizers.describe(q)}")
             return codes, frac, quantizers.describe(q)
         if prec is None:
             raise layer_error(layer.name, f"{type(layer).__name__} has float (unquantized) "
@@ -194,8 +197,8 @@ class _Builder:
     def _activation(self, act, layer, last: bool) -> None:
         if act is None:
             return
-        if type(act).__module__.startswith("qkeras"):
-            self._quantizer(act, layer, "_act" if type(layer).__name__ != "QActivation" else "")
+        if isinstance(act, Float32Quantizer):
+            self._quantizer(act.quantizer, layer, "_act")
             return
         name = getattr(act, "__name__", str(act))
         suffix = "_act" if type(layer).__name__ in ("Dense", "QDense") else ""
@@ -241,7 +244,7 @@ class _Builder:
                       rounding=Rounding.RND_CONV, overflow=overflow, float32_cast=f32,
                       note=quantizers.describe(q))
             return
-        self._step(layer, suffix, lambda v: quantizers.call_float64(q, v), 1,
+        self._step(layer, suffix, lambda v: quantizers.call_quantizer(q, v), 1,
                    quantizers.describe(q))
 
     def _step(self, layer, suffix, fn, channels, what) -> None:
@@ -261,14 +264,14 @@ class _Builder:
     def _fused_batchnorm(self, bn, act) -> None:
         """BN followed by a quantizer is one monotonic step function per channel."""
         import tensorflow as tf
-        q = act.quantizer
+        q = _unwrap(act.quantizer)
         quantizers.check(q, act.name, "activation", for_weights=False)
         channels = self._bn_channels(bn)
 
         def fn(v):
             with keras_floatx("float64"):
                 y = bn(tf.constant(v, tf.float64), training=False)
-                return np.asarray(q(y), dtype=np.float64)
+            return quantizers.call_quantizer(q, np.asarray(y, dtype=np.float64))
         what = f"{type(bn).__name__} + {quantizers.describe(q)}"
         th, lv, out = quantizers.step_function(fn, self.cur.type, channels, bn.name, what)
         self.push(StepFunction, bn, shape=self.cur.shape, type=out, thresholds=th, levels=lv,
@@ -298,6 +301,10 @@ class _Builder:
         self.push(ScaleShift, layer, shape=self.cur.shape, type=out, scale=scale, scale_frac=t.frac,
                   shift=shift, shift_frac=t.frac, note=f"scale and shift at precision {prec}")
         self._quantize_to(layer, prec, "_result")
+
+
+def _unwrap(q):
+    return q.quantizer if isinstance(q, Float32Quantizer) else q
 
 
 def dense_bounds(w, b, in_type: FixedType, wf: int, bf: int, frac: int):

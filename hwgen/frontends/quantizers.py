@@ -3,15 +3,16 @@
 Two kinds of quantizer reach the IR:
 - linear round-and-clip quantizers (`quantized_bits` with alpha 1/None, `quantized_relu`
   without slope or sigmoid) become a `Quantize` op whose integer semantics equal
-  QKeras's float arithmetic (tf.round is round-half-even; quantized_relu casts its input
-  to float32 first, and so does the op);
+  QKeras's float arithmetic (tf.round is round-half-even; the input is first rounded to
+  float32, as QKeras quantizers compute in float32, and so does the op);
 - every other supported quantizer is monotonic and piecewise constant, and becomes a
   `StepFunction` whose thresholds are found by evaluating the QKeras quantizer itself
   (in float64, on exact fixed-point inputs) and bisecting between its levels. The
   reference therefore matches QKeras by construction, including its float quirks (e.g.
   `quantized_po2` adds K.epsilon() before log2 and never outputs 0).
 
-Weights are quantized by calling the layer's own quantizer on its float weights.
+Weights are quantized by the layer's own quantizers when the float64 twin is built
+(`twin.quantized_weights`).
 """
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ def check(q, layer: str, role: str, for_weights: bool) -> None:
 
 
 def linear(q) -> tuple[FixedType, Overflow, bool] | None:
-    """(format, overflow, float32 cast) if `q` is a plain round-half-even-and-clip
-    quantizer, else None."""
+    """(format, overflow, float32 cast of the input) if `q` is a plain
+    round-half-even-and-clip quantizer, else None."""
     name = type(q).__name__
     if name == "quantized_bits":
         alpha = q.alpha
@@ -91,7 +92,7 @@ def linear(q) -> tuple[FixedType, Overflow, bool] | None:
         if not plain_alpha or q.bits - keep_neg <= 0:
             return None
         overflow = Overflow.SAT_SYM if (q.symmetric and keep_neg) else Overflow.SAT
-        return FixedType(keep_neg, int(q.bits), integer + keep_neg), overflow, False
+        return FixedType(keep_neg, int(q.bits), integer + keep_neg), overflow, True
     if name == "quantized_relu":
         if q.use_sigmoid or q.negative_slope != 0.0 or not q.is_quantized_clip:
             return None
@@ -100,19 +101,13 @@ def linear(q) -> tuple[FixedType, Overflow, bool] | None:
     return None
 
 
-def call_float64(q, values: np.ndarray) -> np.ndarray:
-    """QKeras's result of `q` on float64 values (inside the float64 Keras context)."""
+def call_quantizer(q, values: np.ndarray) -> np.ndarray:
+    """QKeras's result of activation quantizer `q` on exact float64 values, as the twin
+    computes it (in float32, on the float32 rounding of each value)."""
     import tensorflow as tf
-    from .twin import keras_floatx
-    with keras_floatx("float64"):
-        return np.asarray(q(tf.constant(values, dtype=tf.float64)), dtype=np.float64)
-
-
-def weight_codes(q, weights: np.ndarray, layer: str, role: str) -> tuple[np.ndarray, int]:
-    """Integer codes and fraction bits of `weights` after the layer's quantizer `q`."""
-    check(q, layer, role, for_weights=True)
-    values = call_float64(q, np.asarray(weights, dtype=np.float64))
-    return values_to_codes(values, layer, f"{role} {describe(q)}")
+    from .twin import Float32Quantizer
+    return np.asarray(Float32Quantizer(q)(tf.constant(values, dtype=tf.float64)),
+                      dtype=np.float64)
 
 
 def values_to_codes(values: np.ndarray, layer: str, what: str) -> tuple[np.ndarray, int]:
@@ -156,7 +151,7 @@ def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
                           "hwgen supports monotonic activations; check the quantizer options",
                           UnsupportedError)
     # Intervals (channel, a, b) whose ends differ hold at least one step; bisect them.
-    ch, row = np.nonzero(diffs != 0)
+    row, ch = np.nonzero(diffs != 0)
     a, b = grid[row], grid[row + 1]
     fa, fb = vals[row, ch], vals[row + 1, ch]
     steps = [(ch[(b - a) == 1], b[(b - a) == 1])]

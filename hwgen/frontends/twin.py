@@ -1,9 +1,11 @@
 """A float64 twin of a Keras model that outputs the logits (the input of a final softmax).
 
-QKeras computes in float32, where a sum of many products can round. The twin runs the
-same layers with the same weights in float64, where every fixed-point sum below 2**53 is
-exact, so it is the QKeras result the hardware is compared with. (QKeras's
-`quantized_relu` still casts its input to float32; the reference models that cast.)
+QKeras computes in float32, where a sum of many products rounds in an order the BLAS
+library chooses. The twin runs the same layers with the same weights with every sum in
+float64, where fixed-point sums below 2**53 are exact. Quantizers stay in float32, as in
+the deployed model (several QKeras quantizers do not even run in float64): weights are
+quantized once in float32, and every activation quantizer sees the float32 rounding of its
+exact input. That is the QKeras result the hardware is compared with.
 """
 from __future__ import annotations
 
@@ -72,33 +74,101 @@ def _set_dtype(config: dict, dtype: str) -> None:
             cfg["layer"]["config"]["dtype"] = dtype
 
 
-def _revive_qactivations(config: dict) -> None:
-    """QActivation takes a quantizer object or string, but serialises to a dict that its
-    constructor does not read back: turn each dict into a fresh quantizer object."""
+class Float32Quantizer:
+    """Runs a QKeras activation quantizer in float32 on the float32 rounding of its input
+    (what the deployed float32 model does) and hands the result back in the input dtype."""
+
+    def __init__(self, quantizer):
+        self.quantizer = quantizer
+
+    def get_config(self):   # lets Keras describe the twin (get_config) with the wrapper in
+        return self.quantizer.get_config()
+
+    def __call__(self, x):
+        import tensorflow as tf
+        with keras_floatx("float32"):
+            y = self.quantizer(tf.cast(x, tf.float32))
+        return tf.cast(y, x.dtype)
+
+
+def is_qkeras_quantizer(obj) -> bool:
+    return type(obj).__module__.startswith("qkeras")
+
+
+def _wrap_activation_quantizers(config: dict) -> None:
+    """Put a fresh `Float32Quantizer` where a QActivation or a QDense activation holds a
+    QKeras quantizer (serialised as a dict, or a string like 'quantized_relu(6,0)')."""
     from qkeras.quantizers import get_quantizer
     for lc in config["layers"]:
         act = lc["config"].get("activation")
-        if lc["class_name"] == "QActivation" and isinstance(act, dict):
-            lc["config"]["activation"] = get_quantizer(
-                {"class_name": act["class_name"], "config": act["config"]})
+        if lc["class_name"] not in ("QActivation", "QDense") or act is None:
+            continue
+        if isinstance(act, dict):
+            q = get_quantizer({"class_name": act["class_name"], "config": act["config"]})
+        elif isinstance(act, str) and "(" in act:
+            q = get_quantizer(act)
+        else:
+            continue
+        if is_qkeras_quantizer(q):
+            lc["config"]["activation"] = Float32Quantizer(q)
+
+
+# Weight variable name -> the layer's config key of the quantizer applied to it.
+WEIGHT_QUANTIZER_KEYS = {"kernel": "kernel_quantizer", "bias": "bias_quantizer",
+                         "gamma": "gamma_quantizer", "beta": "beta_quantizer",
+                         "moving_mean": "mean_quantizer", "moving_variance": "variance_quantizer"}
+
+
+def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
+    """The layer's weights after its own weight quantizers, computed the way the deployed
+    (float32) model computes them, and {role: quantizer} of those that were applied."""
+    from . import quantizers
+    values, applied = [], {}
+    for var in layer.weights:
+        role = var.name.split("/")[-1].split(":")[0]
+        key = WEIGHT_QUANTIZER_KEYS.get(role)
+        q = getattr(layer, key + "_internal", None) if key else None
+        if q is not None and role in ("gamma", "beta") and \
+                not getattr(layer, "scale" if role == "gamma" else "center", True):
+            q = None
+        if q is None:
+            values.append(np.asarray(var))
+            continue
+        quantizers.check(q, layer.name, f"{role} quantizer", for_weights=True)
+        with keras_floatx("float32"):
+            values.append(np.asarray(q(var)))
+        applied[role] = q
+    return values, applied
 
 
 def build_twin(model, dtype: str = "float64"):
     """A `dtype` copy of `model` without its final softmax, same weights.
 
-    Returns (twin, softmax_dropped). Build and call the twin inside `keras_floatx(dtype)`.
+    Weight quantizers run once here, in float32 as in the deployed model (some QKeras
+    quantizers, e.g. quantized_bits with alpha='auto_po2', do not run in float64 at all);
+    the twin holds the quantized weights and no weight quantizers, so its sums are exact.
+    The quantizers are kept in `twin.hwgen_weight_quantizers[layer][role]`.
+    Returns (twin, softmax_dropped). Call the twin inside `keras_floatx(dtype)`.
     """
     import tensorflow as tf
     from .loader import custom_objects
     config, dropped = logits_config(model)
     _set_dtype(config, dtype)
-    _revive_qactivations(config)
+    for lc in config["layers"]:
+        for key in WEIGHT_QUANTIZER_KEYS.values():
+            if lc["config"].get(key) is not None:
+                lc["config"][key] = None
+    _wrap_activation_quantizers(config)
     cls = tf.keras.Sequential if "output_layers" not in config else tf.keras.Model
     with keras_floatx(dtype):
         twin = cls.from_config(config, custom_objects=custom_objects())
+    applied_all = {}
+    with keras_floatx(dtype):
         for layer in twin.layers:
-            src = model.get_layer(layer.name)
-            layer.set_weights([np.asarray(w, dtype=dtype) for w in src.get_weights()])
+            values, applied = quantized_weights(model.get_layer(layer.name))
+            layer.set_weights([np.asarray(w, dtype=dtype) for w in values])
+            applied_all[layer.name] = applied
+    twin.hwgen_weight_quantizers = applied_all
     return twin, dropped
 
 

@@ -1,0 +1,18 @@
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", category=UserWarning)
+
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models" / "hls4ml-example-models"
+
+
+@pytest.fixture
+def shared_models() -> Path:
+    """The real hls4ml example models next to the project, or skip."""
+    if not SHARED_MODELS.is_dir():
+        pytest.skip("../shared/models is not present")
+    return SHARED_MODELS

@@ -1,0 +1,135 @@
+"""Seeded random QKeras models covering every supported quantizer and option.
+
+Used by the random-model tests here and, later, by the RTL tests.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+# Weight quantizers (strings are evaluated in qkeras's namespace).
+WEIGHT_QUANTIZERS = [
+    "quantized_bits(6,0,alpha=1)",
+    "quantized_bits(4,0,alpha=None)",
+    "quantized_bits(8,2,symmetric=1)",
+    "quantized_bits(5,1,keep_negative=False)",
+    "quantized_bits(3,0,alpha='auto_po2')",
+    "quantized_bits(6,1,alpha='auto_po2')",
+    "quantized_bits(12,3)",
+    "quantized_bits(1,0)",
+    "quantized_po2(4)",
+    "quantized_po2(5,max_value=1.0)",
+    "binary()",
+    "binary(alpha='auto_po2')",
+    "ternary()",
+    "ternary(alpha='auto_po2')",
+    "quantized_bits(16,6)",
+]
+
+ACTIVATION_QUANTIZERS = [
+    "quantized_relu(6,0)",
+    "quantized_relu(4,2)",
+    "quantized_relu(8,3)",
+    "quantized_relu(6,1,negative_slope=0.25)",
+    "quantized_relu(6,2,relu_upper_bound=3.0,is_quantized_clip=False)",
+    "quantized_bits(6,2)",
+    "quantized_bits(8,3,symmetric=1)",
+    "quantized_bits(5,1,keep_negative=False)",
+    "quantized_bits(1,0)",
+    "quantized_bits(4,1,alpha=2)",
+    "quantized_po2(4)",
+    "quantized_po2(5,max_value=4.0)",
+    "quantized_relu_po2(4)",
+    "quantized_relu_po2(5,max_value=2.0)",
+    "binary()",
+    "binary(use_01=True)",
+    "ternary()",
+    "ternary(threshold=0.5)",
+    "quantized_tanh(4)",
+    "quantized_tanh(6,symmetric=True,use_real_tanh=True)",
+    "quantized_sigmoid(5)",
+]
+
+INPUT_FORMATS = ["fixed<8,3>", "fixed<10,4>", "ufixed<6,2>", "fixed<12,5>", "fixed<16,6>"]
+
+
+def quantizer(text: str):
+    """A fresh quantizer object from its constructor call (QKeras's own string parser
+    mangles keyword values such as alpha='auto_po2')."""
+    import qkeras.quantizers
+    return eval(text, vars(qkeras.quantizers))  # noqa: S307 - test-owned literals
+
+
+def random_model(seed: int):
+    """A seeded random QKeras model and the input format it expects.
+
+    Returns (model, input_format string, description). Quantizers cycle through the
+    lists above so every entry is used across consecutive seeds.
+    """
+    import tensorflow as tf
+    from qkeras import QActivation, QBatchNormalization, QDense
+    rng = np.random.default_rng(seed)
+    n_in = int(rng.integers(2, 12))
+    depth = int(rng.integers(1, 4))
+    in_fmt = INPUT_FORMATS[seed % len(INPUT_FORMATS)]
+    functional = seed % 3 == 0
+    layers, desc = [], [f"in {n_in} {in_fmt}"]
+    for d in range(depth):
+        units = int(rng.integers(1, 12))
+        wq = WEIGHT_QUANTIZERS[(seed * 3 + d) % len(WEIGHT_QUANTIZERS)]
+        bq = WEIGHT_QUANTIZERS[(seed * 5 + d + 1) % len(WEIGHT_QUANTIZERS)]
+        aq = ACTIVATION_QUANTIZERS[(seed * 2 + d) % len(ACTIVATION_QUANTIZERS)]
+        use_bias = bool(rng.integers(0, 4))
+        inline = bool(rng.integers(0, 2))
+        layers.append(QDense(units, kernel_quantizer=quantizer(wq),
+                             bias_quantizer=quantizer(bq) if use_bias else None,
+                             use_bias=use_bias, name=f"dense{d}",
+                             activation=quantizer(aq) if inline else None))
+        desc.append(f"QDense({units}, {wq}, {bq if use_bias else 'no bias'})")
+        if rng.integers(0, 4) == 0:
+            layers.append(QBatchNormalization(name=f"bn{d}") if rng.integers(0, 2)
+                          else tf.keras.layers.BatchNormalization(name=f"bn{d}"))
+            desc.append("BN")
+            if inline:   # a BN must be followed by a quantizer to stay exact
+                layers.append(QActivation(quantizer(aq), name=f"act{d}b"))
+        if not inline:
+            layers.append(QActivation(quantizer(aq), name=f"act{d}"))
+        desc.append(aq)
+        if rng.integers(0, 4) == 0:
+            layers.append(tf.keras.layers.Dropout(0.2, name=f"drop{d}"))
+    last = QDense(int(rng.integers(1, 6)), kernel_quantizer=quantizer(
+        WEIGHT_QUANTIZERS[seed % len(WEIGHT_QUANTIZERS)]),
+        bias_quantizer=quantizer("quantized_bits(8,3)"), name="logits")
+    layers.append(last)
+    if seed % 2:
+        layers.append(tf.keras.layers.Activation("softmax", name="softmax"))
+    if functional:
+        x = inp = tf.keras.Input((n_in,), name="features")
+        for layer in layers:
+            x = layer(x)
+        model = tf.keras.Model(inp, x, name=f"random{seed}")
+    else:
+        model = tf.keras.Sequential([tf.keras.layers.InputLayer((n_in,), name="features")]
+                                    + layers, name=f"random{seed}")
+    _randomise(model, rng)
+    return model, in_fmt, "; ".join(desc)
+
+
+def _randomise(model, rng) -> None:
+    """Random weights (some pruned to zero) and batch-norm statistics."""
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        name = type(layer).__name__
+        if "BatchNormalization" in name:
+            c = weights[0].shape[0]
+            gamma = rng.uniform(0.5, 2.0, c) * rng.choice([-1, 1], c)
+            new = [gamma, rng.normal(0, 0.5, c), rng.normal(0, 1, c), rng.uniform(0.2, 3, c)]
+            layer.set_weights([w.astype(np.float32) for w in new[:len(weights)]])
+            continue
+        new = []
+        for w in weights:
+            v = rng.normal(0, 0.6, w.shape)
+            v[rng.random(w.shape) < 0.3] = 0.0      # pruned weights
+            new.append(v.astype(np.float32))
+        layer.set_weights(new)

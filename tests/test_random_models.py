@@ -1,0 +1,64 @@
+"""Random QKeras models over every quantizer and option: the reference equals QKeras."""
+import pytest
+
+from hwgen.frontends.loader import load
+from hwgen.frontends.qkeras import to_ir
+from hwgen.options import FrontendOptions
+from hwgen.verify import verify_model
+
+from .model_factory import ACTIVATION_QUANTIZERS, WEIGHT_QUANTIZERS, random_model
+
+N_MODELS = 60
+
+
+@pytest.mark.parametrize("seed", range(N_MODELS))
+def test_random_model_is_bit_exact(seed):
+    model, in_fmt, desc = random_model(seed)
+    loaded = load(model)
+    graph = to_ir(loaded, FrontendOptions.from_strings(in_fmt))
+    assert graph.exact
+    result = verify_model(loaded, graph, n=400, seed=seed)
+    assert result.mismatches == 0, f"{desc}\n{result.details()}"
+
+
+def test_factory_covers_every_quantizer():
+    """Across the seeds used above every listed quantizer appears in some model."""
+    seen = set()
+    for seed in range(N_MODELS):
+        seen.update(random_model(seed)[2].split("; "))
+    text = " ".join(seen)
+    for q in WEIGHT_QUANTIZERS + ACTIVATION_QUANTIZERS:
+        assert q in text, q
+
+
+def test_float32_rounding_before_quantizer_is_modelled():
+    """Wide accumulators (> 24 significant bits) are rounded to float32 before QKeras's
+    quantizer rounds them; the reference must do the same, and it matters."""
+    import dataclasses
+
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.ir import interp
+    from hwgen.ir.graph import Quantize
+
+    from .model_factory import quantizer
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer((8,)),
+        QDense(6, kernel_quantizer=quantizer("quantized_bits(16,2)"),
+               bias_quantizer=quantizer("quantized_bits(16,2)"), name="wide"),
+        QActivation(quantizer("quantized_bits(12,9)"), name="q"),
+        QDense(3, kernel_quantizer=quantizer("quantized_bits(8,0)"), use_bias=False,
+               name="out")])
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(0, 1, w.shape).astype(np.float32) for w in model.get_weights()])
+    loaded = load(model)
+    graph = to_ir(loaded, FrontendOptions.from_strings("fixed<18,8>"))
+    result = verify_model(loaded, graph, n=3000, seed=3)
+    assert result.mismatches == 0, result.details()
+    without_cast = dataclasses.replace(graph, nodes=[
+        dataclasses.replace(n, float32_cast=False) if isinstance(n, Quantize) else n
+        for n in graph.nodes])
+    codes = np.random.default_rng(3).integers(-2**17, 2**17, size=(3000, 8))
+    assert not np.array_equal(interp.run(graph, codes), interp.run(without_cast, codes))
