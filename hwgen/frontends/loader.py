@@ -35,7 +35,30 @@ def custom_objects() -> dict:
     objects: dict = {}
     _add_supported_quantized_objects(objects)
     objects["PruneLowMagnitude"] = pruning_wrapper.PruneLowMagnitude
+    objects["QActivation"] = _readable_qactivation()
     return objects
+
+
+_QACTIVATION = None
+
+
+def _readable_qactivation():
+    """QKeras's QActivation serialises a quantizer object as a dict that its own
+    constructor cannot read back (models saved from Python fail to load); this subclass,
+    under the same class name, turns the dict back into the quantizer."""
+    global _QACTIVATION
+    if _QACTIVATION is None:
+        from qkeras import QActivation as Base
+        from qkeras.quantizers import get_quantizer
+
+        class QActivation(Base):
+            def __init__(self, activation, **kwargs):
+                if isinstance(activation, dict):
+                    activation = get_quantizer({"class_name": activation["class_name"],
+                                                "config": activation["config"]})
+                super().__init__(activation, **kwargs)
+        _QACTIVATION = QActivation
+    return _QACTIVATION
 
 
 def load(source, weights: str | None = None) -> LoadedModel:

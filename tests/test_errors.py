@@ -1,0 +1,165 @@
+"""Bad input gets one clear HwgenError naming the layer or file and the fix."""
+import subprocess
+import sys
+
+import pytest
+
+import hwgen
+from hwgen.errors import HwgenError, ModelFileError, UnsupportedError
+from hwgen.options import FrontendOptions
+
+
+def _q(text):
+    from .model_factory import quantizer
+    return quantizer(text)
+
+
+def _qmodel(n_in=4, units=3, name="m"):
+    import tensorflow as tf
+    from qkeras import QDense
+    return tf.keras.Sequential([
+        tf.keras.layers.InputLayer((n_in,)),
+        QDense(units, kernel_quantizer=_q("quantized_bits(6,0)"),
+               bias_quantizer=_q("quantized_bits(6,0)"), name="fc")], name=name)
+
+
+def test_unsupported_layer_is_named():
+    import tensorflow as tf
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((8, 2)),
+                                 tf.keras.layers.Conv1D(2, 3, name="conv"),
+                                 tf.keras.layers.Flatten()])
+    with pytest.raises(UnsupportedError) as err:
+        hwgen.compile_model(model)
+    msg = str(err.value)
+    assert "layer 'conv': Conv1D layers are not supported" in msg
+    assert "Supported layers: InputLayer, QDense, Dense" in msg
+
+
+def test_stochastic_rounding_is_rejected():
+    import tensorflow as tf
+    from qkeras import QDense
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((4,)), QDense(
+        2, kernel_quantizer=_q("quantized_bits(6,0,use_stochastic_rounding=True)"),
+        use_bias=False, name="noisy")])
+    with pytest.raises(UnsupportedError, match="layer 'noisy': kernel quantizer .* uses "
+                       "stochastic rounding.*Set use_stochastic_rounding=False"):
+        hwgen.compile_model(model)
+
+
+def test_batch_dependent_activation_scale_is_rejected():
+    from qkeras import QActivation
+    model = _qmodel()
+    model.add(QActivation(_q("quantized_bits(4,0,alpha='auto_po2')"), name="act"))
+    with pytest.raises(UnsupportedError, match="layer 'act': activation .* computes its "
+                       "scale from each batch"):
+        hwgen.compile_model(model)
+
+
+def test_unsupported_quantizer_is_rejected():
+    from qkeras import QActivation
+    model = _qmodel()
+    model.add(QActivation(_q("quantized_ulaw(8)"), name="ulaw"))
+    with pytest.raises(UnsupportedError, match="layer 'ulaw': activation quantized_ulaw.* is "
+                       "not supported. Supported quantizers: quantized_bits"):
+        hwgen.compile_model(model)
+
+
+def test_float_layer_needs_precision():
+    import tensorflow as tf
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((4,)),
+                                 tf.keras.layers.Dense(3, name="dense_a")])
+    with pytest.raises(HwgenError, match=r"layer 'dense_a': Dense has float \(unquantized\) "
+                       r"kernel values and no precision. Pass --precision 'fixed<16,6>'"):
+        hwgen.compile_model(model)
+    _, graph = hwgen.compile_model(model, FrontendOptions.from_strings(
+        None, ["dense_a=fixed<12,4,RND_CONV,SAT>"]))
+    assert not graph.exact and str(graph.output.type) == "fixed<12,4>"
+
+
+def test_rank2_dense_needs_flatten():
+    import tensorflow as tf
+    from qkeras import QDense
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((3, 4)), QDense(
+        2, kernel_quantizer=_q("quantized_bits(6,0)"), use_bias=False, name="fc3d")])
+    with pytest.raises(UnsupportedError, match="layer 'fc3d': Dense on a rank-2 input .* "
+                       "Add a Flatten layer before it"):
+        hwgen.compile_model(model)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match="model '.*nope.h5' not found: no such file and no "
+                       "such design"):
+        hwgen.load_model(str(tmp_path / "nope.h5"))
+
+
+def test_missing_weights_file(tmp_path):
+    arch = tmp_path / "net.json"
+    arch.write_text(_qmodel().to_json())
+    with pytest.raises(ModelFileError, match=r"weights file '.*net_weights.h5' not found for "
+                       r"architecture .* pass --weights FILE"):
+        hwgen.load_model(str(arch))
+
+
+def test_corrupt_hdf5(tmp_path):
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage" * 50)
+    with pytest.raises(ModelFileError, match="cannot read '.*broken.h5' as HDF5 .*: the file "
+                       "is damaged or not an HDF5 file"):
+        hwgen.load_model(str(bad))
+
+
+def test_corrupt_json(tmp_path):
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"class_name": "Sequential", "config": {')
+    (tmp_path / "broken_weights.h5").write_bytes(b"")
+    with pytest.raises(ModelFileError, match="cannot read the architecture JSON '.*broken.json'"):
+        hwgen.load_model(str(bad))
+
+
+def test_weights_shape_mismatch(tmp_path):
+    arch = tmp_path / "net.json"
+    arch.write_text(_qmodel(units=3).to_json())
+    other = _qmodel(units=5)
+    other.save_weights(str(tmp_path / "other.h5"))
+    with pytest.raises(ModelFileError, match="the weights in '.*other.h5' do not fit the "
+                       "architecture in '.*net.json'"):
+        hwgen.load_model(str(arch), weights=str(tmp_path / "other.h5"))
+
+
+def test_weights_only_file_given_as_model(tmp_path):
+    _qmodel().save_weights(str(tmp_path / "w.h5"))
+    with pytest.raises(ModelFileError, match="holds only weights, no architecture"):
+        hwgen.load_model(str(tmp_path / "w.h5"))
+
+
+def test_softmax_in_the_middle_is_rejected():
+    import tensorflow as tf
+    model = _qmodel()
+    model.add(tf.keras.layers.Activation("softmax", name="mid_softmax"))
+    model.add(tf.keras.layers.Activation("relu", name="after"))
+    with pytest.raises(UnsupportedError, match="layer 'mid_softmax': softmax is only supported "
+                       "as the last layer"):
+        hwgen.compile_model(model)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "hwgen.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_cli_error_exit_status_and_no_traceback(tmp_path):
+    bad = tmp_path / "broken.h5"
+    bad.write_bytes(b"not hdf5 at all")
+    proc = _cli("inspect", str(bad))
+    assert proc.returncode == 2
+    assert "hwgen: error: cannot read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    debug = _cli("--debug", "inspect", str(bad))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_cli_bad_precision_string():
+    proc = _cli("inspect", "jet_tagger", "--precision", "fixed<16>")
+    assert proc.returncode == 2
+    assert "cannot read precision 'fixed<16>'" in proc.stderr
+    assert "Traceback" not in proc.stderr

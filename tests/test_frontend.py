@@ -1,0 +1,140 @@
+"""Loading paths (object, .h5, .keras, .json + weights), pruning wrappers, the IR tables."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.errors import UnsupportedError
+from hwgen.ir import interp
+from hwgen.ir.text import dump, table
+from hwgen.options import FrontendOptions
+from hwgen.verify import verify_model
+
+from .model_factory import quantizer
+
+
+def _tagger(prune=False):
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    layers = [tf.keras.layers.InputLayer((6,), name="x"),
+              QDense(8, kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
+                     bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"), name="fc1"),
+              QActivation(quantizer("quantized_relu(6,0)"), name="relu1"),
+              tf.keras.layers.Dropout(0.1, name="drop"),
+              QDense(3, kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
+                     bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"), name="out"),
+              tf.keras.layers.Activation("softmax", name="sm")]
+    model = tf.keras.Sequential(layers, name="tiny")
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("fmt", ["h5", "keras", "json"])
+def test_file_formats_load_the_same_model(tmp_path, fmt):
+    model = _tagger()
+    if fmt == "json":
+        (tmp_path / "tiny.json").write_text(model.to_json())
+        model.save_weights(str(tmp_path / "elsewhere.h5"))
+        loaded, graph = hwgen.compile_model(str(tmp_path / "tiny.json"),
+                                            weights=str(tmp_path / "elsewhere.h5"))
+    else:
+        model.save(str(tmp_path / f"tiny.{fmt}"))
+        loaded, graph = hwgen.compile_model(str(tmp_path / f"tiny.{fmt}"))
+    _, direct = hwgen.compile_model(model)
+    codes = np.random.default_rng(1).integers(-2**15, 2**15, size=(200, 6))
+    assert np.array_equal(interp.run(graph, codes), interp.run(direct, codes))
+    assert verify_model(loaded, graph, n=500).mismatches == 0
+
+
+def test_pruning_wrappers_are_stripped_and_zeros_stay_zero():
+    import tensorflow_model_optimization as tfmot
+    model = _tagger()
+    wrapped = tfmot.sparsity.keras.prune_low_magnitude(
+        model, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.75, 0, frequency=1))
+    wrapped.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(64, 6)).astype(np.float32)
+    wrapped.fit(x, np.zeros((64, 3)), epochs=2, verbose=0,
+                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    assert any(type(layer).__name__ == "PruneLowMagnitude" for layer in wrapped.layers)
+    loaded, graph = hwgen.compile_model(wrapped)
+    fc1 = graph.node("fc1")
+    assert fc1.nonzero <= 0.25 * fc1.weights.size + 1
+    assert verify_model(loaded, graph, n=500).mismatches == 0
+
+
+def test_functional_branch_is_rejected():
+    import tensorflow as tf
+    inp = tf.keras.Input((4,))
+    a = tf.keras.layers.Dense(2, name="a")(inp)
+    b = tf.keras.layers.Dense(2, name="b")(inp)
+    model = tf.keras.Model(inp, tf.keras.layers.Add(name="join")([a, b]))
+    with pytest.raises(UnsupportedError, match="layer 'join': Add has 2 inputs"):
+        hwgen.compile_model(model)
+
+
+def test_input_quantizer_sets_the_input_grid():
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer((5,)),
+        QActivation(quantizer("quantized_bits(8,2)"), name="in_q"),
+        QDense(2, kernel_quantizer=quantizer("quantized_bits(4,0)"), use_bias=False,
+               name="fc")])
+    loaded, graph = hwgen.compile_model(model)
+    assert str(graph.input.type) == "fixed<8,3>"
+    assert verify_model(loaded, graph, n=300).mismatches == 0
+    _, forced = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<12,4>"))
+    assert str(forced.input.type) == "fixed<12,4>"
+
+
+def test_batchnorm_before_quantizer_is_one_step_function():
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer((5,)),
+        QDense(4, kernel_quantizer=quantizer("quantized_bits(6,0)"), use_bias=False, name="fc"),
+        tf.keras.layers.BatchNormalization(name="bn"),
+        QActivation(quantizer("quantized_relu(4,1)"), name="act")])
+    rng = np.random.default_rng(5)
+    model.get_layer("bn").set_weights([np.array([1.5, -0.7, 0.3, 2.0], np.float32),
+                                       rng.normal(size=4).astype(np.float32),
+                                       rng.normal(size=4).astype(np.float32),
+                                       rng.uniform(0.5, 2, 4).astype(np.float32)])
+    model.get_layer("fc").set_weights([rng.normal(0, 0.5, (5, 4)).astype(np.float32)])
+    loaded, graph = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<8,3>"))
+    step = graph.output
+    assert step.op == "step" and step.layer == "bn+act" and step.thresholds.shape[0] == 4
+    assert verify_model(loaded, graph, n=2000).mismatches == 0
+
+
+def test_inspect_table_and_dump():
+    _, graph = hwgen.compile_model(_tagger())
+    text = table(graph)
+    assert "fc1" in text and "MACs" in text and "sparsity" in text
+    assert "softmax at the output is not in the datapath" in text
+    assert "(logits)" in text
+    assert "%fc1 = dense(%input)" in dump(graph)
+
+
+def test_cli_list_inspect_and_flow(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "hwgen.cli", *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=600)
+    listed = run("list")
+    assert listed.returncode == 0 and "digits_mlp_pruned" in listed.stdout
+    inspected = run("inspect", "digits_mlp_pruned")
+    assert inspected.returncode == 0 and "ufixed<5,1>" in inspected.stdout
+    out1, out2 = tmp_path / "a", tmp_path / "b"
+    for out in (out1, out2):
+        flow = run("flow", "digits_mlp", "--n", "300", "-o", str(out))
+        assert flow.returncode == 0, flow.stderr
+        assert "300 vectors, 0 mismatches" in flow.stdout
+        assert "[2/2]" in flow.stdout
+    for name in ("ir.txt", "inspect.txt", "verify.json"):
+        assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
+    assert str(tmp_path) not in (out1 / "ir.txt").read_text()
+    verified = run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")
+    assert verified.returncode == 0 and "200 vectors, 0 mismatches" in verified.stdout
