@@ -138,3 +138,38 @@ def test_cli_list_inspect_and_flow(tmp_path):
     assert str(tmp_path) not in (out1 / "ir.txt").read_text()
     verified = run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")
     assert verified.returncode == 0 and "200 vectors, 0 mismatches" in verified.stdout
+
+
+def test_flatten_and_reshape_keep_codes():
+    import tensorflow as tf
+    from qkeras import QDense
+    model = tf.keras.Sequential([
+        tf.keras.layers.InputLayer((2, 3), name="grid"),
+        tf.keras.layers.Flatten(name="flat"),
+        tf.keras.layers.Reshape((3, 2), name="shape32"),
+        tf.keras.layers.Reshape((6,), name="shape6"),
+        QDense(2, kernel_quantizer=quantizer("quantized_bits(5,1)"), use_bias=False,
+               name="fc")])
+    loaded, graph = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<8,4>"))
+    assert [n.op for n in graph.nodes] == ["input", "reshape", "reshape", "reshape", "dense"]
+    assert graph.node("shape32").shape == (3, 2)
+    assert verify_model(loaded, graph, n=300).mismatches == 0
+
+
+def test_verify_reports_mismatches_and_cli_exits_1(monkeypatch, capsys):
+    """The check can fail: a graph with one altered weight disagrees with QKeras."""
+    from hwgen import cli
+    from hwgen.frontends import qkeras as frontend
+    real = frontend.to_ir
+
+    def tampered(loaded, options=None):
+        graph = real(loaded, options)
+        dense = next(n for n in graph.nodes if n.op == "dense")
+        dense.weights = dense.weights.copy()
+        dense.weights[0, 0] += 1
+        return graph
+    monkeypatch.setattr(frontend, "to_ir", tampered)
+    assert cli.main(["verify-model", "digits_mlp", "--n", "500"]) == 1
+    out = capsys.readouterr().out
+    assert "500 vectors, " in out and " 0 mismatches" not in out
+    assert "vector " in out and "QKeras" in out and "reference" in out

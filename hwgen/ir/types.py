@@ -229,16 +229,11 @@ def round_to_float32(codes: np.ndarray) -> np.ndarray:
     mags = np.abs(codes)
     if int(np.max(mags)) < (1 << 24):
         return codes
-    bits = bit_length(mags)
-    s = np.maximum(bits - 24, 0)
+    s = np.maximum(bit_length(mags) - 24, 0)       # bits below the 24-bit significand
     rounded = round_shift(codes, s, Rounding.RND_CONV)
-    if rounded.dtype == object or s.dtype == object:
-        return rounded << np.asarray(s, dtype=object)
-    return shift_left_per_element(rounded, s)
-
-
-def shift_left_per_element(codes: np.ndarray, s: np.ndarray) -> np.ndarray:
-    return codes << s.astype(np.int64)
+    if rounded.dtype == object:
+        return rounded << s.astype(object)
+    return rounded << s     # |rounded << s| <= 2**bit_length: fits as the input did
 
 
 def bit_length(mags: np.ndarray) -> np.ndarray:
