@@ -89,10 +89,12 @@ def cmd_verify(args) -> int:
 def cmd_flow(args) -> int:
     """load -> IR -> reference check, writing every artifact under build/<design>/."""
     from .ir.text import dump, table
-    steps = ["load + lower to IR", "verify reference against QKeras"]
+    from .passes.pipelines import DEFAULT
+    steps = ["load + lower to IR + passes", "verify reference against QKeras"]
     t0 = time.monotonic()
     print(f"[1/{len(steps)}] {steps[0]}: {args.model}", flush=True)
     loaded, graph = _compile(args)
+    graph = DEFAULT.run(graph)
     out = _out_dir(args, loaded.name)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ir.txt").write_text(dump(graph))

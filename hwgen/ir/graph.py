@@ -34,6 +34,8 @@ class Node:
     inputs: tuple[str, ...] = ()
     origin: str = ""          # Keras layer class, e.g. "QDense"
     note: str = ""            # what the layer's quantizers were, for reports
+    lo: np.ndarray | None = field(default=None, repr=False)   # per-element code bounds,
+    hi: np.ndarray | None = field(default=None, repr=False)   # set by passes.infer_ranges
 
     op = "node"
 

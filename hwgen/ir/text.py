@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Dense, Graph, Node, ScaleShift, StepFunction
+from .types import FixedType
 
 
 def weight_count(node: Node) -> tuple[int, int]:
@@ -64,6 +65,11 @@ def dump(graph: Graph) -> str:
         lines.append(f"%{node.name} = {node.op}({', '.join('%' + i for i in node.inputs)}) "
                      f": {node.type} {_shape(node.shape)}  # {node.origin} '{node.layer}' "
                      f"{node.note}")
+        if node.lo is not None:
+            bits = [FixedType.for_range(int(a), int(b), 0).width
+                    for a, b in zip(node.lo.ravel(), node.hi.ravel())]
+            lines.append(f"    range [{int(node.lo.min())}, {int(node.hi.max())}], "
+                         f"{min(bits)}..{max(bits)} bits per element")
         if isinstance(node, Dense):
             lines.append(f"    weights {node.weights.shape} frac={node.weight_frac} "
                          f"nonzero={node.nonzero} range=[{int(node.weights.min())}, "

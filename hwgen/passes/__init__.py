@@ -1,0 +1,1 @@
+"""IR passes: one pass per file; `pipelines.py` lists them as objects."""

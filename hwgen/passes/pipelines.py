@@ -1,0 +1,30 @@
+"""Pass pipelines as Python objects: run, stop after a pass, dump the IR after each."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..ir.graph import Graph
+from ..ir.text import dump
+from .infer_ranges import InferRanges
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    passes: tuple
+
+    def run(self, graph: Graph, stop_after: type | None = None,
+            dump_dir: Path | None = None) -> Graph:
+        """Apply the passes in order; optionally stop after one and dump the IR after each
+        as `dump_dir/NN-<pass>.txt`."""
+        for i, p in enumerate(self.passes, 1):
+            graph = p.run(graph)
+            if dump_dir is not None:
+                Path(dump_dir).mkdir(parents=True, exist_ok=True)
+                (Path(dump_dir) / f"{i:02d}-{p.name}.txt").write_text(dump(graph))
+            if stop_after is not None and isinstance(p, stop_after):
+                break
+        return graph
+
+
+DEFAULT = Pipeline((InferRanges(),))
