@@ -6,6 +6,7 @@ the fix. Pruning wrappers (tensorflow-model-optimization) are stripped here.
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,26 +40,21 @@ def custom_objects() -> dict:
     return objects
 
 
-_QACTIVATION = None
-
-
+@functools.cache
 def _readable_qactivation():
     """QKeras's QActivation serialises a quantizer object as a dict that its own
     constructor cannot read back (models saved from Python fail to load); this subclass,
     under the same class name, turns the dict back into the quantizer."""
-    global _QACTIVATION
-    if _QACTIVATION is None:
-        from qkeras import QActivation as Base
-        from qkeras.quantizers import get_quantizer
+    from qkeras import QActivation as Base
+    from qkeras.quantizers import get_quantizer
 
-        class QActivation(Base):
-            def __init__(self, activation, **kwargs):
-                if isinstance(activation, dict):
-                    activation = get_quantizer({"class_name": activation["class_name"],
-                                                "config": activation["config"]})
-                super().__init__(activation, **kwargs)
-        _QACTIVATION = QActivation
-    return _QACTIVATION
+    class QActivation(Base):
+        def __init__(self, activation, **kwargs):
+            if isinstance(activation, dict):
+                activation = get_quantizer({"class_name": activation["class_name"],
+                                            "config": activation["config"]})
+            super().__init__(activation, **kwargs)
+    return QActivation
 
 
 def load(source, weights: str | None = None) -> LoadedModel:

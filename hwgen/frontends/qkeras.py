@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HwgenError, UnsupportedError, layer_error
+from ..errors import UnsupportedError, layer_error
 from ..ir.graph import Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
-from ..ir.types import (FixedType, Precision, apply_overflow, codes_to_float, float_to_codes,
-                        parse_precision)
+from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to_float,
+                        float_to_codes, parse_precision)
 from ..options import DEFAULT_INPUT_FORMAT, FrontendOptions
 from . import quantizers
 from .loader import LoadedModel
@@ -239,7 +239,6 @@ class _Builder:
         lin = quantizers.linear(q)
         if lin is not None:
             t, overflow, f32 = lin
-            from ..ir.types import Rounding
             self.push(Quantize, layer, suffix, shape=self.cur.shape, type=t,
                       rounding=Rounding.RND_CONV, overflow=overflow, float32_cast=f32,
                       note=quantizers.describe(q))
