@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..ir.graph import Graph
 from ..ir.text import dump
+from .drop_exact_float32_casts import DropExactFloat32Casts
 from .infer_ranges import InferRanges
 
 
@@ -27,4 +28,4 @@ class Pipeline:
         return graph
 
 
-DEFAULT = Pipeline((InferRanges(),))
+DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))

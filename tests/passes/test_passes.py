@@ -73,3 +73,24 @@ def test_pipeline_dumps_each_pass(tmp_path):
     _, graph = hwgen.compile_model("digits_mlp")
     DEFAULT.run(graph, dump_dir=tmp_path)
     assert (tmp_path / "01-infer-ranges.txt").read_text().startswith("graph digits_mlp")
+
+
+def test_float32_casts_dropped_only_where_exact():
+    _, graph = hwgen.compile_model("jet_tagger")
+    before = [n for n in graph.nodes if getattr(n, "float32_cast", False)]
+    assert before                                # quantized_relu casts to float32
+    lowered = DEFAULT.run(graph)
+    assert not any(getattr(n, "float32_cast", False) for n in lowered.nodes)
+    codes = input_codes(graph.input.type, graph.input.shape, 3000, 5)
+    assert np.array_equal(interp.run(graph, codes), interp.run(lowered, codes))
+    # A 24-bit-plus accumulator keeps its cast (ranges of 2**17 inputs x 16-bit weights).
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from ..model_factory import quantizer
+    wide = tf.keras.Sequential([
+        tf.keras.layers.InputLayer((8,)),
+        QDense(4, kernel_quantizer=quantizer("quantized_bits(16,2)"), use_bias=False),
+        QActivation(quantizer("quantized_bits(12,9)"))])
+    _, g = hwgen.compile_model(wide, FrontendOptions.from_strings("fixed<18,8>"))
+    assert any(getattr(n, "float32_cast", False) for n in DEFAULT.run(g).nodes)
