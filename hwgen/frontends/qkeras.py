@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, layer_error
+from ..ir.bounds import dense_bounds
 from ..ir.graph import Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
 from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to_float,
                         float_to_codes, parse_precision)
@@ -165,8 +166,9 @@ class _Builder:
         else:
             b, bf, b_note = None, wf, "no bias"
         frac = max(src.type.frac + wf, bf)
-        lo, hi = dense_bounds(w, b, src.type, wf, bf, frac)
-        out = FixedType.for_range(min(lo), max(hi), frac)
+        lo, hi = dense_bounds(w, b, src.type.min_code, src.type.max_code, src.type.frac,
+                              wf, bf, frac)
+        out = FixedType.for_range(int(lo.min()), int(hi.max()), frac)
         self.push(Dense, layer, shape=(w.shape[1],), type=out, weights=w, weight_frac=wf,
                   bias=b, bias_frac=bf, note=f"kernel {w_note}; bias {b_note}")
         if prec is not None and (w_note.startswith("precision") or b_note.startswith("precision")):
@@ -304,22 +306,3 @@ class _Builder:
 
 def _unwrap(q):
     return q.quantizer if isinstance(q, Float32Quantizer) else q
-
-
-def dense_bounds(w, b, in_type: FixedType, wf: int, bf: int, frac: int):
-    """Exact per-neuron [lo, hi] accumulator codes at `frac` fraction bits."""
-    wo = w.astype(object)
-    pos = np.where(wo > 0, wo, 0)
-    neg = np.where(wo < 0, wo, 0)
-    lo_in, hi_in = in_type.min_code, in_type.max_code
-    lo = pos.T.dot(np.full(w.shape[0], lo_in, dtype=object)) + \
-        neg.T.dot(np.full(w.shape[0], hi_in, dtype=object))
-    hi = pos.T.dot(np.full(w.shape[0], hi_in, dtype=object)) + \
-        neg.T.dot(np.full(w.shape[0], lo_in, dtype=object))
-    s = frac - (in_type.frac + wf)
-    lo, hi = [int(v) << s for v in lo], [int(v) << s for v in hi]
-    if b is not None:
-        bs = [int(v) << (frac - bf) for v in b]
-        lo = [x + y for x, y in zip(lo, bs)]
-        hi = [x + y for x, y in zip(hi, bs)]
-    return lo, hi

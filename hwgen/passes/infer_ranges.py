@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..ir import interp
+from ..ir.bounds import dense_bounds
 from ..ir.graph import Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
 from ..ir.types import Overflow, as_codes
 
@@ -71,18 +72,8 @@ def _wide(t):
 
 
 def _dense(node: Dense, src: Node):
-    w = node.weights.astype(object)
-    lo_in = src.lo.reshape(-1).astype(object)
-    hi_in = src.hi.reshape(-1).astype(object)
-    pos, neg = np.where(w > 0, w, 0), np.where(w < 0, w, 0)
-    lo = lo_in @ pos + hi_in @ neg
-    hi = hi_in @ pos + lo_in @ neg
-    s = node.type.frac - (src.type.frac + node.weight_frac)
-    lo, hi = lo * (1 << s), hi * (1 << s)
-    if node.bias is not None:
-        b = node.bias.astype(object) * (1 << (node.type.frac - node.bias_frac))
-        lo, hi = lo + b, hi + b
-    return as_codes(lo), as_codes(hi)
+    return dense_bounds(node.weights, node.bias, src.lo, src.hi, src.type.frac,
+                        node.weight_frac, node.bias_frac, node.type.frac)
 
 
 def _step(node: StepFunction, lo, hi):
