@@ -171,7 +171,9 @@ class _Builder:
         out = FixedType.for_range(int(lo.min()), int(hi.max()), frac)
         self.push(Dense, layer, shape=(w.shape[1],), type=out, weights=w, weight_frac=wf,
                   bias=b, bias_frac=bf, note=f"kernel {w_note}; bias {b_note}")
-        if prec is not None and (w_note.startswith("precision") or b_note.startswith("precision")):
+        quantized = self.weight_quantizers.get(layer.name, {})
+        if "kernel" not in quantized or (layer.use_bias and "bias" not in quantized):
+            # Float weights were put on `prec` (else _weights raised): so is the result.
             self._quantize_to(layer, prec, "_result")
 
     def _weights(self, layer, role, values, prec: Precision | None):

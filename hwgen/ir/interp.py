@@ -9,6 +9,7 @@ import numpy as np
 
 from .graph import (Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift,
                     StepFunction)
+from .bounds import dense_bounds
 from .types import INT64_SAFE, as_codes, requantize, round_to_float32, shift_left
 
 
@@ -62,10 +63,10 @@ def _align(codes: np.ndarray, frac: int, target: int) -> np.ndarray:
 def _dense(node: Dense, src: Node, x: np.ndarray) -> np.ndarray:
     acc_frac = src.type.frac + node.weight_frac
     w = node.weights
-    bound = int(np.max(np.sum(np.abs(w.astype(object)), axis=0), initial=0)) * \
-        max(abs(src.type.min_code), abs(src.type.max_code))
-    shift = node.type.frac - acc_frac
-    if bound << max(shift, 0) < INT64_SAFE and w.dtype != object and x.dtype != object:
+    lo, hi = dense_bounds(w, None, src.type.min_code, src.type.max_code, src.type.frac,
+                          node.weight_frac, 0, node.type.frac)
+    if max(-int(lo.min()), int(hi.max())) < INT64_SAFE and w.dtype != object \
+            and x.dtype != object:
         acc = x.astype(np.int64) @ w.astype(np.int64)
     else:
         acc = x.astype(object) @ w.astype(object)
