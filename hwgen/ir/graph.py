@@ -13,6 +13,11 @@ what each op computes.
 | `ScaleShift` | per-channel `x * scale + shift`, exactly (batch-norm given a precision) |
 | `StepFunction` | per-channel piecewise-constant map: `levels[c][#(thresholds[c] <= x)]` |
 | `Reshape` | same codes, new shape (Flatten, Reshape) |
+| `LinearSum` | lowered `Dense`: per output, the exact sum of its `Term`s (products and bias) |
+
+Passes add hardware facts without changing semantics: `lo`/`hi` (exact code intervals per
+element), `LinearSum.trees` (balanced adder trees with exact widths) and `register_after`
+(the pipeline schedule).
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ class Node:
     note: str = ""            # what the layer's quantizers were, for reports
     lo: np.ndarray | None = field(default=None, repr=False)   # per-element code bounds,
     hi: np.ndarray | None = field(default=None, repr=False)   # set by passes.infer_ranges
+    register_after: tuple[int, ...] = ()   # combinational levels followed by a pipeline
+                                           # register (passes.schedule_pipeline)
 
     op = "node"
 
@@ -107,6 +114,49 @@ class StepFunction(Node):
 @dataclass(eq=False)
 class Reshape(Node):
     op = "reshape"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One addend of a `LinearSum` output: `coeff * x[source] * 2**shift`, or with
+    `source == -1` the constant `coeff * 2**shift` (a bias)."""
+
+    source: int
+    coeff: int
+    shift: int
+
+    @property
+    def value(self) -> int:
+        """The constant factor this term multiplies its input by (or its value)."""
+        return self.coeff << self.shift
+
+
+@dataclass(eq=False)
+class LinearSum(Node):
+    """A dense layer lowered to terms: `out[j] = sum(terms[j])`, exactly, in `type`'s codes.
+
+    `mult` says how the products are built: "generic" (one term per non-zero weight),
+    "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each
+    term an odd constant times a shifted input: one hardware multiplier, or a shift when
+    the constant is 1). `trees` holds one `adder_tree.Tree` per output once widths are
+    inferred."""
+
+    terms: list = field(default=None, repr=False)     # per output: tuple[Term, ...]
+    mult: str = "generic"
+    trees: list | None = field(default=None, repr=False)
+    op = "linear_sum"
+
+    def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+        """(effective weights [n_in, out] and constants [out]) as Python ints."""
+        w = np.zeros((n_in, len(self.terms)), dtype=object)
+        c = np.zeros(len(self.terms), dtype=object)
+        for j, terms in enumerate(self.terms):
+            for t in terms:
+                if t.source < 0:
+                    c[j] += t.value
+                else:
+                    w[t.source, j] += t.value
+        return w, c
 
 
 @dataclass

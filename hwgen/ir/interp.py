@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import (Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift,
+from .graph import (Dense, Graph, Input, LinearSum, Node, Quantize, Relu, Reshape, ScaleShift,
                     StepFunction)
 from .bounds import dense_bounds
 from .types import INT64_SAFE, as_codes, requantize, round_to_float32, shift_left
@@ -41,6 +41,8 @@ def evaluate(node: Node, src: Node, x: np.ndarray) -> np.ndarray:
     n = x.shape[0]
     if isinstance(node, Dense):
         return _dense(node, src, x.reshape(n, -1))
+    if isinstance(node, LinearSum):
+        return _linear_sum(node, src, x.reshape(n, -1))
     if isinstance(node, Quantize):
         if node.float32_cast:
             x = round_to_float32(x)
@@ -74,6 +76,15 @@ def _dense(node: Dense, src: Node, x: np.ndarray) -> np.ndarray:
     if node.bias is not None:
         acc = acc + _align(node.bias, node.bias_frac, node.type.frac)
     return as_codes(acc) if acc.dtype == object else acc
+
+
+def _linear_sum(node: LinearSum, src: Node, x: np.ndarray) -> np.ndarray:
+    w, c = node.matrix(x.shape[1])
+    lo, hi = dense_bounds(w, c, src.type.min_code, src.type.max_code, 0, 0, 0, 0)
+    if max(-int(lo.min()), int(hi.max())) < INT64_SAFE and x.dtype != object \
+            and max(abs(int(v)) for v in list(w.ravel()) + [0]) < INT64_SAFE:
+        return x.astype(np.int64) @ w.astype(np.int64) + c.astype(np.int64)
+    return as_codes(x.astype(object) @ w + c)
 
 
 def _scale_shift(node: ScaleShift, src: Node, x: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir import interp
 from ..ir.bounds import dense_bounds
-from ..ir.graph import Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
+from ..ir.graph import Dense, Graph, Input, LinearSum, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
 from ..ir.types import Overflow, as_codes
 
 
@@ -58,6 +58,9 @@ def _interval(node: Node, src: Node):
         return _through(node, src, lo, hi)
     if isinstance(node, Dense):
         return _dense(node, src)
+    if isinstance(node, LinearSum):
+        w, c = node.matrix(src.size)
+        return dense_bounds(w, c, lo, hi, 0, 0, 0, 0)
     if isinstance(node, ScaleShift):
         a, b = _through(node, src, lo, hi)
         return np.minimum(a, b), np.maximum(a, b)

@@ -7,7 +7,12 @@ from pathlib import Path
 from ..ir.graph import Graph
 from ..ir.text import dump
 from .drop_exact_float32_casts import DropExactFloat32Casts
+from .drop_pruned_weights import DropPrunedWeights
 from .infer_ranges import InferRanges
+from .infer_widths import InferWidths
+from .lower_constant_multiplies import LowerConstantMultiplies
+from .lower_float32_quantize import LowerFloat32Quantize
+from .schedule_pipeline import DEFAULT_EVERY, SchedulePipeline
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,11 @@ class Pipeline:
 
 
 DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
+
+
+def hardware(mult: str = "csd", pipeline: int = DEFAULT_EVERY) -> Pipeline:
+    """The lowering for the RTL back end: ranges, float32 casts, pruned weights, constant
+    multiplications, exact adder-tree widths, pipeline schedule."""
+    return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Quantize(),
+                     DropPrunedWeights(), LowerConstantMultiplies(mult), InferWidths(),
+                     SchedulePipeline(pipeline)))

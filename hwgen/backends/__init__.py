@@ -1,0 +1,1 @@
+"""Back ends: hardware and projects generated from the lowered IR."""

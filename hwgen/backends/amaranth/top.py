@@ -1,0 +1,120 @@
+"""The top component: flattened input and output code vectors with valid strobes.
+
+Ports: `clk`, `rst` (synchronous, clears the valid pipeline only), `in_valid`, `in_data`
+(input element i at bits [i*w, (i+1)*w)), `out_valid`, `out_data` (output element j at
+[j*w_out, (j+1)*w_out) in the output node's declared format, then the argmax index when the
+model ended in softmax). One vector per clock; `out_valid` follows `in_valid` after
+`latency` cycles. Inputs and outputs are registered.
+"""
+from __future__ import annotations
+
+import re
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ...ir.graph import Graph, Input
+from ...passes.schedule_pipeline import latency
+from .layers import layer_for
+
+
+def module_name(name: str) -> str:
+    """A Verilog-safe identifier made from an IR or Keras name."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return ident if re.match(r"[A-Za-z_]", ident) else "m_" + ident
+
+
+def argmax_bits(n: int) -> int:
+    return max((n - 1).bit_length(), 1)
+
+
+class Top(wiring.Component):
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        t_in, t_out = graph.input.type, graph.output.type
+        self.in_width = graph.input.size * t_in.width
+        self.out_width = graph.output.size * t_out.width + (
+            argmax_bits(graph.output.size) if graph.softmax_removed else 0)
+        self.latency = latency(graph)      # cycles, counted again while elaborating
+        self.modules: list[tuple[str, str]] = []      # (IR node name, submodule name)
+        super().__init__({"in_valid": In(1), "in_data": In(self.in_width),
+                          "out_valid": Out(1), "out_data": Out(self.out_width)})
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self.graph
+        t_in = g.input.type
+        shape_in = signed(t_in.width) if t_in.signed else unsigned(t_in.width)
+        values = []
+        for i in range(g.input.size):
+            r = Signal(shape_in, name=f"in_{i}", reset_less=True)
+            with m.If(self.in_valid):
+                m.d.sync += r.eq(self.in_data[i * t_in.width:(i + 1) * t_in.width])
+            values.append(r)
+        valid = Signal(name="in_valid_r")
+        m.d.sync += valid.eq(self.in_valid)
+        cycles = 1
+        prev = g.input
+        self.modules = []
+        for node in g.nodes:
+            if isinstance(node, Input):
+                continue
+            layer = layer_for(node, prev)
+            name = module_name(node.name)
+            m.submodules[name] = layer
+            self.modules.append((node.name, name))
+            m.d.comb += layer.valid_in.eq(valid)
+            m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, values)]
+            values = [getattr(layer, f"y_{j}") for j in range(node.size)]
+            valid = layer.valid_out
+            cycles += len(node.register_after)
+            prev = node
+        fields = list(values)
+        if g.softmax_removed:
+            fields.append(_argmax(m, values))
+        packed = []
+        t_out = g.output.type
+        for v in fields[:g.output.size]:
+            s = Signal(signed(t_out.width) if t_out.signed else unsigned(t_out.width))
+            m.d.comb += s.eq(v)
+            packed.append(s)
+        packed += fields[g.output.size:]
+        out = Signal(self.out_width, name="out_r", reset_less=True)
+        with m.If(valid):
+            m.d.sync += out.eq(Cat(*packed))
+        out_valid = Signal(name="out_valid_r")
+        m.d.sync += out_valid.eq(valid)
+        m.d.comb += [self.out_data.eq(out), self.out_valid.eq(out_valid)]
+        assert cycles + 1 == self.latency, (cycles, self.latency)
+        return m
+
+
+def _argmax(m: Module, values: list):
+    """Index of the largest value, the lowest index on ties (numpy's argmax), by a
+    balanced tree of comparisons."""
+    bits = argmax_bits(len(values))
+    items = [(v, i) for i, v in enumerate(values)]
+    level = 0
+    items = [(v, Const(i, bits)) for v, i in items]
+    while len(items) > 1:
+        level += 1
+        nxt = []
+        for k in range(0, len(items) - 1, 2):
+            (va, ia), (vb, ib) = items[k], items[k + 1]
+            take_b = vb > va              # strict: ties keep the lower index
+            v = Signal(_wider(va, vb), name=f"amax_v{level}_{k // 2}")
+            i = Signal(bits, name=f"amax_i{level}_{k // 2}")
+            m.d.comb += [v.eq(Mux(take_b, vb, va)), i.eq(Mux(take_b, ib, ia))]
+            nxt.append((v, i))
+        if len(items) % 2:
+            nxt.append(items[-1])
+        items = nxt
+    return items[0][1]
+
+
+def _wider(a, b):
+    sa, sb = a.shape(), b.shape()
+    if sa.signed or sb.signed:
+        return signed(max(sa.width + (not sa.signed), sb.width + (not sb.signed)))
+    return unsigned(max(sa.width, sb.width))

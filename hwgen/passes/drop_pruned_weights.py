@@ -1,0 +1,40 @@
+"""Lower each `Dense` to a `LinearSum` with one term per non-zero weight.
+
+Pruned (zero) weights produce no term, so they cost no hardware at all; so does a zero
+bias. Every term is aligned to the layer's output fraction bits here, once, so later
+passes and back ends only ever add integers.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir.graph import Dense, Graph, LinearSum, Term
+
+
+class DropPrunedWeights:
+    name = "drop-pruned-weights"
+
+    def run(self, graph: Graph) -> Graph:
+        nodes = list(graph.nodes)
+        for k, node in enumerate(nodes[1:], 1):
+            if isinstance(node, Dense):
+                nodes[k] = _lower(node, nodes[k - 1])
+        return dataclasses.replace(graph, nodes=nodes)
+
+
+def _lower(node: Dense, src) -> LinearSum:
+    frac = node.type.frac
+    w_shift = frac - (src.type.frac + node.weight_frac)
+    b_shift = frac - node.bias_frac
+    if w_shift < 0 or (node.bias is not None and b_shift < 0):   # frontend guarantees this
+        raise ValueError(f"layer '{node.layer}': output format {node.type} drops bits")
+    terms = []
+    for j in range(node.weights.shape[1]):
+        col = [Term(i, int(node.weights[i, j]), w_shift)
+               for i in range(node.weights.shape[0]) if node.weights[i, j] != 0]
+        if node.bias is not None and node.bias[j] != 0:
+            col.append(Term(-1, int(node.bias[j]), b_shift))
+        terms.append(tuple(col))
+    fields = {f.name: getattr(node, f.name) for f in dataclasses.fields(Dense)
+              if f.name in {g.name for g in dataclasses.fields(LinearSum)}}
+    return LinearSum(**fields, terms=terms, mult="generic")

@@ -1,0 +1,36 @@
+"""Build each `LinearSum` output's balanced adder tree with exact per-node widths.
+
+Needs `InferRanges` (input code bounds per element). Every partial sum gets the narrowest
+two's complement width its exact interval needs (see `ir/adder_tree.py`), so no adder can
+overflow and none is wider than it must be. The root's interval must equal the layer's
+exact per-neuron range; a mismatch is a bug, reported as such.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir import adder_tree
+from ..ir.graph import Graph, LinearSum
+
+
+class InferWidths:
+    name = "infer-widths"
+
+    def run(self, graph: Graph) -> Graph:
+        nodes = list(graph.nodes)
+        for k, node in enumerate(nodes[1:], 1):
+            if not isinstance(node, LinearSum):
+                continue
+            src = nodes[k - 1]
+            if src.lo is None:
+                raise ValueError("InferWidths needs InferRanges first")
+            lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+            trees = [adder_tree.build(col, lo, hi) for col in node.terms]
+            for j, tree in enumerate(trees):
+                root = tree.root
+                value = (-root.hi, -root.lo) if root.neg else (root.lo, root.hi)
+                if value != (int(node.lo[j]), int(node.hi[j])):
+                    raise AssertionError(f"{node.name}[{j}]: tree range {value} differs from "
+                                         f"the layer range [{node.lo[j]}, {node.hi[j]}]")
+            nodes[k] = dataclasses.replace(node, trees=trees)
+        return dataclasses.replace(graph, nodes=nodes)

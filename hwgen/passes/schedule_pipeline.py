@@ -1,0 +1,53 @@
+"""Place pipeline registers every `every` combinational levels along the whole chain.
+
+A level is one adder level of a tree (plus one for the multipliers in `dsp` mode) or one
+activation (quantize, relu, step function, scale-shift). The count runs across layers, so
+registers fall at a steady rhythm; the last level is followed by the top's output register
+anyway. `every=0` leaves only the input and output registers.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir.graph import Graph, Input, LinearSum, Node, Reshape
+
+DEFAULT_EVERY = 2
+
+
+def levels(node: Node) -> int:
+    """Combinational levels of one op."""
+    if isinstance(node, LinearSum):
+        depth = max(t.depth for t in node.trees)
+        multiplies = node.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
+                                               for col in node.terms for t in col)
+        return depth + (1 if multiplies else 0)
+    if isinstance(node, (Input, Reshape)):
+        return 0
+    return 1
+
+
+def latency(graph: Graph) -> int:
+    """Cycles from `in_valid` to `out_valid`: input register, scheduled registers, output
+    register."""
+    return 2 + sum(len(n.register_after) for n in graph.nodes)
+
+
+class SchedulePipeline:
+    name = "schedule-pipeline"
+
+    def __init__(self, every: int = DEFAULT_EVERY):
+        if not isinstance(every, int) or every < 0:
+            raise ValueError(f"pipeline must be a whole number of levels >= 0, not {every!r}")
+        self.every = every
+
+    def run(self, graph: Graph) -> Graph:
+        total = sum(levels(n) for n in graph.nodes)
+        count, nodes = 0, []
+        for node in graph.nodes:
+            regs = []
+            for level in range(1, levels(node) + 1):
+                count += 1
+                if self.every and count % self.every == 0 and count < total:
+                    regs.append(level)
+            nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
+        return dataclasses.replace(graph, nodes=nodes)

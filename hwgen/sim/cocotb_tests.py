@@ -1,0 +1,71 @@
+"""The cocotb tests the runner loads into the simulator (module `hwgen.sim.cocotb_tests`).
+
+Both read `HWGEN_SIM_CONFIG` (a JSON file written by `hwgen.sim.runner`) and write their
+findings next to it; the comparison with the reference happens in `bench.Scoreboard`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+
+from .bench import Driver, Monitor, ReferenceModel, Scoreboard, input_words
+
+PERIOD_NS = 10
+
+
+def _config() -> dict:
+    return json.loads(Path(os.environ["HWGEN_SIM_CONFIG"]).read_text())
+
+
+async def _reset(dut):
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rst.value = 1
+    dut.in_valid.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+
+
+@cocotb.test()
+async def stream(dut):
+    """Layered bench on the bare DUT: back to back, then with random idle gaps."""
+    cfg = _config()
+    manifest = json.loads(Path(cfg["manifest"]).read_text())
+    inputs = np.load(cfg["inputs"])
+    model = ReferenceModel(np.load(cfg["expected"]), manifest["output"]["logits"])
+    await _reset(dut)
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    await Driver(dut, manifest).run(input_words(manifest, inputs), cfg["gap_rate"], cfg["seed"])
+    await ClockCycles(dut.clk, manifest["latency"] + 4)
+    result = Scoreboard(manifest, model, inputs).check(monitor.seen)
+    result["cycles"] = monitor.cycles
+    Path(cfg["result"]).write_text(json.dumps(result))
+
+
+@cocotb.test()
+async def batch(dut):
+    """The harness makes vectors and prints outputs itself; load its fixed vectors, run,
+    wait for `done`, and record the cycle count."""
+    cfg = _config()
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rst.value = 1
+    dut.cfg_n.value, dut.cfg_key.value = cfg["n"], cfg["key"]
+    dut.cfg_gaps.value, dut.cfg_fixed.value = int(cfg["gaps"]), len(cfg["fixed_hex"])
+    for addr, word in enumerate(cfg["fixed_hex"]):
+        dut.load_en.value, dut.load_addr.value, dut.load_data.value = 1, addr, int(word, 16)
+        await RisingEdge(dut.clk)
+    dut.load_en.value = 0
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    limit = (cfg["n"] * 2 + cfg["latency"] + 100) * PERIOD_NS
+    await First(RisingEdge(dut.done), Timer(limit, unit="ns"))
+    finished = bool(int(dut.done.value))
+    await Timer((cfg["latency"] + 4) * PERIOD_NS, unit="ns")   # catch surplus outputs
+    Path(cfg["result"]).write_text(json.dumps({"finished": finished,
+                                               "cycles": int(dut.cycles.value)}))

@@ -1,0 +1,53 @@
+"""Pack input codes into `in_data` words and unpack `out_data` words, as the manifest
+lays them out (element i of a port at bits [lsb, lsb + width), two's complement)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def pack(elements: list[dict], codes: np.ndarray) -> list[int]:
+    """Codes [N, n_elements] to one Python int per vector."""
+    codes = np.asarray(codes).reshape(len(codes), -1)
+    words = []
+    for row in codes:
+        w = 0
+        for e, c in zip(elements, row):
+            w |= (int(c) & ((1 << e["width"]) - 1)) << e["lsb"]
+        words.append(w)
+    return words
+
+
+def bits_of_words(words: np.ndarray, total_bits: int) -> np.ndarray:
+    """uint32 words [N, G] (word 0 least significant) to bits [N, total_bits] (bit 0 first)."""
+    le = np.ascontiguousarray(words.astype("<u4"))
+    bits = np.unpackbits(le.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
+    return bits[:, :total_bits]
+
+
+def bits_of_hex(lines: list[str], total_bits: int) -> np.ndarray:
+    """Hex strings (most significant digit first) to bits [N, total_bits]."""
+    n_hex = (total_bits + 7) // 8 * 2
+    raw = "".join(s.rjust(n_hex, "0")[-n_hex:] for s in lines)
+    data = np.frombuffer(bytes.fromhex(raw), dtype=np.uint8).reshape(len(lines), -1)
+    bits = np.unpackbits(data[:, ::-1], axis=1, bitorder="little")
+    return bits[:, :total_bits]
+
+
+def field(bits: np.ndarray, lsb: int, width: int, signed: bool) -> np.ndarray:
+    """One field of every row as int64 codes (fields up to 62 bits)."""
+    if width > 62:
+        raise ValueError(f"fields wider than 62 bits are not supported here ({width})")
+    v = np.zeros(len(bits), dtype=np.int64)
+    for b in range(width):
+        v |= bits[:, lsb + b].astype(np.int64) << b
+    if signed:
+        v -= (v >> (width - 1)) << width
+    return v
+
+
+def unpack(port: dict, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Output codes [N, n_elements] and the argmax [N] (or None) from out_data bits."""
+    codes = np.stack([field(bits, e["lsb"], e["width"], e["signed"])
+                      for e in port["elements"]], axis=1)
+    am = port.get("argmax")
+    return codes, (field(bits, am["lsb"], am["width"], False) if am else None)

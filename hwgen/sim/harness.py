@@ -1,0 +1,92 @@
+"""The batch-mode harness: an Amaranth module around the DUT that makes the vectors and
+prints the outputs in hardware, so Verilator runs whole simulations without Python in the
+loop (per-vector cost in C++, not in cocotb's per-edge callbacks).
+
+It plays the fixed vectors from a memory, then random vectors from `stimulus.lowbias32` of a
+counter, one per clock; in the second half it leaves random idle gaps (about one cycle in
+four) so the valid pipeline is exercised. Every output with `out_valid` is printed as
+`@<hex>`; `done` rises when all outputs have arrived. The DUT is instantiated by name from
+the manifest, so the Verilog under test is used exactly as found.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import (Cat, ClockSignal, Format, Instance, Module, Mux, Print,
+                          ResetSignal, Signal, unsigned)
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .stimulus import ROM_LIMIT
+
+HARNESS = "hwgen_batch_harness"
+
+
+def _lowbias32(m: Module, x, name: str):
+    """The hash of `stimulus.lowbias32`, as logic."""
+    steps = [lambda v: v ^ (v >> 16), lambda v: (v * 0x7FEB352D)[:32],
+             lambda v: v ^ (v >> 15), lambda v: (v * 0x846CA68B)[:32],
+             lambda v: v ^ (v >> 16)]
+    for k, f in enumerate(steps):
+        s = Signal(32, name=f"{name}_{k}")
+        m.d.comb += s.eq(f(x))
+        x = s
+    return x
+
+
+class BatchHarness(wiring.Component):
+    """Generic in the run: the vector count, seed key, gap switch and the fixed vectors
+    (loaded through `load_*` before reset is released) are ports, so one Verilator build
+    serves every run of a design."""
+
+    def __init__(self, manifest: dict):
+        self.manifest = manifest
+        last = manifest["input"]["elements"][-1]
+        self.in_bits = last["lsb"] + last["width"]
+        self.out_bits = next(p["width"] for p in manifest["ports"] if p["name"] == "out_data")
+        super().__init__({
+            "cfg_n": In(32), "cfg_key": In(32), "cfg_fixed": In(range(ROM_LIMIT + 1)),
+            "cfg_gaps": In(1), "load_en": In(1), "load_addr": In(range(ROM_LIMIT)),
+            "load_data": In(self.in_bits), "done": Out(1), "cycles": Out(40)})
+
+    def elaborate(self, platform):
+        m = Module()
+        n, r = self.cfg_n, self.cfg_fixed
+        issued = Signal(32, name="issued")
+        received = Signal(32, name="received")
+        rnd_index = Signal(32, name="rnd_index")
+        running = ~ResetSignal() & ~self.done
+        words = (self.in_bits + 31) // 32
+        rnd = [_lowbias32(m, (rnd_index * words + g + self.cfg_key)[:32], f"h{g}")
+               for g in range(words)]
+        m.submodules.rom = rom = Memory(shape=unsigned(self.in_bits), depth=ROM_LIMIT, init=[])
+        wr = rom.write_port()
+        m.d.comb += [wr.addr.eq(self.load_addr), wr.data.eq(self.load_data),
+                     wr.en.eq(self.load_en)]
+        rd = rom.read_port(domain="comb")
+        data = Signal(self.in_bits, name="vector")
+        m.d.comb += [rd.addr.eq(issued),
+                     data.eq(Mux(issued < r, rd.data, Cat(*rnd)[:self.in_bits]))]
+        gap_hash = _lowbias32(m, self.cycles[:32] ^ 0x5BD1E995, "gap")
+        go = ~self.cfg_gaps | (issued < (n >> 1)) | (gap_hash[:2] != 0)
+        valid = Signal(name="valid")
+        m.d.comb += valid.eq(running & (issued < n) & go)
+        with m.If(valid):
+            m.d.sync += issued.eq(issued + 1)
+            with m.If(issued >= r):
+                m.d.sync += rnd_index.eq(rnd_index + 1)
+        out_valid = Signal(name="dut_out_valid")
+        out_data = Signal(self.out_bits, name="dut_out_data")
+        m.submodules.dut = Instance(
+            self.manifest["top"], i_clk=ClockSignal(), i_rst=ResetSignal(),
+            i_in_valid=valid, i_in_data=data, o_out_valid=out_valid, o_out_data=out_data)
+        with m.If(out_valid & ~ResetSignal()):
+            m.d.sync += [Print(Format("@{:x}", out_data)), received.eq(received + 1)]
+        with m.If(running):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+        m.d.comb += self.done.eq(received == n)
+        return m
+
+
+def verilog(harness: BatchHarness) -> str:
+    from amaranth.back import verilog as back
+    return back.convert(harness, name=HARNESS, emit_src=False)

