@@ -1,6 +1,7 @@
 # hwgen: two commands do everything on a fresh machine.
 #   make hw     run the flow on a design (MODEL=jet_tagger by default)
 #   make test   run the test suite
+# Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json).
 # Both create the virtualenv in .venv/ on demand (again only when pyproject.toml changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,9 +11,12 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= jet_tagger
 N      ?= 10000
 SEED   ?= 0
+MULT   ?= csd
+PIPELINE ?= 2
 PYTEST_ARGS ?=
+HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE)
 
-.PHONY: hw test verify inspect list clean venv
+.PHONY: hw sim build bench test verify inspect list clean venv
 
 venv: $(STAMP)
 
@@ -23,7 +27,16 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 hw: $(STAMP)
-	$(BIN)/hwgen flow $(MODEL) --n $(N) --seed $(SEED)
+	$(BIN)/hwgen flow $(MODEL) --n $(N) --seed $(SEED) $(HW_ARGS)
+
+build: $(STAMP)
+	$(BIN)/hwgen build $(MODEL) $(HW_ARGS)
+
+sim: $(STAMP)
+	$(BIN)/hwgen sim $(MODEL) --n $(N) --seed $(SEED) $(HW_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py --out build/bench.json
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -62,22 +62,13 @@ def cmd_inspect(args) -> int:
 
 
 def _verify(args, loaded, graph):
+    from .flow import design_data
     from .verify import verify_model
-    extra = _design_data(loaded)
-    result = verify_model(loaded, graph, args.n, args.seed, extra)
+    result = verify_model(loaded, graph, args.n, args.seed, design_data(loaded))
     print(result.summary())
     if result.first or not result.exact:
         print(result.details())
     return result
-
-
-def _design_data(loaded):
-    """The design's own test inputs (codes), if it ships some."""
-    from .designs import design_dir
-    import numpy as np
-    d = design_dir(loaded.name) if loaded.source.startswith("designs/") else None
-    path = d / "test_inputs.npy" if d else None
-    return np.load(path) if path and path.exists() else None
 
 
 def cmd_verify(args) -> int:
@@ -86,29 +77,100 @@ def cmd_verify(args) -> int:
     return 1 if result.exact and result.mismatches else 0
 
 
+def _hw_options(args):
+    from .options import HardwareOptions
+    return HardwareOptions(args.mult, args.pipeline)
+
+
+def _build(args, loaded, graph, out: Path):
+    from .flow import build_rtl
+    t0 = time.monotonic()
+    lowered, rtl = build_rtl(graph, out, _hw_options(args))
+    m = rtl.data
+    adders = sum(r.get("adders", 0) for r in m["layers"])
+    mults = sum(r.get("multipliers", 0) for r in m["layers"])
+    print(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
+          f"{rtl.manifest}: {adders} adders, {mults} multipliers, latency {m['latency']} "
+          f"cycles, II 1 ({time.monotonic() - t0:.1f} s)", flush=True)
+    return lowered, rtl
+
+
+def cmd_build(args) -> int:
+    print(f"[1/2] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    out = _out_dir(args, loaded.name)
+    print(f"[2/2] hardware passes + RTL into {out}", flush=True)
+    _build(args, loaded, graph, out)
+    return 0
+
+
+def _simulate(args, loaded, graph, manifest, rtl_dir: Path, out: Path) -> dict:
+    from .flow import design_data
+    from .sim.runner import cosim
+    result = cosim(graph, manifest, rtl_dir, out / "sim", args.n, args.seed,
+                   design_data(loaded), args.mode, args.waves,
+                   log=lambda s: print("      " + s.strip(), flush=True))
+    print(f"{result['vectors']} vectors, {result['mismatches']} mismatches "
+          f"({result['vectors_per_second']} vectors/s; results in {out / 'sim' / 'results.json'})",
+          flush=True)
+    for mm in result["first_mismatches"][:3]:
+        print(f"  vector {mm['vector']}: expected {mm['expected']}, got {mm['got']}")
+    return result
+
+
+def cmd_sim(args) -> int:
+    from .sim.runner import load_manifest
+    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    if args.rtl_dir:
+        rtl_dir = Path(args.rtl_dir)
+        if not rtl_dir.is_dir():
+            raise HwgenError(f"--rtl-dir {rtl_dir} is not a folder")
+        manifest = load_manifest(rtl_dir.parent / "manifest.json")
+        out = Path(args.out) if args.out else rtl_dir.parent
+        print(f"[2/3] using the Verilog in {rtl_dir} as it is", flush=True)
+    else:
+        out = _out_dir(args, loaded.name)
+        print(f"[2/3] hardware passes + RTL into {out}", flush=True)
+        _, rtl = _build(args, loaded, graph, out)
+        manifest, rtl_dir = rtl.data, out / "rtl"
+    print(f"[3/3] co-simulation with Verilator", flush=True)
+    result = _simulate(args, loaded, graph, manifest, rtl_dir, out)
+    return 1 if result["mismatches"] else 0
+
+
 def cmd_flow(args) -> int:
-    """load -> IR -> reference check, writing every artifact under build/<design>/."""
+    """load -> IR -> reference check -> RTL -> co-simulation -> report, into build/<design>/."""
+    from .flow import save_json, write_report
     from .ir.text import dump, table
     from .passes.pipelines import DEFAULT
-    steps = ["load + lower to IR + passes", "verify reference against QKeras"]
+    steps = 5
     t0 = time.monotonic()
-    print(f"[1/{len(steps)}] {steps[0]}: {args.model}", flush=True)
+    print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    graph = DEFAULT.run(graph)
+    ranged = DEFAULT.run(graph)
     out = _out_dir(args, loaded.name)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ir.txt").write_text(dump(graph))
-    (out / "inspect.txt").write_text(table(graph) + "\n")
+    (out / "ir.txt").write_text(dump(ranged))
+    (out / "inspect.txt").write_text(table(ranged) + "\n")
     print(f"      wrote {out / 'ir.txt'} and {out / 'inspect.txt'} "
           f"({time.monotonic() - t0:.1f} s)", flush=True)
-    print(f"[2/{len(steps)}] {steps[1]} on {args.n} vectors", flush=True)
+    print(f"[2/{steps}] verify reference against QKeras on {args.n} vectors", flush=True)
     result = _verify(args, loaded, graph)
-    record = {"vectors": result.vectors, "exact": result.exact, "mismatches": result.mismatches,
+    verify = {"vectors": result.vectors, "exact": result.exact, "mismatches": result.mismatches,
               "first_mismatches": result.first, "max_abs_error": result.max_abs_error,
-              "mean_abs_error": result.mean_abs_error, "argmax_agreement": result.argmax_agreement}
-    (out / "verify.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    print(f"      wrote {out / 'verify.json'}", flush=True)
-    return 1 if result.exact and result.mismatches else 0
+              "mean_abs_error": result.mean_abs_error,
+              "argmax_agreement": result.argmax_agreement}
+    save_json(out / "verify.json", verify)
+    print(f"[3/{steps}] hardware passes + RTL", flush=True)
+    lowered, rtl = _build(args, loaded, graph, out)
+    print(f"[4/{steps}] co-simulation with Verilator on {args.n} vectors", flush=True)
+    sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out)
+    print(f"[5/{steps}] report", flush=True)
+    path = write_report(out, lowered, rtl.data, verify, sim)
+    print(f"      wrote {path} ({time.monotonic() - t0:.1f} s in all)", flush=True)
+    bad = (result.exact and result.mismatches) or sim["mismatches"]
+    return 1 if bad else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,13 +186,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inspect)
     for name, func, help_text in (
             ("verify-model", cmd_verify, "compare the bit-exact reference with QKeras predict"),
-            ("flow", cmd_flow, "load, lower and verify, writing artifacts to build/<design>")):
+            ("build", cmd_build, "generate the Verilog and manifest.json"),
+            ("sim", cmd_sim, "co-simulate the RTL with Verilator against the reference"),
+            ("flow", cmd_flow, "load, verify, build, co-simulate and report into "
+                               "build/<design>")):
         p = sub.add_parser(name, help=help_text)
         _model_args(p)
-        p.add_argument("--n", type=int, default=10000, help="number of vectors (default 10000)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-        if name == "flow":
+        if name != "build":
+            p.add_argument("--n", type=int, default=10000, help="number of vectors "
+                           "(default 10000)")
+            p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        if name != "verify-model":
             p.add_argument("-o", "--out", help="output folder (default build/<design>)")
+            p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
+                           help="constant multiplication: shift-add on canonical signed "
+                                "digits (default) or one hardware multiplier per weight")
+            p.add_argument("--pipeline", type=int, default=2, metavar="N",
+                           help="a pipeline register every N adder/activation levels "
+                                "(default 2; 0: input and output registers only)")
+        if name in ("sim", "flow"):
+            p.add_argument("--mode", choices=["batch", "stream"], default="batch",
+                           help="batch: vectors made and outputs printed in hardware, "
+                                "fast (default); stream: the layered cocotb bench, "
+                                "cycle by cycle")
+            p.add_argument("--waves", action="store_true", help="write an FST waveform "
+                           "(sim/shard0/dump.fst)")
+        if name == "sim":
+            p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
+                           "(manifest.json beside it)")
         p.set_defaults(func=func)
     return parser
 

@@ -45,3 +45,30 @@ class FrontendOptions:
             else:
                 glob = parse_precision(item)
         return FrontendOptions(fmt, glob, per_layer)
+
+
+MULT_MODES = ("csd", "dsp")
+
+
+@dataclass(frozen=True)
+class HardwareOptions:
+    """How to build the datapath.
+
+    mult: "csd" (shift-add on canonical signed digits, no multipliers) or "dsp" (one
+    hardware multiplier per non-power-of-two weight).
+    pipeline: a register every this many combinational levels (adder levels, activations);
+    0 registers only the inputs and outputs.
+    """
+
+    mult: str = "csd"
+    pipeline: int = 2
+
+    def __post_init__(self):
+        if self.mult not in MULT_MODES:
+            raise HwgenError(f"--mult must be one of {', '.join(MULT_MODES)}, not {self.mult!r}")
+        if not isinstance(self.pipeline, int) or self.pipeline < 0:
+            raise HwgenError(f"--pipeline must be a whole number of levels >= 0, "
+                             f"not {self.pipeline!r}")
+
+    def as_dict(self) -> dict:
+        return {"mult": self.mult, "pipeline": self.pipeline}

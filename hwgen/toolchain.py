@@ -36,7 +36,7 @@ def verilator_env() -> dict[str, str]:
         env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     # The wheel's verilated.mk leaves the precompiled-header include flag empty.
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O3 OPT_GLOBAL=-O2").strip()
     if shutil.which("verilator", path=env["PATH"]) is None:
         raise HwgenError(f"no verilator executable in {bin_dir}")
     return env

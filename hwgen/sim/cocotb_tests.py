@@ -56,6 +56,7 @@ async def batch(dut):
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.rst.value = 1
     dut.cfg_n.value, dut.cfg_key.value = cfg["n"], cfg["key"]
+    dut.cfg_offset.value = cfg["offset"]
     dut.cfg_gaps.value, dut.cfg_fixed.value = int(cfg["gaps"]), len(cfg["fixed_hex"])
     for addr, word in enumerate(cfg["fixed_hex"]):
         dut.load_en.value, dut.load_addr.value, dut.load_data.value = 1, addr, int(word, 16)

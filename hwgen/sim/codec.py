@@ -19,6 +19,8 @@ def pack(elements: list[dict], codes: np.ndarray) -> list[int]:
 
 def bits_of_words(words: np.ndarray, total_bits: int) -> np.ndarray:
     """uint32 words [N, G] (word 0 least significant) to bits [N, total_bits] (bit 0 first)."""
+    if len(words) == 0:
+        return np.zeros((0, total_bits), dtype=np.uint8)
     le = np.ascontiguousarray(words.astype("<u4"))
     bits = np.unpackbits(le.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
     return bits[:, :total_bits]
@@ -26,6 +28,8 @@ def bits_of_words(words: np.ndarray, total_bits: int) -> np.ndarray:
 
 def bits_of_hex(lines: list[str], total_bits: int) -> np.ndarray:
     """Hex strings (most significant digit first) to bits [N, total_bits]."""
+    if not lines:
+        return np.zeros((0, total_bits), dtype=np.uint8)
     n_hex = (total_bits + 7) // 8 * 2
     raw = "".join(s.rjust(n_hex, "0")[-n_hex:] for s in lines)
     data = np.frombuffer(bytes.fromhex(raw), dtype=np.uint8).reshape(len(lines), -1)

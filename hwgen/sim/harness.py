@@ -5,7 +5,8 @@ loop (per-vector cost in C++, not in cocotb's per-edge callbacks).
 It plays the fixed vectors from a memory, then random vectors from `stimulus.lowbias32` of a
 counter, one per clock; in the second half it leaves random idle gaps (about one cycle in
 four) so the valid pipeline is exercised. Every output with `out_valid` is printed as
-`@<hex>`; `done` rises when all outputs have arrived. The DUT is instantiated by name from
+`@<hex>`; `done` rises when all outputs have arrived. `cfg_offset` starts the random
+vectors at a later index, so several simulator processes can share one run. The DUT is instantiated by name from
 the manifest, so the Verilog under test is used exactly as found.
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ class BatchHarness(wiring.Component):
         self.in_bits = last["lsb"] + last["width"]
         self.out_bits = next(p["width"] for p in manifest["ports"] if p["name"] == "out_data")
         super().__init__({
-            "cfg_n": In(32), "cfg_key": In(32), "cfg_fixed": In(range(ROM_LIMIT + 1)),
+            "cfg_n": In(32), "cfg_key": In(32), "cfg_offset": In(32), "cfg_fixed": In(range(ROM_LIMIT + 1)),
             "cfg_gaps": In(1), "load_en": In(1), "load_addr": In(range(ROM_LIMIT)),
             "load_data": In(self.in_bits), "done": Out(1), "cycles": Out(40)})
 
@@ -56,7 +57,8 @@ class BatchHarness(wiring.Component):
         rnd_index = Signal(32, name="rnd_index")
         running = ~ResetSignal() & ~self.done
         words = (self.in_bits + 31) // 32
-        rnd = [_lowbias32(m, (rnd_index * words + g + self.cfg_key)[:32], f"h{g}")
+        rnd = [_lowbias32(m, ((rnd_index + self.cfg_offset) * words + g + self.cfg_key)[:32],
+                          f"h{g}")
                for g in range(words)]
         m.submodules.rom = rom = Memory(shape=unsigned(self.in_bits), depth=ROM_LIMIT, init=[])
         wr = rom.write_port()

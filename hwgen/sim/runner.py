@@ -10,6 +10,8 @@ Both check the same vectors for the same seed. Verilator builds are cached in
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import json
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ from .bench import ReferenceModel, Scoreboard
 from .codec import pack
 
 MODES = ("batch", "stream")
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"]
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"] + os.environ.get("HWGEN_VERILATOR_ARGS", "").split()
 
 
 def load_manifest(path: Path) -> dict:
@@ -68,9 +70,9 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     model = ReferenceModel(expected, manifest["output"]["logits"])
     ref_s = time.perf_counter() - t0
     cfg = {"manifest": str((sim_dir / "manifest.json").resolve()), "n": n, "seed": seed,
-           "latency": manifest["latency"], "result": str((sim_dir / f"{mode}.json").resolve())}
+           "latency": manifest["latency"],
+           "result": str((sim_dir / "shard0" / f"{mode}.json").resolve())}
     (sim_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    extra_sources = []
     if mode == "batch":
         from .harness import HARNESS, BatchHarness, verilog
         harness = sim_dir / "harness" / f"{HARNESS}.v"
@@ -78,50 +80,55 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         text = verilog(BatchHarness(manifest))
         if not harness.exists() or harness.read_text() != text:
             harness.write_text(text)
-        extra_sources = [harness]
-        fixed = pack(manifest["input"]["elements"], codes[:n_fixed])
-        cfg.update(key=stimulus.key(seed), gaps=True,
-                   fixed_hex=[format(w, "x") for w in fixed])
-        top, test = HARNESS, "batch"
+        sources = sources + [harness]
+        top = HARNESS
     else:
         np.save(sim_dir / "inputs.npy", codes)
         np.save(sim_dir / "expected.npy", np.asarray(expected).reshape(n, -1))
         cfg.update(inputs=str((sim_dir / "inputs.npy").resolve()),
                    expected=str((sim_dir / "expected.npy").resolve()), gap_rate=0.25)
-        top, test = manifest["top"], "stream"
-    (sim_dir / "config.json").write_text(json.dumps(cfg))
+        top = manifest["top"]
     build_dir = sim_dir / f"build-{mode}{'-waves' if waves else ''}"
     t1 = time.perf_counter()
-    built = _build(sources + extra_sources, top, build_dir, waves, log)
+    built = _build(sources, top, build_dir, waves, log)
     build_s = time.perf_counter() - t1
-    log(f"  simulating {n} vectors ({mode} mode)")
+    jobs = 1 if (waves or mode == "stream") else max(1, min(os.cpu_count() or 1, n // 20000))
+    log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
-    log_file = sim_dir / f"{mode}.log"
-    _run_test(top, test, build_dir, sim_dir, cfg, waves, log_file)
-    sim_s = time.perf_counter() - t2
-    raw = json.loads(Path(cfg["result"]).read_text()) if Path(cfg["result"]).exists() else None
-    if raw is None:
-        raise HwgenError(f"the simulation ended without results; see {log_file}")
     if mode == "batch":
-        seen = [line[1:].strip() for line in log_file.read_text().splitlines()
-                if line.startswith("@")]
+        fixed = [format(w, "x") for w in pack(manifest["input"]["elements"], codes[:n_fixed])]
+        runs = []
+        for k, (count, offset) in enumerate(_shards(n, n_fixed, jobs)):
+            runs.append(dict(cfg, n=count, offset=offset, key=stimulus.key(seed), gaps=True,
+                             fixed_hex=fixed if k == 0 else [],
+                             result=str((sim_dir / f"shard{k}" / "batch.json").resolve())))
+        _run_all(top, "batch", build_dir, sim_dir, runs, waves)
+        seen, cycles = [], 0
+        for k, run in enumerate(runs):
+            raw = _read_result(run, sim_dir / f"shard{k}")
+            log_text = (sim_dir / f"shard{k}" / "sim.log").read_text()
+            seen += [ln[1:].strip() for ln in log_text.splitlines() if ln.startswith("@")]
+            cycles += raw["cycles"]
         result = Scoreboard(manifest, model, codes).check(seen)
-        result["cycles"] = raw["cycles"]
+        result["cycles"] = cycles
     else:
-        result = raw
-    result.update(mode=mode, seed=seed, fixed_vectors=n_fixed, random_vectors=n - n_fixed,
+        _run_all(top, "stream", build_dir, sim_dir, [cfg], waves)
+        result = _read_result(cfg, sim_dir / "shard0")
+    sim_s = time.perf_counter() - t2
+    result.update(mode=mode, seed=seed, processes=jobs, fixed_vectors=n_fixed, random_vectors=n - n_fixed,
                   top=manifest["top"], verilator_rebuilt=built,
                   seconds={"reference": round(ref_s, 3), "build": round(build_s, 3),
                            "simulation": round(sim_s, 3)},
                   vectors_per_second=round(n / sim_s) if sim_s > 0 else None)
+    result["wall_time_s"] = round(time.perf_counter() - t0, 3)
     if waves:
-        result["waves"] = "dump.fst"
+        result["waves"] = "shard0/dump.fst"
     (sim_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
 def _digest(sources, top: str, waves: bool) -> str:
-    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS}".encode())
+    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS} public-top-only O3".encode())
     for s in sources:
         h.update(Path(s).read_bytes())
     return h.hexdigest()
@@ -140,28 +147,77 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log) -> bool:
     runner = _runner(env)
     args = VERILATOR_ARGS + (["--trace-fst"] if waves else [])
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner.build(sources=[str(Path(s).resolve()) for s in sources], hdl_toplevel=top,
+    control = build_dir / "public_top.vlt"
+    control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+    sources = list(sources) + [_control_file(control)]
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner.build(sources=[s if not isinstance(s, Path) else str(s.resolve())
+                          for s in sources], hdl_toplevel=top,
                  build_dir=str(build_dir), build_args=args, waves=waves,
                  log_file=str((build_dir / "build.log").resolve()))
     stamp.write_text(digest)
     return True
 
 
-def _run_test(top, test, build_dir, sim_dir, cfg, waves, log_file):
+def _control_file(path: Path):
+    from cocotb_tools.runner import VerilatorControlFile
+    return VerilatorControlFile(str(path.resolve()))
+
+
+def _shards(n: int, n_fixed: int, jobs: int) -> list[tuple[int, int]]:
+    """(vectors, first random index) per simulator process; the first also plays the
+    fixed vectors."""
+    rand = n - n_fixed
+    cuts = [rand * k // jobs for k in range(jobs + 1)]
+    return [((n_fixed if k == 0 else 0) + cuts[k + 1] - cuts[k], cuts[k]) for k in range(jobs)]
+
+
+def _run_all(top, test, build_dir, sim_dir, runs, waves):
+    """Run the simulator once per config, in parallel processes."""
+    from concurrent.futures import ThreadPoolExecutor
     from .. import toolchain
     env = toolchain.verilator_env()
-    runner = _runner(env)
-    extra_env = {"HWGEN_SIM_CONFIG": str((Path(sim_dir) / "config.json").resolve())}
-    runner.test(seed=cfg["seed"], hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module="hwgen.sim.cocotb_tests", testcase=test,
-                build_dir=str(build_dir), test_dir=str(Path(sim_dir).resolve()),
-                extra_env=extra_env, waves=waves, log_file=str(Path(log_file).resolve()),
-                results_xml=str((Path(sim_dir) / f"{test}.xml").resolve()))
+
+    def one(k):
+        d = (Path(sim_dir) / f"shard{k}").resolve()
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "config.json").write_text(json.dumps(runs[k]))
+        _runner(env).test(seed=runs[k]["seed"], hdl_toplevel=top, hdl_toplevel_lang="verilog",
+                          test_module="hwgen.sim.cocotb_tests", testcase=test,
+                          build_dir=str(Path(build_dir).resolve()), test_dir=str(d),
+                          extra_env={"HWGEN_SIM_CONFIG": str(d / "config.json")},
+                          waves=waves, log_file=str(d / "sim.log"),
+                          results_xml=str(d / "results.xml"))
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        list(pool.map(one, range(len(runs))))
+
+
+def _read_result(run: dict, shard_dir: Path) -> dict:
+    path = Path(run["result"])
+    if not path.exists():
+        raise HwgenError(f"the simulation ended without results; see {shard_dir / 'sim.log'}")
+    return json.loads(path.read_text())
 
 
 def _runner(env: dict):
     import os
-    from cocotb_tools.runner import get_runner
+    from cocotb_tools.runner import Verilator
     os.environ.update({k: env[k] for k in ("PATH", "MAKEFLAGS") if k in env})
     if "VERILATOR_ROOT" in env:
         os.environ["VERILATOR_ROOT"] = env["VERILATOR_ROOT"]
-    return get_runner("verilator")
+
+    class TopOnlyVerilator(Verilator):
+        """cocotb's runner makes every signal of the design public (`--public-flat-rw`),
+        which stops Verilator from optimising the datapath: the jet tagger then builds in
+        minutes and simulates at a few thousand vectors per second. The bench only touches
+        the top level, so only the top is made public (a control file from `_build`)."""
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            return cmds
+
+    runner = TopOnlyVerilator()
+    runner.log.setLevel(logging.WARNING)    # its per-command INFO lines drown our progress
+    return runner

@@ -1,0 +1,126 @@
+"""The generated RTL computes exactly what the reference does (real Verilator runs), is
+deterministic, and the bench can fail."""
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.backends.amaranth import emit
+from hwgen.cli import main
+from hwgen.designs import design_names
+from hwgen.options import HardwareOptions
+from hwgen.flow import build_rtl
+from hwgen.passes import pipelines
+from hwgen.sim.runner import cosim
+
+from ..hw_factory import random_graph
+
+CASES = [  # seed, mult, signed input, sparsity, pipeline
+    (0, "csd", True, 0.0, 2), (1, "dsp", False, 0.0, 1), (2, "csd", False, 0.6, 0),
+    (3, "dsp", True, 0.6, 3), (4, "csd", True, 0.3, 1), (5, "dsp", None, 0.0, 2),
+]
+
+
+@pytest.mark.parametrize("seed,mult,signed,sparsity,every", CASES)
+def test_random_layers_match_the_reference_in_verilator(tmp_path, seed, mult, signed,
+                                                        sparsity, every):
+    g = random_graph(seed, signed_input=signed, sparsity=sparsity)
+    lowered = pipelines.hardware(mult, every).run(g)
+    b = emit.build(lowered, tmp_path, {"mult": mult, "pipeline": every})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 3000, seed, log=lambda s: None)
+    assert r["vectors"] == 3000 and r["outputs_seen"] == 3000
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
+def test_layered_stream_bench_with_gaps(tmp_path):
+    g = random_graph(7, sparsity=0.4)
+    lowered = pipelines.hardware("csd", 1).run(g)
+    b = emit.build(lowered, tmp_path, {})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 400, 1, mode="stream",
+              log=lambda s: None)
+    assert r["mismatches"] == 0 and r["outputs_seen"] == 400
+    assert r["cycles"] > 400            # idle gaps were inserted
+
+
+@pytest.mark.parametrize("name", design_names())
+def test_zoo_design_cosimulates_bit_exact(tmp_path, name, capsys):
+    status = main(["sim", name, "-o", str(tmp_path), "--n", "5000"])
+    out = capsys.readouterr().out
+    assert "5000 vectors, 0 mismatches" in out
+    assert status == 0
+    res = json.loads((tmp_path / "sim" / "results.json").read_text())
+    assert res["mismatches"] == 0 and res["vectors"] == 5000 and res["cycles"] >= 5000
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["ii"] == 1 and manifest["latency"] >= 2
+    assert {r["layer"] for r in manifest["layers"]} <= {n.layer for n in
+                                                       hwgen.compile_model(name)[1].nodes}
+
+
+def _flip_output_constant(verilog: str, module: str) -> str:
+    """Change by one LSB the first constant added in the output layer's module."""
+    start = verilog.index(f"module \\{module} ")
+    m = re.compile(r"([+-] )(\d+)'h([0-9a-f]+);").search(verilog, start)
+    assert m is not None, "no added constant in the output layer"
+    value = int(m.group(3), 16) ^ 1
+    return verilog[:m.start()] + f"{m.group(1)}{m.group(2)}'h{value:x};" + verilog[m.end():]
+
+
+@pytest.mark.parametrize("mode", ["batch", "stream"])
+def test_flipped_constant_is_caught(tmp_path, mode, capsys):
+    name = "digits_mlp_pruned"
+    assert main(["build", name, "-o", str(tmp_path / "good")]) == 0
+    shutil.copytree(tmp_path / "good", tmp_path / "bad")
+    manifest = json.loads((tmp_path / "bad" / "manifest.json").read_text())
+    v = tmp_path / "bad" / manifest["verilog"]
+    v.write_text(_flip_output_constant(v.read_text(), manifest["layers"][-1]["module"]))
+    capsys.readouterr()
+    status = main(["sim", name, "--rtl-dir", str(tmp_path / "bad" / "rtl"), "--n", "300",
+                   "--mode", mode])
+    out = capsys.readouterr().out
+    assert status == 1
+    res = json.loads((tmp_path / "bad" / "sim" / "results.json").read_text())
+    assert res["mismatches"] > 0 and res["first_mismatches"]
+    assert f"300 vectors, {res['mismatches']} mismatches" in out
+
+
+def test_two_builds_are_byte_identical(tmp_path):
+    _, g = hwgen.compile_model("digits_mlp")
+    a = build_rtl(g, tmp_path / "a", HardwareOptions())[1]
+    _, g = hwgen.compile_model("digits_mlp")
+    b = build_rtl(g, tmp_path / "b", HardwareOptions())[1]
+    assert a.verilog.read_bytes() == b.verilog.read_bytes()
+    assert a.manifest.read_bytes() == b.manifest.read_bytes()
+    for f in sorted((tmp_path / "a" / "passes").iterdir()):
+        assert f.read_bytes() == (tmp_path / "b" / "passes" / f.name).read_bytes()
+    text = a.verilog.read_text()
+    assert str(tmp_path) not in text and "/work" not in text
+
+
+def test_manifest_describes_ports_and_formats(tmp_path):
+    _, g = hwgen.compile_model("jet_tagger")
+    m = build_rtl(g, tmp_path, HardwareOptions(pipeline=3))[1].data
+    ports = {p["name"]: p for p in m["ports"]}
+    assert ports["in_data"]["width"] == 16 * 16
+    assert [e["lsb"] for e in m["input"]["elements"]] == list(range(0, 256, 16))
+    assert m["output"]["logits"] and m["output"]["argmax"]["width"] == 3
+    assert ports["out_data"]["width"] == 5 * 16 + 3
+    assert [r["layer"] for r in m["layers"]] == ["fc1", "relu1", "fc2", "relu2", "fc3",
+                                                 "relu3", "output"]
+    assert m["options"] == {"mult": "csd", "pipeline": 3}
+
+
+def test_sim_rejects_a_missing_rtl_dir(tmp_path, capsys):
+    status = main(["sim", "digits_mlp", "--rtl-dir", str(tmp_path / "nope")])
+    assert status == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_bad_hardware_option_is_a_clear_error(capsys):
+    assert main(["build", "digits_mlp", "--pipeline", "-1"]) == 2
+    assert "--pipeline must be" in capsys.readouterr().err
+
+
+del np

@@ -1,0 +1,96 @@
+"""The hardware lowering keeps the reference's results and makes every width exact."""
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.designs import design_names
+from hwgen.ir import interp
+from hwgen.ir.graph import LinearSum, Quantize, StepFunction
+from hwgen.passes import pipelines
+from hwgen.passes.drop_pruned_weights import DropPrunedWeights
+from hwgen.passes.infer_ranges import InferRanges
+from hwgen.passes.lower_float32_quantize import LowerFloat32Quantize
+from hwgen.passes.schedule_pipeline import latency
+from hwgen.sim.vectors import input_codes
+
+from ..hw_factory import random_graph
+
+
+def _same(a, b, n=3000, seed=0):
+    x = input_codes(a.input.type, a.input.shape, n, seed)
+    assert np.array_equal(interp.run(a, x), interp.run(b, x))
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("mult", ["csd", "dsp"])
+def test_lowering_keeps_results_on_random_graphs(seed, mult):
+    g = random_graph(seed, sparsity=0.5 if seed % 2 else 0.0)
+    lowered = pipelines.hardware(mult, seed % 4).run(g)
+    _same(g, lowered)
+    for node in lowered.nodes:
+        if isinstance(node, LinearSum):
+            for tree in node.trees:
+                for level in tree.levels:     # every stored value fits its exact width
+                    for t in level:
+                        assert t.type.min_code <= t.lo <= t.hi <= t.type.max_code
+
+
+@pytest.mark.parametrize("name", design_names())
+def test_pruned_weights_cost_no_terms(name):
+    _, g = hwgen.compile_model(name)
+    lowered = DropPrunedWeights().run(InferRanges().run(g))
+    for before, after in zip(g.nodes, lowered.nodes):
+        if isinstance(after, LinearSum):
+            terms = sum(1 for col in after.terms for t in col if t.source >= 0)
+            assert terms == before.nonzero
+
+
+def test_csd_terms_are_signed_powers_of_two_and_dsp_terms_odd():
+    g = random_graph(3)
+    csd = pipelines.hardware("csd").run(g)
+    dsp = pipelines.hardware("dsp").run(g)
+    for node in csd.nodes:
+        if isinstance(node, LinearSum):
+            assert all(abs(t.coeff) == 1 for col in node.terms for t in col if t.source >= 0)
+    for node in dsp.nodes:
+        if isinstance(node, LinearSum):
+            assert all(t.coeff % 2 for col in node.terms for t in col if t.source >= 0)
+
+
+def test_accumulator_widths_are_per_neuron_and_exact():
+    _, g = hwgen.compile_model("jet_tagger")
+    lowered = pipelines.hardware("csd").run(g)
+    fc1 = lowered.node("fc1")
+    widths = {tree.root.type.width for tree in fc1.trees}
+    assert len(widths) > 1                  # neurons differ: each is as wide as it needs
+    for j, tree in enumerate(fc1.trees):    # and exactly the layer's per-neuron range
+        assert (tree.root.lo, tree.root.hi) == (int(fc1.lo[j]), int(fc1.hi[j]))
+
+
+@pytest.mark.parametrize("every", [0, 1, 2, 3])
+def test_pipeline_schedule_sets_latency(every):
+    _, g = hwgen.compile_model("digits_mlp")
+    lowered = pipelines.hardware("csd", every).run(g)
+    regs = sum(len(n.register_after) for n in lowered.nodes)
+    assert latency(lowered) == regs + 2
+    if every == 0:
+        assert regs == 0
+
+
+def test_float32_rounding_becomes_an_exact_step_function():
+    g = random_graph(5)
+    # a wide accumulator (>= 2**24 codes) feeding a float32-rounding saturating quantizer
+    q = next(n for n in g.nodes if isinstance(n, Quantize))
+    q.float32_cast = True
+    q.overflow = q.overflow.__class__.SAT
+    g.nodes[1].weights = g.nodes[1].weights * (1 << 20)
+    from hwgen.ir.bounds import dense_bounds
+    from hwgen.ir.types import FixedType
+    d = g.nodes[1]
+    lo, hi = dense_bounds(d.weights, d.bias, g.input.type.min_code, g.input.type.max_code,
+                          g.input.type.frac, d.weight_frac, d.bias_frac, d.type.frac)
+    d.type = FixedType.for_range(min(int(lo.min()), 0), max(int(hi.max()), 1), d.type.frac)
+    ranged = InferRanges().run(g)
+    stepped = LowerFloat32Quantize().run(ranged)
+    assert isinstance(stepped.nodes[2], StepFunction)
+    _same(g, stepped, n=5000)
