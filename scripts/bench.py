@@ -1,0 +1,125 @@
+"""`make bench`: per design, model -> Verilog time, Verilog size, adders and multipliers,
+latency, co-simulation throughput, and hls4ml's C-simulation `predict` throughput on the
+same vectors, into build/bench.json (progress on stdout).
+
+Throughput is vectors per second of the whole simulation step (simulator start included),
+measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+import hwgen  # noqa: E402
+from hwgen.designs import design_names  # noqa: E402
+from hwgen.flow import build_rtl, design_data  # noqa: E402
+from hwgen.options import HardwareOptions  # noqa: E402
+from hwgen.sim import stimulus  # noqa: E402
+from hwgen.sim.runner import cosim  # noqa: E402
+
+SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
+    "hls4ml-example-models" / "qkeras_3layer.json"
+
+
+def bench_design(source: str, n: int, n_hls: int, out_root: Path) -> dict:
+    loaded, graph = hwgen.compile_model(source)
+    out = out_root / loaded.name
+    row: dict = {"design": loaded.name, "source": loaded.source}
+    t = time.perf_counter()
+    lowered, rtl = build_rtl(graph, out, HardwareOptions())
+    row["model_to_verilog_s"] = round(time.perf_counter() - t, 2)
+    row["verilog_bytes"] = rtl.verilog.stat().st_size
+    row["adders"] = sum(r.get("adders", 0) for r in rtl.data["layers"])
+    row["multipliers"] = sum(r.get("multipliers", 0) for r in rtl.data["layers"])
+    row["latency_cycles"] = rtl.data["latency"]
+    extra = design_data(loaded)
+    quiet = lambda s: None  # noqa: E731
+    t = time.perf_counter()
+    cosim(graph, rtl.data, out / "rtl", out / "sim", 1000, 0, extra, log=quiet)  # build
+    row["verilator_build_s"] = round(time.perf_counter() - t, 1)
+    res = cosim(graph, rtl.data, out / "rtl", out / "sim", n, 0, extra, log=quiet)
+    row["cosim"] = {"vectors": n, "mismatches": res["mismatches"],
+                    "seconds": res["seconds"]["simulation"],
+                    "vectors_per_second": res["vectors_per_second"],
+                    "processes": res["processes"]}
+    print(f"  {loaded.name}: RTL in {row['model_to_verilog_s']} s, "
+          f"{res['vectors_per_second']} vectors/s co-simulated, "
+          f"{res['mismatches']} mismatches", flush=True)
+    codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
+    row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
+    return row
+
+
+def hls4ml_predict(loaded, graph, codes: np.ndarray, out: Path) -> dict:
+    """hls4ml (Vivado back end, io_parallel) C simulation `predict` on the same inputs."""
+    try:
+        import hls4ml
+        model = _hls4ml_safe_names(loaded.model)
+        config = hls4ml.utils.config_from_keras_model(model, granularity="name",
+                                                      backend="Vivado")
+        hm = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config, output_dir=str(out), backend="Vivado",
+            io_type="io_parallel")
+        t = time.perf_counter()
+        hm.compile()
+        compile_s = time.perf_counter() - t
+        x = np.ldexp(codes.astype(np.float64), -graph.input.type.frac).astype(np.float32)
+        x = x.reshape((len(codes),) + tuple(graph.input.shape))
+        t = time.perf_counter()
+        hm.predict(x)
+        s = time.perf_counter() - t
+        print(f"    hls4ml predict: {len(codes) / s:.0f} vectors/s", flush=True)
+        return {"vectors": len(codes), "compile_s": round(compile_s, 1),
+                "seconds": round(s, 3), "vectors_per_second": round(len(codes) / s)}
+    except Exception as exc:      # report, do not hide: the row says why it is missing
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _hls4ml_safe_names(model):
+    """hls4ml reserves the layer name 'input' (our designs use it): rename it in a copy."""
+    text = model.to_json()
+    if '"input"' not in text:
+        return model
+    import tensorflow as tf
+    from hwgen.frontends.loader import custom_objects
+    text = text.replace('"input"', '"input_features"')
+    copy = tf.keras.models.model_from_json(text, custom_objects=custom_objects())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="build/bench.json")
+    ap.add_argument("--n", type=int, default=300000, help="co-simulation vectors")
+    ap.add_argument("--n-hls", type=int, default=20000, help="hls4ml predict vectors")
+    ap.add_argument("--designs", nargs="*", help="designs or model files (default: zoo + "
+                    "the real jet tagger when ../shared is present)")
+    args = ap.parse_args()
+    sources = args.designs or design_names() + ([str(SHARED_TAGGER)]
+                                                if SHARED_TAGGER.exists() else [])
+    out_root = Path(args.out).parent / "bench"
+    rows = []
+    for i, src in enumerate(sources, 1):
+        print(f"[{i}/{len(sources)}] {src}", flush=True)
+        rows.append(bench_design(src, args.n, args.n_hls, out_root))
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "designs": rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 1 if any(r["cosim"]["mismatches"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
