@@ -56,8 +56,9 @@ class Tree:
 
     @property
     def adders(self) -> int:
-        return sum(1 for level in self.levels[1:] for n in level if n.a is not None) \
-            + (1 if self.root.neg else 0)
+        made = sum(1 for k, level in enumerate(self.levels) for n in level
+                   if n.a is not None and n.level == k)     # carried nodes count once
+        return made + (1 if self.root.neg else 0)
 
 
 def build(terms, lo_in, hi_in) -> Tree:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import Dense, Graph, Node, ScaleShift, StepFunction
+from .graph import Dense, Graph, LinearSum, Node, ScaleShift, StepFunction
 from .types import FixedType
 
 
@@ -77,11 +77,21 @@ def dump(graph: Graph) -> str:
         elif isinstance(node, StepFunction):
             lines.append(f"    {node.thresholds.shape[0]} channel(s), "
                          f"{node.thresholds.shape[1]} thresholds: {node.function}")
+        elif isinstance(node, LinearSum):
+            terms = sum(len(c) for c in node.terms)
+            lines.append(f"    {node.mult} terms={terms} (products and constants)")
+            if node.trees:
+                acc = [t.root.type.width for t in node.trees]
+                lines.append(f"    adder trees: {sum(t.adders for t in node.trees)} adders, "
+                             f"depth {max(t.depth for t in node.trees)}, accumulators "
+                             f"{min(acc)}..{max(acc)} bits")
         elif isinstance(node, ScaleShift):
             lines.append(f"    scale frac={node.scale_frac} shift frac={node.shift_frac}")
         elif hasattr(node, "rounding"):
             lines.append(f"    rounding={node.rounding.value} overflow={node.overflow.value} "
                          f"float32_cast={node.float32_cast}")
+        if node.register_after:
+            lines.append(f"    pipeline registers after levels {list(node.register_after)}")
     return "\n".join(lines) + "\n"
 
 

@@ -94,3 +94,12 @@ def test_float32_rounding_becomes_an_exact_step_function():
     stepped = LowerFloat32Quantize().run(ranged)
     assert isinstance(stepped.nodes[2], StepFunction)
     _same(g, stepped, n=5000)
+
+
+@pytest.mark.parametrize("mult", ["csd", "dsp"])
+def test_adder_count_is_terms_minus_one_per_output(mult):
+    _, g = hwgen.compile_model("digits_mlp_pruned")
+    for node in pipelines.hardware(mult).run(g).nodes:
+        if isinstance(node, LinearSum):
+            for col, tree in zip(node.terms, node.trees):
+                assert tree.adders == max(len(col), 1) - 1 + int(tree.root.neg)
