@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -134,7 +133,7 @@ def cmd_sim(args) -> int:
         print(f"[2/3] hardware passes + RTL into {out}", flush=True)
         _, rtl = _build(args, loaded, graph, out)
         manifest, rtl_dir = rtl.data, out / "rtl"
-    print(f"[3/3] co-simulation with Verilator", flush=True)
+    print("[3/3] co-simulation with Verilator", flush=True)
     result = _simulate(args, loaded, graph, manifest, rtl_dir, out)
     return 1 if result["mismatches"] else 0
 

@@ -13,6 +13,10 @@ from pathlib import Path
 
 from .errors import HwgenError
 
+# The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
+# the build; OPT_FAST compiles the model's C++ at -O3 (the default -Os simulates slower).
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O3 OPT_GLOBAL=-O2"
+
 
 def verilator_env() -> dict[str, str]:
     """Environment for running Verilator (and cocotb's runner, which calls it by name)."""
@@ -34,9 +38,10 @@ def verilator_env() -> dict[str, str]:
         root = Path(verilator.__file__).resolve().parent
         bin_dir = root / "bin"
         env["VERILATOR_ROOT"] = str(root)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    # The wheel's verilated.mk leaves the precompiled-header include flag empty.
-    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O3 OPT_GLOBAL=-O2").strip()
+    if str(bin_dir) not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    if VERILATOR_MAKEFLAGS not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + VERILATOR_MAKEFLAGS).strip()
     if shutil.which("verilator", path=env["PATH"]) is None:
         raise HwgenError(f"no verilator executable in {bin_dir}")
     return env

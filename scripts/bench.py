@@ -101,7 +101,7 @@ def _hls4ml_safe_names(model):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="build/bench.json")
-    ap.add_argument("--n", type=int, default=300000, help="co-simulation vectors")
+    ap.add_argument("--n", type=int, default=1000000, help="co-simulation vectors")
     ap.add_argument("--n-hls", type=int, default=20000, help="hls4ml predict vectors")
     ap.add_argument("--designs", nargs="*", help="designs or model files (default: zoo + "
                     "the real jet tagger when ../shared is present)")

@@ -25,7 +25,7 @@ class Driver:
         rng = random.Random(seed)
         dut = self.dut
         for k, w in enumerate(words):
-            while gap_rate and k >= len(words) // 2 and rng.random() < gap_rate:
+            while gap_rate and k >= len(words) - len(words) // 4 and rng.random() < gap_rate:
                 dut.in_valid.value = 0
                 await RisingEdge(dut.clk)
             dut.in_valid.value = 1

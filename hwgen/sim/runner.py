@@ -26,7 +26,9 @@ from .bench import ReferenceModel, Scoreboard
 from .codec import pack
 
 MODES = ("batch", "stream")
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"] + os.environ.get("HWGEN_VERILATOR_ARGS", "").split()
+# HWGEN_VERILATOR_ARGS adds arguments (e.g. "--threads 2"; measured: no faster here).
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"] \
+    + os.environ.get("HWGEN_VERILATOR_ARGS", "").split()
 
 
 def load_manifest(path: Path) -> dict:
@@ -115,7 +117,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         _run_all(top, "stream", build_dir, sim_dir, [cfg], waves)
         result = _read_result(cfg, sim_dir / "shard0")
     sim_s = time.perf_counter() - t2
-    result.update(mode=mode, seed=seed, processes=jobs, fixed_vectors=n_fixed, random_vectors=n - n_fixed,
+    result.update(mode=mode, seed=seed, processes=jobs, fixed_vectors=n_fixed,
+                  random_vectors=n - n_fixed,
                   top=manifest["top"], verilator_rebuilt=built,
                   seconds={"reference": round(ref_s, 3), "build": round(build_s, 3),
                            "simulation": round(sim_s, 3)},
@@ -128,7 +131,9 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
 
 
 def _digest(sources, top: str, waves: bool) -> str:
-    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS} public-top-only O3".encode())
+    from ..toolchain import VERILATOR_MAKEFLAGS
+    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS} {VERILATOR_MAKEFLAGS} public-top-only"
+                       .encode())
     for s in sources:
         h.update(Path(s).read_bytes())
     return h.hexdigest()
@@ -203,6 +208,7 @@ def _read_result(run: dict, shard_dir: Path) -> dict:
 def _runner(env: dict):
     import os
     from cocotb_tools.runner import Verilator
+    # The runner takes its environment from os.environ (it calls `verilator` by name).
     os.environ.update({k: env[k] for k in ("PATH", "MAKEFLAGS") if k in env})
     if "VERILATOR_ROOT" in env:
         os.environ["VERILATOR_ROOT"] = env["VERILATOR_ROOT"]

@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 import hwgen
@@ -123,4 +122,21 @@ def test_bad_hardware_option_is_a_clear_error(capsys):
     assert "--pipeline must be" in capsys.readouterr().err
 
 
-del np
+
+def test_waves_write_an_fst_file(tmp_path):
+    g = random_graph(11)
+    lowered = pipelines.hardware("csd", 2).run(g)
+    b = emit.build(lowered, tmp_path, {})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 50, 0, waves=True,
+              log=lambda s: None)
+    assert r["mismatches"] == 0
+    fst = tmp_path / "sim" / r["waves"]
+    assert fst.exists() and fst.stat().st_size > 0
+
+
+def test_verilator_override_must_exist(tmp_path, monkeypatch):
+    from hwgen import toolchain
+    from hwgen.errors import HwgenError
+    monkeypatch.setenv("HWGEN_VERILATOR", str(tmp_path / "no-verilator"))
+    with pytest.raises(HwgenError, match="HWGEN_VERILATOR"):
+        toolchain.verilator_env()

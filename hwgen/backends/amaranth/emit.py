@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...ir.graph import Graph, Input, LinearSum
+from ...ir.graph import Graph, LinearSum
 from .top import Top, argmax_bits, module_name
 
 MANIFEST_VERSION = 1
@@ -92,5 +92,3 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
         "layers": layers,
     }
 
-
-del Input

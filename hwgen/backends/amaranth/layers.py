@@ -11,8 +11,6 @@ invalid, and reset-less flops are smaller.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
@@ -97,7 +95,7 @@ class LinearSumLayer(Layer):
                 if k > tree.depth:
                     continue
                 for i, n in enumerate(tree.levels[k]):
-                    if n.a is not None and n.level == k and id(n) not in signal_of:
+                    if n.a is not None and n.level == k:     # else carried up as is
                         a, b = signal_of[id(n.a)], signal_of[id(n.b)]
                         expr = b - a if n.sub == "a" else a - b if n.sub == "b" else a + b
                         s = Signal(element_shape(n.lo, n.hi), name=f"n{j}_{k}_{i}")
@@ -260,5 +258,3 @@ def layer_for(node: Node, src: Node) -> Layer:
                         "hardware pass pipeline first")
     return cls(node, src)
 
-
-del dataclasses
