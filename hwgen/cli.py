@@ -208,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="batch: vectors made and outputs printed in hardware, "
                                 "fast (default); stream: the layered cocotb bench, "
                                 "cycle by cycle")
-            p.add_argument("--waves", action="store_true", help="write an FST waveform "
-                           "(sim/shard0/dump.fst)")
+            p.add_argument("--waves", action="store_true", help="write a waveform: "
+                           "sim/shard0/dump.fst (dump.vcd without liblz4-dev)")
         if name == "sim":
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")

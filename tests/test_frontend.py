@@ -132,8 +132,9 @@ def test_cli_list_inspect_and_flow(tmp_path):
         flow = run("flow", "digits_mlp", "--n", "300", "-o", str(out))
         assert flow.returncode == 0, flow.stderr
         assert "300 vectors, 0 mismatches" in flow.stdout
-        assert "[2/2]" in flow.stdout
-    for name in ("ir.txt", "inspect.txt", "verify.json"):
+        assert "[5/5] report" in flow.stdout
+    for name in ("ir.txt", "inspect.txt", "verify.json", "manifest.json", "report.md",
+                 "rtl/hwgen_digits_mlp.v"):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
     assert str(tmp_path) not in (out1 / "ir.txt").read_text()
     verified = run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")

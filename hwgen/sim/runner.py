@@ -125,14 +125,18 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
                   vectors_per_second=round(n / sim_s) if sim_s > 0 else None)
     result["wall_time_s"] = round(time.perf_counter() - t0, 3)
     if waves:
-        result["waves"] = "shard0/dump.fst"
+        from ..toolchain import fst_supported
+        result["waves"] = "shard0/dump.fst" if fst_supported() else "shard0/dump.vcd"
+        if not fst_supported():
+            log("  waves written as VCD: FST needs the lz4 headers (Debian: liblz4-dev)")
     (sim_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
 
 
 def _digest(sources, top: str, waves: bool) -> str:
     from ..toolchain import VERILATOR_MAKEFLAGS
-    h = hashlib.sha256(f"{top} {waves} {VERILATOR_ARGS} {VERILATOR_MAKEFLAGS} public-top-only"
+    from ..toolchain import fst_supported
+    h = hashlib.sha256(f"{top} {waves} {fst_supported()} {VERILATOR_ARGS} {VERILATOR_MAKEFLAGS} public-top-only"
                        .encode())
     for s in sources:
         h.update(Path(s).read_bytes())
@@ -150,7 +154,7 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log) -> bool:
     log(f"  verilating {len(sources)} file(s) (C++ compile, cached afterwards)")
     env = toolchain.verilator_env()
     runner = _runner(env)
-    args = VERILATOR_ARGS + (["--trace-fst"] if waves else [])
+    args = VERILATOR_ARGS + (["--trace-fst"] if waves and toolchain.fst_supported() else [])
     build_dir.mkdir(parents=True, exist_ok=True)
     control = build_dir / "public_top.vlt"
     control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
