@@ -140,3 +140,27 @@ def test_verilator_override_must_exist(tmp_path, monkeypatch):
     monkeypatch.setenv("HWGEN_VERILATOR", str(tmp_path / "no-verilator"))
     with pytest.raises(HwgenError, match="HWGEN_VERILATOR"):
         toolchain.verilator_env()
+
+
+@pytest.mark.parametrize("seed", [1, 4, 9, 14, 22, 37])
+def test_random_qkeras_models_cosimulate_bit_exact(tmp_path, seed):
+    """Models no one tuned hwgen for: random QKeras layers, quantizers and batch-norms,
+    through the real frontend, RTL and Verilator."""
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import random_model
+    model, in_fmt, desc = random_model(seed)
+    graph = to_ir(load(model), FrontendOptions.from_strings(in_fmt))
+    mult = "dsp" if seed % 2 else "csd"
+    lowered = pipelines.hardware(mult, seed % 3).run(graph)
+    b = emit.build(lowered, tmp_path, {"mult": mult})
+    r = cosim(graph, b.data, tmp_path / "rtl", tmp_path / "sim", 2000, seed, log=lambda s: None)
+    assert r["mismatches"] == 0, (desc, r["first_mismatches"][:2])
+
+
+def test_real_qkeras_jet_tagger_cosimulates_bit_exact(tmp_path, shared_models, capsys):
+    status = main(["sim", str(shared_models / "qkeras_3layer.json"), "-o", str(tmp_path),
+                   "--n", "20000"])
+    assert status == 0
+    assert "20000 vectors, 0 mismatches" in capsys.readouterr().out
