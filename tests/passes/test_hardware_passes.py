@@ -72,7 +72,7 @@ def test_pipeline_schedule_sets_latency(every):
     _, g = hwgen.compile_model("digits_mlp")
     lowered = pipelines.hardware("csd", every).run(g)
     regs = sum(len(n.register_after) for n in lowered.nodes)
-    assert latency(lowered) == regs + 2
+    assert latency(lowered) == regs + 2 + int(lowered.softmax_removed)
     if every == 0:
         assert regs == 0
 
@@ -103,3 +103,9 @@ def test_adder_count_is_terms_minus_one_per_output(mult):
         if isinstance(node, LinearSum):
             for col, tree in zip(node.terms, node.trees):
                 assert tree.adders == max(len(col), 1) - 1 + int(tree.root.neg)
+
+
+def test_default_pipeline_agrees_between_options_and_pass():
+    from hwgen.options import HardwareOptions
+    from hwgen.passes.schedule_pipeline import DEFAULT_EVERY
+    assert HardwareOptions().pipeline == DEFAULT_EVERY

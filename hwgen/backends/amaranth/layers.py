@@ -168,6 +168,9 @@ def _requantize(m, x, lo: int, hi: int, frac_in: int, node: Quantize):
                Rounding.RND_MIN_INF: above, Rounding.RND_INF: above | (tie & ~neg),
                Rounding.RND_CONV: above | (tie & odd)}[node.rounding]
         moved = q + inc
+    rounded = Signal(moved.shape(), name="rounded")     # one rounder feeds both clamps
+    m.d.comb += rounded.eq(moved)
+    moved = rounded
     wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
     mlo, mhi = (int(v) for v in requantize(np.array([lo, hi], dtype=object), frac_in, wide,
                                            node.rounding, Overflow.SAT))

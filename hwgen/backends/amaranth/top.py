@@ -4,7 +4,8 @@ Ports: `clk`, `rst` (synchronous, clears the valid pipeline only), `in_valid`, `
 (input element i at bits [i*w, (i+1)*w)), `out_valid`, `out_data` (output element j at
 [j*w_out, (j+1)*w_out) in the output node's declared format, then the argmax index when the
 model ended in softmax). One vector per clock; `out_valid` follows `in_valid` after
-`latency` cycles. Inputs and outputs are registered.
+`latency` cycles. Inputs and outputs are registered, and so are the logits before the
+argmax.
 """
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ class Top(wiring.Component):
             valid = layer.valid_out
             cycles += len(node.register_after)
             prev = node
+        if g.softmax_removed:
+            # Register the logits first: the comparison tree then has a stage of its own
+            # instead of lengthening the last layer's critical path.
+            values, valid = _stage(m, values, valid, "logit")
+            cycles += 1
         fields = list(values)
         if g.softmax_removed:
             fields.append(_argmax(m, values))
@@ -88,6 +94,16 @@ class Top(wiring.Component):
         m.d.comb += [self.out_data.eq(out), self.out_valid.eq(out_valid)]
         assert cycles + 1 == self.latency, (cycles, self.latency)
         return m
+
+
+def _stage(m: Module, values: list, valid, prefix: str):
+    regs = [Signal(v.shape(), name=f"{prefix}_{i}", reset_less=True)
+            for i, v in enumerate(values)]
+    with m.If(valid):
+        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+    valid_next = Signal(name=f"{prefix}_valid")
+    m.d.sync += valid_next.eq(valid)
+    return regs, valid_next
 
 
 def _argmax(m: Module, values: list):

@@ -1,0 +1,1 @@
+"""Resource, timing and power estimates with the open toolchain (Yosys, nextpnr)."""

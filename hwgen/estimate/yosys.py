@@ -1,0 +1,140 @@
+"""Synthesis with Yosys, one layer module at a time, in parallel, cached by content hash.
+
+Each layer module of the generated Verilog (and the top with its layers as black boxes:
+input/output registers, argmax) is synthesized on its own for the target, so a large
+network never becomes one huge netlist, the layers run on all cores, and an unchanged
+layer is never synthesized twice. Mapping uses Yosys's fast ABC9 script
+(`&if -W <delay>`, see ARCHITECTURE.md): minutes become seconds on unrolled dense layers;
+`full=True` runs the default ABC9 script instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HwgenError
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    synth: str                   # the synthesis command; {top} is the module
+    abc9_delay: int | None       # fast ABC9 script delay target, None: no ABC9
+    resources: dict              # report name -> cell type regex
+
+    def script(self, module: str, blackboxes: list[str], full: bool) -> str:
+        lines = ["read_verilog design.v", f"hierarchy -top {_esc(module)}"]
+        if blackboxes:
+            lines.append("blackbox " + " ".join(_esc(b) for b in blackboxes))
+        if self.abc9_delay and not full:
+            lines.append(f'scratchpad -set abc9.script "+&if,-W,{self.abc9_delay},-v"')
+        lines.append(self.synth.format(top=_esc(module)))
+        lines += ["tee -q -o stat.json stat -json" + (" -tech cmos" if self.name == "asic"
+                                                       else ""),
+                  "tee -q -o ltp.txt ltp -noff"]
+        return "\n".join(lines) + "\n"
+
+
+TARGETS = {
+    "ice40": Target("ice40", "synth_ice40 -abc9 -dsp -top {top}", 250, {
+        "LUT4": r"SB_LUT4", "CARRY": r"SB_CARRY", "FF": r"SB_DFF\w*", "DSP": r"SB_MAC16",
+        "RAM": r"SB_RAM40_4K\w*"}),
+    "ecp5": Target("ecp5", "synth_ecp5 -abc9 -top {top}", 300, {
+        "LUT4": r"LUT4", "CCU2C": r"CCU2C", "FF": r"TRELLIS_FF", "DSP": r"MULT18X18D",
+        "RAM": r"DP16KD", "MUX": r"PFUMX|L6MUX21"}),
+    "xc7": Target("xc7", "synth_xilinx -family xc7 -abc9 -top {top}", 300, {
+        "LUT": r"LUT[1-6]", "CARRY4": r"CARRY4", "FF": r"FD[RSCP]E", "DSP": r"DSP48E1",
+        "RAM": r"RAMB(18|36)E1", "MUX": r"MUXF[78]"}),
+    "asic": Target("asic", "synth -flatten -top {top}\nabc -g cmos2\nopt_clean", None, {
+        "gates": r"\$_(NAND|NOR|NOT|AND|OR|XOR|XNOR|ANDNOT|ORNOT|MUX|AOI\d|OAI\d)_",
+        "FF": r"\$_S?DFFE?_\w+"}),
+}
+
+
+def _esc(name: str) -> str:
+    return "\\" + name if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name) else name
+
+
+def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: Path,
+               full: bool = False, jobs: int = 2, log=print) -> dict:
+    """Resources and logic levels per module (the top without its layers) for `target`."""
+    if target not in TARGETS:
+        raise HwgenError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    t = TARGETS[target]
+    text = Path(verilog).read_text()
+    # A layer module instantiates nothing, so its own text is a complete design: its cache
+    # entry then survives changes to other layers.
+    tasks = [(m, module_text(text, m), t.script(m, [], full)) for m in modules]
+    tasks.append((top, text, t.script(top, modules, full)))
+
+    def run(task):
+        module, design, script = task
+        return module, _run_cached(design, script, Path(work), module, log)
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        results = dict(pool.map(run, tasks))
+    return {m: summarize(t, r["stat"], r["ltp"]) for m, r in results.items()}
+
+
+def module_text(text: str, name: str) -> str:
+    """The Verilog of one module (with its attribute lines) from a generated file."""
+    m = re.search(r"(\(\*[^\n]*\*\)\n)*module " + re.escape(_esc(name)) + r" ?\(", text)
+    if m is None:
+        raise HwgenError(f"module {name} is not in the Verilog")
+    end = text.index("endmodule", m.end()) + len("endmodule")
+    return text[m.start():end] + "\n"
+
+
+def _run_cached(text: str, script: str, work: Path, module: str, log) -> dict:
+    from .. import toolchain
+    digest = hashlib.sha256((text + "\0" + script).encode()).hexdigest()[:20]
+    d = work / "cache" / digest
+    done = d / "result.json"
+    if done.exists():
+        log(f"  {module}: cached")
+        return json.loads(done.read_text())
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "design.v").write_text(text)
+    (d / "synth.ys").write_text(script)
+    log(f"  {module}: synthesizing")
+    proc = subprocess.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                       "synth.ys"],
+                          cwd=d, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HwgenError(f"Yosys failed on {module}; see {d / 'yosys.log'}")
+    result = {"stat": json.loads((d / "stat.json").read_text()),
+              "ltp": (d / "ltp.txt").read_text()}
+    done.write_text(json.dumps(result))
+    (d / "design.v").unlink()        # the cache keeps results, not copies of the design
+    return result
+
+
+def summarize(t: Target, stat: dict, ltp_text: str) -> dict:
+    """Resource counts by the target's categories, plus logic levels (and, for asic,
+    transistors and NAND2-equivalent gates)."""
+    cells = stat["design"]["num_cells_by_type"]
+    out = {k: sum(n for c, n in cells.items() if re.fullmatch(rx, c))
+           for k, rx in t.resources.items()}
+    levels = re.search(r"length=(\d+)", ltp_text)
+    out["logic_levels"] = int(levels.group(1)) if levels else 0
+    if t.name == "asic":
+        tr = str(stat["design"].get("estimated_num_transistors", "0")).rstrip("+")
+        # Yosys counts the gates' transistors ("+": flip-flops not included); a static
+        # master-slave D flip-flop with an enable mux is about 24 more (Weste & Harris,
+        # CMOS VLSI Design, ch. 10), an estimate.
+        out["transistors"] = int(tr or 0) + 24 * out["FF"]
+        out["nand2_equivalents"] = out["transistors"] // 4    # a NAND2 is 4 transistors
+    return out
+
+
+def yosys_version() -> str:
+    from .. import toolchain
+    proc = subprocess.run(toolchain.yosys_command() + ["-V"], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
