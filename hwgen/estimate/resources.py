@@ -15,11 +15,12 @@ def estimate(out: Path, manifest: dict, target: str, full: bool = False, jobs: i
              log=print) -> dict:
     """Resources of the design built in `out` (rtl/ and manifest.json) for `target`."""
     t0 = time.perf_counter()
-    modules = [row["module"] for row in manifest["layers"]]
+    modules = [row["module"] for row in manifest["layers"] if row["module"]]
     per_module = synthesize(out / manifest["verilog"], modules, manifest["top"], target,
                             out / "synth" / target, full, jobs, log)
-    layers = [{"layer": row["layer"], "module": row["module"], **per_module[row["module"]]}
-              for row in manifest["layers"]]
+    zero = {k: 0 for k in per_module[manifest["top"]]}
+    layers = [{"layer": row["layer"], "module": row["module"],
+               **per_module.get(row["module"], zero)} for row in manifest["layers"]]
     layers.append({"layer": "(top: I/O registers, argmax)", "module": manifest["top"],
                    **per_module[manifest["top"]]})
     keys = [k for k in layers[0] if k not in ("layer", "module", "logic_levels")]

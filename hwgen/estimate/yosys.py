@@ -106,7 +106,9 @@ def _run_cached(text: str, script: str, work: Path, module: str, log) -> dict:
                                                        "synth.ys"],
                           cwd=d, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise HwgenError(f"Yosys failed on {module}; see {d / 'yosys.log'}")
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise HwgenError(f"Yosys failed on {module} ({' | '.join(tail)}); see "
+                         f"{d / 'yosys.log'}")
     result = {"stat": json.loads((d / "stat.json").read_text()),
               "ltp": (d / "ltp.txt").read_text()}
     done.write_text(json.dumps(result))

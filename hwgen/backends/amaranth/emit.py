@@ -39,6 +39,9 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     v_path = out_dir / "rtl" / f"{name}.v"
     v_path.write_text(text)
     data = manifest(graph, top, name, options)
+    for row in data["layers"]:      # a layer whose outputs are all constant has no module
+        if f"module \\{row['module']} " not in text:
+            row.update(module=None, note="constant outputs: no logic")
     m_path = out_dir / "manifest.json"
     m_path.write_text(json.dumps(data, indent=1) + "\n")
     return RtlBuild(name, v_path, m_path, data)
