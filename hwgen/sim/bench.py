@@ -19,24 +19,29 @@ from .codec import bits_of_hex, pack, unpack
 class Driver:
     def __init__(self, dut, manifest: dict):
         self.dut, self.manifest = dut, manifest
+        self.cycles: list[int] = []        # clock edge at which each vector was applied
 
     async def run(self, words: list[int], gap_rate: float, seed: int):
         from cocotb.triggers import RisingEdge
         rng = random.Random(seed)
         dut = self.dut
+        edge = 0
         for k, w in enumerate(words):
             while gap_rate and k >= len(words) - len(words) // 4 and rng.random() < gap_rate:
                 dut.in_valid.value = 0
                 await RisingEdge(dut.clk)
+                edge += 1
             dut.in_valid.value = 1
             dut.in_data.value = w
             await RisingEdge(dut.clk)
+            edge += 1
+            self.cycles.append(edge)
         dut.in_valid.value = 0
 
 
 class Monitor:
     def __init__(self, dut):
-        self.dut, self.seen, self.cycles = dut, [], 0
+        self.dut, self.seen, self.cycles, self.at = dut, [], 0, []
 
     async def run(self):
         from cocotb.triggers import RisingEdge
@@ -45,6 +50,7 @@ class Monitor:
             self.cycles += 1
             if int(self.dut.out_valid.value):
                 self.seen.append(format(int(self.dut.out_data.value), "x"))
+                self.at.append(self.cycles)
 
 
 class ReferenceModel:

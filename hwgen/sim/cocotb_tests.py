@@ -41,10 +41,18 @@ async def stream(dut):
     await _reset(dut)
     monitor = Monitor(dut)
     cocotb.start_soon(monitor.run())
-    await Driver(dut, manifest).run(input_words(manifest, inputs), cfg["gap_rate"], cfg["seed"])
+    driver = Driver(dut, manifest)
+    await driver.run(input_words(manifest, inputs), cfg["gap_rate"], cfg["seed"])
     await ClockCycles(dut.clk, manifest["latency"] + 4)
     result = Scoreboard(manifest, model, inputs).check(monitor.seen)
     result["cycles"] = monitor.cycles
+    # Every output must appear exactly `latency` clock edges after its input was sampled.
+    delays = sorted({o - i for i, o in zip(driver.cycles, monitor.at)})
+    result["latency_observed"] = delays
+    if delays != [manifest["latency"]]:
+        result["mismatches"] += 1
+        result["latency_error"] = (f"outputs came {delays} cycles after their inputs, the "
+                                   f"manifest says {manifest['latency']}")
     Path(cfg["result"]).write_text(json.dumps(result))
 
 

@@ -42,6 +42,7 @@ def test_layered_stream_bench_with_gaps(tmp_path):
               log=lambda s: None)
     assert r["mismatches"] == 0 and r["outputs_seen"] == 400
     assert r["cycles"] > 400            # idle gaps were inserted
+    assert r["latency_observed"] == [b.data["latency"]]   # out_valid after exactly latency
 
 
 @pytest.mark.parametrize("name", design_names())
