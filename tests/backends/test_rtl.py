@@ -165,3 +165,39 @@ def test_real_qkeras_jet_tagger_cosimulates_bit_exact(tmp_path, shared_models, c
                    "--n", "20000"])
     assert status == 0
     assert "20000 vectors, 0 mismatches" in capsys.readouterr().out
+
+
+def _vcd_changes(path):
+    """(time, signal name) of every value change in a VCD file."""
+    names, changes, now = {}, [], 0
+    for line in open(path):
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "$var":
+            names.setdefault(parts[3], parts[4])
+        elif parts[0].startswith("#"):
+            now = int(parts[0][1:])
+        elif parts[0][0] in "01xz" and len(parts) == 1:
+            changes.append((now, names.get(parts[0][1:], "?")))
+        elif parts[0][0] in "br" and len(parts) == 2:
+            changes.append((now, names.get(parts[1], "?")))
+    return changes
+
+
+def test_idle_datapath_does_not_toggle(tmp_path):
+    """After the last output, with in_valid low, only the clock may change: no register
+    loads and no adder input moves (the clock enables at work)."""
+    g = random_graph(7, sparsity=0.2)
+    b = emit.build(pipelines.hardware("csd", 1).run(g), tmp_path, {})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 60, 0, mode="stream",
+              waves=True, log=lambda s: None)
+    assert r["mismatches"] == 0
+    changes = _vcd_changes(tmp_path / "sim" / r["waves"])
+    last_out = max(t for t, name in changes if name == "out_valid")
+    later = {name for t, name in changes if t > last_out and name != "clk"}
+    busy = {name for t, name in changes if t <= last_out}
+    assert any(n.startswith("s1_") for n in busy)    # internal registers are traced
+    idle_edges = sum(1 for t, name in changes if t > last_out and name == "clk")
+    assert idle_edges >= 6                       # at least three idle clock cycles seen
+    assert later == set(), later
