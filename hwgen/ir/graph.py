@@ -168,6 +168,8 @@ class Graph:
     softmax_removed: bool = False    # the model ended in softmax; hardware outputs logits
     exact: bool = True               # False when float layers were quantized by a precision
     notes: list[str] = field(default_factory=list)
+    argmax_register_after: tuple[int, ...] = ()   # comparison levels of the hardware argmax
+                                                  # followed by a register (schedule)
 
     @property
     def input(self) -> Node:

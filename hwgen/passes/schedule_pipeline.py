@@ -3,7 +3,8 @@
 A level is one adder level of a tree (plus one for the multipliers in `dsp` mode) or one
 activation (quantize, relu, step function, scale-shift). The count runs across layers, so
 registers fall at a steady rhythm; the last level is followed by the top's output register
-anyway. `every=0` leaves only the input and output registers.
+anyway. The argmax of a model that ended in softmax starts after a register of its own and
+is a tree of comparisons, registered every `every` levels too. `every=0` leaves only the input and output registers.
 """
 from __future__ import annotations
 
@@ -32,7 +33,13 @@ def levels(node: Node) -> int:
 def latency(graph: Graph) -> int:
     """Cycles from `in_valid` to `out_valid`: input register, scheduled registers, the
     register before the argmax (models that ended in softmax), output register."""
-    return 2 + sum(len(n.register_after) for n in graph.nodes) + int(graph.softmax_removed)
+    return 2 + sum(len(n.register_after) for n in graph.nodes) + int(graph.softmax_removed) \
+        + len(graph.argmax_register_after)
+
+
+def argmax_levels(n: int) -> int:
+    """Comparison levels of the balanced argmax tree over `n` values."""
+    return max(n - 1, 0).bit_length()
 
 
 class SchedulePipeline:
@@ -53,4 +60,8 @@ class SchedulePipeline:
                 if self.every and count % self.every == 0 and count < total:
                     regs.append(level)
             nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
-        return dataclasses.replace(graph, nodes=nodes)
+        amax = ()
+        if graph.softmax_removed and self.every:
+            depth = argmax_levels(graph.output.size)
+            amax = tuple(k for k in range(1, depth) if k % self.every == 0)
+        return dataclasses.replace(graph, nodes=nodes, argmax_register_after=amax)

@@ -72,7 +72,8 @@ def test_pipeline_schedule_sets_latency(every):
     _, g = hwgen.compile_model("digits_mlp")
     lowered = pipelines.hardware("csd", every).run(g)
     regs = sum(len(n.register_after) for n in lowered.nodes)
-    assert latency(lowered) == regs + 2 + int(lowered.softmax_removed)
+    assert latency(lowered) == regs + 2 + int(lowered.softmax_removed) \
+        + len(lowered.argmax_register_after)
     if every == 0:
         assert regs == 0
 

@@ -78,7 +78,9 @@ class Top(wiring.Component):
             cycles += 1
         fields = list(values)
         if g.softmax_removed:
-            fields.append(_argmax(m, values))
+            index, values, valid = _argmax(m, values, valid, g.argmax_register_after)
+            cycles += len(g.argmax_register_after)
+            fields = list(values) + [index]
         packed = []
         t_out = g.output.type
         for v in fields[:g.output.size]:
@@ -106,13 +108,14 @@ def _stage(m: Module, values: list, valid, prefix: str):
     return regs, valid_next
 
 
-def _argmax(m: Module, values: list):
+def _argmax(m: Module, values: list, valid, register_after: tuple):
     """Index of the largest value, the lowest index on ties (numpy's argmax), by a
-    balanced tree of comparisons."""
+    balanced tree of comparisons, registered after the scheduled levels. The logits travel
+    along through the same registers. Returns (index, logits, valid)."""
     bits = argmax_bits(len(values))
-    items = [(v, i) for i, v in enumerate(values)]
+    items = [(v, Const(i, bits)) for i, v in enumerate(values)]
+    logits = list(values)
     level = 0
-    items = [(v, Const(i, bits)) for v, i in items]
     while len(items) > 1:
         level += 1
         nxt = []
@@ -126,7 +129,12 @@ def _argmax(m: Module, values: list):
         if len(items) % 2:
             nxt.append(items[-1])
         items = nxt
-    return items[0][1]
+        if level in register_after:
+            flat = [x for pair in items for x in pair] + logits
+            regs, valid = _stage(m, flat, valid, f"amax_s{level}")
+            items = [(regs[2 * j], regs[2 * j + 1]) for j in range(len(items))]
+            logits = regs[2 * len(items):]
+    return items[0][1], logits, valid
 
 
 def _wider(a, b):
