@@ -149,6 +149,19 @@ def cmd_estimate(args) -> int:
     print(f"[3/3] synthesis for {args.target} (layers in parallel, cached)", flush=True)
     result = estimate(out, rtl.data, args.target, args.full,
                       log=lambda s: print("      " + s.strip(), flush=True))
+    if args.pnr:
+        from .estimate.nextpnr import pick_device, place_and_route
+        if args.target != "ecp5":
+            raise HwgenError("--pnr runs nextpnr for --target ecp5 only (so far)")
+        t = result["total"]
+        device = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], args.device)
+        print(f"      place and route on LFE5U-{device.upper()} (out of context)", flush=True)
+        result["pnr"] = place_and_route(out / rtl.data["verilog"], rtl.data["top"],
+                                        out / "synth" / "ecp5" / "pnr", device)
+        fmax = result["pnr"]["fmax_mhz"]
+        result["pnr"]["latency_ns"] = round(rtl.data["latency"] * 1000 / fmax, 1) \
+            if fmax else None
+        print(f"      Fmax {fmax} MHz, latency {result['pnr']['latency_ns']} ns", flush=True)
     path = out / "synth" / args.target / "estimate.json"
     save_json(path, result)
     t = result["total"]
@@ -234,6 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
                            default="ecp5", help="synthesis target (default ecp5)")
             p.add_argument("--full", action="store_true", help="the default (slow) ABC9 "
                            "script instead of the fast one")
+            p.add_argument("--pnr", action="store_true", help="also place and route with "
+                           "nextpnr (ecp5, out of context): Fmax and utilisation")
+            p.add_argument("--device", choices=["25k", "45k", "85k"], help="ECP5 device "
+                           "for --pnr (default: the smallest that fits)")
         if name == "sim":
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")

@@ -4,7 +4,7 @@ A level is one adder level of a tree (plus one for the multipliers in `dsp` mode
 activation (quantize, relu, step function, scale-shift). The count runs across layers, so
 registers fall at a steady rhythm; the last level is followed by the top's output register
 anyway. The argmax of a model that ended in softmax starts after a register of its own and
-is a tree of comparisons, registered every `every` levels too. `every=0` leaves only the input and output registers.
+is a tree of comparisons with a register after every level (it is small). `every=0` leaves only the input and output registers.
 """
 from __future__ import annotations
 
@@ -63,5 +63,8 @@ class SchedulePipeline:
         amax = ()
         if graph.softmax_removed and self.every:
             depth = argmax_levels(graph.output.size)
-            amax = tuple(k for k in range(1, depth) if k % self.every == 0)
+            # A comparison and a select is about as deep as two adder levels, and the
+            # tree is small: a register after every level (digits_mlp_pruned on ECP5:
+            # 37 MHz unregistered, 49 MHz every 3 levels, argmax then still critical).
+            amax = tuple(range(1, depth))
         return dataclasses.replace(graph, nodes=nodes, argmax_register_after=amax)

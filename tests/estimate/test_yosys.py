@@ -67,3 +67,22 @@ def test_cli_estimate_writes_json(tmp_path, capsys):
     data = json.loads((tmp_path / "synth" / "asic" / "estimate.json").read_text())
     assert data["target"] == "asic" and data["total"]["transistors"] > 0
     assert "transistors" in capsys.readouterr().out
+
+
+def test_place_and_route_reports_fmax(tmp_path, capsys):
+    from hwgen.cli import main
+    from hwgen.estimate.nextpnr import pick_device
+    assert main(["estimate", "digits_mlp", "--target", "ecp5", "--pnr", "--pipeline", "1",
+                 "-o", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "synth" / "ecp5" / "estimate.json").read_text())
+    pnr = data["pnr"]
+    assert pnr["fmax_mhz"] > 0 and pnr["utilization"]["TRELLIS_FF"]["used"] > 0
+    assert pnr["device"].startswith("LFE5U-")
+    assert pick_device(10, 10, 0) == "25k" and pick_device(30000, 100, 0) == "45k"
+
+
+def test_design_too_large_for_ecp5_is_a_clear_error():
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.nextpnr import pick_device
+    with pytest.raises(HwgenError, match="LFE5U-85K has 83640.*Prune more"):
+        pick_device(200000, 1000, 0)
