@@ -1,7 +1,8 @@
 """Place pipeline registers every `every` combinational levels along the whole chain.
 
-A level is one adder level of a tree (plus one for the multipliers in `dsp` mode) or one
-activation (quantize, relu, step function, scale-shift). The count runs across layers, so
+A level is one adder level of a tree (plus one for the multipliers in `dsp` mode), one
+activation (relu, step function, scale-shift), or one of a quantize's two (rounding,
+then saturation). The count runs across layers, so
 registers fall at a steady rhythm; the last level is followed by the top's output register
 anyway. The argmax of a model that ended in softmax starts after a register of its own and
 is a tree of comparisons with a register after every level (it is small). `every=0` leaves only the input and output registers.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir.graph import Graph, Input, LinearSum, Node, Reshape
+from ..ir.graph import Graph, Input, LinearSum, Node, Quantize, Reshape
 
 # Measured on digits_mlp_pruned (ecp5, Yosys): a register every 2 levels costs 4624
 # flip-flops, every 3 levels 2580, every 4 levels 1739. 3 keeps a stage at about three
@@ -27,6 +28,8 @@ def levels(node: Node) -> int:
         return depth + (1 if multiplies else 0)
     if isinstance(node, (Input, Reshape)):
         return 0
+    if isinstance(node, Quantize):
+        return 2            # round (a carry chain), then saturate (compare and select)
     return 1
 
 

@@ -139,19 +139,25 @@ def _as_signal(m, value, node, name):
 
 
 class QuantizeLayer(Layer):
-    """Requantize per element: shift, round by the IR's mode, then saturate or wrap, with
-    only the logic the element's input range can reach."""
+    """Requantize per element in two levels: shift and round by the IR's mode, then
+    saturate or wrap, each with only the logic the element's range can reach."""
 
     def compute(self, m: Module) -> list:
         node: Quantize = self.node
-        out = []
+        rounded, ranges = [], []
         for e, x in enumerate(self.inputs):
             lo, hi = int(self.src.lo.reshape(-1)[e]), int(self.src.hi.reshape(-1)[e])
-            out.append(_requantize(m, x, lo, hi, self.src.type.frac, node))
-        return self.stage(m, 1, [_fit(m, v, self.node, j, "q") for j, v in enumerate(out)])
+            r, mlo, mhi = _round(m, x, lo, hi, self.src.type.frac, node, e)
+            rounded.append(r)
+            ranges.append((mlo, mhi))
+        rounded = self.stage(m, 1, rounded)
+        out = [_overflow(r, mlo, mhi, node) for r, (mlo, mhi) in zip(rounded, ranges)]
+        return self.stage(m, 2, [_fit(m, v, self.node, j, "q") for j, v in enumerate(out)])
 
 
-def _requantize(m, x, lo: int, hi: int, frac_in: int, node: Quantize):
+def _round(m, x, lo: int, hi: int, frac_in: int, node: Quantize, e: int):
+    """(the input moved to the output's fraction bits and rounded, as a signal exactly as
+    wide as its range; that range)."""
     t, d = node.type, frac_in - node.type.frac
     if d <= 0:
         moved = x << -d
@@ -168,12 +174,16 @@ def _requantize(m, x, lo: int, hi: int, frac_in: int, node: Quantize):
                Rounding.RND_MIN_INF: above, Rounding.RND_INF: above | (tie & ~neg),
                Rounding.RND_CONV: above | (tie & odd)}[node.rounding]
         moved = q + inc
-    rounded = Signal(moved.shape(), name="rounded")     # one rounder feeds both clamps
-    m.d.comb += rounded.eq(moved)
-    moved = rounded
     wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
     mlo, mhi = (int(v) for v in requantize(np.array([lo, hi], dtype=object), frac_in, wide,
                                            node.rounding, Overflow.SAT))
+    rounded = Signal(element_shape(mlo, mhi), name=f"rounded_{e}")
+    m.d.comb += rounded.eq(moved)
+    return rounded, mlo, mhi
+
+
+def _overflow(moved, mlo: int, mhi: int, node: Quantize):
+    t = node.type
     if t.min_code <= mlo and mhi <= t.max_code:
         return moved                         # the range proves no overflow is possible
     if node.overflow is Overflow.WRAP:
