@@ -42,13 +42,10 @@ def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
     by_node = {r["node"]: r for r in manifest["layers"]}
     for node in lowered.nodes[1:]:
         row = by_node.get(node.name, {})
-        nz = sum(1 for col in node.terms for t in col if t.source >= 0) \
-            if isinstance(node, LinearSum) else None
         rows.append({"layer": node.layer, "op": node.op, "module": row.get("instance", ""),
                      "in": str(prev.type), "out": str(node.type),
                      "nonzero_weights": _nonzero(node),
                      "adders": row.get("adders", ""), "multipliers": row.get("multipliers", ""),
-                     "terms": nz if nz is not None else "",
                      "registers": len(node.register_after)})
         prev = node
     return rows

@@ -46,21 +46,18 @@ def test_stochastic_rounding_is_rejected():
         hwgen.compile_model(model)
 
 
-def test_batch_dependent_activation_scale_is_rejected():
+@pytest.mark.parametrize("quantizer,name,message", [
+    ("quantized_bits(4,0,alpha='auto_po2')", "act",
+     "layer 'act': activation .* computes its scale from each batch"),
+    ("quantized_ulaw(8)", "ulaw",
+     "layer 'ulaw': activation quantized_ulaw.* is not supported. Supported quantizers: "
+     "quantized_bits"),
+])
+def test_unsupported_activation_quantizer_is_rejected(quantizer, name, message):
     from qkeras import QActivation
     model = _qmodel()
-    model.add(QActivation(_q("quantized_bits(4,0,alpha='auto_po2')"), name="act"))
-    with pytest.raises(UnsupportedError, match="layer 'act': activation .* computes its "
-                       "scale from each batch"):
-        hwgen.compile_model(model)
-
-
-def test_unsupported_quantizer_is_rejected():
-    from qkeras import QActivation
-    model = _qmodel()
-    model.add(QActivation(_q("quantized_ulaw(8)"), name="ulaw"))
-    with pytest.raises(UnsupportedError, match="layer 'ulaw': activation quantized_ulaw.* is "
-                       "not supported. Supported quantizers: quantized_bits"):
+    model.add(QActivation(_q(quantizer), name=name))
+    with pytest.raises(UnsupportedError, match=message):
         hwgen.compile_model(model)
 
 

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from .codec import bits_of_hex, pack, unpack
+from .codec import bits_of_hex, pack, port_width, unpack
 
 
 class Driver:
@@ -72,7 +72,7 @@ class Scoreboard:
         want = self.model.codes
         n = len(want)
         got_n = min(len(hex_words), n)
-        bits = bits_of_hex(hex_words[:got_n], _port_width(self.manifest, "out_data"))
+        bits = bits_of_hex(hex_words[:got_n], port_width(self.manifest, "out_data"))
         codes, argmax = unpack(port, bits)
         bad = np.any(codes != want[:got_n], axis=1)
         if argmax is not None:
@@ -94,10 +94,6 @@ class Scoreboard:
                 "mismatches": int(len(rows)) + missing + extra,
                 "missing_outputs": missing, "extra_outputs": extra,
                 "first_mismatches": first}
-
-
-def _port_width(manifest: dict, name: str) -> int:
-    return next(p["width"] for p in manifest["ports"] if p["name"] == name)
 
 
 def input_words(manifest: dict, codes: np.ndarray) -> list[int]:

@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def port_width(manifest: dict, name: str) -> int:
+    """Bits of a top-level port, from the manifest."""
+    return next(p["width"] for p in manifest["ports"] if p["name"] == name)
+
+
 def pack(elements: list[dict], codes: np.ndarray) -> list[int]:
     """Codes [N, n_elements] to one Python int per vector."""
     codes = np.asarray(codes).reshape(len(codes), -1)

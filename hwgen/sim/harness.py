@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .codec import port_width
 from .stimulus import ROM_LIMIT
 
 HARNESS = "hwgen_batch_harness"
@@ -43,7 +44,7 @@ class BatchHarness(wiring.Component):
         self.manifest = manifest
         last = manifest["input"]["elements"][-1]
         self.in_bits = last["lsb"] + last["width"]
-        self.out_bits = next(p["width"] for p in manifest["ports"] if p["name"] == "out_data")
+        self.out_bits = port_width(manifest, "out_data")
         super().__init__({
             "cfg_n": In(32), "cfg_key": In(32), "cfg_offset": In(32),
             "cfg_fixed": In(range(ROM_LIMIT + 1)),

@@ -31,6 +31,26 @@ def shapes_of(node: Node) -> list[Shape]:
     return [element_shape(a, b) for a, b in zip(node.lo.reshape(-1), node.hi.reshape(-1))]
 
 
+def register_stage(m: Module, values: list, valid, prefix: str):
+    """A pipeline stage: reset-less registers that load `values` only while `valid` is high
+    (an idle stage does not toggle), and the valid bit delayed by one cycle.
+    Returns (registers, their valid)."""
+    regs = [Signal(v.shape(), name=f"{prefix}_{i}", reset_less=True)
+            for i, v in enumerate(values)]
+    with m.If(valid):
+        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+    valid_next = Signal(name=f"{prefix}_valid")
+    m.d.sync += valid_next.eq(valid)
+    return regs, valid_next
+
+
+def ranged_signal(m: Module, value, lo: int, hi: int, name: str) -> Signal:
+    """`value` driven onto a signal exactly as wide as its code range [lo, hi]."""
+    s = Signal(element_shape(lo, hi), name=name)
+    m.d.comb += s.eq(value)
+    return s
+
+
 class Layer(wiring.Component):
     """Base: ports from the element ranges of the source node and of this node."""
 
@@ -57,15 +77,7 @@ class Layer(wiring.Component):
         """Register `values` if the schedule puts a register after `level`."""
         if level not in self.node.register_after:
             return values
-        regs = []
-        for i, v in enumerate(values):
-            r = Signal(v.shape(), name=f"s{level}_{i}", reset_less=True)
-            regs.append(r)
-        with m.If(self.valid):
-            m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
-        valid = Signal(name=f"s{level}_valid")
-        m.d.sync += valid.eq(self.valid)
-        self.valid = valid
+        regs, self.valid = register_stage(m, values, self.valid, f"s{level}")
         return regs
 
     def compute(self, m: Module) -> list:
@@ -98,9 +110,7 @@ class LinearSumLayer(Layer):
                     if n.a is not None and n.level == k:     # else carried up as is
                         a, b = signal_of[id(n.a)], signal_of[id(n.b)]
                         expr = b - a if n.sub == "a" else a - b if n.sub == "b" else a + b
-                        s = Signal(element_shape(n.lo, n.hi), name=f"n{j}_{k}_{i}")
-                        m.d.comb += s.eq(expr)
-                        signal_of[id(n)] = s
+                        signal_of[id(n)] = ranged_signal(m, expr, n.lo, n.hi, f"n{j}_{k}_{i}")
             self._restage(m, level, trees, k, signal_of)
         out = []
         for tree in trees:
@@ -113,9 +123,8 @@ class LinearSumLayer(Layer):
         if t.source < 0:
             return Const(t.value, element_shape(t.value, t.value))
         if multiplies and abs(t.coeff) > 1:
-            s = Signal(element_shape(leaf.lo, leaf.hi), name=name)
-            m.d.comb += s.eq((x[t.source] * abs(t.coeff)) << t.shift)
-            return s
+            return ranged_signal(m, (x[t.source] * abs(t.coeff)) << t.shift, leaf.lo, leaf.hi,
+                                 name)
         return x[t.source] << t.shift
 
     def _restage(self, m, level, trees, k, signal_of):
@@ -125,17 +134,11 @@ class LinearSumLayer(Layer):
         frontier = [n for tree in trees for n in tree.levels[min(k, tree.depth)]
                     if not isinstance(signal_of[id(n)], Const)]   # constants need no timing
         values = [signal_of[id(n)] for n in frontier]
-        values = [v if isinstance(v, Signal) else _as_signal(m, v, n, f"l{level}_{i}")
+        values = [v if isinstance(v, Signal) else ranged_signal(m, v, n.lo, n.hi, f"l{level}_{i}")
                   for i, (v, n) in enumerate(zip(values, frontier))]
         regs = self.stage(m, level, values)
         for n, r in zip(frontier, regs):
             signal_of[id(n)] = r
-
-
-def _as_signal(m, value, node, name):
-    s = Signal(element_shape(node.lo, node.hi), name=name)
-    m.d.comb += s.eq(value)
-    return s
 
 
 class QuantizeLayer(Layer):
@@ -177,9 +180,7 @@ def _round(m, x, lo: int, hi: int, frac_in: int, node: Quantize, e: int):
     wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
     mlo, mhi = (int(v) for v in requantize(np.array([lo, hi], dtype=object), frac_in, wide,
                                            node.rounding, Overflow.SAT))
-    rounded = Signal(element_shape(mlo, mhi), name=f"rounded_{e}")
-    m.d.comb += rounded.eq(moved)
-    return rounded, mlo, mhi
+    return ranged_signal(m, moved, mlo, mhi, f"rounded_{e}"), mlo, mhi
 
 
 def _overflow(moved, mlo: int, mhi: int, node: Quantize):
@@ -198,10 +199,8 @@ def _overflow(moved, mlo: int, mhi: int, node: Quantize):
 
 
 def _fit(m, value, node, j, prefix):
-    s = Signal(element_shape(node.lo.reshape(-1)[j], node.hi.reshape(-1)[j]),
-               name=f"{prefix}_{j}")
-    m.d.comb += s.eq(value)
-    return s
+    return ranged_signal(m, value, node.lo.reshape(-1)[j], node.hi.reshape(-1)[j],
+                         f"{prefix}_{j}")
 
 
 class ReluLayer(Layer):

@@ -17,7 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph, Input
 from ...passes.schedule_pipeline import latency
-from .layers import layer_for
+from .layers import layer_for, register_stage
 
 
 def module_name(name: str) -> str:
@@ -74,7 +74,7 @@ class Top(wiring.Component):
         if g.softmax_removed:
             # Register the logits first: the comparison tree then has a stage of its own
             # instead of lengthening the last layer's critical path.
-            values, valid = _stage(m, values, valid, "logit")
+            values, valid = register_stage(m, values, valid, "logit")
             cycles += 1
         fields = list(values)
         if g.softmax_removed:
@@ -96,16 +96,6 @@ class Top(wiring.Component):
         m.d.comb += [self.out_data.eq(out), self.out_valid.eq(out_valid)]
         assert cycles + 1 == self.latency, (cycles, self.latency)
         return m
-
-
-def _stage(m: Module, values: list, valid, prefix: str):
-    regs = [Signal(v.shape(), name=f"{prefix}_{i}", reset_less=True)
-            for i, v in enumerate(values)]
-    with m.If(valid):
-        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
-    valid_next = Signal(name=f"{prefix}_valid")
-    m.d.sync += valid_next.eq(valid)
-    return regs, valid_next
 
 
 def _argmax(m: Module, values: list, valid, register_after: tuple):
@@ -131,7 +121,7 @@ def _argmax(m: Module, values: list, valid, register_after: tuple):
         items = nxt
         if level in register_after:
             flat = [x for pair in items for x in pair] + logits
-            regs, valid = _stage(m, flat, valid, f"amax_s{level}")
+            regs, valid = register_stage(m, flat, valid, f"amax_s{level}")
             items = [(regs[2 * j], regs[2 * j + 1]) for j in range(len(items))]
             logits = regs[2 * len(items):]
     return items[0][1], logits, valid
