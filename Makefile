@@ -13,6 +13,7 @@ N      ?= 10000
 SEED   ?= 0
 MULT   ?= csd
 PIPELINE ?= 3
+TARGET ?= ecp5
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE)
 
@@ -27,7 +28,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 hw: $(STAMP)
-	$(BIN)/hwgen flow $(MODEL) --n $(N) --seed $(SEED) $(HW_ARGS)
+	$(BIN)/hwgen flow $(MODEL) --n $(N) --seed $(SEED) --target $(TARGET) $(HW_ARGS)
 
 build: $(STAMP)
 	$(BIN)/hwgen build $(MODEL) $(HW_ARGS)

@@ -103,12 +103,14 @@ def cmd_build(args) -> int:
     return 0
 
 
-def _simulate(args, loaded, graph, manifest, rtl_dir: Path, out: Path) -> dict:
+def _simulate(args, loaded, graph, manifest, rtl_dir: Path, out: Path,
+              toggles: bool = False) -> dict:
     from .flow import design_data
     from .sim.runner import cosim
     result = cosim(graph, manifest, rtl_dir, out / "sim", args.n, args.seed,
                    design_data(loaded), args.mode, args.waves,
-                   log=lambda s: print("      " + s.strip(), flush=True))
+                   log=lambda s: print("      " + s.strip(), flush=True),
+                   toggles=toggles and args.mode == "batch" and not args.waves)
     print(f"{result['vectors']} vectors, {result['mismatches']} mismatches "
           f"({result['vectors_per_second']} vectors/s; results in {out / 'sim' / 'results.json'})",
           flush=True)
@@ -138,44 +140,87 @@ def cmd_sim(args) -> int:
     return 1 if result["mismatches"] else 0
 
 
+def _power(args, loaded, graph, manifest, out: Path, resources: dict, placed, target: str,
+           build_root: Path | None = None) -> dict:
+    """Toggle rates over the co-simulation vectors, then the target's energy model."""
+    from .estimate.activity import measure
+    from .estimate.power import estimate_power
+    from .flow import design_data, power_device, save_json
+    n = min(args.n, 100_000)
+    activity = measure(graph, manifest, out / "rtl", out / "power", n, args.seed,
+                       design_data(loaded), log=lambda s: print("      " + s.strip(),
+                                                                flush=True),
+                       build_root=build_root)
+    save_json(out / "power" / "activity.json", activity)
+    fmax = placed.get("fmax_mhz") if placed else None
+    clock = args.clock or (min(fmax, 100.0) if fmax else None)
+    result = estimate_power(resources, activity, manifest["latency"], target, clock,
+                            power_device(target, placed, resources))
+    save_json(out / "power" / f"power-{target}.json", result)
+    e = result["energy_per_inference_nj"]
+    print(f"      estimate at {result['clock_mhz']} MHz: busy {result['busy_mw']} mW, idle "
+          f"{result['idle_mw']} mW (static {result['static_mw']}); {e['busy']} nJ per "
+          f"inference back to back, {e['isolated']} nJ alone", flush=True)
+    return result
+
+
+def _print_pnr(placed) -> None:
+    if placed is None:
+        return
+    if not placed.get("fits"):
+        print(f"      not placed and routed: {placed['message']}", flush=True)
+    else:
+        print(f"      Fmax {placed['fmax_mhz']} MHz on {placed['device']}, latency "
+              f"{placed['latency_ns']} ns", flush=True)
+
+
 def cmd_estimate(args) -> int:
-    from .estimate.resources import estimate
-    from .flow import save_json
-    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+    from .flow import save_json, synthesize_and_place
+    steps = 3 if args.no_power else 4
+    print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
-    print(f"[2/3] hardware passes + RTL into {out}", flush=True)
+    print(f"[2/{steps}] hardware passes + RTL into {out}", flush=True)
     _, rtl = _build(args, loaded, graph, out)
-    print(f"[3/3] synthesis for {args.target} (layers in parallel, cached)", flush=True)
-    result = estimate(out, rtl.data, args.target, args.full,
-                      log=lambda s: print("      " + s.strip(), flush=True))
-    if args.pnr:
-        from .estimate.nextpnr import pick_device, place_and_route
-        if args.target != "ecp5":
-            raise HwgenError("--pnr runs nextpnr for --target ecp5 only (so far)")
-        t = result["total"]
-        device = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], args.device)
-        print(f"      place and route on LFE5U-{device.upper()} (out of context)", flush=True)
-        result["pnr"] = place_and_route(out / rtl.data["verilog"], rtl.data["top"],
-                                        out / "synth" / "ecp5" / "pnr", device)
-        fmax = result["pnr"]["fmax_mhz"]
-        result["pnr"]["latency_ns"] = round(rtl.data["latency"] * 1000 / fmax, 1) \
-            if fmax else None
-        print(f"      Fmax {fmax} MHz, latency {result['pnr']['latency_ns']} ns", flush=True)
+    if args.pnr and args.target != "ecp5":
+        raise HwgenError("--pnr runs nextpnr for --target ecp5 only (so far)")
+    print(f"[3/{steps}] synthesis for {args.target} (layers in parallel, cached)"
+          + (" + place and route" if args.pnr else ""), flush=True)
+    resources, placed, _ = synthesize_and_place(
+        out, rtl.data, args.target, args.full, args.pnr, args.device,
+        log=lambda s: print("      " + s.strip(), flush=True))
+    if placed and not placed.get("fits") and args.device:
+        raise HwgenError(placed["message"])
+    _print_pnr(placed)
+    result = dict(resources, pnr=placed)
+    t = resources["total"]
+    print("      " + ", ".join(f"{k} {v}" for k, v in t.items()), flush=True)
+    if not args.no_power:
+        print(f"[4/{steps}] power: toggle counts over {min(args.n, 100_000)} co-simulation "
+              "vectors (Verilator), energy model", flush=True)
+        result["power"] = _power(args, loaded, graph, rtl.data, out, resources, placed,
+                                 args.target)
     path = out / "synth" / args.target / "estimate.json"
     save_json(path, result)
-    t = result["total"]
-    print("      " + ", ".join(f"{k} {v}" for k, v in t.items()) + f" (wrote {path})")
+    print(f"      wrote {path}", flush=True)
     return 0
 
 
 def cmd_flow(args) -> int:
-    """load -> IR -> reference check -> RTL -> co-simulation -> report, into build/<design>/."""
-    from .flow import save_json, write_report
+    """load -> IR -> reference check -> RTL -> co-simulation -> synthesis (+ P&R) -> power
+    -> report, into build/<design>/."""
+    from .estimate import report
+    from .flow import make_report, save_json, synthesize_and_place
     from .ir.text import dump, table
     from .passes.pipelines import DEFAULT
-    steps = 5
+    steps = 7
+    seconds = {}
     t0 = time.monotonic()
+
+    def step(name, t):
+        seconds[name] = round(time.monotonic() - t, 1)
+        return time.monotonic()
+
     print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     ranged = DEFAULT.run(graph)
@@ -185,6 +230,7 @@ def cmd_flow(args) -> int:
     (out / "inspect.txt").write_text(table(ranged) + "\n")
     print(f"      wrote {out / 'ir.txt'} and {out / 'inspect.txt'} "
           f"({time.monotonic() - t0:.1f} s)", flush=True)
+    t = step("ir", t0)
     print(f"[2/{steps}] verify reference against QKeras on {args.n} vectors", flush=True)
     result = _verify(args, loaded, graph)
     verify = {"vectors": result.vectors, "exact": result.exact, "mismatches": result.mismatches,
@@ -192,15 +238,43 @@ def cmd_flow(args) -> int:
               "mean_abs_error": result.mean_abs_error,
               "argmax_agreement": result.argmax_agreement}
     save_json(out / "verify.json", verify)
+    t = step("verify", t)
     print(f"[3/{steps}] hardware passes + RTL", flush=True)
     lowered, rtl = _build(args, loaded, graph, out)
-    print(f"[4/{steps}] co-simulation with Verilator on {args.n} vectors", flush=True)
-    sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out)
-    print(f"[5/{steps}] report", flush=True)
-    path = write_report(out, lowered, rtl.data, verify, sim)
-    print(f"      wrote {path} ({time.monotonic() - t0:.1f} s in all)", flush=True)
+    t = step("rtl", t)
+    print(f"[4/{steps}] co-simulation with Verilator on {args.n} vectors (toggle counting "
+          "build, shared with the power step)", flush=True)
+    sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out, toggles=True)
+    t = step("cosim", t)
+    print(f"[5/{steps}] synthesis for {args.target} (layers in parallel, cached)"
+          + (" + place and route" if args.target == "ecp5" else ""), flush=True)
+    resources, placed, synth_seconds = synthesize_and_place(
+        out, rtl.data, args.target, args.full, True, None,
+        log=lambda s: print("      " + s.strip(), flush=True))
+    seconds.update(synth_seconds)
+    _print_pnr(placed)
+    t = time.monotonic()
+    print(f"[6/{steps}] power: toggle counts over {min(args.n, 100_000)} vectors, busy and "
+          "idle, energy model", flush=True)
+    power = _power(args, loaded, graph, rtl.data, out, resources, placed, args.target,
+                   build_root=out / "sim")
+    t = step("power", t)
+    print(f"[7/{steps}] report", flush=True)
+    record = make_report(loaded.name, lowered, rtl.data, args.target, resources, placed,
+                         power, verify, sim, seconds)
+    paths = report.write(out, record)
+    seconds["report"] = round(time.monotonic() - t, 1)
+    print("      wrote " + ", ".join(str(p) for p in paths)
+          + f" ({time.monotonic() - t0:.1f} s in all)", flush=True)
     bad = (result.exact and result.mismatches) or sim["mismatches"]
     return 1 if bad else 0
+
+
+def cmd_report(args) -> int:
+    from .estimate import report
+    paths = report.render(Path(args.dir))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -223,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "build/<design>")):
         p = sub.add_parser(name, help=help_text)
         _model_args(p)
-        if name not in ("build", "estimate"):
+        if name != "build":
             p.add_argument("--n", type=int, default=10000, help="number of vectors "
                            "(default 10000)")
             p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -242,11 +316,18 @@ def build_parser() -> argparse.ArgumentParser:
                                 "cycle by cycle")
             p.add_argument("--waves", action="store_true", help="write a waveform: "
                            "sim/shard0/dump.fst (dump.vcd without liblz4-dev)")
-        if name == "estimate":
+        if name in ("estimate", "flow"):
             p.add_argument("--target", choices=["ice40", "ecp5", "xc7", "asic"],
                            default="ecp5", help="synthesis target (default ecp5)")
             p.add_argument("--full", action="store_true", help="the default (slow) ABC9 "
                            "script instead of the fast one")
+            p.add_argument("--clock", type=float, metavar="MHZ", help="run clock for the "
+                           "power estimate (default: Fmax capped at 100 MHz when placed and "
+                           "routed, else the target's board clock: ice40 12, ecp5 25, "
+                           "xc7 100, asic 500)")
+        if name == "estimate":
+            p.add_argument("--no-power", action="store_true", help="resources only: skip "
+                           "the toggle-count simulation and the power estimate")
             p.add_argument("--pnr", action="store_true", help="also place and route with "
                            "nextpnr (ecp5, out of context): Fmax and utilisation")
             p.add_argument("--device", choices=["25k", "45k", "85k"], help="ECP5 device "
@@ -255,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")
         p.set_defaults(func=func)
+    p = sub.add_parser("report", help="render report.md and the plots again from "
+                       "DIR/report.json")
+    p.add_argument("dir", help="a design's build folder (build/<design>)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -58,42 +58,97 @@ def _nonzero(node) -> int | str:
     return ""
 
 
-def write_report(out: Path, lowered: Graph, manifest: dict, verify: dict | None,
-                 sim: dict | None) -> Path:
-    """`out/report.md`: per-layer hardware table, latency, and the check results."""
-    rows = layer_rows(lowered, manifest)
-    head = ["layer", "op", "module", "input format", "output format", "non-zero weights",
-            "adders", "multipliers", "pipeline registers"]
-    keys = ["layer", "op", "module", "in", "out", "nonzero_weights", "adders", "multipliers",
-            "registers"]
-    lines = [f"# {manifest['design']}: hardware report", "",
-             f"- top module `{manifest['top']}` in `{manifest['verilog']}`",
-             f"- options: multiplication `{manifest['options']['mult']}`, a register every "
-             f"{manifest['options']['pipeline']} levels",
-             f"- latency {manifest['latency']} cycles, initiation interval {manifest['ii']} "
-             "(one input vector per clock)",
-             f"- input {manifest['input']['format']} x {manifest['input']['shape']}, output "
-             f"{manifest['output']['format']} x {manifest['output']['shape']}"
-             + (" (logits) + argmax" if manifest["output"]["logits"] else ""), "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r[k]) for k in keys) + " |")
-    total_add = sum(r["adders"] for r in rows if r["adders"] != "")
-    total_mul = sum(r["multipliers"] for r in rows if r["multipliers"] != "")
-    lines.append(f"| total | | | | | {sum(r['nonzero_weights'] or 0 for r in rows)} | "
-                 f"{total_add} | {total_mul} | {manifest['latency']} cycles |")
-    lines.append("")
-    if verify is not None:
-        lines.append(f"Reference vs QKeras `predict`: {verify['vectors']} vectors, "
-                     f"{verify['mismatches']} mismatches"
-                     + ("" if verify["exact"] else " (not an exact twin: float layers were "
-                        "quantized by a precision)") + ".")
-    if sim is not None:
-        lines.append(f"RTL vs reference (Verilator, {sim['mode']} mode): {sim['vectors']} "
-                     f"vectors, {sim['mismatches']} mismatches.")
-    path = Path(out) / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def hardware_section(lowered: Graph, manifest: dict) -> dict:
+    """report.json's `hardware`: ports, latency and one row per layer."""
+    out = manifest["output"]
+    return {"top": manifest["top"], "verilog": manifest["verilog"], "ii": manifest["ii"],
+            "input": f"{manifest['input']['format']} x {manifest['input']['shape']}",
+            "output": f"{out['format']} x {out['shape']}"
+                      + (" (logits) + argmax" if out["logits"] else ""),
+            "layers": layer_rows(lowered, manifest)}
+
+
+def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
+                         pnr: bool = True, device: str | None = None, log=print):
+    """Per-layer synthesis for `target`; then, for ecp5, place and route on the smallest
+    device that fits. A design that fits none is reported, not raised. (resources, pnr or
+    None, seconds per step)."""
+    import time
+    from .errors import HwgenError
+    from .estimate.nextpnr import pick_device, place_and_route
+    from .estimate.resources import estimate
+    t0 = time.perf_counter()
+    resources = estimate(out, manifest, target, full, log=log)
+    resources.pop("seconds", None)       # wall time goes to the report's `seconds` only
+    seconds = {"synthesis": round(time.perf_counter() - t0, 1)}
+    placed = None
+    if pnr and target == "ecp5":
+        t1 = time.perf_counter()
+        t = resources["total"]
+        try:
+            dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], device)
+        except HwgenError as exc:
+            placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
+        else:
+            log(f"  place and route on LFE5U-{dev.upper()} (out of context)")
+            placed = place_and_route(out / manifest["verilog"], manifest["top"],
+                                     out / "synth" / "ecp5" / "pnr", dev)
+            placed.update(fits=True, nextpnr_device=dev)
+            fmax = placed["fmax_mhz"]
+            placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax else None
+        seconds["place_and_route"] = round(time.perf_counter() - t1, 1)
+    return resources, placed, seconds
+
+
+def tool_versions(target: str) -> dict:
+    import subprocess
+    from importlib.metadata import version
+    from . import toolchain
+    from .estimate.yosys import yosys_version
+    tools = {"hwgen": version("hwgen"), "amaranth": version("amaranth"),
+             "cocotb": version("cocotb"), "verilator": toolchain.verilator_version(),
+             "yosys": yosys_version()}
+    if target in ("ecp5", "ice40"):
+        cmd = toolchain.nextpnr_command(target) + ["--version"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        tools[f"nextpnr-{target}"] = (proc.stdout or proc.stderr).strip().splitlines()[-1]
+    return tools
+
+
+def make_report(design: str, lowered: Graph, manifest: dict, target: str, resources: dict,
+                placed: dict | None, power: dict | None, verify: dict | None,
+                sim: dict | None, seconds: dict) -> dict:
+    """The report.json record (schema in `estimate/report.py`)."""
+    fmax = placed.get("fmax_mhz") if placed else None
+    device = placed.get("device") if placed and placed.get("fits") else None
+    return {"schema": "hwgen-report/1", "design": design, "options": manifest["options"],
+            "target": target, "device": device,
+            "hardware": hardware_section(lowered, manifest),
+            "latency": {"cycles": manifest["latency"],
+                        "ns": round(manifest["latency"] * 1000 / fmax, 1) if fmax else None},
+            "fmax_mhz": fmax, "resources": resources, "pnr": placed, "power": power,
+            "checks": {"reference_vs_qkeras": _check(verify),
+                       "rtl_vs_reference": _check(sim)},
+            "tools": tool_versions(target), "seconds": seconds}
+
+
+def power_device(target: str, placed: dict | None, resources: dict) -> str | None:
+    """The ECP5 device the power model prices: the placed one, else the smallest that
+    holds the design's LUTs, else the largest."""
+    if target != "ecp5":
+        return None
+    if placed and placed.get("fits"):
+        return placed["nextpnr_device"]
+    from .estimate.nextpnr import ECP5_DEVICES
+    t = resources["total"]
+    need = t["LUT4"] + 2 * t["CCU2C"]
+    return next((d[0] for d in ECP5_DEVICES if need <= d[1]), ECP5_DEVICES[-1][0])
+
+
+def _check(result: dict | None) -> dict | None:
+    if not result or not result.get("exact", True):
+        return None
+    return {"vectors": result["vectors"], "mismatches": result["mismatches"]}
 
 
 def save_json(path: Path, data: dict) -> None:

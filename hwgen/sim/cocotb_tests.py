@@ -64,7 +64,7 @@ async def batch(dut):
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.rst.value = 1
     dut.cfg_n.value, dut.cfg_key.value = cfg["n"], cfg["key"]
-    dut.cfg_offset.value = cfg["offset"]
+    dut.cfg_offset.value, dut.cfg_idle.value = cfg["offset"], cfg.get("idle", 0)
     dut.cfg_gaps.value, dut.cfg_fixed.value = int(cfg["gaps"]), len(cfg["fixed_hex"])
     for addr, word in enumerate(cfg["fixed_hex"]):
         dut.load_en.value, dut.load_addr.value, dut.load_data.value = 1, addr, int(word, 16)
@@ -72,7 +72,7 @@ async def batch(dut):
     dut.load_en.value = 0
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
-    limit = (cfg["n"] * 2 + cfg["latency"] + 100) * PERIOD_NS
+    limit = (cfg["n"] * 2 + cfg.get("idle", 0) + cfg["latency"] + 100) * PERIOD_NS
     await First(RisingEdge(dut.done), Timer(limit, unit="ns"))
     finished = bool(int(dut.done.value))
     await Timer((cfg["latency"] + 4) * PERIOD_NS, unit="ns")   # catch surplus outputs

@@ -4,7 +4,9 @@ loop (per-vector cost in C++, not in cocotb's per-edge callbacks).
 
 It plays the fixed vectors from a memory, then random vectors from `stimulus.lowbias32` of a
 counter, one per clock; in the last quarter it leaves random idle gaps (about one cycle
-in four) so the valid pipeline is exercised. Every output with `out_valid` is printed as
+in four) so the valid pipeline is exercised. `cfg_idle` holds the first vector back for that
+many cycles, so a run can measure what an idle datapath does (the power estimate's toggle
+counts). Every output with `out_valid` is printed as
 `@<hex>`; `done` rises when all outputs have arrived. `cfg_offset` starts the random
 vectors at a later index, so several simulator processes can share one run. The DUT is
 instantiated by name from the manifest, so the Verilog under test is used exactly as found.
@@ -48,7 +50,8 @@ class BatchHarness(wiring.Component):
         super().__init__({
             "cfg_n": In(32), "cfg_key": In(32), "cfg_offset": In(32),
             "cfg_fixed": In(range(ROM_LIMIT + 1)),
-            "cfg_gaps": In(1), "load_en": In(1), "load_addr": In(range(ROM_LIMIT)),
+            "cfg_gaps": In(1), "cfg_idle": In(32),
+            "load_en": In(1), "load_addr": In(range(ROM_LIMIT)),
             "load_data": In(self.in_bits), "done": Out(1), "cycles": Out(40)})
 
     def elaborate(self, platform):
@@ -71,7 +74,8 @@ class BatchHarness(wiring.Component):
         m.d.comb += [rd.addr.eq(issued),
                      data.eq(Mux(issued < r, rd.data, Cat(*rnd)[:self.in_bits]))]
         gap_hash = _lowbias32(m, self.cycles[:32] ^ 0x5BD1E995, "gap")
-        go = ~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0)
+        idle_over = self.cycles >= self.cfg_idle
+        go = idle_over & (~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0))
         valid = Signal(name="valid")
         m.d.comb += valid.eq(running & (issued < n) & go)
         with m.If(valid):

@@ -53,9 +53,17 @@ def check_matches(graph: Graph, manifest: dict):
 
 def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, seed: int = 0,
           extra: np.ndarray | None = None, mode: str = "batch", waves: bool = False,
-          log=print) -> dict:
+          log=print, toggles: bool = False, idle: int = 0, gaps: bool = True,
+          codes: np.ndarray | None = None, build_root: Path | None = None) -> dict:
     """Simulate the Verilog in `rtl_dir` on `n` vectors; the results dict (also written to
-    `sim_dir/results.json`)."""
+    `sim_dir/results.json`).
+
+    Batch mode only: `toggles` builds with Verilator's toggle coverage of the DUT (every bit
+    of every signal counts its 0->1 and 1->0 changes into `shard0/coverage.dat`, read by
+    `estimate.activity`); `idle` holds the first vector back that many cycles; `gaps=False`
+    plays the vectors back to back; `codes` ([n, size], n <= ROM_LIMIT) replaces the
+    generated vectors. `build_root` holds the Verilator build (default `sim_dir`), so
+    runs in other folders can share one build."""
     if mode not in MODES:
         raise HwgenError(f"sim mode must be one of {', '.join(MODES)}, not {mode!r}")
     if n < 1:
@@ -66,7 +74,15 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         raise HwgenError(f"no Verilog (*.v) in {rtl_dir}")
     sim_dir = Path(sim_dir)
     sim_dir.mkdir(parents=True, exist_ok=True)
-    codes, n_fixed = stimulus.all_codes(manifest, n, seed, extra)
+    if (toggles or idle or codes is not None) and mode != "batch":
+        raise HwgenError("toggle counts, idle cycles and given vectors need batch mode")
+    if codes is not None:
+        codes = np.asarray(codes, dtype=np.int64).reshape(n, -1)
+        if n > stimulus.ROM_LIMIT:
+            raise HwgenError(f"at most {stimulus.ROM_LIMIT} given vectors, not {n}")
+        n_fixed = n
+    else:
+        codes, n_fixed = stimulus.all_codes(manifest, n, seed, extra)
     t0 = time.perf_counter()
     expected = interp.run(graph, codes.reshape((n,) + tuple(graph.input.shape)))
     model = ReferenceModel(expected, manifest["output"]["logits"])
@@ -90,18 +106,20 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         cfg.update(inputs=str((sim_dir / "inputs.npy").resolve()),
                    expected=str((sim_dir / "expected.npy").resolve()), gap_rate=0.25)
         top = manifest["top"]
-    build_dir = sim_dir / f"build-{mode}{'-waves' if waves else ''}"
+    build_dir = Path(build_root or sim_dir) / f"build-{mode}{'-waves' if waves else ''}{'-toggles' if toggles else ''}"
     t1 = time.perf_counter()
-    built = _build(sources, top, build_dir, waves, log)
+    built = _build(sources, top, build_dir, waves, log, toggles)
     build_s = time.perf_counter() - t1
-    jobs = 1 if (waves or mode == "stream") else max(1, min(os.cpu_count() or 1, n // 20000))
+    jobs = 1 if (waves or toggles or mode == "stream") else \
+        max(1, min(os.cpu_count() or 1, n // 20000))
     log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
     if mode == "batch":
         fixed = [format(w, "x") for w in pack(manifest["input"]["elements"], codes[:n_fixed])]
         runs = []
         for k, (count, offset) in enumerate(_shards(n, n_fixed, jobs)):
-            runs.append(dict(cfg, n=count, offset=offset, key=stimulus.key(seed), gaps=True,
+            runs.append(dict(cfg, n=count, offset=offset, key=stimulus.key(seed), gaps=gaps,
+                             idle=idle,
                              fixed_hex=fixed if k == 0 else [],
                              result=str((sim_dir / f"shard{k}" / "batch.json").resolve())))
         _run_all(top, "batch", build_dir, sim_dir, runs, waves)
@@ -133,21 +151,21 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     return result
 
 
-def _digest(sources, top: str, waves: bool) -> str:
+def _digest(sources, top: str, waves: bool, toggles: bool) -> str:
     from ..toolchain import VERILATOR_MAKEFLAGS
     from ..toolchain import fst_supported
-    h = hashlib.sha256(f"{top} {waves} {fst_supported()} {VERILATOR_ARGS} {VERILATOR_MAKEFLAGS} public-top-only"
-                       .encode())
+    h = hashlib.sha256(f"{top} {waves} {toggles} {fst_supported()} {VERILATOR_ARGS} "
+                       f"{VERILATOR_MAKEFLAGS} public-top-only".encode())
     for s in sources:
         h.update(Path(s).read_bytes())
     return h.hexdigest()
 
 
-def _build(sources, top: str, build_dir: Path, waves: bool, log) -> bool:
+def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool = False) -> bool:
     """Verilate and compile unless an identical build exists; True if it built."""
     from .. import toolchain
     stamp = build_dir / "hwgen.digest"
-    digest = _digest(sources, top, waves)
+    digest = _digest(sources, top, waves, toggles)
     if stamp.exists() and stamp.read_text() == digest and (build_dir / top).exists():
         log("  Verilator build is up to date")
         return False
@@ -155,9 +173,14 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log) -> bool:
     env = toolchain.verilator_env()
     runner = _runner(env)
     args = VERILATOR_ARGS + (["--trace-fst"] if waves and toolchain.fst_supported() else [])
+    control_text = f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+    if toggles:
+        # Count the DUT's toggles, not the harness's (its file is the last source).
+        args = args + ["--coverage-toggle", "--coverage-max-width", "1000000"]
+        control_text += f'coverage_off -file "{Path(sources[-1]).resolve()}"\n'
     build_dir.mkdir(parents=True, exist_ok=True)
     control = build_dir / "public_top.vlt"
-    control.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+    control.write_text(control_text)
     sources = list(sources) + [_control_file(control)]
     build_dir.mkdir(parents=True, exist_ok=True)
     runner.build(sources=[s if not isinstance(s, Path) else str(s.resolve())

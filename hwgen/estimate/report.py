@@ -1,0 +1,223 @@
+"""`report.json` (schema below), `report.md` and the PNG plots of a design's build folder.
+
+`report.json` is the record; `report.md` and the plots are rendered from it alone, so
+`hwgen report DIR` can render them again. Everything in it is a function of the model and
+the options except `seconds` (wall time per step), which is why `report.md` leaves the
+seconds out: the same design gives byte-identical `report.md` and plots.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import HwgenError
+
+SCHEMA_ID = "hwgen-report/1"
+
+_NUM = {"type": "number"}
+_NUM_OR_NULL = {"type": ["number", "null"]}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "number"}}
+_CHECK = {"type": ["object", "null"], "required": ["vectors", "mismatches"],
+          "properties": {"vectors": {"type": "integer", "minimum": 1},
+                         "mismatches": {"type": "integer", "minimum": 0}}}
+
+REPORT_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "hwgen report.json",
+    "type": "object",
+    "required": ["schema", "design", "options", "target", "device", "hardware", "latency",
+                 "fmax_mhz", "resources", "power", "checks", "tools", "seconds"],
+    "properties": {
+        "schema": {"const": SCHEMA_ID},
+        "design": {"type": "string"},
+        "options": {"type": "object", "required": ["mult", "pipeline"]},
+        "target": {"enum": ["ice40", "ecp5", "xc7", "asic"]},
+        "device": {"type": ["string", "null"]},
+        "hardware": {"type": "object", "required": ["top", "verilog", "ii", "input", "output",
+                                                    "layers"],
+                     "properties": {"layers": {"type": "array", "items": {
+                         "type": "object", "required": ["layer", "op", "in", "out"]}}}},
+        "latency": {"type": "object", "required": ["cycles", "ns"],
+                    "properties": {"cycles": {"type": "integer", "minimum": 1},
+                                   "ns": _NUM_OR_NULL}},
+        "fmax_mhz": _NUM_OR_NULL,
+        "resources": {"type": "object", "required": ["mapping", "layers", "total"],
+                      "properties": {
+                          "layers": {"type": "array", "items": {
+                              "type": "object", "required": ["layer", "module"]}},
+                          "total": _COUNTS}},
+        "pnr": {"type": ["object", "null"]},
+        "power": {"type": ["object", "null"], "required": [
+            "estimate", "method", "clock_mhz", "static_mw", "clock_mw", "dynamic_busy_mw",
+            "busy_mw", "idle_mw", "energy_per_inference_nj", "layers", "model"],
+            "properties": {"clock_mhz": _NUM, "busy_mw": _NUM, "idle_mw": _NUM,
+                           "energy_per_inference_nj": {
+                               "type": "object", "required": ["busy", "isolated"]}}},
+        "checks": {"type": "object", "properties": {"reference_vs_qkeras": _CHECK,
+                                                    "rtl_vs_reference": _CHECK}},
+        "tools": {"type": "object", "additionalProperties": {"type": "string"}},
+        "seconds": {"type": "object", "additionalProperties": _NUM},
+    },
+}
+
+
+def validate(report: dict) -> None:
+    """Raise HwgenError naming the first field that breaks the schema."""
+    import jsonschema
+    try:
+        jsonschema.validate(report, REPORT_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise HwgenError(f"report.json does not follow {SCHEMA_ID} at {where}: "
+                         f"{exc.message}") from None
+
+
+def write(out: Path, report: dict) -> list[Path]:
+    """Write report.json and render report.md and the plots; the paths written."""
+    validate(report)
+    out = Path(out)
+    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    return [out / "report.json"] + render(out)
+
+
+def render(out: Path) -> list[Path]:
+    """report.md and the PNG plots from `out/report.json`."""
+    path = Path(out) / "report.json"
+    if not path.is_file():
+        raise HwgenError(f"no report.json in {out}: run `hwgen flow` (make hw) first")
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise HwgenError(f"{path} is not valid JSON ({exc})") from None
+    validate(report)
+    plots = _plots(Path(out), report)
+    md = Path(out) / "report.md"
+    md.write_text(markdown(report, [p.name for p in plots]))
+    return [md] + plots
+
+
+def _table(head: list[str], rows: list[list]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
+        ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+
+
+def markdown(r: dict, plots: list[str]) -> str:
+    hw, res, pw = r["hardware"], r["resources"], r["power"]
+    lat = r["latency"]
+    lines = [f"# {r['design']}: hardware report", "",
+             f"- top module `{hw['top']}` in `{hw['verilog']}`; target `{r['target']}`"
+             + (f", device {r['device']}" if r["device"] else ""),
+             f"- options: multiplication `{r['options']['mult']}`, a register every "
+             f"{r['options']['pipeline']} levels",
+             f"- input {hw['input']}, output {hw['output']}",
+             f"- latency {lat['cycles']} cycles"
+             + (f" = {lat['ns']} ns at Fmax {r['fmax_mhz']} MHz" if lat["ns"] else "")
+             + f", initiation interval {hw['ii']} (one input vector per clock)", ""]
+    lines += ["## Layers", ""]
+    keys = ["layer", "op", "module", "in", "out", "nonzero_weights", "adders", "multipliers",
+            "registers"]
+    lines += _table(["layer", "op", "module", "input format", "output format",
+                     "non-zero weights", "adders", "multipliers", "pipeline registers"],
+                    [[row.get(k, "") for k in keys] for row in hw["layers"]])
+    kinds = [k for k in res["total"] if k != "logic_levels"]
+    lines += ["", f"## Resources ({r['target']}, Yosys, {res['mapping']})", ""]
+    lines += _table(["layer"] + kinds + ["logic levels"],
+                    [[row["layer"]] + [row.get(k, 0) for k in kinds]
+                     + [row.get("logic_levels", 0)] for row in res["layers"]]
+                    + [["**total**"] + [res["total"][k] for k in kinds]
+                       + [res["total"].get("logic_levels", 0)]])
+    lines += ["", "Per-layer synthesis: each layer module is synthesized on its own, the top "
+              "with its layers as black boxes.", ""]
+    pnr = r.get("pnr")
+    lines += ["## Place and route", ""]
+    if pnr and pnr.get("fmax_mhz"):
+        util = ", ".join(f"{k} {v['used']}/{v['available']}"
+                         for k, v in sorted(pnr.get("utilization", {}).items()))
+        lines += [f"nextpnr on {pnr['device']} (out of context): Fmax {pnr['fmax_mhz']} MHz; "
+                  f"{util}.", ""]
+    elif pnr:
+        lines += [f"Not placed and routed: {pnr.get('message', 'see the log')}", ""]
+    else:
+        lines += [f"Not run for `{r['target']}` (nextpnr runs for ecp5).", ""]
+    if pw:
+        e = pw["energy_per_inference_nj"]
+        lines += ["## Power (estimate)", "",
+                  f"Method: {pw['method']}. Model: {pw['model']['sources']}.", "",
+                  f"At {pw['clock_mhz']} MHz: busy {pw['busy_mw']} mW (static "
+                  f"{pw['static_mw']}, clock {pw['clock_mw']}, switching "
+                  f"{pw['dynamic_busy_mw']}); idle {pw['idle_mw']} mW (switching "
+                  f"{pw['dynamic_idle_mw']}).", "",
+                  f"Energy per inference: {e['busy']} nJ back to back (static and clock "
+                  f"included), {e['isolated']} nJ for one inference alone (its switching "
+                  f"plus {lat['cycles']} idle cycles), {e['dynamic_only']} nJ of switching.",
+                  ""]
+        lines += _table(["layer", "register toggle rate", "logic toggle rate",
+                         "switching mW (busy)", "pJ per inference"],
+                        [[row["layer"], row["toggle_rate"]["reg"], row["toggle_rate"]["comb"],
+                          row["dynamic_busy_mw"], row["dynamic_pj_per_inference"]]
+                         for row in pw["layers"]])
+        lines.append("")
+    checks = r["checks"]
+    lines += ["## Checks", ""]
+    if checks.get("reference_vs_qkeras"):
+        c = checks["reference_vs_qkeras"]
+        lines.append(f"- Reference vs QKeras `predict`: {c['vectors']} vectors, "
+                     f"{c['mismatches']} mismatches.")
+    if checks.get("rtl_vs_reference"):
+        c = checks["rtl_vs_reference"]
+        lines.append(f"- RTL vs reference (Verilator): {c['vectors']} vectors, "
+                     f"{c['mismatches']} mismatches.")
+    lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in sorted(r["tools"].items())]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(out: Path, r: dict) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    # No software/date metadata: the same report gives byte-identical PNGs.
+    meta = {"Software": None}
+    paths = []
+    res = r["resources"]
+    kinds = [k for k in res["total"] if k not in ("logic_levels", "transistors",
+                                                   "nand2_equivalents")]
+    names = [row["layer"] for row in res["layers"]]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    bottom = [0] * len(names)
+    for k in kinds:
+        vals = [row.get(k, 0) for row in res["layers"]]
+        if any(vals):
+            ax.bar(names, vals, bottom=bottom, label=k)
+            bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_ylabel("cells")
+    ax.set_title(f"{r['design']}: resources per layer ({r['target']})")
+    ax.legend()
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    p = out / "resources.png"
+    fig.savefig(p, dpi=100, metadata=meta)
+    plt.close(fig)
+    paths.append(p)
+    pw = r["power"]
+    if pw:
+        labels = ["static", "clock"] + [row["layer"] for row in pw["layers"]]
+        busy = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_busy_mw"]
+                                                     for row in pw["layers"]]
+        idle = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_idle_mw"]
+                                                     for row in pw["layers"]]
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        x = range(len(labels))
+        ax.bar([i - 0.2 for i in x], busy, width=0.4, label="busy")
+        ax.bar([i + 0.2 for i in x], idle, width=0.4, label="idle")
+        ax.set_xticks(list(x), labels, rotation=30)
+        ax.set_ylabel("mW (estimate)")
+        ax.set_title(f"{r['design']}: power at {pw['clock_mhz']} MHz ({r['target']})")
+        ax.legend()
+        fig.tight_layout()
+        p = out / "power.png"
+        fig.savefig(p, dpi=100, metadata=meta)
+        plt.close(fig)
+        paths.append(p)
+    return paths
