@@ -1,0 +1,152 @@
+"""The power estimate: real toggle counts from Verilator, real synthesis, the energy model's
+behaviour (activity, idle, pruning), report.json's schema and determinism, `make hw`'s flow."""
+import json
+
+import numpy as np
+import pytest
+
+from hwgen.errors import HwgenError
+from hwgen.estimate import report
+from hwgen.estimate.activity import measure, registers, verilator_name
+from hwgen.estimate.power import estimate_power, model
+from hwgen.estimate.resources import estimate
+from hwgen.flow import build_rtl, make_report
+from hwgen.options import HardwareOptions
+
+from ..hw_factory import random_graph
+
+QUIET = dict(log=lambda s: None)
+
+
+def _design(tmp, seed, sparsity=0.0):
+    graph = random_graph(seed, sparsity=sparsity, n_in=8)
+    lowered, rtl = build_rtl(graph, tmp, HardwareOptions())
+    return graph, lowered, rtl.data
+
+
+def _codes(manifest, n, kind, seed=0):
+    e = manifest["input"]["elements"]
+    lo = np.array([-(1 << (x["width"] - 1)) if x["signed"] else 0 for x in e])
+    hi = np.array([(1 << (x["width"] - (1 if x["signed"] else 0))) - 1 for x in e])
+    if kind == "constant":
+        return np.tile(lo, (n, 1))
+    if kind == "lsb":              # only the least significant bits change
+        return np.tile(lo, (n, 1)) + (np.arange(n)[:, None] % 2) * (hi > lo)
+    return np.random.default_rng(seed).integers(lo, hi + 1, size=(n, len(e)))
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("power")
+    graph, lowered, manifest = _design(tmp, 7)
+    resources = estimate(tmp, manifest, "ice40", **QUIET)
+    acts = {kind: measure(graph, manifest, tmp / "rtl", tmp / f"act-{kind}", 1000,
+                          codes=_codes(manifest, 1000, kind), build_root=tmp / "sim",
+                          **QUIET)
+            for kind in ("constant", "lsb", "random")}
+    return tmp, graph, lowered, manifest, resources, acts
+
+
+def test_toggle_counts_cover_every_instance(measured):
+    tmp, _, _, manifest, _, acts = measured
+    modules = {r["module"] for r in manifest["layers"] if r["module"]} | {manifest["top"]}
+    busy = acts["random"]["instances"]
+    assert set(busy) == modules
+    top = busy[manifest["top"]]
+    assert top["reg_bits"] > 0 and 0 < top["busy"]["reg"] <= 1
+    # The input registers toggle about half the time on random codes.
+    assert 0.2 < top["busy"]["reg"] < 0.8
+    regs = registers((tmp / manifest["verilog"]).read_text())[manifest["top"]]
+    assert verilator_name("in_0") in regs and verilator_name("\\$1") == "__0241"
+
+
+def test_dynamic_power_grows_with_input_activity(measured):
+    _, _, _, manifest, resources, acts = measured
+    dyn = {k: estimate_power(resources, a, manifest["latency"], "ice40")["dynamic_busy_mw"]
+           for k, a in acts.items()}
+    assert dyn["constant"] < dyn["lsb"] < dyn["random"]
+    assert dyn["constant"] < 0.05 * dyn["random"]
+
+
+def test_idle_datapath_costs_static_and_clock_only(measured):
+    _, _, _, manifest, resources, acts = measured
+    p = estimate_power(resources, acts["random"], manifest["latency"], "ice40")
+    assert p["dynamic_idle_mw"] <= 0.01 * p["dynamic_busy_mw"]
+    assert p["idle_mw"] - p["static_mw"] - p["clock_mw"] <= 0.01 * p["dynamic_busy_mw"] + 1e-3
+    assert p["busy_mw"] > p["idle_mw"]
+    e = p["energy_per_inference_nj"]
+    assert e["busy"] == pytest.approx(p["busy_mw"] / p["clock_mhz"], rel=1e-3)
+
+
+def test_pruned_design_costs_less_energy_than_dense(tmp_path):
+    energy = {}
+    for sparsity in (0.0, 0.85):
+        tmp = tmp_path / str(sparsity)
+        graph, _, manifest = _design(tmp, 7, sparsity)
+        res = estimate(tmp, manifest, "ecp5", **QUIET)
+        act = measure(graph, manifest, tmp / "rtl", tmp / "act", 1000,
+                      codes=_codes(manifest, 1000, "random"), **QUIET)
+        energy[sparsity] = (res["total"]["LUT4"],
+                            estimate_power(res, act, manifest["latency"], "ecp5")
+                            ["energy_per_inference_nj"]["dynamic_only"])
+    assert energy[0.85][0] < energy[0.0][0]
+    assert energy[0.85][1] < energy[0.0][1]
+
+
+def test_every_target_has_a_documented_model():
+    for target in ("ice40", "ecp5", "xc7", "asic"):
+        m = model(target).as_dict()
+        assert m["sources"] and all(v >= 0 for v in m["cell_pj_per_toggle"].values())
+    # iCE40 numbers come from the bench table: a blank design draws 85.6 uA at 1.219 V.
+    assert model("ice40").static_w == pytest.approx(104.3e-6, rel=1e-3)
+
+
+def test_report_json_follows_the_schema_and_renders_identically(measured, tmp_path):
+    tmp, _, lowered, manifest, resources, acts = measured
+    power = estimate_power(resources, acts["random"], manifest["latency"], "ice40")
+    rec = make_report("small", lowered, manifest, "ice40", dict(resources), None, power,
+                      None, {"vectors": 1000, "mismatches": 0}, {"synthesis": 1.0})
+    out = tmp_path / "r"
+    out.mkdir()
+    report.write(out, rec)
+    first = {p: (out / p).read_bytes() for p in ("report.md", "resources.png", "power.png")}
+    assert report.render(out) and first == {p: (out / p).read_bytes() for p in first}
+    md = first["report.md"].decode()
+    assert "Power (estimate)" in md and "mW" in md and "| **total** |" in md
+    broken = json.loads((out / "report.json").read_text())
+    broken["latency"]["cycles"] = "ten"
+    (out / "report.json").write_text(json.dumps(broken))
+    with pytest.raises(HwgenError, match="latency/cycles"):
+        report.render(out)
+
+
+def test_report_of_a_missing_folder_is_a_clear_error(tmp_path, capsys):
+    from hwgen.cli import main
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "run `hwgen flow`" in capsys.readouterr().err
+
+
+def test_flow_writes_the_same_report_twice(tmp_path, capsys):
+    """`make hw` end to end on a small QKeras model: every step, then again; the numbers,
+    report.md and the plots do not change (only the wall times may)."""
+    from hwgen.cli import main
+    from ..model_factory import random_model
+    model, in_fmt, _ = random_model(4)
+    path = tmp_path / "m.h5"
+    model.save(path)
+    out = tmp_path / "out"
+    args = ["flow", str(path), "--input-format", in_fmt, "--n", "500", "-o", str(out)]
+    assert main(args) == 0
+    first = json.loads((out / "report.json").read_text())
+    files = {p: (out / p).read_bytes() for p in ("report.md", "resources.png", "power.png")}
+    assert main(args) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert set(first["seconds"]) >= {"ir", "verify", "rtl", "cosim", "synthesis", "power"}
+    first.pop("seconds"), again.pop("seconds")
+    assert first == again
+    assert files == {p: (out / p).read_bytes() for p in files}
+    assert first["fmax_mhz"] > 0 and first["resources"]["total"]["LUT4"] > 0
+    assert first["power"]["energy_per_inference_nj"]["busy"] > 0
+    assert first["checks"]["rtl_vs_reference"]["mismatches"] == 0
+    report.validate(first | {"seconds": {}})
+    assert "[7/7] report" in capsys.readouterr().out
