@@ -182,8 +182,8 @@ def cmd_estimate(args) -> int:
     out = _out_dir(args, loaded.name)
     print(f"[2/{steps}] hardware passes + RTL into {out}", flush=True)
     _, rtl = _build(args, loaded, graph, out)
-    if args.pnr and args.target != "ecp5":
-        raise HwgenError("--pnr runs nextpnr for --target ecp5 only (so far)")
+    if args.pnr and args.target not in ("ecp5", "ice40"):
+        raise HwgenError("--pnr runs nextpnr for --target ecp5 or ice40")
     print(f"[3/{steps}] synthesis for {args.target} (layers in parallel, cached)"
           + (" + place and route" if args.pnr else ""), flush=True)
     resources, placed, _ = synthesize_and_place(
@@ -247,7 +247,7 @@ def cmd_flow(args) -> int:
     sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out, toggles=True)
     t = step("cosim", t)
     print(f"[5/{steps}] synthesis for {args.target} (layers in parallel, cached)"
-          + (" + place and route" if args.target == "ecp5" else ""), flush=True)
+          + (" + place and route" if args.target in ("ecp5", "ice40") else ""), flush=True)
     resources, placed, synth_seconds = synthesize_and_place(
         out, rtl.data, args.target, args.full, True, None,
         log=lambda s: print("      " + s.strip(), flush=True))
@@ -329,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-power", action="store_true", help="resources only: skip "
                            "the toggle-count simulation and the power estimate")
             p.add_argument("--pnr", action="store_true", help="also place and route with "
-                           "nextpnr (ecp5, out of context): Fmax and utilisation")
+                           "nextpnr (ecp5 out of context; ice40 on the UP5K with a serial "
+                           "I/O wrapper): Fmax and utilisation")
             p.add_argument("--device", choices=["25k", "45k", "85k"], help="ECP5 device "
                            "for --pnr (default: the smallest that fits)")
         if name == "sim":

@@ -70,29 +70,39 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
 
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
                          pnr: bool = True, device: str | None = None, log=print):
-    """Per-layer synthesis for `target`; then, for ecp5, place and route on the smallest
-    device that fits. A design that fits none is reported, not raised. (resources, pnr or
+    """Per-layer synthesis for `target`; then, for ecp5 and ice40, place and route on the
+    smallest device that fits (ice40: the UP5K). A design that fits none is reported, not raised. (resources, pnr or
     None, seconds per step)."""
     import time
     from .errors import HwgenError
-    from .estimate.nextpnr import pick_device, place_and_route
+    from .estimate.nextpnr import fits_up5k, pick_device, place_and_route
     from .estimate.resources import estimate
     t0 = time.perf_counter()
     resources = estimate(out, manifest, target, full, log=log)
     resources.pop("seconds", None)       # wall time goes to the report's `seconds` only
     seconds = {"synthesis": round(time.perf_counter() - t0, 1)}
     placed = None
-    if pnr and target == "ecp5":
+    if pnr and target in ("ecp5", "ice40"):
         t1 = time.perf_counter()
         t = resources["total"]
         try:
-            dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], device)
+            if target == "ecp5":
+                dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], device)
+            else:
+                # The serial wrapper adds a flip-flop per input and output bit.
+                extra_ffs = sum(p["width"] for p in manifest["ports"]
+                                if p["name"] in ("in_data", "out_data"))
+                fits_up5k(t["LUT4"], t["FF"] + extra_ffs, t["DSP"])
+                dev = "up5k"
         except HwgenError as exc:
             placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
         else:
-            log(f"  place and route on LFE5U-{dev.upper()} (out of context)")
+            where = "iCE40UP5K (serial I/O wrapper)" if dev == "up5k" else \
+                f"LFE5U-{dev.upper()} (out of context)"
+            log(f"  place and route on {where}")
             placed = place_and_route(out / manifest["verilog"], manifest["top"],
-                                     out / "synth" / "ecp5" / "pnr", dev)
+                                     out / "synth" / target / "pnr", dev,
+                                     manifest=manifest)
             placed.update(fits=True, nextpnr_device=dev)
             fmax = placed["fmax_mhz"]
             placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax else None

@@ -1,10 +1,12 @@
-"""Place and route with nextpnr for Fmax and utilisation (ECP5, out of context).
+"""Place and route with nextpnr for Fmax and utilisation (ECP5 and iCE40UP5K).
 
 The core's flattened input and output vectors have far more bits than any package has
-pins, so it is placed and routed out of context (`--out-of-context`: no I/O buffers, the
-ports stay internal nets), the way a core inside a larger design is timed. The device is
-the smallest LFE5U that holds the synthesized LUTs, flip-flops and multipliers, unless
-one is given. iCE40 place and route needs a board top that serialises the I/O (issue 5).
+pins. ECP5: placed and routed out of context (`--out-of-context`: no I/O buffers, the
+ports stay internal nets), the way a core inside a larger design is timed, on the
+smallest LFE5U that holds the synthesized LUTs, flip-flops and multipliers, unless one is
+given. iCE40: nextpnr-ice40 has no out-of-context mode, so the core is wrapped in
+`serial_top.SerialTop` (one serial input, one serial output) and placed on the UP5K
+(SG48 package), the device of the iCEBreaker.
 """
 from __future__ import annotations
 
@@ -36,41 +38,68 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
                      "fewer bits, --mult dsp, or a larger --pipeline")
 
 
-def synth_json_script(top: str) -> str:
+# iCE40UP5K: LUT4s (= flip-flops) and SB_MAC16s, from the iCE40 UltraPlus data sheet
+# (FPGA-DS-02008, table 1.1).
+UP5K = ("up5k", 5280, 5280, 8)
+
+
+def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
+    """A clear error unless the design (plus the serial wrapper) fits the UP5K."""
+    name, lut_cap, ff_cap, dsp_cap = UP5K
+    if luts > lut_cap or ffs > ff_cap or dsps > dsp_cap:
+        raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} SB_MAC16; the "
+                         f"iCE40UP5K has {lut_cap}, {ff_cap}, {dsp_cap}. Prune more, use "
+                         "fewer bits, or a larger --pipeline; or target ecp5")
+
+
+def synth_json_script(top: str, family: str = "ecp5") -> str:
     esc = "\\" + top if "." in top else top
+    delay, synth = (250, "synth_ice40 -abc9 -dsp") if family == "ice40" else \
+        (300, "synth_ecp5 -abc9")
     return ("read_verilog design.v\n"
             f"hierarchy -top {esc}\n"
-            'scratchpad -set abc9.script "+&if,-W,300,-v"\n'
-            f"synth_ecp5 -abc9 -top {esc} -json design.json\n")
+            f'scratchpad -set abc9.script "+&if,-W,{delay},-v"\n'
+            f"{synth} -top {esc} -json design.json\n")
 
 
 def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: float = 100,
-                    seed: int = 1) -> dict:
-    """Synthesize the whole design and place and route it; Fmax (MHz) and utilisation."""
+                    seed: int = 1, manifest: dict | None = None) -> dict:
+    """Synthesize the whole design and place and route it; Fmax (MHz) and utilisation.
+    `device` is an LFE5U size (25k, 45k, 85k) or `up5k` (then `manifest` is needed for
+    the serial wrapper)."""
     from .. import toolchain
     work.mkdir(parents=True, exist_ok=True)
-    (work / "design.v").write_text(Path(verilog).read_text())
-    (work / "synth.ys").write_text(synth_json_script(top))
+    text = Path(verilog).read_text()
+    family = "ice40" if device == "up5k" else "ecp5"
+    if family == "ice40":
+        from .serial_top import SERIAL_TOP, verilog as serial_verilog
+        text += "\n" + serial_verilog(manifest)
+        top = SERIAL_TOP
+    (work / "design.v").write_text(text)
+    (work / "synth.ys").write_text(synth_json_script(top, family))
     yosys = subprocess.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                         "synth.ys"],
                            cwd=work, capture_output=True, text=True)
     if yosys.returncode != 0:
         raise HwgenError(f"Yosys failed; see {work / 'yosys.log'}")
-    cmd = toolchain.nextpnr_command("ecp5") + [
-        f"--{device}", "--package", "CABGA381", "--out-of-context", "--timing-allow-fail",
-        "--json", "design.json", "--freq", str(freq_mhz),
+    where = ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"] \
+        if family == "ice40" else [f"--{device}", "--package", "CABGA381", "--out-of-context"]
+    cmd = toolchain.nextpnr_command(family) + where + [
+        "--timing-allow-fail", "--json", "design.json", "--freq", str(freq_mhz),
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
     pnr = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if pnr.returncode != 0:
         raise HwgenError(f"nextpnr failed; see {work / 'nextpnr.log'}")
-    return parse_report(json.loads((work / "report.json").read_text()), device)
+    name = "iCE40UP5K" if family == "ice40" else f"LFE5U-{device.upper()}"
+    return parse_report(json.loads((work / "report.json").read_text()), name)
 
 
 def parse_report(report: dict, device: str) -> dict:
-    """Fmax of the clock and the used/available count of each resource kind."""
+    """Fmax of the clock and the used/available count of each resource kind (`device` is
+    the name to report)."""
     fmax = report.get("fmax", {})
     clocks = {re.sub(r"\$.*", "", k): round(v["achieved"], 1) for k, v in fmax.items()}
     util = {k: {"used": v["used"], "available": v["available"]}
             for k, v in report.get("utilization", {}).items() if v["used"]}
-    return {"device": f"LFE5U-{device.upper()}", "fmax_mhz": min(clocks.values())
+    return {"device": device, "fmax_mhz": min(clocks.values())
             if clocks else None, "clocks": clocks, "utilization": util}

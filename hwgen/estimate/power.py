@@ -1,15 +1,15 @@
 """Power and energy per inference: measured switching activity times a per-target energy
 model. An estimate, not a measurement of silicon.
 
-Method. `activity.measure` counts, over co-simulation vectors, the toggles of every RTL
-bit per instance (a layer module, or the top), split into registers and combinational
-signals. Per instance, the register toggle rate drives the synthesized flip-flops and the
-combinational toggle rate drives the instance's LUTs, carry cells, muxes and multipliers
+Method. `activity.measure` counts, over co-simulation vectors, the toggles of the RTL's
+registers and module outputs per instance (a layer module, or the top). Per instance, the
+register toggle rate drives the synthesized flip-flops and the logic toggle rate
+(registers and outputs) drives the instance's LUTs, carry cells, muxes and multipliers
 (the synthesis keeps each layer module apart, so cells and signals belong to the same
 instance). Per clock cycle:
 
     E = E_clock_network + N_FF * E_ff_clock
-        + sum over instances [ a_reg * N_FF * E_ff + a_comb * sum_cells(N_cell * E_cell) ]
+        + sum over instances [ a_reg * N_FF * E_ff + a_logic * sum_cells(N_cell * E_cell) ]
     P = P_static + f * E
 
 with `a` in toggles per bit per cycle. Busy: one new vector every cycle; idle: no valid
@@ -81,7 +81,7 @@ class EnergyModel:
     ff_clock_j: float                 # per flip-flop per cycle
     ff_j: float                       # per flip-flop output toggle
     cell_j: dict = field(default_factory=dict)   # resource name -> J per toggle (per unit
-    #                                   of the instance's combinational toggle rate)
+    #                                   of the instance's logic toggle rate)
     sources: str = ""
 
     def as_dict(self) -> dict:
@@ -145,13 +145,13 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
         ff_total += ffs
         energy = {}
         for mode in ("busy", "idle"):
-            a = act[mode] if act else {"reg": 0.0, "comb": 0.0}
+            a = act[mode] if act else {"reg": 0.0, "logic": 0.0}
             comb_cells = _comb_cells(row, m)
-            e = a["reg"] * ffs * m.ff_j + a["comb"] * sum(
+            e = a["reg"] * ffs * m.ff_j + a["logic"] * sum(
                 n * m.cell_j[k] for k, n in comb_cells.items())
             energy[mode] = e
         layers.append({"layer": row["layer"], "module": row["module"],
-                       "toggle_rate": act["busy"] if act else {"reg": 0.0, "comb": 0.0},
+                       "toggle_rate": act["busy"] if act else {"reg": 0.0, "logic": 0.0},
                        "dynamic_busy_mw": round(energy["busy"] * f * 1e3, 4),
                        "dynamic_idle_mw": round(energy["idle"] * f * 1e3, 4),
                        "dynamic_pj_per_inference": round(energy["busy"] * 1e12, 3)})

@@ -133,12 +133,12 @@ def markdown(r: dict, plots: list[str]) -> str:
     if pnr and pnr.get("fmax_mhz"):
         util = ", ".join(f"{k} {v['used']}/{v['available']}"
                          for k, v in sorted(pnr.get("utilization", {}).items()))
-        lines += [f"nextpnr on {pnr['device']} (out of context): Fmax {pnr['fmax_mhz']} MHz; "
+        lines += [f"nextpnr on {pnr['device']}: Fmax {pnr['fmax_mhz']} MHz; "
                   f"{util}.", ""]
     elif pnr:
         lines += [f"Not placed and routed: {pnr.get('message', 'see the log')}", ""]
     else:
-        lines += [f"Not run for `{r['target']}` (nextpnr runs for ecp5).", ""]
+        lines += [f"Not run for `{r['target']}` (nextpnr runs for ecp5 and ice40).", ""]
     if pw:
         e = pw["energy_per_inference_nj"]
         lines += ["## Power (estimate)", "",
@@ -153,7 +153,7 @@ def markdown(r: dict, plots: list[str]) -> str:
                   ""]
         lines += _table(["layer", "register toggle rate", "logic toggle rate",
                          "switching mW (busy)", "pJ per inference"],
-                        [[row["layer"], row["toggle_rate"]["reg"], row["toggle_rate"]["comb"],
+                        [[row["layer"], row["toggle_rate"]["reg"], row["toggle_rate"]["logic"],
                           row["dynamic_busy_mw"], row["dynamic_pj_per_inference"]]
                          for row in pw["layers"]])
         lines.append("")

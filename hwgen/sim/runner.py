@@ -155,7 +155,7 @@ def _digest(sources, top: str, waves: bool, toggles: bool) -> str:
     from ..toolchain import VERILATOR_MAKEFLAGS
     from ..toolchain import fst_supported
     h = hashlib.sha256(f"{top} {waves} {toggles} {fst_supported()} {VERILATOR_ARGS} "
-                       f"{VERILATOR_MAKEFLAGS} public-top-only".encode())
+                       f"{VERILATOR_MAKEFLAGS} public-top-only counted-v2".encode())
     for s in sources:
         h.update(Path(s).read_bytes())
     return h.hexdigest()
@@ -174,11 +174,22 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool =
     runner = _runner(env)
     args = VERILATOR_ARGS + (["--trace-fst"] if waves and toolchain.fst_supported() else [])
     control_text = f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+    build_dir.mkdir(parents=True, exist_ok=True)
     if toggles:
-        # Count the DUT's toggles, not the harness's (its file is the last source).
+        # Count the DUT's flip-flops and module outputs (`toggles.counted_source`), not the
+        # harness (its file is the last source).
+        from .toggles import counted_source
+        counted = build_dir / "counted"
+        counted.mkdir(exist_ok=True)
+        copies = []
+        for src in sources[:-1]:
+            copy = counted / Path(src).name
+            copy.write_text(counted_source(Path(src).read_text()))
+            copies.append(copy)
+        sources = copies + [sources[-1]]
         args = args + ["--coverage-toggle", "--coverage-max-width", "1000000"]
         control_text += f'coverage_off -file "{Path(sources[-1]).resolve()}"\n'
-    build_dir.mkdir(parents=True, exist_ok=True)
+
     control = build_dir / "public_top.vlt"
     control.write_text(control_text)
     sources = list(sources) + [_control_file(control)]

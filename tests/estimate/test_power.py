@@ -7,7 +7,8 @@ import pytest
 
 from hwgen.errors import HwgenError
 from hwgen.estimate import report
-from hwgen.estimate.activity import measure, registers, verilator_name
+from hwgen.estimate.activity import measure
+from hwgen.sim.toggles import registers, verilator_name
 from hwgen.estimate.power import estimate_power, model
 from hwgen.estimate.resources import estimate
 from hwgen.flow import build_rtl, make_report

@@ -84,3 +84,20 @@ def test_design_too_large_for_ecp5_is_a_clear_error():
     from hwgen.estimate.nextpnr import pick_device
     with pytest.raises(HwgenError, match="LFE5U-85K has 83640.*Prune more"):
         pick_device(200000, 1000, 0)
+
+
+def test_ice40_place_and_route_through_the_serial_wrapper(tmp_path):
+    from hwgen.estimate.nextpnr import place_and_route
+    _, rtl = build_rtl(random_graph(4), tmp_path, HardwareOptions(pipeline=1))
+    pnr = place_and_route(rtl.verilog, rtl.top, tmp_path / "pnr", "up5k", manifest=rtl.data)
+    assert pnr["device"] == "iCE40UP5K" and pnr["fmax_mhz"] > 0
+    assert pnr["utilization"]["ICESTORM_LC"]["used"] > 0
+    # The wrapper leaves a handful of pins: clock, reset, si, si_en, go, so_en, so, done.
+    assert pnr["utilization"]["SB_IO"]["used"] <= 8
+
+
+def test_design_too_large_for_the_up5k_is_a_clear_error():
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.nextpnr import fits_up5k
+    with pytest.raises(HwgenError, match="iCE40UP5K has 5280.*target ecp5"):
+        fits_up5k(6000, 100, 0)
