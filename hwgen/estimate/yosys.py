@@ -81,6 +81,29 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
     return {m: summarize(t, r["stat"], r["ltp"]) for m, r in results.items()}
 
 
+def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
+                     full: bool = False) -> dict:
+    """The whole design in one Yosys run (no per-layer split, no cache): the cross-check of
+    the per-layer numbers. Slower, and it sees constants and dead logic across layers."""
+    from .. import toolchain
+    t = TARGETS[target]
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "design.v").write_text(Path(verilog).read_text())
+    script = t.script(top, [], full).replace(t.synth.format(top=_esc(top)),
+                                             t.synth.format(top=_esc(top)) + " -flatten"
+                                             if target == "xc7" else
+                                             t.synth.format(top=_esc(top)))
+    (work / "synth.ys").write_text(script)
+    proc = subprocess.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                       "synth.ys"],
+                          cwd=work, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HwgenError(f"Yosys failed on the whole design; see {work / 'yosys.log'}")
+    return summarize(t, json.loads((work / "stat.json").read_text()),
+                     (work / "ltp.txt").read_text())
+
+
 def module_text(text: str, name: str) -> str:
     """The Verilog of one module (with its attribute lines) from a generated file."""
     m = re.search(r"(\(\*[^\n]*\*\)\n)*module " + re.escape(_esc(name)) + r" ?\(", text)

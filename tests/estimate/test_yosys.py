@@ -101,3 +101,24 @@ def test_design_too_large_for_the_up5k_is_a_clear_error():
     from hwgen.estimate.nextpnr import fits_up5k
     with pytest.raises(HwgenError, match="iCE40UP5K has 5280.*target ecp5"):
         fits_up5k(6000, 100, 0)
+
+
+@pytest.fixture(scope="module")
+def pruned_digits(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits")
+    _, g = hwgen.compile_model("digits_mlp_pruned")
+    _, rtl = build_rtl(g, out, HardwareOptions())
+    return out, rtl.data
+
+
+@pytest.mark.parametrize("target", ["ecp5", "asic"])
+def test_per_layer_numbers_agree_with_one_whole_design_run(pruned_digits, tmp_path, target):
+    """An independent Yosys run on the same Verilog (one flattened design, no split): the
+    per-layer totals agree within 10 %, and are never below it (the whole design also
+    removes logic that is constant or dead across layers)."""
+    from hwgen.estimate.yosys import synthesize_whole
+    out, manifest = pruned_digits
+    split = estimate(out, manifest, target, log=lambda s: None)["total"]
+    whole = synthesize_whole(out / manifest["verilog"], manifest["top"], target, tmp_path)
+    for kind in {"ecp5": ["LUT4", "CCU2C", "FF"], "asic": ["transistors", "FF"]}[target]:
+        assert 0.9 * split[kind] <= whole[kind] <= split[kind], kind
