@@ -1,6 +1,10 @@
 """`make bench`: per design, model -> Verilog time, Verilog size, adders and multipliers,
 latency, co-simulation throughput, and hls4ml's C-simulation `predict` throughput on the
-same vectors, into build/bench.json (progress on stdout).
+same vectors; then per target (ice40, ecp5, xc7, asic): resources, Fmax (nextpnr, where the
+design fits), power and energy per inference, seconds in synthesis and place and route,
+and the cross-check of the per-layer totals against one whole-design Yosys run. Into
+build/bench.json, with a report.json per design and target under build/bench/<design>/
+reports/ (progress on stdout).
 
 Throughput is vectors per second of the whole simulation step (simulator start included),
 measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
@@ -22,7 +26,12 @@ import numpy as np  # noqa: E402
 
 import hwgen  # noqa: E402
 from hwgen.designs import design_names  # noqa: E402
-from hwgen.flow import build_rtl, design_data  # noqa: E402
+from hwgen.estimate import report  # noqa: E402
+from hwgen.estimate.activity import measure  # noqa: E402
+from hwgen.estimate.power import estimate_power  # noqa: E402
+from hwgen.estimate.yosys import TARGETS, synthesize_whole  # noqa: E402
+from hwgen.flow import (build_rtl, design_data, make_report, power_device,  # noqa: E402
+                        synthesize_and_place)
 from hwgen.options import HardwareOptions  # noqa: E402
 from hwgen.sim import stimulus  # noqa: E402
 from hwgen.sim.runner import cosim  # noqa: E402
@@ -31,7 +40,8 @@ SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
     "hls4ml-example-models" / "qkeras_3layer.json"
 
 
-def bench_design(source: str, n: int, n_hls: int, out_root: Path) -> dict:
+def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[str],
+                 whole: bool) -> dict:
     loaded, graph = hwgen.compile_model(source)
     out = out_root / loaded.name
     row: dict = {"design": loaded.name, "source": loaded.source}
@@ -57,6 +67,44 @@ def bench_design(source: str, n: int, n_hls: int, out_root: Path) -> dict:
           f"{res['mismatches']} mismatches", flush=True)
     codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
     row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
+    t = time.perf_counter()
+    activity = measure(graph, rtl.data, out / "rtl", out / "power", 10000, 0, extra, log=quiet)
+    row["toggle_count_s"] = round(time.perf_counter() - t, 1)
+    row["targets"] = {}
+    for target in targets:
+        row["targets"][target] = bench_target(loaded.name, lowered, rtl.data, out, target,
+                                              activity, res, whole)
+    return row
+
+
+def bench_target(design, lowered, manifest, out, target, activity, sim, whole) -> dict:
+    """Resources, Fmax, power and times for one target; its report.json."""
+    quiet = lambda s: None  # noqa: E731
+    resources, placed, seconds = synthesize_and_place(out, manifest, target, log=quiet)
+    fmax = placed.get("fmax_mhz") if placed else None
+    power = estimate_power(resources, activity, manifest["latency"], target,
+                           min(fmax, 100.0) if fmax else None,
+                           power_device(target, placed, resources))
+    record = make_report(design, lowered, manifest, target, resources, placed, power, None,
+                         sim, seconds)
+    report.write(out / "reports" / target, record)
+    row = {"total": resources["total"], "fmax_mhz": fmax,
+           "device": placed.get("device") if placed and placed.get("fits") else None,
+           "not_placed": placed.get("message") if placed and not placed.get("fits") else None,
+           "clock_mhz": power["clock_mhz"], "busy_mw": power["busy_mw"],
+           "idle_mw": power["idle_mw"],
+           "energy_per_inference_nj": power["energy_per_inference_nj"],
+           "synthesis_s": seconds["synthesis"],
+           "place_and_route_s": seconds.get("place_and_route")}
+    if whole:
+        t = time.perf_counter()
+        check = synthesize_whole(out / manifest["verilog"], manifest["top"], target,
+                                 out / "synth" / target / "whole")
+        row["whole_design"] = {"total": check, "seconds": round(time.perf_counter() - t, 1)}
+    e = power["energy_per_inference_nj"]
+    print(f"    {target}: " + ", ".join(f"{k} {v}" for k, v in resources["total"].items())
+          + (f"; Fmax {fmax} MHz" if fmax else "") + f"; {e['busy']} nJ/inference at "
+          f"{power['clock_mhz']} MHz; synthesis {seconds['synthesis']} s", flush=True)
     return row
 
 
@@ -105,6 +153,10 @@ def main() -> int:
     ap.add_argument("--n-hls", type=int, default=20000, help="hls4ml predict vectors")
     ap.add_argument("--designs", nargs="*", help="designs or model files (default: zoo + "
                     "the real jet tagger when ../shared is present)")
+    ap.add_argument("--targets", nargs="*", default=sorted(TARGETS),
+                    help="synthesis targets (default: all four)")
+    ap.add_argument("--no-whole", action="store_true", help="skip the whole-design "
+                    "cross-check synthesis")
     args = ap.parse_args()
     sources = args.designs or design_names() + ([str(SHARED_TAGGER)]
                                                 if SHARED_TAGGER.exists() else [])
@@ -112,7 +164,8 @@ def main() -> int:
     rows = []
     for i, src in enumerate(sources, 1):
         print(f"[{i}/{len(sources)}] {src}", flush=True)
-        rows.append(bench_design(src, args.n, args.n_hls, out_root))
+        rows.append(bench_design(src, args.n, args.n_hls, out_root, args.targets,
+                                 not args.no_whole))
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,7 @@ def write(out: Path, report: dict) -> list[Path]:
     """Write report.json and render report.md and the plots; the paths written."""
     validate(report)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     return [out / "report.json"] + render(out)
 

@@ -72,9 +72,12 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
     tasks = [(m, module_text(text, m), t.script(m, [], full)) for m in modules]
     tasks.append((top, text, t.script(top, modules, full)))
 
+    version = yosys_version()      # a result is only reused from the same Yosys
+
     def run(task):
         module, design, script = task
-        return module, _run_cached(design, script, Path(work), module, log)
+        return module, _run_cached(design, script + "# " + version + "\n", Path(work),
+                                   module, log)
 
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         results = dict(pool.map(run, tasks))
