@@ -177,13 +177,16 @@ def _print_pnr(placed) -> None:
 def cmd_estimate(args) -> int:
     from .flow import save_json, synthesize_and_place
     steps = 3 if args.no_power else 4
+    if args.pnr and args.target not in ("ecp5", "ice40"):
+        raise HwgenError("--pnr runs nextpnr for --target ecp5 or ice40")
+    if args.device and (args.target == "ice40") != (args.device == "up5k"):
+        raise HwgenError(f"--device {args.device} is not an {args.target} device: use "
+                         + ("up5k" if args.target == "ice40" else "25k, 45k or 85k"))
     print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
     print(f"[2/{steps}] hardware passes + RTL into {out}", flush=True)
     _, rtl = _build(args, loaded, graph, out)
-    if args.pnr and args.target not in ("ecp5", "ice40"):
-        raise HwgenError("--pnr runs nextpnr for --target ecp5 or ice40")
     print(f"[3/{steps}] synthesis for {args.target} (layers in parallel, cached)"
           + (" + place and route" if args.pnr else ""), flush=True)
     resources, placed, _ = synthesize_and_place(
@@ -331,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--pnr", action="store_true", help="also place and route with "
                            "nextpnr (ecp5 out of context; ice40 on the UP5K with a serial "
                            "I/O wrapper): Fmax and utilisation")
-            p.add_argument("--device", choices=["25k", "45k", "85k"], help="ECP5 device "
-                           "for --pnr (default: the smallest that fits)")
+            p.add_argument("--device", choices=["25k", "45k", "85k", "up5k"],
+                           help="device for --pnr: an LFE5U size for ecp5 (default: the "
+                                "smallest that fits), up5k for ice40")
         if name == "sim":
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")

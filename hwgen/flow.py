@@ -87,7 +87,8 @@ def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = Fa
         t = resources["total"]
         try:
             if target == "ecp5":
-                dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"], device)
+                dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"],
+                                  None if device == "up5k" else device)
             else:
                 # The serial wrapper adds a flip-flop per input and output bit.
                 extra_ffs = sum(p["width"] for p in manifest["ports"]

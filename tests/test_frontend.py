@@ -1,4 +1,5 @@
 """Loading paths (object, .h5, .keras, .json + weights), pruning wrappers, the IR tables."""
+import json
 import subprocess
 import sys
 
@@ -129,14 +130,19 @@ def test_cli_list_inspect_and_flow(tmp_path):
     assert inspected.returncode == 0 and "ufixed<5,1>" in inspected.stdout
     out1, out2 = tmp_path / "a", tmp_path / "b"
     for out in (out1, out2):
-        flow = run("flow", "digits_mlp", "--n", "300", "-o", str(out))
+        flow = run("flow", "digits_mlp_pruned", "--n", "300", "--target", "ice40",
+                   "-o", str(out))
         assert flow.returncode == 0, flow.stderr
         assert "300 vectors, 0 mismatches" in flow.stdout
-        assert "[5/5] report" in flow.stdout
+        assert "[7/7] report" in flow.stdout
+        assert "iCE40UP5K has 5280" in flow.stdout      # too large: said, and the flow goes on
     for name in ("ir.txt", "inspect.txt", "verify.json", "manifest.json", "report.md",
-                 "rtl/hwgen_digits_mlp.v"):
+                 "resources.png", "power.png", "rtl/hwgen_digits_mlp_pruned.v"):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
-    assert str(tmp_path) not in (out1 / "ir.txt").read_text()
+    reports = [json.loads((o / "report.json").read_text()) for o in (out1, out2)]
+    assert [dict(r, seconds=None) for r in reports[:1]] == [dict(reports[1], seconds=None)]
+    for name in ("ir.txt", "report.json", "report.md"):
+        assert str(tmp_path) not in (out1 / name).read_text(), name
     verified = run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")
     assert verified.returncode == 0 and "200 vectors, 0 mismatches" in verified.stdout
 

@@ -168,7 +168,7 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
         "method": "toggle rates of the RTL from Verilator over the co-simulation vectors, "
                   "per layer, times the synthesized cells of that layer and a per-target "
                   "energy per toggle; plus clock and static power",
-        "clock_mhz": round(f / 1e6, 3), "model": m.as_dict(),
+        "clock_mhz": round(f / 1e6, 3), "model": dict(m.as_dict(), device=device),
         "static_mw": round(static_w * 1e3, 4),
         "clock_mw": round(f * clock_j * 1e3, 4),
         "dynamic_busy_mw": round(f * dyn_busy_j * 1e3, 4),
