@@ -78,3 +78,43 @@ async def batch(dut):
     await Timer((cfg["latency"] + 4) * PERIOD_NS, unit="ns")   # catch surplus outputs
     Path(cfg["result"]).write_text(json.dumps({"finished": finished,
                                                "cycles": int(dut.cycles.value)}))
+
+
+def decode_uart(samples: list[int], divisor: int) -> str:
+    """Bytes sent on a UART line sampled once per clock (8N1, `divisor` clocks per bit)."""
+    out, i = [], 0
+    while i < len(samples):
+        if samples[i] == 0:                         # start bit: sample in the middle of bits
+            mid = i + divisor // 2
+            bits = [samples[mid + divisor * (k + 1)] for k in range(8)
+                    if mid + divisor * (k + 1) < len(samples)]
+            if len(bits) < 8:
+                break
+            out.append(sum(b << k for k, b in enumerate(bits)))
+            i = mid + divisor * 9                   # in the stop bit
+        else:
+            i += 1
+    return bytes(out).decode("ascii", "replace")
+
+
+@cocotb.test()
+async def selftest(dut):
+    """The board self-test top: run until `done`, then record the UART summary."""
+    cfg = _config()
+    Clock(dut.clk, PERIOD_NS, unit="ns").start()
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    samples, cycles, done_at = [], 0, None
+    while cycles < cfg["max_cycles"]:
+        await RisingEdge(dut.clk)
+        samples.append(int(dut.tx.value))
+        cycles += 1
+        if done_at is None and int(dut.done.value):
+            done_at = cycles
+        if done_at is not None and cycles - done_at > cfg["message_cycles"]:
+            break
+    Path(cfg["result"]).write_text(json.dumps({
+        "done": done_at is not None, "done_cycle": done_at,
+        "passed": int(dut.passed.value), "failed": int(dut.failed.value),
+        "uart": decode_uart(samples, cfg["divisor"])}))

@@ -60,3 +60,15 @@ def unpack(port: dict, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]
                       for e in port["elements"]], axis=1)
     am = port.get("argmax")
     return codes, (field(bits, am["lsb"], am["width"], False) if am else None)
+
+
+def output_words(manifest: dict, out_codes: np.ndarray) -> list[int]:
+    """The `out_data` words the hardware must produce for reference output codes
+    [N, n_elements]: the codes, then the argmax field (first maximum) when there is one."""
+    port = manifest["output"]
+    out_codes = np.asarray(out_codes).reshape(len(out_codes), -1)
+    words = pack(port["elements"], out_codes)
+    if port.get("argmax"):
+        lsb = port["argmax"]["lsb"]
+        words = [w | (int(a) << lsb) for w, a in zip(words, np.argmax(out_codes, axis=1))]
+    return words

@@ -151,6 +151,17 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     return result
 
 
+def run_top(sources: list[Path], top: str, test: str, work: Path, config: dict,
+            log=print) -> dict:
+    """Build `top` from `sources` (cached) and run one cocotb test of `cocotb_tests` on it;
+    the test writes its findings to `config["result"]`, returned here."""
+    work = Path(work)
+    _build(sources, top, work / "build", False, log)
+    config = dict(config, result=str((work / "shard0" / "result.json").resolve()), seed=0)
+    _run_all(top, test, work / "build", work, [config], False)
+    return _read_result(config, work / "shard0")
+
+
 def _digest(sources, top: str, waves: bool, toggles: bool) -> str:
     from ..toolchain import VERILATOR_MAKEFLAGS
     from ..toolchain import fst_supported
