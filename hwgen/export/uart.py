@@ -67,7 +67,9 @@ class UartRx(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(~rx):
-                    m.d.sync += timer.eq(self.divisor // 2)
+                    # Sample mid-bit: half a bit on, less the synchroniser's and this
+                    # state's three cycles of delay.
+                    m.d.sync += timer.eq(max(self.divisor // 2 - 3, 0))
                     m.next = "START"
             with m.State("START"):
                 with m.If(timer == 0):

@@ -49,7 +49,8 @@ def _interval(node: Node, src: Node):
         return np.maximum(lo, 0), np.maximum(hi, 0)
     if isinstance(node, Quantize):
         if node.overflow is Overflow.WRAP:
-            # Wrapping is monotonic only where nothing wraps: check the unwrapped ends.
+            # Wrapping is monotonic only where nothing wraps: check the unwrapped ends (on
+            # a wide signed type, so that values below an unsigned type's zero show).
             probe = dataclasses.replace(node, overflow=Overflow.SAT, type=_wide(node.type))
             a, b = _through(probe, src, lo, hi)
             t = node.type
@@ -71,7 +72,7 @@ def _interval(node: Node, src: Node):
 
 def _wide(t):
     from ..ir.types import FixedType
-    return FixedType(t.signed, t.width + 64, t.int_bits + 64)
+    return FixedType(True, t.width + 65, t.int_bits + 65)
 
 
 def _dense(node: Dense, src: Node):

@@ -110,3 +110,18 @@ def test_default_pipeline_agrees_between_options_and_pass():
     from hwgen.options import HardwareOptions
     from hwgen.passes.schedule_pipeline import DEFAULT_EVERY
     assert HardwareOptions().pipeline == DEFAULT_EVERY
+
+
+@pytest.mark.parametrize("signed", [True, False, None])
+def test_every_value_lies_in_its_inferred_range(signed):
+    """The hardware sizes every signal from these ranges: a value outside one is lost bits.
+    (An unsigned WRAP quantize of a negative input once got a range that was too small.)"""
+    for seed in range(60):
+        g = pipelines.hardware("csd", 3).run(random_graph(seed, signed_input=signed,
+                                                          sparsity=0.2))
+        x = input_codes(g.input.type, g.input.shape, 2000, seed)
+        values = interp.run(g, x, keep=True)
+        for node in g.nodes:
+            v = np.asarray(values[node.name]).reshape(len(x), -1)
+            lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
+            assert (v >= lo).all() and (v <= hi).all(), (seed, node.name)
