@@ -273,6 +273,23 @@ def cmd_flow(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_export(args) -> int:
+    from .export.project import export_board
+    from .flow import design_data
+    from .options import HardwareOptions
+    print(f"[0/4] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    out = Path(args.out) if args.out else Path("build") / loaded.name / f"export-{args.board}"
+    info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
+                        HardwareOptions(args.mult, args.pipeline), design_data(loaded),
+                        log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
+                                            flush=True))
+    what = f"bitstream {out / info['bitstream']}" if info["built"] else \
+        f"{info['script']} (needs {', '.join(info['needs'])})"
+    print(f"wrote {out}: {what}; see {out / 'README.md'}", flush=True)
+    return 0
+
+
 def cmd_report(args) -> int:
     from .estimate import report
     paths = report.render(Path(args.dir))
@@ -341,6 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--rtl-dir", help="simulate the Verilog in this folder as it is "
                            "(manifest.json beside it)")
         p.set_defaults(func=func)
+    p = sub.add_parser("export", help="a board project: the core in a self-test or UART "
+                       "top; a bitstream for iCE40/ECP5, a Vivado/Quartus build otherwise")
+    _model_args(p)
+    p.add_argument("--board", required=True, choices=["icebreaker", "ulx3s-85f", "arty-a7-35",
+                                                      "de10-nano"])
+    p.add_argument("--top", choices=["selftest", "uart"], default="selftest",
+                   help="selftest: test vectors in ROM, pass/fail on LEDs and UART "
+                        "(default); uart: stream vectors from a host (scripts/run_board.py)")
+    p.add_argument("--vectors", type=int, default=128, help="self-test vectors (default 128)")
+    p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    p.add_argument("-o", "--out", help="output folder (default build/<design>/export-<board>)")
+    p.add_argument("--mult", choices=["csd", "dsp"], default="csd")
+    p.add_argument("--pipeline", type=int, default=3, metavar="N")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("report", help="render report.md and the plots again from "
                        "DIR/report.json")
     p.add_argument("dir", help="a design's build folder (build/<design>)")

