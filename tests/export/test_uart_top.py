@@ -36,3 +36,38 @@ def test_uart_top_returns_bit_exact_outputs(tmp_path):
     got = [int.from_bytes(raw[k * out_bytes:(k + 1) * out_bytes], "little")
            for k in range(len(raw) // out_bytes)]
     assert got == expected
+
+
+class _FakeBoard:
+    """A serial port that answers like the UART top, from a table of answers, and loses
+    one answer to show the host copes."""
+
+    def __init__(self, manifest, table, lose=None):
+        self.in_bytes = (port_width(manifest, "in_data") + 7) // 8
+        self.out_bytes = (port_width(manifest, "out_data") + 7) // 8
+        self.table, self.lose, self.rx, self.tx, self.count = table, lose, b"", b"", 0
+
+    def write(self, data):
+        self.rx += data
+        while len(self.rx) >= self.in_bytes:
+            word = int.from_bytes(self.rx[:self.in_bytes], "little")
+            self.rx = self.rx[self.in_bytes:]
+            if self.count != self.lose:
+                self.tx += self.table[word].to_bytes(self.out_bytes, "little")
+            self.count += 1
+
+    def read(self, n):
+        data, self.tx = self.tx[:n], self.tx[n:]
+        return data
+
+
+def test_host_stream_packs_windows_and_reports_lost_answers(tmp_path):
+    from hwgen.export.host import stream
+    graph = random_graph(6, sparsity=0.2, n_in=6)
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions())
+    codes, _ = stimulus.all_codes(rtl.data, 40, 1)
+    in_words, expected = selftest.test_words(rtl.data, graph, codes)
+    table = dict(zip(in_words, expected))
+    assert stream(_FakeBoard(rtl.data, table), rtl.data, in_words) == expected
+    got = stream(_FakeBoard(rtl.data, table, lose=39), rtl.data, in_words)
+    assert got[:39] == expected[:39] and got[39] is None
