@@ -277,6 +277,10 @@ def cmd_export(args) -> int:
     from .export.project import export_board
     from .flow import design_data
     from .options import HardwareOptions
+    if (args.board is None) == (not args.asic):
+        raise HwgenError("give either --board B or --asic")
+    if args.asic:
+        return _export_asic(args)
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = Path(args.out) if args.out else Path("build") / loaded.name / f"export-{args.board}"
@@ -287,6 +291,24 @@ def cmd_export(args) -> int:
     what = f"bitstream {out / info['bitstream']}" if info["built"] else \
         f"{info['script']} (needs {', '.join(info['needs'])})"
     print(f"wrote {out}: {what}; see {out / 'README.md'}", flush=True)
+    return 0
+
+
+def _export_asic(args) -> int:
+    from .estimate.resources import estimate
+    from .export.asic import export_asic
+    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    out = Path(args.out) if args.out else Path("build") / loaded.name / "export-asic"
+    print(f"[2/3] hardware passes + RTL into {out}", flush=True)
+    _, rtl = _build(args, loaded, graph, out)
+    print("[3/3] asic estimate (Yosys generic gates) for the die, OpenLane 2 config",
+          flush=True)
+    est = estimate(out, rtl.data, "asic", log=lambda s: print("      " + s.strip(), flush=True))
+    info = export_asic(loaded.name, rtl.data, rtl.verilog.read_text(), est, out,
+                       args.clock_ns, args.asic_top == "serial")
+    print(f"wrote {out}: src/{info['top']}.v, config.json (die {info['die_um']} um square, "
+          f"{info['pins']} pins), README.md", flush=True)
     return 0
 
 
@@ -361,8 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="a board project: the core in a self-test or UART "
                        "top; a bitstream for iCE40/ECP5, a Vivado/Quartus build otherwise")
     _model_args(p)
-    p.add_argument("--board", required=True, choices=["icebreaker", "ulx3s-85f", "arty-a7-35",
-                                                      "de10-nano"])
+    p.add_argument("--board", choices=["icebreaker", "ulx3s-85f", "arty-a7-35",
+                                       "de10-nano"])
+    p.add_argument("--asic", action="store_true", help="instead of a board: Verilog and an "
+                   "OpenLane 2 configuration (sky130A)")
+    p.add_argument("--asic-top", choices=["core", "serial"], default="core",
+                   help="core: the core's ports (a macro); serial: the 8-pin serial wrapper")
+    p.add_argument("--clock-ns", type=float, default=10.0, help="ASIC clock period "
+                   "(default 10 ns)")
     p.add_argument("--top", choices=["selftest", "uart"], default="selftest",
                    help="selftest: test vectors in ROM, pass/fail on LEDs and UART "
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
