@@ -312,6 +312,34 @@ def _export_asic(args) -> int:
     return 0
 
 
+def cmd_hls(args) -> int:
+    from .export.hls import check, write_project
+    from .flow import design_data, save_json
+    from .passes.pipelines import DEFAULT
+    from .sim.vectors import input_codes
+    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+    loaded, graph = _compile(args)
+    ranged = DEFAULT.run(graph)
+    out = Path(args.out) if args.out else Path("build") / loaded.name / "hls4ml"
+    print(f"[2/3] hls4ml project ({args.backend}) with hwgen's precisions into {out}",
+          flush=True)
+    hm, last, note = write_project(loaded.model, ranged, out, args.backend)
+    if note:
+        print(f"      note: {note}", flush=True)
+    print(f"[3/3] hls4ml C simulation against the reference on {args.n} vectors "
+          "(compiles the project)", flush=True)
+    codes = input_codes(graph.input.type, graph.input.shape, args.n, args.seed,
+                        design_data(loaded))
+    result = check(hm, ranged, codes, last)
+    result["note"] = note
+    save_json(out / "hwgen_check.json", result)
+    print(f"{result['vectors']} vectors, {result['mismatches']} mismatches (layer {last}; "
+          f"details in {out / 'hwgen_check.json'})", flush=True)
+    for mm in result["first_mismatches"][:3]:
+        print(f"  vector {mm['vector']}: expected {mm['expected']}, got {mm['got']}")
+    return 1 if result["mismatches"] else 0
+
+
 def cmd_report(args) -> int:
     from .estimate import report
     paths = report.render(Path(args.dir))
@@ -400,6 +428,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mult", choices=["csd", "dsp"], default="csd")
     p.add_argument("--pipeline", type=int, default=3, metavar="N")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("hls", help="an hls4ml project with hwgen's per-layer precisions, "
+                       "checked bit-exact in hls4ml's C simulation")
+    _model_args(p)
+    p.add_argument("-o", "--out", help="output folder (default build/<design>/hls4ml)")
+    p.add_argument("--backend", choices=["Vitis", "Vivado", "Quartus"], default="Vitis")
+    p.add_argument("--n", type=int, default=10000, help="vectors (default 10000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_hls)
     p = sub.add_parser("report", help="render report.md and the plots again from "
                        "DIR/report.json")
     p.add_argument("dir", help="a design's build folder (build/<design>)")

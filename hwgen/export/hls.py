@@ -1,0 +1,153 @@
+"""`hwgen hls MODEL`: an hls4ml project whose per-layer precisions come from hwgen's IR, and
+a bit-exact check of hls4ml's C simulation against hwgen's reference.
+
+Every layer's types are set from the IR, not left to hls4ml's defaults: the input's
+format; per dense layer the weight and bias formats (the narrowest that hold the codes),
+the accumulator and the result (the IR's exact accumulator format, so nothing rounds
+inside the layer); per quantizer or ReLU the result format with its rounding and
+overflow mode (`ap_fixed<W,I,AP_RND_CONV,AP_SAT>`). ap_fixed arithmetic is exact on those
+types, so hls4ml's `predict` must equal the reference code for code.
+
+Where hls4ml cannot be bit-exact the check stops before that layer and says so: its
+softmax is a lookup table (the reference outputs logits; the check compares the logits
+through hls4ml's `trace`), and batch-norm layers that hwgen folds into exact step or
+scale-shift functions are computed by hls4ml in its own rounded arithmetic.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import HwgenError
+from ..ir.graph import Dense, Graph, Input, Quantize, Relu, Reshape
+from ..ir.types import FixedType
+
+BACKENDS = ("Vitis", "Vivado", "Quartus")
+RENAMED_INPUT = "input_features"      # hls4ml reserves the layer name 'input'
+
+
+def ap_type(t: FixedType, rounding=None, overflow=None) -> str:
+    modes = ""
+    if rounding is not None:
+        modes = f",AP_{rounding.name},AP_{overflow.name}"
+    return f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.int_bits}{modes}>"
+
+
+def _codes_type(codes: np.ndarray, frac: int) -> FixedType:
+    lo, hi = int(np.min(codes)), int(np.max(codes))
+    return FixedType.for_range(min(lo, 0), max(hi, 0), frac)
+
+
+def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
+    """({Keras layer: {type name: ap type}}, the last layer compared, why it stops there)."""
+    out: dict = {}
+    last, reason = None, None
+    for node in graph.nodes:
+        name = RENAMED_INPUT if node.layer == "input" else node.layer
+        if isinstance(node, Input):
+            out[name] = {"result": ap_type(node.type)}
+        elif isinstance(node, Dense):
+            out[name] = {"weight": ap_type(_codes_type(node.weights, node.weight_frac)),
+                         "bias": ap_type(_codes_type(node.bias, node.bias_frac)),
+                         "accum": ap_type(node.type), "result": ap_type(node.type)}
+        elif isinstance(node, Quantize):
+            if node.float32_cast:
+                reason = (f"layer {node.layer} rounds through float32, which ap_fixed does not "
+                          "reproduce")
+                break
+            out[name] = {"result": ap_type(node.type, node.rounding, node.overflow)}
+        elif isinstance(node, Relu):
+            out[name] = {"result": ap_type(node.type)}
+        elif isinstance(node, Reshape):
+            pass
+        else:
+            reason = (f"layer {node.layer} ({node.op}: hwgen folds it exactly; hls4ml computes "
+                      "it in its own rounded arithmetic)")
+            break
+        last = name
+    if reason is None and graph.softmax_removed:
+        reason = "hls4ml's softmax is a lookup table; the logits before it are compared"
+    return out, last, reason
+
+
+def safe_model(model):
+    """A copy of the Keras model with the input layer renamed if hls4ml reserves its name."""
+    text = model.to_json()
+    if '"input"' not in text:
+        return model
+    import tensorflow as tf
+    from ..frontends.loader import custom_objects
+    copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
+                                           custom_objects=custom_objects())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
+                  part: str | None = None, overrides: dict | None = None):
+    """Convert with hwgen's precisions (`overrides` replaces some, e.g. to show that the
+    check catches a wrong one) and write the project; (hls model, compared layer, note)."""
+    import hls4ml
+    if backend not in BACKENDS:
+        raise HwgenError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    keras_model = safe_model(model)
+    config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
+                                                  backend=backend)
+    types, last, reason = precisions(graph)
+    for layer, prec in (overrides or {}).items():
+        types[layer] = dict(types.get(layer, {}), **prec)
+    if last is None:
+        raise HwgenError(f"no layer of this model can be compared in hls4ml: {reason}")
+    for layer, prec in types.items():
+        if layer not in config["LayerName"]:
+            raise HwgenError(f"hls4ml has no layer named {layer} in its configuration")
+        _set(config["LayerName"][layer], prec)
+        # hls4ml follows a quantized dense layer with a linear activation `<name>_linear`,
+        # which would otherwise cast to its default precision.
+        if f"{layer}_linear" in config["LayerName"]:
+            _set(config["LayerName"][f"{layer}_linear"], {"result": prec["result"]})
+    config["LayerName"][last]["Trace"] = True
+    kwargs = {"part": part} if part else {}
+    hm = hls4ml.converters.convert_from_keras_model(
+        keras_model, hls_config=config, output_dir=str(out), backend=backend,
+        io_type="io_parallel", **kwargs)
+    hm.write()
+    (Path(out) / "hwgen_precisions.json").write_text(
+        json.dumps({"layers": types, "compared_layer": last, "note": reason}, indent=1) + "\n")
+    return hm, last, reason
+
+
+def _set(entry: dict, prec: dict) -> None:
+    current = entry.get("Precision")
+    entry["Precision"] = dict(current, **prec) if isinstance(current, dict) else dict(prec)
+
+
+def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
+    """hls4ml's C simulation against the reference on input codes [N, *shape]."""
+    from ..ir import interp
+    t_in = graph.input.type
+    x = np.ldexp(codes.astype(np.float64), -t_in.frac)       # exact in float64
+    hm.compile()
+    _, trace = hm.trace(x)
+    got = np.asarray(trace[last], dtype=np.float64).reshape(len(codes), -1)
+    node = _node_of(graph, last)
+    values = interp.run(graph, codes, keep=True)[node.name]
+    expected = np.asarray(values).reshape(len(codes), -1)
+    got_codes = np.ldexp(got, node.type.frac)
+    exact = np.equal(got_codes, np.round(got_codes))
+    got_int = np.where(exact, got_codes, np.nan)
+    bad = np.any(~(got_int == expected), axis=1)
+    first = [{"vector": int(k), "expected": expected[k].tolist(),
+              "got": got_codes[k].tolist()} for k in np.flatnonzero(bad)[:5]]
+    return {"vectors": len(codes), "mismatches": int(bad.sum()), "compared_layer": last,
+            "first_mismatches": first}
+
+
+def _node_of(graph: Graph, hls_name: str):
+    name = "input" if hls_name == RENAMED_INPUT else hls_name
+    for node in reversed(graph.nodes):
+        if node.layer == name:
+            return node
+    raise HwgenError(f"no IR node for layer {hls_name}")

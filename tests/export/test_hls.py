@@ -1,0 +1,48 @@
+"""The hls4ml path: hwgen's precisions make hls4ml's C simulation bit-exact with the
+reference; a wrong precision is caught; layers hls4ml cannot match are named."""
+import json
+
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.export.hls import check, precisions, write_project
+from hwgen.passes.pipelines import DEFAULT
+from hwgen.sim.vectors import input_codes
+
+
+@pytest.mark.parametrize("name", ["digits_mlp_pruned", "jet_tagger"])
+def test_hls4ml_csim_is_bit_exact_with_the_reference(name, tmp_path, capsys):
+    from hwgen.cli import main
+    assert main(["hls", name, "-o", str(tmp_path), "--n", "2000"]) == 0
+    assert "2000 vectors, 0 mismatches (layer output" in capsys.readouterr().out
+    assert (tmp_path / "build_prj.tcl").exists()          # the Vitis project, ready to build
+    types = json.loads((tmp_path / "hwgen_precisions.json").read_text())["layers"]
+    assert types["relu1"]["result"].endswith(",AP_RND_CONV,AP_SAT>")
+    assert types["fc1"]["accum"] == types["fc1"]["result"]
+
+
+def test_a_wrong_precision_is_caught(tmp_path):
+    loaded, graph = hwgen.compile_model("digits_mlp_pruned")
+    ranged = DEFAULT.run(graph)
+    hm, last, _ = write_project(loaded.model, ranged, tmp_path, overrides={
+        "relu1": {"result": "ap_ufixed<6,2,AP_TRN,AP_SAT>"}})      # truncates, not RND_CONV
+    codes = input_codes(graph.input.type, graph.input.shape, 500, 0)
+    result = check(hm, ranged, codes, last)
+    assert result["mismatches"] > 0 and result["first_mismatches"]
+
+
+def test_layers_hls4ml_cannot_match_are_named():
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import random_model
+    for seed in range(1, 12):
+        model, in_fmt, _ = random_model(seed)
+        graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings(in_fmt)))
+        types, last, reason = precisions(graph)
+        ops = [n.op for n in graph.nodes]
+        if any(op in ("step", "scale_shift") for op in ops):
+            assert reason and "hwgen folds it exactly" in reason
+            return
+    pytest.fail("no random model with a folded batch-norm")
