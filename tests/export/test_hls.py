@@ -11,7 +11,7 @@ from hwgen.passes.pipelines import DEFAULT
 from hwgen.sim.vectors import input_codes
 
 
-@pytest.mark.parametrize("name", ["digits_mlp_pruned", "jet_tagger"])
+@pytest.mark.parametrize("name", ["digits_mlp_pruned", "digits_mlp", "jet_tagger"])
 def test_hls4ml_csim_is_bit_exact_with_the_reference(name, tmp_path, capsys):
     from hwgen.cli import main
     assert main(["hls", name, "-o", str(tmp_path), "--n", "2000"]) == 0
