@@ -283,7 +283,7 @@ def cmd_export(args) -> int:
         return _export_asic(args)
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    out = Path(args.out) if args.out else Path("build") / loaded.name / f"export-{args.board}"
+    out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / args.board
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         HardwareOptions(args.mult, args.pipeline), design_data(loaded),
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
@@ -299,7 +299,7 @@ def _export_asic(args) -> int:
     from .export.asic import export_asic
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    out = Path(args.out) if args.out else Path("build") / loaded.name / "export-asic"
+    out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / "asic"
     print(f"[2/3] hardware passes + RTL into {out}", flush=True)
     _, rtl = _build(args, loaded, graph, out)
     print("[3/3] asic estimate (Yosys generic gates) for the die, OpenLane 2 config",
@@ -424,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
     p.add_argument("--vectors", type=int, default=128, help="self-test vectors (default 128)")
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
-    p.add_argument("-o", "--out", help="output folder (default build/<design>/export-<board>)")
+    p.add_argument("-o", "--out", help="output folder (default build/<design>/export/<board> "
+                   "or build/<design>/export/asic)")
     p.add_argument("--mult", choices=["csd", "dsp"], default="csd")
     p.add_argument("--pipeline", type=int, default=3, metavar="N")
     p.set_defaults(func=cmd_export)

@@ -1,7 +1,7 @@
 """Run vectors through a board programmed with `hwgen export MODEL --board B --top uart`
 and check every answer against the reference: "N vectors, M mismatches" (exit 1 on any).
 
-    python scripts/run_board.py build/<design>/export-<board> --port /dev/ttyUSB1 --n 1000
+    python scripts/run_board.py build/<design>/export/<board> --port /dev/ttyUSB1 --n 1000
 """
 from __future__ import annotations
 
