@@ -1,7 +1,9 @@
 """The cocotb tests the runner loads into the simulator (module `hwgen.sim.cocotb_tests`).
 
-Both read `HWGEN_SIM_CONFIG` (a JSON file written by `hwgen.sim.runner`) and write their
+All read `HWGEN_SIM_CONFIG` (a JSON file written by `hwgen.sim.runner`) and write their
 findings next to it; the comparison with the reference happens in `bench.Scoreboard`.
+cocotb selects a test by a regular expression on its name, so no test name may contain
+another (`stream`, `batch`, `selftest`, `uart_top`).
 """
 from __future__ import annotations
 
@@ -121,7 +123,7 @@ async def selftest(dut):
 
 
 @cocotb.test()
-async def uart_stream(dut):
+async def uart_top(dut):
     """The UART streaming top: send the vectors as a host would (bit by bit on `rx`),
     record `tx`, and decode the answers."""
     cfg = _config()

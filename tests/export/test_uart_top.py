@@ -23,7 +23,7 @@ def test_uart_top_returns_bit_exact_outputs(tmp_path):
     path.write_text(uart_top.verilog(top))
     in_bytes = (port_width(rtl.data, "in_data") + 7) // 8
     out_bytes = (port_width(rtl.data, "out_data") + 7) // 8
-    r = run_top([rtl.verilog, path], uart_top.UART_TOP, "uart_stream", tmp_path / "uart",
+    r = run_top([rtl.verilog, path], uart_top.UART_TOP, "uart_top", tmp_path / "uart",
                 {"vectors_hex": [format(w, "x") for w in in_words], "divisor": DIVISOR,
                  "in_bytes": in_bytes, "out_bytes": out_bytes, "max_cycles": 200000,
                  # a host that lost bytes: a partial vector, silence, then the vectors
