@@ -1,7 +1,8 @@
 # hwgen: two commands do everything on a fresh machine.
 #   make hw     run the flow on a design (MODEL=jet_tagger by default)
 #   make test   run the test suite
-# Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json).
+# Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json),
+# make export MODEL=x BOARD=icebreaker (board project), make hls MODEL=x (hls4ml project).
 # Both create the virtualenv in .venv/ on demand (again only when pyproject.toml changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -14,10 +15,11 @@ SEED   ?= 0
 MULT   ?= csd
 PIPELINE ?= 3
 TARGET ?= ecp5
+BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE)
 
-.PHONY: hw sim build bench test verify inspect list clean venv
+.PHONY: hw sim build bench test verify inspect list clean venv export hls
 
 venv: $(STAMP)
 
@@ -35,6 +37,12 @@ build: $(STAMP)
 
 sim: $(STAMP)
 	$(BIN)/hwgen sim $(MODEL) --n $(N) --seed $(SEED) $(HW_ARGS)
+
+export: $(STAMP)
+	$(BIN)/hwgen export $(MODEL) --board $(BOARD) $(HW_ARGS)
+
+hls: $(STAMP)
+	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json
