@@ -33,9 +33,17 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
             return name
     name, lut_cap, ff_cap, dsp_cap = ECP5_DEVICES[-1] if device is None else \
         next(d for d in ECP5_DEVICES if d[0] == device)
+    hints = []
+    if luts > lut_cap:
+        hints.append("prune more, use fewer bits, or --mult dsp (multipliers instead of LUT "
+                     "adders)")
+    if ffs > ff_cap:
+        hints.append("a larger --pipeline (fewer pipeline registers)")
+    if dsps > dsp_cap:
+        hints.append("--mult csd (shift-add instead of multipliers)")
     raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} MULT18X18D; LFE5U-"
-                     f"{name.upper()} has {lut_cap}, {ff_cap}, {dsp_cap}. Prune more, use "
-                     "fewer bits, --mult dsp, or a larger --pipeline")
+                     f"{name.upper()} has {lut_cap}, {ff_cap}, {dsp_cap}. To fit: "
+                     + "; ".join(hints))
 
 
 # iCE40UP5K: LUT4s (= flip-flops) and SB_MAC16s, from the iCE40 UltraPlus data sheet
@@ -49,7 +57,8 @@ def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
     if luts > lut_cap or ffs > ff_cap or dsps > dsp_cap:
         raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} SB_MAC16; the "
                          f"iCE40UP5K has {lut_cap}, {ff_cap}, {dsp_cap}. Prune more, use "
-                         "fewer bits, or a larger --pipeline; or target ecp5")
+                         "fewer bits, --mult dsp for up to 8 multipliers, a larger --pipeline "
+                         "if flip-flops are short; or target ecp5")
 
 
 def synth_json_script(top: str, family: str = "ecp5") -> str:
