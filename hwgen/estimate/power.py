@@ -139,19 +139,20 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
     m = model(target, device)
     f = (clock_mhz or m.clock_mhz) * 1e6
     layers, ff_total = [], 0
+    dyn_j = {"busy": 0.0, "idle": 0.0}      # switching energy per cycle, unrounded
+    idle_rates = {"reg": 0.0, "logic": 0.0}
     for row in resources["layers"]:
         act = activity["instances"].get(row["module"]) if row["module"] else None
         ffs = row.get("FF", 0)
         ff_total += ffs
+        cell_j = sum(n * m.cell_j[k] for k, n in _comb_cells(row, m).items())
         energy = {}
         for mode in ("busy", "idle"):
-            a = act[mode] if act else {"reg": 0.0, "logic": 0.0}
-            comb_cells = _comb_cells(row, m)
-            e = a["reg"] * ffs * m.ff_j + a["logic"] * sum(
-                n * m.cell_j[k] for k, n in comb_cells.items())
-            energy[mode] = e
+            a = act[mode] if act else idle_rates
+            energy[mode] = a["reg"] * ffs * m.ff_j + a["logic"] * cell_j
+            dyn_j[mode] += energy[mode]
         layers.append({"layer": row["layer"], "module": row["module"],
-                       "toggle_rate": act["busy"] if act else {"reg": 0.0, "logic": 0.0},
+                       "toggle_rate": act["busy"] if act else idle_rates,
                        "dynamic_busy_mw": round(energy["busy"] * f * 1e3, 4),
                        "dynamic_idle_mw": round(energy["idle"] * f * 1e3, 4),
                        "dynamic_pj_per_inference": round(energy["busy"] * 1e12, 3)})
@@ -159,8 +160,7 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
     if target == "asic":
         static_w = ASIC_LEAKAGE_PER_TRANSISTOR_W * resources["total"]["transistors"]
     clock_j = m.clock_network_j + ff_total * m.ff_clock_j
-    dyn_busy_j = sum(r["dynamic_pj_per_inference"] for r in layers) * 1e-12
-    dyn_idle_j = sum(r["dynamic_idle_mw"] for r in layers) * 1e-3 / f
+    dyn_busy_j, dyn_idle_j = dyn_j["busy"], dyn_j["idle"]
     busy_w = static_w + f * (clock_j + dyn_busy_j)
     idle_w = static_w + f * (clock_j + dyn_idle_j)
     return {

@@ -9,6 +9,7 @@ layer is never synthesized twice. Mapping uses Yosys's fast ABC9 script
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -162,7 +163,13 @@ def summarize(t: Target, stat: dict, ltp_text: str) -> dict:
 
 def yosys_version() -> str:
     from .. import toolchain
-    proc = subprocess.run(toolchain.yosys_command() + ["-V"], capture_output=True, text=True)
+    return _version(tuple(toolchain.yosys_command()))
+
+
+@functools.lru_cache(maxsize=None)
+def _version(command: tuple) -> str:
+    """One `yosys -V` per Yosys binary: YoWASP takes about a second to start."""
+    proc = subprocess.run(list(command) + ["-V"], capture_output=True, text=True)
     return proc.stdout.strip()
 
 

@@ -10,6 +10,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 
+def _checked(divisor: int) -> int:
+    if divisor < 2:
+        raise ValueError("the UART needs at least 2 clock cycles per bit")
+    return divisor
+
+
 class UartTx(wiring.Component):
     """Sends `data` when `valid` and `ready` are both high; `tx` idles high."""
     data: In(8)
@@ -18,9 +24,7 @@ class UartTx(wiring.Component):
     tx: Out(1, init=1)
 
     def __init__(self, divisor: int):
-        if divisor < 2:
-            raise ValueError("the UART needs at least 2 clock cycles per bit")
-        self.divisor = divisor
+        self.divisor = _checked(divisor)
         super().__init__()
 
     def elaborate(self, platform):
@@ -50,9 +54,7 @@ class UartRx(wiring.Component):
     valid: Out(1)
 
     def __init__(self, divisor: int):
-        if divisor < 2:
-            raise ValueError("the UART needs at least 2 clock cycles per bit")
-        self.divisor = divisor
+        self.divisor = _checked(divisor)
         super().__init__()
 
     def elaborate(self, platform):
