@@ -78,7 +78,22 @@ def cmd_verify(args) -> int:
 
 def _hw_options(args):
     from .options import HardwareOptions
-    return HardwareOptions(args.mult, args.pipeline)
+    reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
+    return HardwareOptions(args.mult, args.pipeline, reuse, layer_reuse)
+
+
+def _hw_args(p):
+    p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
+                   help="constant multiplication: shift-add on canonical signed "
+                        "digits (default) or one hardware multiplier per weight")
+    p.add_argument("--pipeline", type=int, default=3, metavar="N",
+                   help="a pipeline register every N adder/activation levels "
+                        "(default 3; 0: input and output registers only)")
+    p.add_argument("--reuse", action="append", metavar="R|LAYER=R",
+                   help="fold dense layers onto multiply-accumulate lanes taking at most R "
+                        "cycles per vector (hls4ml's reuse factor; weights in memory, one "
+                        "vector every II cycles); LAYER=R for one layer (repeatable); "
+                        "default 1: fully parallel, one vector per clock")
 
 
 def _build(args, loaded, graph, out: Path):
@@ -90,7 +105,7 @@ def _build(args, loaded, graph, out: Path):
     mults = sum(r.get("multipliers", 0) for r in m["layers"])
     print(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
           f"{rtl.manifest}: {adders} adders, {mults} multipliers, latency {m['latency']} "
-          f"cycles, II 1 ({time.monotonic() - t0:.1f} s)", flush=True)
+          f"cycles, II {m["ii"]} ({time.monotonic() - t0:.1f} s)", flush=True)
     return lowered, rtl
 
 
@@ -285,7 +300,7 @@ def cmd_export(args) -> int:
     loaded, graph = _compile(args)
     out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / args.board
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
-                        HardwareOptions(args.mult, args.pipeline), design_data(loaded),
+                        _hw_options(args), design_data(loaded),
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
     what = f"bitstream {out / info['bitstream']}" if info["built"] else \
@@ -373,12 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
         if name != "verify-model":
             p.add_argument("-o", "--out", help="output folder (default build/<design>)")
-            p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
-                           help="constant multiplication: shift-add on canonical signed "
-                                "digits (default) or one hardware multiplier per weight")
-            p.add_argument("--pipeline", type=int, default=3, metavar="N",
-                           help="a pipeline register every N adder/activation levels "
-                                "(default 3; 0: input and output registers only)")
+            _hw_args(p)
         if name in ("sim", "flow"):
             p.add_argument("--mode", choices=["batch", "stream"], default="batch",
                            help="batch: vectors made and outputs printed in hardware, "
@@ -426,8 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
     p.add_argument("-o", "--out", help="output folder (default build/<design>/export/<board> "
                    "or build/<design>/export/asic)")
-    p.add_argument("--mult", choices=["csd", "dsp"], default="csd")
-    p.add_argument("--pipeline", type=int, default=3, metavar="N")
+    _hw_args(p)
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("hls", help="an hls4ml project with hwgen's per-layer precisions, "
                        "checked bit-exact in hls4ml's C simulation")

@@ -16,7 +16,8 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
     """The hardware pass pipeline (ranges, pruning, constant multiplies, widths, pipeline);
     with `dump_dir`, the IR after each pass goes to `dump_dir/NN-<pass>.txt`."""
     from .passes.pipelines import hardware
-    return hardware(hw.mult, hw.pipeline).run(graph, dump_dir=dump_dir)
+    return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse).run(graph,
+                                                                        dump_dir=dump_dir)
 
 
 def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):

@@ -58,10 +58,38 @@ class HardwareOptions:
     hardware multiplier per non-power-of-two weight).
     pipeline: a register every this many combinational levels (adder levels, activations);
     0 registers only the inputs and outputs.
+    reuse: 1 computes every dense layer fully in parallel (one vector per clock); R > 1
+    folds each dense layer onto the fewest multiply-accumulate lanes that take at most R
+    cycles per vector (hls4ml's reuse factor); `layer_reuse` overrides it by Keras layer.
     """
 
     mult: str = "csd"
     pipeline: int = 3
+    reuse: int = 1
+    layer_reuse: Mapping[str, int] = field(default_factory=dict)
+
+    def reuse_for(self, layer: str) -> int:
+        return self.layer_reuse.get(layer, self.reuse)
+
+    @staticmethod
+    def parse_reuse(items) -> tuple[int, dict]:
+        """`--reuse R` and `--reuse LAYER=R` (repeatable) into (global, per layer)."""
+        glob, per_layer = None, {}
+        for item in items or ():
+            layer, _, text = item.rpartition("=")
+            try:
+                value = int(text)
+            except ValueError:
+                raise HwgenError(f"--reuse takes a whole number of cycles or LAYER=N, "
+                                 f"not {item!r}") from None
+            if layer:
+                per_layer[layer.strip()] = value
+            elif glob is not None:
+                raise HwgenError(f"--reuse given twice without a layer name ({glob} and "
+                                 f"{value}); use LAYER=N for per-layer values")
+            else:
+                glob = value
+        return (1 if glob is None else glob), per_layer
 
     def __post_init__(self):
         if self.mult not in MULT_MODES:
@@ -69,6 +97,14 @@ class HardwareOptions:
         if not isinstance(self.pipeline, int) or self.pipeline < 0:
             raise HwgenError(f"--pipeline must be a whole number of levels >= 0, "
                              f"not {self.pipeline!r}")
+        for where, r in [("--reuse", self.reuse)] + [
+                (f"--reuse {k}=", v) for k, v in sorted(self.layer_reuse.items())]:
+            if not isinstance(r, int) or r < 1:
+                raise HwgenError(f"{where} must be a whole number of cycles >= 1 "
+                                 f"(1: fully parallel), not {r!r}")
 
     def as_dict(self) -> dict:
-        return {"mult": self.mult, "pipeline": self.pipeline}
+        d = {"mult": self.mult, "pipeline": self.pipeline, "reuse": self.reuse}
+        if self.layer_reuse:
+            d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
+        return d

@@ -16,8 +16,8 @@ what each op computes.
 | `LinearSum` | lowered `Dense`: per output, the exact sum of its `Term`s (products and bias) |
 
 Passes add hardware facts without changing semantics: `lo`/`hi` (exact code intervals per
-element), `LinearSum.trees` (balanced adder trees with exact widths) and `register_after`
-(the pipeline schedule).
+element), `LinearSum.trees` (balanced adder trees with exact widths), `LinearSum.fold`
+(a resource-shared layer) and `register_after` (the pipeline schedule).
 """
 from __future__ import annotations
 
@@ -139,11 +139,13 @@ class LinearSum(Node):
     "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each
     term an odd constant times a shifted input: one hardware multiplier, or a shift when
     the constant is 1). `trees` holds one `adder_tree.Tree` per output once widths are
-    inferred."""
+    inferred. `fold` (a `fold.Fold`, set by `passes.fold_layers`) replaces the trees by a
+    few multiply-accumulate lanes stepping through the non-zero weights."""
 
     terms: list = field(default=None, repr=False)     # per output: tuple[Term, ...]
     mult: str = "generic"
     trees: list | None = field(default=None, repr=False)
+    fold: "object | None" = field(default=None, repr=False)   # fold.Fold: resource-shared
     op = "linear_sum"
 
     def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:

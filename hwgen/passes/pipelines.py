@@ -8,6 +8,7 @@ from ..ir.graph import Graph
 from ..ir.text import dump
 from .drop_exact_float32_casts import DropExactFloat32Casts
 from .drop_pruned_weights import DropPrunedWeights
+from .fold_layers import FoldLayers
 from .infer_ranges import InferRanges
 from .infer_widths import InferWidths
 from .lower_constant_multiplies import LowerConstantMultiplies
@@ -36,9 +37,11 @@ class Pipeline:
 DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
 
 
-def hardware(mult: str = "csd", pipeline: int = DEFAULT_EVERY) -> Pipeline:
+def hardware(mult: str = "csd", pipeline: int = DEFAULT_EVERY, reuse: int = 1,
+             layer_reuse=None) -> Pipeline:
     """The lowering for the RTL back end: ranges, float32 casts, pruned weights, constant
-    multiplications, exact adder-tree widths, pipeline schedule."""
+    multiplications, exact adder-tree widths, folding by the reuse factor, pipeline
+    schedule."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Quantize(),
                      DropPrunedWeights(), LowerConstantMultiplies(mult), InferWidths(),
-                     SchedulePipeline(pipeline)))
+                     FoldLayers(reuse, layer_reuse), SchedulePipeline(pipeline)))

@@ -5,7 +5,8 @@ activation (relu, step function, scale-shift), or one of a quantize's two (round
 then saturation). The count runs across layers, so
 registers fall at a steady rhythm; the last level is followed by the top's output register
 anyway. The argmax of a model that ended in softmax starts after a register of its own and
-is a tree of comparisons with a register after every level (it is small). `every=0` leaves only the input and output registers.
+is a tree of comparisons with a register after every level (it is small). `every=0` leaves only the input and output registers. A folded layer (`ir/fold.py`) has
+its own pipeline and registered outputs: the count starts again after it.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ DEFAULT_EVERY = 3
 
 
 def levels(node: Node) -> int:
-    """Combinational levels of one op."""
+    """Combinational levels of one op (a folded layer has its own pipeline: none)."""
+    if isinstance(node, LinearSum) and node.fold is not None:
+        return 0
     if isinstance(node, LinearSum):
         depth = max(t.depth for t in node.trees)
         multiplies = node.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
@@ -34,10 +37,22 @@ def levels(node: Node) -> int:
 
 
 def latency(graph: Graph) -> int:
-    """Cycles from `in_valid` to `out_valid`: input register, scheduled registers, the
-    register before the argmax (models that ended in softmax), output register."""
-    return 2 + sum(len(n.register_after) for n in graph.nodes) + int(graph.softmax_removed) \
+    """Cycles from `in_valid` to `out_valid`: input register, scheduled registers, folded
+    layers, the register before the argmax (models that ended in softmax), output
+    register."""
+    return 2 + sum(node_latency(n) for n in graph.nodes) + int(graph.softmax_removed) \
         + len(graph.argmax_register_after)
+
+
+def node_latency(node: Node) -> int:
+    """Cycles a node adds: its scheduled registers, or a folded layer's own latency."""
+    folded = getattr(node, "fold", None)
+    return len(node.register_after) + (folded.latency if folded is not None else 0)
+
+
+def initiation_interval(graph: Graph) -> int:
+    """Cycles between input vectors: the longest folded layer's program, else 1."""
+    return max([n.fold.cycles for n in graph.nodes if getattr(n, "fold", None)] + [1])
 
 
 def argmax_levels(n: int) -> int:
@@ -57,6 +72,8 @@ class SchedulePipeline:
         total = sum(levels(n) for n in graph.nodes)
         count, nodes = 0, []
         for node in graph.nodes:
+            if getattr(node, "fold", None) is not None:
+                count = 0           # a folded layer's outputs are registered
             regs = []
             for level in range(1, levels(node) + 1):
                 count += 1

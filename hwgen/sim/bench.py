@@ -1,8 +1,8 @@
 """The layered cocotb test bench: driver, monitor, reference model, scoreboard.
 
 Everything comes from the manifest (port names, element slices, latency), never from the
-Verilog. The driver applies vectors on `in_valid`/`in_data` back to back or with random
-idle gaps; the monitor collects every `out_data` seen with `out_valid`; the reference model
+Verilog. The driver applies vectors on `in_valid`/`in_data` back to back (one every `ii`
+clocks) or with random idle gaps; the monitor collects every `out_data` seen with `out_valid`; the reference model
 holds what `ir/interp.py` computed for each vector; the scoreboard compares every output
 bit, in order, and keeps the first mismatches in detail. Per-cycle work happens in Python
 here, so this bench is for gaps, waves and debugging; `cocotb_tests.batch` is the fast path.
@@ -26,7 +26,13 @@ class Driver:
         rng = random.Random(seed)
         dut = self.dut
         edge = 0
+        ii = self.manifest.get("ii", 1)
         for k, w in enumerate(words):
+            if k:
+                for _ in range(ii - 1):      # a folded design takes one vector per ii
+                    dut.in_valid.value = 0
+                    await RisingEdge(dut.clk)
+                    edge += 1
             while gap_rate and k >= len(words) - len(words) // 4 and rng.random() < gap_rate:
                 dut.in_valid.value = 0
                 await RisingEdge(dut.clk)

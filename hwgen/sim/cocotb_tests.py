@@ -74,7 +74,8 @@ async def batch(dut):
     dut.load_en.value = 0
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
-    limit = (cfg["n"] * 2 + cfg.get("idle", 0) + cfg["latency"] + 100) * PERIOD_NS
+    limit = (cfg["n"] * 2 * cfg.get("ii", 1) + cfg.get("idle", 0) + cfg["latency"] + 100) \
+        * PERIOD_NS
     await First(RisingEdge(dut.done), Timer(limit, unit="ns"))
     finished = bool(int(dut.done.value))
     await Timer((cfg["latency"] + 4) * PERIOD_NS, unit="ns")   # catch surplus outputs

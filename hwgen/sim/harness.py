@@ -3,7 +3,7 @@ prints the outputs in hardware, so Verilator runs whole simulations without Pyth
 loop (per-vector cost in C++, not in cocotb's per-edge callbacks).
 
 It plays the fixed vectors from a memory, then random vectors from `stimulus.lowbias32` of a
-counter, one per clock; in the last quarter it leaves random idle gaps (about one cycle
+counter, one per clock (one every `ii` clocks for a folded design); in the last quarter it leaves random idle gaps (about one cycle
 in four) so the valid pipeline is exercised. `cfg_idle` holds the first vector back for that
 many cycles, so a run can measure what an idle datapath does (the power estimate's toggle
 counts). Every output with `out_valid` is printed as
@@ -77,6 +77,14 @@ class BatchHarness(wiring.Component):
         idle_over = self.cycles >= self.cfg_idle
         go = idle_over & (~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0))
         valid = Signal(name="valid")
+        ii = self.manifest.get("ii", 1)
+        if ii > 1:                      # the DUT takes one vector every ii clocks
+            wait = Signal(range(ii), name="ii_wait")
+            go &= wait == 0
+            with m.If(valid):
+                m.d.sync += wait.eq(ii - 1)
+            with m.Elif(wait != 0):
+                m.d.sync += wait.eq(wait - 1)
         m.d.comb += valid.eq(running & (issued < n) & go)
         with m.If(valid):
             m.d.sync += issued.eq(issued + 1)

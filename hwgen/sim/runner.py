@@ -88,7 +88,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     model = ReferenceModel(expected, manifest["output"]["logits"])
     ref_s = time.perf_counter() - t0
     cfg = {"manifest": str((sim_dir / "manifest.json").resolve()), "n": n, "seed": seed,
-           "latency": manifest["latency"],
+           "latency": manifest["latency"], "ii": manifest.get("ii", 1),
            "result": str((sim_dir / "shard0" / f"{mode}.json").resolve())}
     (sim_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     if mode == "batch":

@@ -65,7 +65,12 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
         row = {"layer": node.layer, "class": node.origin, "node": node.name, "op": node.op,
                "module": f"{name}.{sub}", "instance": sub,
                "register_stages": len(node.register_after)}
-        if isinstance(node, LinearSum):
+        if isinstance(node, LinearSum) and node.fold is not None:
+            f = node.fold
+            row.update(mult="lanes", terms=f.steps, adders=f.multipliers,
+                       multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
+                       latency=f.latency, rom_words=f.cycles)
+        elif isinstance(node, LinearSum):
             row["mult"] = node.mult
             row["terms"] = sum(len(c) for c in node.terms)
             row["adders"] = sum(t.adders for t in node.trees)
@@ -85,7 +90,7 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
                   {"name": "out_valid", "direction": "out", "width": 1},
                   {"name": "out_data", "direction": "out", "width": top.out_width}],
         "latency": top.latency,
-        "ii": 1,
+        "ii": top.ii,
         "input": {"port": "in_data", "shape": list(graph.input.shape),
                   "format": str(graph.input.type), "elements": _elements(graph.input)},
         "output": {"port": "out_data", "shape": list(out.shape), "format": str(out.type),

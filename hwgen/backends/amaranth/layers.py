@@ -264,6 +264,9 @@ LAYERS = {LinearSum: LinearSumLayer, Quantize: QuantizeLayer, Relu: ReluLayer,
 
 def layer_for(node: Node, src: Node) -> Layer:
     """The component of a lowered op (a `Dense` must be lowered first)."""
+    if isinstance(node, LinearSum) and node.fold is not None:
+        from .folded import FoldedLinearSumLayer    # it builds on `Layer` in this module
+        return FoldedLinearSumLayer(node, src)
     cls = LAYERS.get(type(node))
     if cls is None:
         raise TypeError(f"no hardware for op {node.op!r} (node {node.name}); run the "

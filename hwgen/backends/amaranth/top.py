@@ -3,7 +3,8 @@
 Ports: `clk`, `rst` (synchronous, clears the valid pipeline only), `in_valid`, `in_data`
 (input element i at bits [i*w, (i+1)*w)), `out_valid`, `out_data` (output element j at
 [j*w_out, (j+1)*w_out) in the output node's declared format, then the argmax index when the
-model ended in softmax). One vector per clock; `out_valid` follows `in_valid` after
+model ended in softmax). One vector every `ii` clocks (1 unless layers are folded; a
+vector sooner than that corrupts the one in flight); `out_valid` follows `in_valid` after
 `latency` cycles. Inputs and outputs are registered, and so are the logits before the
 argmax.
 """
@@ -16,7 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph, Input
-from ...passes.schedule_pipeline import latency
+from ...passes.schedule_pipeline import initiation_interval, latency, node_latency
 from .layers import layer_for, register_stage
 
 
@@ -38,6 +39,7 @@ class Top(wiring.Component):
         self.out_width = graph.output.size * t_out.width + (
             argmax_bits(graph.output.size) if graph.softmax_removed else 0)
         self.latency = latency(graph)      # cycles, counted again while elaborating
+        self.ii = initiation_interval(graph)
         self.modules: list[tuple[str, str]] = []      # (IR node name, submodule name)
         super().__init__({"in_valid": In(1), "in_data": In(self.in_width),
                           "out_valid": Out(1), "out_data": Out(self.out_width)})
@@ -69,7 +71,7 @@ class Top(wiring.Component):
             m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, values)]
             values = [getattr(layer, f"y_{j}") for j in range(node.size)]
             valid = layer.valid_out
-            cycles += len(node.register_after)
+            cycles += node_latency(node)
             prev = node
         if g.softmax_removed:
             # Register the logits first: the comparison tree then has a stage of its own

@@ -1,0 +1,127 @@
+"""A folded dense layer (`ir/fold.py`): multiply-accumulate lanes driven by a program ROM.
+
+Ports as every layer (`valid_in`, `x_<i>`, `valid_out`, `y_<j>`). One `valid_in` starts a
+run of `cycles` steps; the next may come `cycles` cycles later (the layer's initiation
+interval), and the outputs are valid `cycles + 3` cycles after `valid_in`.
+
+    cycle c        inputs latched (x_buf); step counter at 0, the ROM reads step 0
+    c+1+k          ROM word k out: each lane selects x_buf[source] (a multiplexer)
+    c+2+k          product source x weight (a DSP block where the target has one)
+    c+3+k          accumulate: acc = (first ? constant : acc) + product << shift;
+                   on an output's last step acc also shifts into the lane's output chain
+    c+cycles+3     valid_out: every lane's chain holds its outputs in program order
+
+The weights, sources and constants of all lanes sit side by side in one ROM word per step
+(a block RAM where the synthesis tool maps it): memory instead of logic per weight. The
+inputs are latched, so the layer before may change them while this one runs; the output
+chains change only on the next run's finished outputs, which come at least `cycles` cycles
+later, so the layer after may read them for a whole initiation interval. Every data
+register loads only on a valid step: an idle layer does not toggle.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.lib.memory import Memory
+
+from ...ir.fold import Fold, width
+from .layers import Layer
+
+
+def _shape(lo: int, hi: int):
+    t = width(lo, hi)
+    return signed(t.width) if t.signed else unsigned(t.width)
+
+
+class FoldedLinearSumLayer(Layer):
+    def compute(self, m: Module) -> list:
+        f: Fold = self.node.fold
+        x_shape = _shape(*f.x_bounds)
+        w_shape = _shape(*f.weight_bounds)
+        b_shape = _shape(*f.bias_bounds)
+        src_bits = max((self.src.size - 1).bit_length(), 1)
+        # Inputs latched on valid_in, widened to one shape for the multiplexer.
+        x_buf = [Signal(x_shape, name=f"xbuf_{i}", reset_less=True)
+                 for i in range(self.src.size)]
+        with m.If(self.valid_in):
+            m.d.sync += [b.eq(x) for b, x in zip(x_buf, self.inputs)]
+        # The program ROM: per lane [source | weight | constant | first | last].
+        fields = [("source", src_bits), ("weight", w_shape.width), ("bias", b_shape.width),
+                  ("first", 1), ("last", 1)]
+        lane_bits = sum(w for _, w in fields)
+        words = []
+        for k in range(f.cycles):
+            word, pos = 0, 0
+            for steps in f.programs:
+                s = steps[k]
+                for name, bits in fields:
+                    value = int(getattr(s, name)) & ((1 << bits) - 1)
+                    word |= value << pos
+                    pos += bits
+            words.append(word)
+        rom = Memory(shape=unsigned(lane_bits * len(f.programs)), depth=max(f.cycles, 2),
+                     init=words)
+        m.submodules.rom = rom
+        rd = rom.read_port()
+        # Step counter: 0 when idle; valid_in starts a run of `cycles` addresses.
+        step = Signal(range(max(f.cycles, 2)), name="step")
+        active = Signal(name="active")
+        m.d.comb += active.eq(self.valid_in | (step != 0))
+        with m.If(active):
+            m.d.sync += step.eq(Mux(step == f.cycles - 1, 0, step + 1))
+        m.d.comb += [rd.addr.eq(step), rd.en.eq(active)]
+        b_valid, b_end = Signal(name="rom_valid"), Signal(name="rom_end")
+        m.d.sync += [b_valid.eq(active), b_end.eq(active & (step == f.cycles - 1))]
+        # Stage registers of the three steps after the ROM, per lane.
+        c_valid, d_valid, c_end, d_end = (Signal(name=n) for n in
+                                          ("op_valid", "prod_valid", "op_end", "prod_end"))
+        m.d.sync += [c_valid.eq(b_valid), d_valid.eq(c_valid), c_end.eq(b_valid & b_end),
+                     d_end.eq(c_valid & c_end)]
+        done = Signal(name="done")
+        m.d.sync += done.eq(d_valid & d_end)
+        x_array = Array(x_buf)
+        outputs = {}
+        for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
+            word = rd.data[lane * lane_bits:(lane + 1) * lane_bits]
+            pos, field = 0, {}
+            for name, bits in fields:
+                field[name] = word[pos:pos + bits]
+                pos += bits
+            weight = field["weight"].as_signed() if w_shape.signed else field["weight"]
+            bias = field["bias"].as_signed() if b_shape.signed else field["bias"]
+            # operands
+            c_x = Signal(x_shape, name=f"l{lane}_x", reset_less=True)
+            c_w = Signal(w_shape, name=f"l{lane}_w", reset_less=True)
+            c_b = Signal(b_shape, name=f"l{lane}_bias", reset_less=True)
+            c_first, c_last = Signal(name=f"l{lane}_first"), Signal(name=f"l{lane}_last")
+            with m.If(b_valid):
+                m.d.sync += [c_x.eq(x_array[field["source"]]), c_w.eq(weight), c_b.eq(bias),
+                             c_first.eq(field["first"]), c_last.eq(field["last"])]
+            # product
+            p_lo, p_hi = _product_bounds(f)
+            d_p = Signal(_shape(p_lo, p_hi), name=f"l{lane}_prod", reset_less=True)
+            d_b = Signal(b_shape, name=f"l{lane}_bias_p", reset_less=True)
+            d_first, d_last = Signal(name=f"l{lane}_first_p"), Signal(name=f"l{lane}_last_p")
+            with m.If(c_valid):
+                m.d.sync += [d_p.eq(c_x * c_w), d_b.eq(c_b), d_first.eq(c_first),
+                             d_last.eq(c_last)]
+            # accumulate
+            acc_shape = _shape(acc_lo, acc_hi)
+            acc = Signal(acc_shape, name=f"l{lane}_acc", reset_less=True)
+            acc_next = Signal(acc_shape, name=f"l{lane}_sum")
+            m.d.comb += acc_next.eq(Mux(d_first, d_b, acc) + (d_p << f.shift))
+            chain = [Signal(acc_shape, name=f"l{lane}_out_{k}", reset_less=True)
+                     for k in range(len(outs))]
+            with m.If(d_valid):
+                m.d.sync += acc.eq(acc_next)
+                with m.If(d_last):
+                    m.d.sync += [a.eq(b) for a, b in zip(chain, chain[1:] + [acc_next])]
+            for j, reg in zip(outs, chain):
+                outputs[j] = reg
+        self.valid = done
+        return [outputs[j] for j in range(self.node.size)]
+
+
+def _product_bounds(f: Fold) -> tuple[int, int]:
+    """Bounds of x * w over the multiplexer's and the weights' ranges."""
+    corners = [a * b for a in f.x_bounds for b in f.weight_bounds]
+    return min(corners), max(corners)

@@ -1,0 +1,141 @@
+"""A folded (resource-shared) dense layer: a few multiply-accumulate lanes, each running a
+fixed program of steps over the layer's non-zero weights.
+
+`out[j] = sum_i w[i, j] * x[i] + c[j]` (a `LinearSum`'s exact matrix, in output codes). With
+a reuse factor R the layer gets the fewest lanes whose programs fit in R cycles; each lane
+owns whole outputs and computes them one after the other, one non-zero weight per cycle:
+`acc = (first ? c[j] : acc) + (w' * x[src] << shift)`, and on an output's last step the
+accumulator is complete. Pruned weights cost neither cycles nor memory. An output with no
+weights is one step that loads its constant.
+
+Outputs go to lanes longest first, each to the least loaded lane (LPT scheduling), so the
+lanes finish close together; `cycles` is the longest program, the layer's initiation
+interval. `shift` is the weights' common power of two, taken out of the stored weights so
+the multipliers are narrower. Bounds are exact intervals over the inputs' code bounds: the
+accumulator of a lane is as wide as its widest partial sum, and every finished output lies
+in the layer's range for that output (`passes.fold_layers` checks).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import FixedType
+
+
+@dataclass(frozen=True)
+class Step:
+    source: int        # input element multiplied (any element when weight is 0)
+    weight: int        # w[source, j] >> shift
+    first: bool        # start output j: the accumulator takes the constant, not its value
+    last: bool         # output j is complete after this step
+    bias: int          # c[j] (meaningful on a first step)
+
+
+@dataclass
+class Fold:
+    lanes: list[list[int]]         # per lane: the outputs it computes, in program order
+    programs: list[list[Step]]     # per lane: `cycles` steps (idle steps pad short lanes)
+    cycles: int                    # steps per inference: the layer's initiation interval
+    shift: int                     # weights stored as w >> shift
+    acc_bounds: list[tuple[int, int]]   # per lane: every partial sum lies inside
+    x_bounds: tuple[int, int]      # every input code lies inside (the multiplexer's shape)
+    weight_bounds: tuple[int, int]
+    bias_bounds: tuple[int, int]
+    out_bounds: list[tuple[int, int]]   # per output: the finished accumulator's interval
+    steps: int = 0                 # non-idle steps: the products per inference
+
+    PIPELINE = 3    # cycles from a step's address to its accumulation (memory, operands,
+    #                 product), see backends/amaranth/folded.py
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the layer's input valid to its output valid."""
+        return self.cycles + self.PIPELINE
+
+    @property
+    def multipliers(self) -> int:
+        return len(self.lanes)
+
+
+def width(lo: int, hi: int) -> FixedType:
+    return FixedType.for_range(int(lo), int(hi), 0)
+
+
+def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:
+    """The fold of a layer with exact matrix `weights` [n_in, n_out] and constants `bias`
+    for inputs with code bounds `lo_in`/`hi_in`, in at most `reuse` cycles where the
+    longest output allows (else in as many cycles as that output has weights)."""
+    n_in, n_out = weights.shape
+    cols = [[(i, int(weights[i, j])) for i in range(n_in) if weights[i, j]]
+            for j in range(n_out)]
+    nonzero = [w for col in cols for _, w in col]
+    shift = min((_trailing_zeros(w) for w in nonzero), default=0)
+    loads = [max(len(c), 1) for c in cols]
+    lanes = _lanes(loads, reuse)
+    cycles = max(sum(loads[j] for j in lane) for lane in lanes)
+    programs, acc_bounds, out_bounds = [], [], [None] * n_out
+    for lane in lanes:
+        steps, lo_acc, hi_acc, src = [], 0, 0, 0
+        for j in lane:
+            c = int(bias[j])
+            terms = cols[j] or [(src, 0)]
+            lo, hi = c, c
+            lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+            for k, (i, w) in enumerate(terms):
+                a, b = w * int(lo_in[i]), w * int(hi_in[i])
+                lo, hi = lo + min(a, b), hi + max(a, b)
+                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+                steps.append(Step(i, w >> shift, k == 0, k == len(terms) - 1, c))
+                src = i
+            out_bounds[j] = (lo, hi)
+        # Idle steps repeat the last source with weight 0: nothing toggles.
+        steps += [Step(src, 0, False, False, 0)] * (cycles - len(steps))
+        programs.append(steps)
+        acc_bounds.append((lo_acc, hi_acc))
+    x_bounds = (min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in)))
+    stored = [w >> shift for w in nonzero] + [0]
+    consts = [int(v) for v in bias] + [0]
+    return Fold(lanes, programs, cycles, shift, acc_bounds, x_bounds,
+                (min(stored), max(stored)), (min(consts), max(consts)), out_bounds,
+                sum(loads))
+
+
+def _trailing_zeros(w: int) -> int:
+    return (abs(w) & -abs(w)).bit_length() - 1
+
+
+def _lanes(loads: list[int], reuse: int) -> list[list[int]]:
+    """The fewest lanes whose longest-first schedule fits in `reuse` cycles; one lane per
+    output when even that does not fit."""
+    n = len(loads)
+    need = max(-(-sum(loads) // max(reuse, 1)), 1)
+    for count in range(min(need, n), n + 1):
+        lanes = _lpt(loads, count)
+        if max(sum(loads[j] for j in lane) for lane in lanes) <= reuse:
+            return lanes
+    return _lpt(loads, n)
+
+
+def _lpt(loads: list[int], count: int) -> list[list[int]]:
+    """Longest processing time first: each output (largest first, lowest index on ties)
+    to the least loaded lane (lowest lane on ties); outputs in index order per lane."""
+    lanes, totals = [[] for _ in range(count)], [0] * count
+    for j in sorted(range(len(loads)), key=lambda j: (-loads[j], j)):
+        k = min(range(count), key=lambda k: (totals[k], k))
+        lanes[k].append(j)
+        totals[k] += loads[j]
+    return [sorted(lane) for lane in lanes if lane]
+
+
+def run(fold: Fold, x: list[int]) -> list[int]:
+    """What the lanes compute for one input vector of codes: the outputs, by stepping the
+    programs exactly as the hardware does (a check of the plan, used by the tests)."""
+    out = {}
+    for lane, steps in zip(fold.lanes, fold.programs):
+        acc, done = 0, []
+        for s in steps:
+            acc = (s.bias if s.first else acc) + ((s.weight * x[s.source]) << fold.shift)
+            if s.last:
+                done.append(acc)
+        out.update(zip(lane, done))
+    return [out[j] for j in range(len(out))]
