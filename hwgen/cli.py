@@ -105,7 +105,7 @@ def _build(args, loaded, graph, out: Path):
     mults = sum(r.get("multipliers", 0) for r in m["layers"])
     print(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
           f"{rtl.manifest}: {adders} adders, {mults} multipliers, latency {m['latency']} "
-          f"cycles, II {m["ii"]} ({time.monotonic() - t0:.1f} s)", flush=True)
+          f"cycles, II {m['ii']} ({time.monotonic() - t0:.1f} s)", flush=True)
     return lowered, rtl
 
 

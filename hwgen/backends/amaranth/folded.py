@@ -38,28 +38,33 @@ class FoldedLinearSumLayer(Layer):
         x_shape = _shape(*f.x_bounds)
         w_shape = _shape(*f.weight_bounds)
         b_shape = _shape(*f.bias_bounds)
-        src_bits = max((self.src.size - 1).bit_length(), 1)
         # Inputs latched on valid_in, widened to one shape for the multiplexer.
         x_buf = [Signal(x_shape, name=f"xbuf_{i}", reset_less=True)
                  for i in range(self.src.size)]
         with m.If(self.valid_in):
             m.d.sync += [b.eq(x) for b, x in zip(x_buf, self.inputs)]
-        # The program ROM: per lane [source | weight | constant | first | last].
-        fields = [("source", src_bits), ("weight", w_shape.width), ("bias", b_shape.width),
-                  ("first", 1), ("last", 1)]
-        lane_bits = sum(w for _, w in fields)
+        # The program ROM: per lane [source | weight | constant | first | last]. A lane's
+        # multiplexer covers only the inputs its outputs use (pruning makes that a subset)
+        # and `source` indexes that subset.
+        used = [sorted({st.source for st in steps}) for steps in f.programs]
+        layouts = [[("source", max((len(u) - 1).bit_length(), 1)), ("weight", w_shape.width),
+                    ("bias", b_shape.width), ("first", 1), ("last", 1)] for u in used]
         words = []
         for k in range(f.cycles):
             word, pos = 0, 0
-            for steps in f.programs:
-                s = steps[k]
+            for steps, fields, u in zip(f.programs, layouts, used):
+                st = steps[k]
                 for name, bits in fields:
-                    value = int(getattr(s, name)) & ((1 << bits) - 1)
-                    word |= value << pos
+                    value = u.index(st.source) if name == "source" else int(getattr(st, name))
+                    word |= (value & ((1 << bits) - 1)) << pos
                     pos += bits
             words.append(word)
-        rom = Memory(shape=unsigned(lane_bits * len(f.programs)), depth=max(f.cycles, 2),
-                     init=words)
+        lane_lsb = [0]
+        for fields in layouts:
+            lane_lsb.append(lane_lsb[-1] + sum(bits for _, bits in fields))
+        # Block RAM: the ROM is wide and, left to its cost model, Yosys builds it from LUTs.
+        rom = Memory(shape=unsigned(lane_lsb[-1]), depth=max(f.cycles, 2), init=words,
+                     attrs={"rom_style": "block"})
         m.submodules.rom = rom
         rd = rom.read_port()
         # Step counter: 0 when idle; valid_in starts a run of `cycles` addresses.
@@ -78,12 +83,12 @@ class FoldedLinearSumLayer(Layer):
                      d_end.eq(c_valid & c_end)]
         done = Signal(name="done")
         m.d.sync += done.eq(d_valid & d_end)
-        x_array = Array(x_buf)
         outputs = {}
         for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
-            word = rd.data[lane * lane_bits:(lane + 1) * lane_bits]
+            word = rd.data[lane_lsb[lane]:lane_lsb[lane + 1]]
+            x_array = Array(x_buf[i] for i in used[lane])
             pos, field = 0, {}
-            for name, bits in fields:
+            for name, bits in layouts[lane]:
                 field[name] = word[pos:pos + bits]
                 pos += bits
             weight = field["weight"].as_signed() if w_shape.signed else field["weight"]
