@@ -43,14 +43,16 @@ class Fold:
     bias_bounds: tuple[int, int]
     out_bounds: list[tuple[int, int]]   # per output: the finished accumulator's interval
     steps: int = 0                 # non-idle steps: the products per inference
+    post: tuple[str, ...] = ()     # element-wise nodes after the layer computed in the lanes
+    #                                (one per lane instead of one per output)
 
     PIPELINE = 3    # cycles from a step's address to its accumulation (memory, operands,
-    #                 product), see backends/amaranth/folded.py
+    #                 product), see backends/amaranth/folded.py; one more with `post`
 
     @property
     def latency(self) -> int:
         """Cycles from the layer's input valid to its output valid."""
-        return self.cycles + self.PIPELINE
+        return self.cycles + self.PIPELINE + (1 if self.post else 0)
 
     @property
     def multipliers(self) -> int:

@@ -4,6 +4,12 @@ Needs `InferRanges` and the lowered `LinearSum`s. A layer with reuse 1 keeps its
 parallel adder trees; a layer with reuse R > 1 gets `fold`: the fewest lanes that take at
 most R cycles per vector. The finished outputs' intervals must equal the layer's exact
 per-neuron range; a mismatch is a bug, reported as such.
+
+The element-wise ops right after a folded layer that are the same function for every
+element (quantize, relu, a step function shared by all channels) join the fold
+(`Fold.post`): the lanes apply them to each finished output, so there is one quantizer per
+lane instead of one per neuron. Those nodes stay in the graph (the reference runs them);
+the back end builds them inside the folded layer.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from typing import Mapping
 
 from ..errors import HwgenError
 from ..ir import fold
-from ..ir.graph import Graph, LinearSum
+from ..ir.graph import Graph, LinearSum, Node, Quantize, Relu, StepFunction
 
 
 class FoldLayers:
@@ -42,5 +48,22 @@ class FoldLayers:
                 if bounds != (int(node.lo[j]), int(node.hi[j])):
                     raise AssertionError(f"{node.name}[{j}]: folded range {bounds} differs "
                                          f"from the layer range [{node.lo[j]}, {node.hi[j]}]")
-            nodes[k] = dataclasses.replace(node, fold=plan)
+            post = []
+            for after in nodes[k + 1:]:
+                if not _lane_op(after):
+                    break
+                post.append(after.name)
+            nodes[k] = dataclasses.replace(node, fold=dataclasses.replace(plan,
+                                                                           post=tuple(post)))
         return dataclasses.replace(graph, nodes=nodes)
+
+
+def _lane_op(node: Node) -> bool:
+    """An op that is one function of the value for every element."""
+    return isinstance(node, (Quantize, Relu)) or (
+        isinstance(node, StepFunction) and node.thresholds.shape[0] == 1)
+
+
+def fused_nodes(graph: Graph) -> set[str]:
+    """Names of the nodes computed inside a folded layer's lanes."""
+    return {name for n in graph.nodes if getattr(n, "fold", None) for name in n.fold.post}

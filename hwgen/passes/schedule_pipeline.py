@@ -69,15 +69,20 @@ class SchedulePipeline:
         self.every = every
 
     def run(self, graph: Graph) -> Graph:
-        total = sum(levels(n) for n in graph.nodes)
-        count, nodes = 0, []
+        from .fold_layers import fused_nodes
+        fused = fused_nodes(graph)
+        total = sum(levels(n) for n in graph.nodes if n.name not in fused)
+        count, seen, nodes = 0, 0, []
         for node in graph.nodes:
-            if getattr(node, "fold", None) is not None:
+            if getattr(node, "fold", None) is not None or node.name in fused:
                 count = 0           # a folded layer's outputs are registered
+                nodes.append(dataclasses.replace(node, register_after=()))
+                continue
             regs = []
             for level in range(1, levels(node) + 1):
                 count += 1
-                if self.every and count % self.every == 0 and count < total:
+                seen += 1
+                if self.every and count % self.every == 0 and seen < total:
                     regs.append(level)
             nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
         amax = ()

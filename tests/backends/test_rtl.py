@@ -20,18 +20,48 @@ from ..hw_factory import random_graph
 CASES = [  # seed, mult, signed input, sparsity, pipeline
     (0, "csd", True, 0.0, 2), (1, "dsp", False, 0.0, 1), (2, "csd", False, 0.6, 0),
     (3, "dsp", True, 0.6, 3), (4, "csd", True, 0.3, 1), (5, "dsp", None, 0.0, 2),
+    # an unsigned WRAP quantizer wider than its negative rounded range (sign extension)
+    (24, "csd", False, 0.8, 2),
 ]
 
 
 @pytest.mark.parametrize("seed,mult,signed,sparsity,every", CASES)
 def test_random_layers_match_the_reference_in_verilator(tmp_path, seed, mult, signed,
                                                         sparsity, every):
-    g = random_graph(seed, signed_input=signed, sparsity=sparsity)
+    g = random_graph(seed, signed_input=signed, sparsity=sparsity,
+                     n_in=6 if seed == 24 else None)
     lowered = pipelines.hardware(mult, every).run(g)
     b = emit.build(lowered, tmp_path, {"mult": mult, "pipeline": every})
     r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 3000, seed, log=lambda s: None)
     assert r["vectors"] == 3000 and r["outputs_seen"] == 3000
     assert r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
+FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mode
+    (20, 2, {}, True, 0.0, 2, "batch"), (21, 3, {}, False, 0.6, 0, "stream"),
+    (22, 64, {}, None, 0.3, 3, "batch"), (23, 1, {"dense2": 2}, True, 0.0, 1, "stream"),
+    (24, 4, {"dense1": 1}, False, 0.8, 2, "batch"), (25, 1, {"dense1": 5}, None, 0.0, 3,
+                                                      "stream"),
+]
+
+
+@pytest.mark.parametrize("seed,reuse,layer_reuse,signed,sparsity,every,mode", FOLDED)
+def test_folded_layers_match_the_reference_in_verilator(tmp_path, seed, reuse, layer_reuse,
+                                                        signed, sparsity, every, mode):
+    g = random_graph(seed, signed_input=signed, sparsity=sparsity, n_in=int(seed % 7) + 3)
+    hw = HardwareOptions("csd", every, reuse, layer_reuse)
+    lowered, b = build_rtl(g, tmp_path, hw)
+    assert any(getattr(n, "fold", None) for n in lowered.nodes)
+    assert b.data["ii"] > 1 or all(n.fold.cycles == 1 for n in lowered.nodes
+                                   if getattr(n, "fold", None))
+    n = 600 if mode == "stream" else 3000
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", n, seed, mode=mode,
+              log=lambda s: None)
+    assert r["vectors"] == n and r["outputs_seen"] == n
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+    if mode == "stream":            # outputs exactly `latency` after their inputs
+        assert r["latency_observed"] == [b.data["latency"]]
+        assert r["cycles"] >= n * b.data["ii"]
 
 
 def test_layered_stream_bench_with_gaps(tmp_path):
@@ -87,6 +117,16 @@ def test_flipped_constant_is_caught(tmp_path, mode, capsys):
     assert f"300 vectors, {res['mismatches']} mismatches" in out
 
 
+@pytest.mark.parametrize("name,reuse", [("digits_mlp_pruned", "100"), ("jet_tagger", "16")])
+def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, capsys):
+    status = main(["sim", name, "-o", str(tmp_path), "--n", "3000", "--reuse", reuse])
+    assert status == 0 and "3000 vectors, 0 mismatches" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    folded = [r for r in manifest["layers"] if r.get("lanes")]
+    assert folded and manifest["ii"] == max(r["cycles"] for r in folded) > 1
+    assert manifest["options"]["reuse"] == int(reuse)
+
+
 def test_two_builds_are_byte_identical(tmp_path):
     _, g = hwgen.compile_model("digits_mlp")
     a = build_rtl(g, tmp_path / "a", HardwareOptions())[1]
@@ -110,7 +150,7 @@ def test_manifest_describes_ports_and_formats(tmp_path):
     assert ports["out_data"]["width"] == 5 * 16 + 3
     assert [r["layer"] for r in m["layers"]] == ["fc1", "relu1", "fc2", "relu2", "fc3",
                                                  "relu3", "output"]
-    assert m["options"] == {"mult": "csd", "pipeline": 3}
+    assert m["options"] == {"mult": "csd", "pipeline": 3, "reuse": 1}
 
 
 def test_sim_rejects_a_missing_rtl_dir(tmp_path, capsys):

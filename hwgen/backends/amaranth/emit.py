@@ -40,7 +40,7 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     v_path.write_text(text)
     data = manifest(graph, top, name, options)
     for row in data["layers"]:      # a layer whose outputs are all constant has no module
-        if f"module \\{row['module']} " not in text:
+        if row["module"] and f"module \\{row['module']} " not in text:
             row.update(module=None, note="constant outputs: no logic")
     m_path = out_dir / "manifest.json"
     m_path.write_text(json.dumps(data, indent=1) + "\n")
@@ -63,8 +63,10 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
     for node_name, sub in top.modules:
         node = graph.node(node_name)
         row = {"layer": node.layer, "class": node.origin, "node": node.name, "op": node.op,
-               "module": f"{name}.{sub}", "instance": sub,
+               "module": f"{name}.{sub}" if sub else None, "instance": sub,
                "register_stages": len(node.register_after)}
+        if sub is None:
+            row["note"] = "computed in the lanes of the folded layer before it"
         if isinstance(node, LinearSum) and node.fold is not None:
             f = node.fold
             row.update(mult="lanes", terms=f.steps, adders=f.multipliers,

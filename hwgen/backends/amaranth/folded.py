@@ -11,6 +11,11 @@ interval), and the outputs are valid `cycles + 3` cycles after `valid_in`.
                    on an output's last step acc also shifts into the lane's output chain
     c+cycles+3     valid_out: every lane's chain holds its outputs in program order
 
+With fused element-wise ops (`Fold.post`: quantize, relu, a shared step function), a
+finished sum is registered first and goes through those ops, one instance per lane, on its
+way into the chain: one cycle more, and the chain holds the narrow activations instead of
+the accumulator.
+
 The weights, sources and constants of all lanes sit side by side in one ROM word per step
 (a block RAM where the synthesis tool maps it): memory instead of logic per weight. The
 inputs are latched, so the layer before may change them while this one runs; the output
@@ -20,11 +25,13 @@ register loads only on a valid step: an idle layer does not toggle.
 """
 from __future__ import annotations
 
+import numpy as np
 from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib.memory import Memory
 
 from ...ir.fold import Fold, width
-from .layers import Layer
+from ...ir.graph import Quantize, Relu
+from .layers import Layer, _mux_tree, _overflow, _round, ranged_signal
 
 
 def _shape(lo: int, hi: int):
@@ -33,6 +40,10 @@ def _shape(lo: int, hi: int):
 
 
 class FoldedLinearSumLayer(Layer):
+    def __init__(self, node, src, post=()):
+        self.post = list(post)
+        super().__init__(node, src, self.post[-1] if self.post else None)
+
     def compute(self, m: Module) -> list:
         f: Fold = self.node.fold
         x_shape = _shape(*f.x_bounds)
@@ -82,7 +93,11 @@ class FoldedLinearSumLayer(Layer):
         m.d.sync += [c_valid.eq(b_valid), d_valid.eq(c_valid), c_end.eq(b_valid & b_end),
                      d_end.eq(c_valid & c_end)]
         done = Signal(name="done")
-        m.d.sync += done.eq(d_valid & d_end)
+        if self.post:                    # one more stage: the element-wise ops per lane
+            e_end = Signal(name="post_end")
+            m.d.sync += [e_end.eq(d_valid & d_end), done.eq(e_end)]
+        else:
+            m.d.sync += done.eq(d_valid & d_end)
         outputs = {}
         for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
             word = rd.data[lane_lsb[lane]:lane_lsb[lane + 1]]
@@ -114,16 +129,58 @@ class FoldedLinearSumLayer(Layer):
             acc = Signal(acc_shape, name=f"l{lane}_acc", reset_less=True)
             acc_next = Signal(acc_shape, name=f"l{lane}_sum")
             m.d.comb += acc_next.eq(Mux(d_first, d_b, acc) + (d_p << f.shift))
-            chain = [Signal(acc_shape, name=f"l{lane}_out_{k}", reset_less=True)
-                     for k in range(len(outs))]
             with m.If(d_valid):
                 m.d.sync += acc.eq(acc_next)
-                with m.If(d_last):
-                    m.d.sync += [a.eq(b) for a, b in zip(chain, chain[1:] + [acc_next])]
+            push, value, out_shape = d_valid & d_last, acc_next, acc_shape
+            if self.post:
+                # The finished sum, registered, then the fused ops on it.
+                e_val = Signal(_lane_shape(self.node, outs), name=f"l{lane}_done",
+                               reset_less=True)
+                e_push = Signal(name=f"l{lane}_push")
+                m.d.sync += e_push.eq(push)
+                with m.If(push):
+                    m.d.sync += e_val.eq(acc_next)
+                value, push = e_val, e_push
+                prev = self.node
+                for node in self.post:
+                    value = _lane_op(m, node, prev, outs, value, lane)
+                    prev = node
+                out_shape = _lane_shape(self.post[-1], outs)
+            chain = [Signal(out_shape, name=f"l{lane}_out_{k}", reset_less=True)
+                     for k in range(len(outs))]
+            with m.If(push):
+                m.d.sync += [a.eq(b) for a, b in zip(chain, chain[1:] + [value])]
             for j, reg in zip(outs, chain):
                 outputs[j] = reg
         self.valid = done
         return [outputs[j] for j in range(self.node.size)]
+
+
+def _lane_bounds(node, outs) -> tuple[int, int]:
+    lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
+    return min(int(lo[j]) for j in outs), max(int(hi[j]) for j in outs)
+
+
+def _lane_shape(node, outs):
+    return _shape(*_lane_bounds(node, outs))
+
+
+def _lane_op(m: Module, node, prev, outs, x, lane: int):
+    """`node` (quantize, relu or a shared step function) on one lane's value `x`, whose
+    codes lie in the union of `prev`'s ranges over the lane's outputs; the same logic as
+    the element-wise layers, sized for that union."""
+    lo, hi = _lane_bounds(prev, outs)
+    if isinstance(node, Quantize):
+        r, mlo, mhi = _round(m, x, lo, hi, prev.type.frac, node, f"l{lane}")
+        out = _overflow(r, mlo, mhi, node)
+    elif isinstance(node, Relu):
+        out = Mux(x < 0, 0, x) if lo < 0 else x
+    else:
+        th, lv = node.thresholds[0], node.levels[0]
+        i0 = int(np.searchsorted(th, lo, side="right"))
+        i1 = int(np.searchsorted(th, hi, side="right"))
+        out = _mux_tree(x, [int(t) for t in th[i0:i1]], [int(v) for v in lv[i0:i1 + 1]])
+    return ranged_signal(m, out, *_lane_bounds(node, outs), f"l{lane}_{node.op}")
 
 
 def _product_bounds(f: Fold) -> tuple[int, int]:

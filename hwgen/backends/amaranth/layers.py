@@ -12,7 +12,7 @@ invalid, and reset-less flops are smaller.
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,11 +54,11 @@ def ranged_signal(m: Module, value, lo: int, hi: int, name: str) -> Signal:
 class Layer(wiring.Component):
     """Base: ports from the element ranges of the source node and of this node."""
 
-    def __init__(self, node: Node, src: Node):
+    def __init__(self, node: Node, src: Node, out: Node | None = None):
         self.node, self.src = node, src
         members = {"valid_in": In(1), "valid_out": Out(1)}
         members.update({f"x_{i}": In(s) for i, s in enumerate(shapes_of(src))})
-        members.update({f"y_{j}": Out(s) for j, s in enumerate(shapes_of(node))})
+        members.update({f"y_{j}": Out(s) for j, s in enumerate(shapes_of(out or node))})
         super().__init__(wiring.Signature(members))
 
     @property
@@ -188,6 +188,9 @@ def _overflow(moved, mlo: int, mhi: int, node: Quantize):
     if t.min_code <= mlo and mhi <= t.max_code:
         return moved                         # the range proves no overflow is possible
     if node.overflow is Overflow.WRAP:
+        shape = moved.shape()
+        if shape.signed and shape.width < t.width:   # a slice does not sign-extend
+            moved = Cat(moved, moved[-1].replicate(t.width - shape.width))
         return moved[:t.width].as_signed() if t.signed else moved[:t.width]
     low = -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
     v = moved
@@ -262,11 +265,12 @@ LAYERS = {LinearSum: LinearSumLayer, Quantize: QuantizeLayer, Relu: ReluLayer,
           StepFunction: StepLayer, ScaleShift: ScaleShiftLayer, Reshape: ReshapeLayer}
 
 
-def layer_for(node: Node, src: Node) -> Layer:
-    """The component of a lowered op (a `Dense` must be lowered first)."""
+def layer_for(node: Node, src: Node, post: list[Node] = ()) -> Layer:
+    """The component of a lowered op (a `Dense` must be lowered first); `post`: the
+    element-wise nodes a folded layer computes in its lanes."""
     if isinstance(node, LinearSum) and node.fold is not None:
         from .folded import FoldedLinearSumLayer    # it builds on `Layer` in this module
-        return FoldedLinearSumLayer(node, src)
+        return FoldedLinearSumLayer(node, src, list(post))
     cls = LAYERS.get(type(node))
     if cls is None:
         raise TypeError(f"no hardware for op {node.op!r} (node {node.name}); run the "

@@ -17,6 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph, Input
+from ...passes.fold_layers import fused_nodes
 from ...passes.schedule_pipeline import initiation_interval, latency, node_latency
 from .layers import layer_for, register_stage
 
@@ -60,16 +61,22 @@ class Top(wiring.Component):
         cycles = 1
         prev = g.input
         self.modules = []
+        fused = fused_nodes(g)
         for node in g.nodes:
             if isinstance(node, Input):
                 continue
-            layer = layer_for(node, prev)
+            if node.name in fused:         # computed in the lanes of the folded layer before
+                self.modules.append((node.name, None))
+                prev = node
+                continue
+            post = [g.node(n) for n in node.fold.post] if getattr(node, "fold", None) else []
+            layer = layer_for(node, prev, post)
             name = module_name(node.name)
             m.submodules[name] = layer
             self.modules.append((node.name, name))
             m.d.comb += layer.valid_in.eq(valid)
             m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, values)]
-            values = [getattr(layer, f"y_{j}") for j in range(node.size)]
+            values = [getattr(layer, f"y_{j}") for j in range((post or [node])[-1].size)]
             valid = layer.valid_out
             cycles += node_latency(node)
             prev = node

@@ -1,0 +1,85 @@
+"""Folded dense layers: the lane programs compute the exact matrix product, fit the reuse
+factor, and the pass fuses element-wise ops and rejects bad options."""
+import numpy as np
+import pytest
+
+from hwgen.errors import HwgenError
+from hwgen.ir import fold
+from hwgen.ir.graph import LinearSum
+from hwgen.options import HardwareOptions
+from hwgen.passes import pipelines
+from hwgen.passes.fold_layers import FoldLayers, fused_nodes
+from hwgen.passes.schedule_pipeline import initiation_interval, latency
+
+from ..hw_factory import random_graph
+
+
+def _matrix(rng, n_in, n_out, sparsity):
+    w = rng.integers(-40, 41, size=(n_in, n_out)) * (1 << int(rng.integers(0, 3)))
+    w[rng.random(w.shape) < sparsity] = 0
+    w[:, 0] = 0                                   # an output with no weights: its constant
+    return w.astype(object), rng.integers(-300, 301, size=n_out).astype(object)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lane_programs_compute_the_exact_product(seed):
+    rng = np.random.default_rng(seed)
+    n_in, n_out = int(rng.integers(1, 40)), int(rng.integers(1, 20))
+    w, c = _matrix(rng, n_in, n_out, float(rng.choice([0.0, 0.5, 0.9])))
+    lo = rng.integers(-20, 5, size=n_in)
+    hi = lo + rng.integers(0, 30, size=n_in)
+    reuse = int(rng.integers(1, 80))
+    plan = fold.plan(w, c, lo, hi, reuse)
+    loads = [max(int(np.count_nonzero(w[:, j])), 1) for j in range(n_out)]
+    assert plan.cycles <= max(reuse, max(loads))
+    assert all(len(p) == plan.cycles for p in plan.programs)
+    assert sorted(j for lane in plan.lanes for j in lane) == list(range(n_out))
+    assert plan.steps == sum(loads)
+    for _ in range(50):
+        x = [int(rng.integers(a, b + 1)) for a, b in zip(lo, hi)]
+        want = [sum(int(w[i, j]) * x[i] for i in range(n_in)) + int(c[j]) for j in range(n_out)]
+        assert fold.run(plan, x) == want
+        # every partial sum the accumulator holds lies in the lane's bounds
+        for steps, (a, b) in zip(plan.programs, plan.acc_bounds):
+            acc = 0
+            for s in steps:
+                acc = (s.bias if s.first else acc) + ((s.weight * x[s.source]) << plan.shift)
+                assert a <= acc <= b
+
+
+def test_fewest_lanes_within_the_reuse_factor():
+    w = np.ones((10, 6), dtype=object)           # six outputs of ten weights each
+    c = np.zeros(6, dtype=object)
+    lo, hi = np.zeros(10, int), np.ones(10, int)
+    assert len(fold.plan(w, c, lo, hi, 60).lanes) == 1
+    assert len(fold.plan(w, c, lo, hi, 30).lanes) == 2
+    assert len(fold.plan(w, c, lo, hi, 29).lanes) == 3
+    five = fold.plan(w, c, lo, hi, 5)               # below one output's length: a lane each
+    assert len(five.lanes) == 6 and five.cycles == 10
+    assert fold.plan(w * 4, c, lo, hi, 60).shift == 2
+
+
+def test_quantize_and_relu_join_the_lanes():
+    g = random_graph(3, sparsity=0.3)
+    lowered = pipelines.hardware("csd", 2, reuse=4).run(g)
+    folded = [n for n in lowered.nodes if isinstance(n, LinearSum)]
+    assert all(n.fold is not None for n in folded)
+    assert folded[0].fold.post == ("quant1", "relu1")
+    fused = fused_nodes(lowered)
+    assert all(not n.register_after for n in lowered.nodes if n.name in fused)
+    assert initiation_interval(lowered) == max(n.fold.cycles for n in folded)
+    assert latency(lowered) >= sum(n.fold.latency for n in folded) + 2
+    only = pipelines.hardware("csd", 2, layer_reuse={"dense2": 3}).run(g)
+    assert [n.fold is not None for n in only.nodes if isinstance(n, LinearSum)] == [False, True]
+
+
+def test_reuse_option_errors():
+    with pytest.raises(HwgenError, match="not a dense layer"):
+        FoldLayers(2, {"relu1": 4}).run(pipelines.hardware("csd").run(random_graph(1)))
+    with pytest.raises(HwgenError, match="whole number of cycles"):
+        HardwareOptions(reuse=0)
+    with pytest.raises(HwgenError, match="whole number of cycles or LAYER=N"):
+        HardwareOptions.parse_reuse(["fast"])
+    with pytest.raises(HwgenError, match="given twice"):
+        HardwareOptions.parse_reuse(["4", "8"])
+    assert HardwareOptions.parse_reuse(["8", "fc1=16"]) == (8, {"fc1": 16})
