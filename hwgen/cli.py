@@ -159,7 +159,7 @@ def _power(args, loaded, graph, manifest, out: Path, resources: dict, placed, ta
            build_root: Path | None = None) -> dict:
     """Toggle rates over the co-simulation vectors, then the target's energy model."""
     from .estimate.activity import measure
-    from .estimate.power import estimate_power
+    from .estimate.power import estimate_power, memory_duty
     from .flow import design_data, power_device, save_json
     n = min(args.n, 100_000)
     activity = measure(graph, manifest, out / "rtl", out / "power", n, args.seed,
@@ -170,7 +170,8 @@ def _power(args, loaded, graph, manifest, out: Path, resources: dict, placed, ta
     fmax = placed.get("fmax_mhz") if placed else None
     clock = args.clock or (min(fmax, 100.0) if fmax else None)
     result = estimate_power(resources, activity, manifest["latency"], target, clock,
-                            power_device(target, placed, resources))
+                            power_device(target, placed, resources), manifest["ii"],
+                            memory_duty(manifest))
     save_json(out / "power" / f"power-{target}.json", result)
     e = result["energy_per_inference_nj"]
     print(f"      estimate at {result['clock_mhz']} MHz: busy {result['busy_mw']} mW, idle "
@@ -301,6 +302,7 @@ def cmd_export(args) -> int:
     out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / args.board
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         _hw_options(args), design_data(loaded),
+                        auto_reuse=args.reuse is None,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
     what = f"bitstream {out / info['bitstream']}" if info["built"] else \

@@ -43,11 +43,17 @@ def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
     by_node = {r["node"]: r for r in manifest["layers"]}
     for node in lowered.nodes[1:]:
         row = by_node.get(node.name, {})
-        rows.append({"layer": node.layer, "op": node.op, "module": row.get("instance", ""),
+        folded = getattr(node, "fold", None)
+        rows.append({"layer": node.layer, "op": node.op,
+                     "module": row.get("instance") or ("(in the folded layer's lanes)"
+                                                       if "instance" in row else ""),
                      "in": str(prev.type), "out": str(node.type),
                      "nonzero_weights": _nonzero(node),
-                     "adders": row.get("adders", ""), "multipliers": row.get("multipliers", ""),
-                     "registers": len(node.register_after)})
+                     "adders": "" if folded else row.get("adders", ""),
+                     "multipliers": row.get("multipliers", ""),
+                     "registers": len(node.register_after),
+                     "folded": f"{folded.multipliers} lane{'s' if folded.multipliers > 1 else ''} x {folded.cycles} cycles"
+                               if folded else ""})
         prev = node
     return rows
 
@@ -138,6 +144,7 @@ def make_report(design: str, lowered: Graph, manifest: dict, target: str, resour
             "hardware": hardware_section(lowered, manifest),
             "latency": {"cycles": manifest["latency"],
                         "ns": round(manifest["latency"] * 1000 / fmax, 1) if fmax else None},
+            "throughput_per_s": round(fmax * 1e6 / manifest["ii"]) if fmax else None,
             "fmax_mhz": fmax, "resources": resources, "pnr": placed, "power": power,
             "checks": {"reference_vs_qkeras": _check(verify),
                        "rtl_vs_reference": _check(sim)},

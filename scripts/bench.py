@@ -28,7 +28,7 @@ import hwgen  # noqa: E402
 from hwgen.designs import design_names  # noqa: E402
 from hwgen.estimate import report  # noqa: E402
 from hwgen.estimate.activity import measure  # noqa: E402
-from hwgen.estimate.power import estimate_power  # noqa: E402
+from hwgen.estimate.power import estimate_power, memory_duty  # noqa: E402
 from hwgen.estimate.yosys import TARGETS, synthesize_whole  # noqa: E402
 from hwgen.flow import (build_rtl, design_data, make_report, power_device,  # noqa: E402
                         synthesize_and_place)
@@ -84,7 +84,8 @@ def bench_target(design, lowered, manifest, out, target, activity, sim, whole) -
     fmax = placed.get("fmax_mhz") if placed else None
     power = estimate_power(resources, activity, manifest["latency"], target,
                            min(fmax, 100.0) if fmax else None,
-                           power_device(target, placed, resources))
+                           power_device(target, placed, resources), manifest["ii"],
+                           memory_duty(manifest))
     record = make_report(design, lowered, manifest, target, resources, placed, power, None,
                          sim, seconds)
     report.write(out / "reports" / target, record)

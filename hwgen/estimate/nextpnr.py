@@ -35,12 +35,14 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
         next(d for d in ECP5_DEVICES if d[0] == device)
     hints = []
     if luts > lut_cap:
-        hints.append("prune more, use fewer bits, or --mult dsp (multipliers instead of LUT "
-                     "adders)")
+        hints.append("a reuse factor (--reuse 16: dense layers folded onto a few "
+                     "multipliers), prune more, use fewer bits, or --mult dsp (multipliers "
+                     "instead of LUT adders)")
     if ffs > ff_cap:
         hints.append("a larger --pipeline (fewer pipeline registers)")
     if dsps > dsp_cap:
-        hints.append("--mult csd (shift-add instead of multipliers)")
+        hints.append("--mult csd (shift-add instead of multipliers) or a larger --reuse "
+                     "(fewer lanes)")
     raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} MULT18X18D; LFE5U-"
                      f"{name.upper()} has {lut_cap}, {ff_cap}, {dsp_cap}. To fit: "
                      + "; ".join(hints))
@@ -56,9 +58,11 @@ def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
     name, lut_cap, ff_cap, dsp_cap = UP5K
     if luts > lut_cap or ffs > ff_cap or dsps > dsp_cap:
         raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} SB_MAC16; the "
-                         f"iCE40UP5K has {lut_cap}, {ff_cap}, {dsp_cap}. Prune more, use "
-                         "fewer bits, --mult dsp for up to 8 multipliers, a larger --pipeline "
-                         "if flip-flops are short; or target ecp5")
+                         f"iCE40UP5K has {lut_cap}, {ff_cap}, {dsp_cap}. A reuse factor "
+                         "(--reuse 128: dense layers folded onto a few multipliers; a larger "
+                         "one if DSPs are short), prune more, use fewer bits, --mult dsp "
+                         "for up to 8 multipliers, a larger --pipeline if flip-flops are "
+                         "short; or target ecp5")
 
 
 def synth_json_script(top: str, family: str = "ecp5") -> str:

@@ -12,8 +12,11 @@ instance). Per clock cycle:
         + sum over instances [ a_reg * N_FF * E_ff + a_logic * sum_cells(N_cell * E_cell) ]
     P = P_static + f * E
 
-with `a` in toggles per bit per cycle. Busy: one new vector every cycle; idle: no valid
-input (the datapath registers hold, so `a` is close to 0 and P is static plus clock).
+with `a` in toggles per bit per cycle, plus, for block RAMs (the program ROMs of folded
+layers), `N_RAM * E_read` on every cycle the layer reads them. Busy: one new vector every
+II cycles (1 unless layers are folded); idle: no valid input (the datapath registers
+hold, the ROMs are not read, so `a` is close to 0 and P is static plus clock). An
+inference takes II cycles of busy power.
 Zero-delay simulation does not see glitches; the constants below were calibrated on
 designs whose measured power includes them, which absorbs part of that.
 
@@ -50,6 +53,10 @@ ICE40_LUT_J = (996 - 645) * _UA * _ICE40_V / _ICE40_F / 180 / 0.5
 ICE40_DSP_J = ((882 - 645) * _UA * _ICE40_V / _ICE40_F - 44 * _ICE40_LC_TOGGLE_J * 2 / 28) \
     / (2 / 8)
 
+# ASSUMPTION: one EBR read (16 data bits of a 256x16 block) costs as much as 16 LUT output
+# toggles; no published iCE40 block RAM energy was found.
+ICE40_RAM_READ_J = 16 * ICE40_LUT_J
+
 # --- Artix-7: a published Vivado `report_power` (enjoy-digital/litex_m2sdr issue 22,
 # XC7A200T, PCIe x4 design): device static 0.163 W for 133,800 LUTs; "LUT as Logic"
 # 0.016 W for 6,403 LUTs; "Register" 0.001 W for 7,833; "Clocks" 0.095 W. ASSUMPTION: the
@@ -83,6 +90,7 @@ class EnergyModel:
     cell_j: dict = field(default_factory=dict)   # resource name -> J per toggle (per unit
     #                                   of the instance's logic toggle rate)
     sources: str = ""
+    ram_read_j: float = 0.0           # per block RAM per read
 
     def as_dict(self) -> dict:
         pj = lambda j: round(j * 1e12, 5)
@@ -90,7 +98,7 @@ class EnergyModel:
                 "clock_network_pj_per_cycle": pj(self.clock_network_j),
                 "ff_clock_pj_per_cycle": pj(self.ff_clock_j), "ff_pj_per_toggle": pj(self.ff_j),
                 "cell_pj_per_toggle": {k: pj(v) for k, v in self.cell_j.items()},
-                "sources": self.sources}
+                "ram_pj_per_read": pj(self.ram_read_j), "sources": self.sources}
 
 
 _ECP5_V2 = (1.1 / 1.2) ** 2     # same 40 nm node as the iCE40; dynamic energy ~ V^2
@@ -101,9 +109,9 @@ def model(target: str, device: str | None = None) -> EnergyModel:
     """The energy model of a target (for ecp5, of an LFE5U device: 25k, 45k, 85k)."""
     if target == "ice40":
         return EnergyModel("ice40", 12, ICE40_STATIC_W, ICE40_CLOCK_J, 0.0, ICE40_LOCAL_J,
-                           {"LUT4": ICE40_LUT_J, "CARRY": ICE40_LOCAL_J, "DSP": ICE40_DSP_J,
-                            "RAM": 0.0},
-                           "iCE40UP5K bench measurements, tinyvision-ai-inc/ice40_power")
+                           {"LUT4": ICE40_LUT_J, "CARRY": ICE40_LOCAL_J, "DSP": ICE40_DSP_J},
+                           "iCE40UP5K bench measurements, tinyvision-ai-inc/ice40_power; "
+                           "block RAM read: ASSUMPTION (16 LUT toggles)", ICE40_RAM_READ_J)
     if target == "ecp5":
         luts = ECP5_LUTS[device or "25k"]
         return EnergyModel(
@@ -112,19 +120,22 @@ def model(target: str, device: str | None = None) -> EnergyModel:
             {"LUT4": ICE40_LUT_J * _ECP5_V2,
              # CCU2C: two sum bits into routing, each a LUT output plus its carry.
              "CCU2C": 2 * (ICE40_LUT_J + ICE40_LOCAL_J) * _ECP5_V2,
-             "MUX": ICE40_LOCAL_J * _ECP5_V2, "DSP": ICE40_DSP_J * _ECP5_V2, "RAM": 0.0},
+             "MUX": ICE40_LOCAL_J * _ECP5_V2, "DSP": ICE40_DSP_J * _ECP5_V2},
             "ASSUMPTION: iCE40UP5K measurements (tinyvision-ai-inc/ice40_power) scaled by "
             "(1.1 V / 1.2 V)^2, clock network by device size; static from Artix-7 per-LUT "
-            "leakage (Vivado report in enjoy-digital/litex_m2sdr#22) times the LFE5U's LUTs")
+            "leakage (Vivado report in enjoy-digital/litex_m2sdr#22) times the LFE5U's LUTs; "
+            "DP16KD read (36 bits): the iCE40 EBR assumption per bit",
+            ICE40_RAM_READ_J / 16 * 36 * _ECP5_V2)
     if target == "xc7":
         return EnergyModel(
             "xc7", 100, XC7_STATIC_PER_LUT_W * 20800, 0.0, XC7_FF_CLOCK_J, XC7_FF_J,
             {"LUT": XC7_LUT_J,
              "CARRY4": 2 * XC7_LUT_J,   # ASSUMPTION: four sum bits, about half leave the slice
-             "MUX": XC7_FF_J, "DSP": ICE40_DSP_J * (1.0 / 1.2) ** 2, "RAM": 0.0},
+             "MUX": XC7_FF_J, "DSP": ICE40_DSP_J * (1.0 / 1.2) ** 2},
             "Vivado report_power of an XC7A200T design (enjoy-digital/litex_m2sdr#22), "
             "static scaled to the XC7A35T (20,800 LUTs); DSP48E1: ASSUMPTION, the iCE40 "
-            "SB_MAC16 measurement scaled by (1.0 V / 1.2 V)^2")
+            "SB_MAC16 measurement scaled by (1.0 V / 1.2 V)^2; RAMB18 read (36 bits): "
+            "ASSUMPTION, 36 LUT toggles", 36 * XC7_LUT_J)
     if target == "asic":
         return EnergyModel("asic", 500, 0.0, 0.0, ASIC_FF_CLOCK_J, 24 * ASIC_TRANSISTOR_J,
                            {"transistors": ASIC_TRANSISTOR_J},
@@ -132,10 +143,20 @@ def model(target: str, device: str | None = None) -> EnergyModel:
     raise ValueError(target)
 
 
+def memory_duty(manifest: dict) -> dict:
+    """Per module, the fraction of busy cycles its ROM is read: a folded layer reads one
+    word per cycle of its program, `cycles` out of every II."""
+    return {row["module"]: row["cycles"] / manifest["ii"] for row in manifest["layers"]
+            if row.get("cycles") and row["module"]}
+
+
 def estimate_power(resources: dict, activity: dict, latency: int, target: str,
-                   clock_mhz: float | None = None, device: str | None = None) -> dict:
+                   clock_mhz: float | None = None, device: str | None = None, ii: int = 1,
+                   ram_duty: dict | None = None) -> dict:
     """Power (mW) busy and idle and energy per inference (nJ) from the per-layer resources
-    of `resources.estimate` and the toggle rates of `activity.measure`."""
+    of `resources.estimate` and the toggle rates of `activity.measure` (busy: one vector
+    every `ii` cycles); `ram_duty` from `memory_duty`."""
+    ram_duty = ram_duty or {}
     m = model(target, device)
     f = (clock_mhz or m.clock_mhz) * 1e6
     layers, ff_total = [], 0
@@ -150,12 +171,15 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
         for mode in ("busy", "idle"):
             a = act[mode] if act else idle_rates
             energy[mode] = a["reg"] * ffs * m.ff_j + a["logic"] * cell_j
+            if mode == "busy":
+                energy[mode] += row.get("RAM", 0) * m.ram_read_j * ram_duty.get(row["module"],
+                                                                                 0)
             dyn_j[mode] += energy[mode]
         layers.append({"layer": row["layer"], "module": row["module"],
                        "toggle_rate": act["busy"] if act else idle_rates,
                        "dynamic_busy_mw": round(energy["busy"] * f * 1e3, 4),
                        "dynamic_idle_mw": round(energy["idle"] * f * 1e3, 4),
-                       "dynamic_pj_per_inference": round(energy["busy"] * 1e12, 3)})
+                       "dynamic_pj_per_inference": round(energy["busy"] * ii * 1e12, 3)})
     static_w = m.static_w
     if target == "asic":
         static_w = ASIC_LEAKAGE_PER_TRANSISTOR_W * resources["total"]["transistors"]
@@ -168,18 +192,18 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
         "method": "toggle rates of the RTL from Verilator over the co-simulation vectors, "
                   "per layer, times the synthesized cells of that layer and a per-target "
                   "energy per toggle; plus clock and static power",
-        "clock_mhz": round(f / 1e6, 3), "model": dict(m.as_dict(), device=device),
+        "clock_mhz": round(f / 1e6, 3), "ii": ii, "model": dict(m.as_dict(), device=device),
         "static_mw": round(static_w * 1e3, 4),
         "clock_mw": round(f * clock_j * 1e3, 4),
         "dynamic_busy_mw": round(f * dyn_busy_j * 1e3, 4),
         "dynamic_idle_mw": round(f * dyn_idle_j * 1e3, 4),
         "busy_mw": round(busy_w * 1e3, 4), "idle_mw": round(idle_w * 1e3, 4),
         "energy_per_inference_nj": {
-            # Back to back (II = 1): one inference per cycle, static and clock included.
-            "busy": round(busy_w / f * 1e9, 6),
+            # Back to back: one inference every II cycles, static and clock included.
+            "busy": round(busy_w * ii / f * 1e9, 6),
             # One inference alone: its switching plus `latency` cycles of idle power.
-            "isolated": round((dyn_busy_j + latency * idle_w / f) * 1e9, 6),
-            "dynamic_only": round(dyn_busy_j * 1e9, 6)},
+            "isolated": round((dyn_busy_j * ii + latency * idle_w / f) * 1e9, 6),
+            "dynamic_only": round(dyn_busy_j * ii * 1e9, 6)},
         "layers": layers}
 
 

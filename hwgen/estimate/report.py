@@ -41,6 +41,7 @@ REPORT_SCHEMA = {
                     "properties": {"cycles": {"type": "integer", "minimum": 1},
                                    "ns": _NUM_OR_NULL}},
         "fmax_mhz": _NUM_OR_NULL,
+        "throughput_per_s": _NUM_OR_NULL,
         "resources": {"type": "object", "required": ["mapping", "layers", "total"],
                       "properties": {
                           "layers": {"type": "array", "items": {
@@ -109,16 +110,23 @@ def markdown(r: dict, plots: list[str]) -> str:
              f"- top module `{hw['top']}` in `{hw['verilog']}`; target `{r['target']}`"
              + (f", device {r['device']}" if r["device"] else ""),
              f"- options: multiplication `{r['options']['mult']}`, a register every "
-             f"{r['options']['pipeline']} levels",
+             f"{r['options']['pipeline']} levels, reuse factor "
+             f"{r['options'].get('reuse', 1)}"
+             + "".join(f", {k} {v}" for k, v in r["options"].get("layer_reuse", {}).items()),
              f"- input {hw['input']}, output {hw['output']}",
              f"- latency {lat['cycles']} cycles"
              + (f" = {lat['ns']} ns at Fmax {r['fmax_mhz']} MHz" if lat["ns"] else "")
-             + f", initiation interval {hw['ii']} (one input vector per clock)", ""]
+             + f", initiation interval {hw['ii']} ("
+             + ("one input vector per clock" if hw["ii"] == 1 else
+                f"one input vector every {hw['ii']} clocks")
+             + (f", {r['throughput_per_s']:,} inferences/s at Fmax"
+                if r.get("throughput_per_s") else "") + ")", ""]
     lines += ["## Layers", ""]
     keys = ["layer", "op", "module", "in", "out", "nonzero_weights", "adders", "multipliers",
-            "registers"]
+            "registers", "folded"]
     lines += _table(["layer", "op", "module", "input format", "output format",
-                     "non-zero weights", "adders", "multipliers", "pipeline registers"],
+                     "non-zero weights", "adders", "multipliers", "pipeline registers",
+                     "folded"],
                     [[row.get(k, "") for k in keys] for row in hw["layers"]])
     kinds = [k for k in res["total"] if k != "logic_levels"]
     lines += ["", f"## Resources ({r['target']}, Yosys, {res['mapping']})", ""]

@@ -40,23 +40,24 @@ class Board:
         return getattr(importlib.import_module(f"amaranth_boards.{module}"), cls)()
 
 
-# Capacities: iCE40 UltraPlus data sheet (FPGA-DS-02008), ECP5 data sheet (FPGA-DS-02012),
-# 7 Series overview (DS180: XC7A35T 20,800 LUTs, 41,600 FFs, 90 DSP48E1), Cyclone V
-# overview (5CSEBA6: 41,910 ALMs, 112 DSP blocks).
+# Capacities: iCE40 UltraPlus data sheet (FPGA-DS-02008: 30 EBR), ECP5 data sheet
+# (FPGA-DS-02012: LFE5U-85F 208 EBR), 7 Series overview (DS180: XC7A35T 20,800 LUTs, 41,600
+# FFs, 90 DSP48E1, 50 RAMB36 = 100 RAMB18), Cyclone V overview (5CSEBA6: 41,910 ALMs, 112
+# DSP blocks, 553 M10K). RAM counts blocks as Yosys maps them (RAMB18 on xc7).
 BOARDS = {
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", "ice40", "iCE40UP5K",
-                        12, {"LUT4": 5280, "FF": 5280, "DSP": 8},
+                        12, {"LUT4": 5280, "FF": 5280, "LC": 5280, "DSP": 8, "RAM": 30},
                         {"failed": 0, "passed": 1}, True, ("yosys", "nextpnr-ice40",
                                                            "icepack")),
     "ulx3s-85f": Board("ulx3s-85f", "ulx3s:ULX3S_85F_Platform", "ecp5", "LFE5U-85F", 25,
-                       {"LUT4": 83640, "FF": 83640, "DSP": 156},
+                       {"LUT4": 83640, "FF": 83640, "DSP": 156, "RAM": 208},
                        {"passed": 0, "failed": 1, "done": 2}, True,
                        ("yosys", "nextpnr-ecp5", "ecppack")),
     "arty-a7-35": Board("arty-a7-35", "arty_a7:ArtyA7_35Platform", "xc7", "XC7A35T", 100,
-                        {"LUT": 20800, "FF": 41600, "DSP": 90},
+                        {"LUT": 20800, "FF": 41600, "DSP": 90, "RAM": 100},
                         {"passed": 0, "failed": 1, "done": 2}, False, ("vivado",)),
     "de10-nano": Board("de10-nano", "de10_nano:DE10NanoPlatform", "cyclonev", "5CSEBA6U23I7",
-                       50, {"ALM": 41910, "FF": 166036, "DSP": 112},
+                       50, {"ALM": 41910, "FF": 166036, "DSP": 112, "RAM": 553},
                        {"passed": 0, "failed": 1, "done": 2}, False,
                        ("quartus_map", "quartus_fit", "quartus_asm")),
 }
@@ -73,20 +74,36 @@ def board(name: str) -> Board:
     return BOARDS[name]
 
 
-def fit_check(b: Board, total: dict, top_ffs: int) -> None:
+# Block RAM port shapes (width, depth) used to count the board top's ROM blocks.
+RAM_BLOCK = {"ice40": (16, 256), "ecp5": (36, 512), "xc7": (36, 512), "cyclonev": (40, 256)}
+
+
+def ram_blocks(family: str, width: int, depth: int) -> int:
+    """Blocks a ROM of `depth` words of `width` bits takes (whole blocks per port width)."""
+    w, d = RAM_BLOCK[family]
+    return -(-width // w) * -(-depth // d)
+
+
+def fit_check(b: Board, total: dict, top_ffs: int, top_ram: int = 0) -> None:
     """A clear error, with a hint, when the core plus its board top does not fit."""
     need = {"LUT4": total.get("LUT4", 0) + (2 * total.get("CCU2C", 0) if b.family == "ecp5"
                                             else 0),
             "LUT": total.get("LUT", 0),
             # Cyclone V from the xc7 mapping: an ALM holds about two 6-input LUTs.
             "ALM": (total.get("LUT", 0) + 1) // 2,
-            "FF": total.get("FF", 0) + top_ffs, "DSP": total.get("DSP", 0)}
+            "FF": total.get("FF", 0) + top_ffs, "DSP": total.get("DSP", 0),
+            # iCE40 logic cell: a LUT4 and a flip-flop, but nextpnr packed few of them
+            # together here (digits_mlp_pruned folded: 1836 LUT4 + 2290 FF in 4420 cells).
+            "LC": total.get("LUT4", 0) + total.get("FF", 0) + top_ffs,
+            "RAM": total.get("RAM", 0) + top_ram}
     over = {k: (need[k], cap) for k, cap in b.capacity.items() if need[k] > cap}
     if over:
         items = ", ".join(f"{k} {n} of {cap}" for k, (n, cap) in over.items())
-        raise HwgenError(f"{b.name}: the design does not fit the {b.device} ({items}). Prune "
-                         "more, use fewer bits, `--mult dsp` (multipliers instead of LUTs), "
-                         "or a larger board")
+        raise HwgenError(f"{b.name}: the design does not fit the {b.device} ({items}). A "
+                         "larger reuse factor (`--reuse R`: dense layers folded onto a few "
+                         "multipliers, one vector every R or so clocks), prune more, use "
+                         "fewer bits, `--mult dsp` (multipliers instead of LUTs), fewer "
+                         "self-test --vectors (block RAM), or a larger board")
 
 
 class BoardTop(Elaboratable):

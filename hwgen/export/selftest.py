@@ -1,5 +1,6 @@
 """The built-in self-test top: the core runs a ROM of test vectors at full rate (one per
-clock) and compares every output bit with a ROM of the reference's expected outputs.
+clock, or per II clocks for a folded core) and compares every output bit with a ROM of the
+reference's expected outputs.
 
 Ports: `passed`, `failed`, `done` (drive LEDs), `tx` (UART). When all outputs are in, it
 sends `PASS nnnn ERR eeee\\r\\n` (hex counts: vectors checked, vectors with a wrong output)
@@ -9,7 +10,8 @@ generated. Both ROMs have a synchronous read port, so they map to block RAM.
 """
 
 import numpy as np
-from amaranth.hdl import Array, ClockSignal, Const, Instance, Module, ResetSignal, Signal
+from amaranth.hdl import (Array, Cat, ClockSignal, Const, Instance, Module, ResetSignal,
+                          Signal)
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -18,6 +20,26 @@ from ..sim.codec import output_words, pack, port_width
 from .uart import UartTx
 
 SELFTEST_TOP = "hwgen_selftest"
+CHUNK = 16          # ROM word of the chunked layout: an iCE40 EBR's 256x16 port
+
+
+def rom_layout(manifest: dict) -> tuple[bool, int, int]:
+    """(chunked, input ROM width, answer ROM width): the chunked layout when the core's II
+    leaves time to assemble a vector and check an answer CHUNK bits at a time."""
+    in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
+    k_in, k_out = -(-in_bits // CHUNK), -(-out_bits // CHUNK)
+    if manifest.get("ii", 1) >= max(k_in, k_out) + 3:
+        return True, k_in, k_out
+    return False, in_bits, out_bits
+
+
+def rom_blocks(manifest: dict, vectors: int, family: str) -> int:
+    """Block RAMs of the self-test's two ROMs on `family` (boards.ram_blocks)."""
+    from .boards import ram_blocks
+    chunked, a, b = rom_layout(manifest)
+    if chunked:
+        return ram_blocks(family, CHUNK, vectors * a) + ram_blocks(family, CHUNK, vectors * b)
+    return ram_blocks(family, a, vectors) + ram_blocks(family, b, vectors)
 
 
 def test_words(manifest: dict, graph, codes: np.ndarray) -> tuple[list[int], list[int]]:
@@ -49,33 +71,22 @@ class SelfTest(wiring.Component):
         n = len(self.in_words)
         in_bits = port_width(self.manifest, "in_data")
         out_bits = port_width(self.manifest, "out_data")
-        m.submodules.vectors = vectors = Memory(shape=in_bits, depth=n, init=self.in_words)
-        m.submodules.answers = answers = Memory(shape=out_bits, depth=n, init=self.expected)
-        vec_rd = vectors.read_port()
-        exp_rd = answers.read_port()
-
-        issued = Signal(range(n + 1))
+        ii = self.manifest.get("ii", 1)
+        chunked, k_in, k_out = rom_layout(self.manifest)
         received = Signal(range(n + 1))
         errors = Signal(16)
-        issuing = Signal()
-        m.d.comb += [issuing.eq(issued < n), vec_rd.addr.eq(issued)]
-        in_valid = Signal()
-        m.d.sync += in_valid.eq(issuing)            # the ROM data arrives a cycle later
-        with m.If(issuing):
-            m.d.sync += issued.eq(issued + 1)
-
         out_valid = Signal()
         out_data = Signal(out_bits)
+        if chunked:
+            in_valid, in_data = self._chunked(m, n, in_bits, out_bits, k_in, k_out, ii,
+                                              out_valid, out_data, received, errors)
+        else:
+            in_valid, in_data = self._parallel(m, n, in_bits, out_bits, ii, out_valid,
+                                               out_data, received, errors)
         m.submodules.core = Instance(
             self.manifest["top"], i_clk=ClockSignal(), i_rst=ResetSignal(),
-            i_in_valid=in_valid, i_in_data=vec_rd.data, o_out_valid=out_valid,
+            i_in_valid=in_valid, i_in_data=in_data, o_out_valid=out_valid,
             o_out_data=out_data)
-        # exp_rd.data holds answers[received] in the cycle an output arrives.
-        m.d.comb += exp_rd.addr.eq(received + out_valid)
-        with m.If(out_valid & (received < n)):
-            m.d.sync += received.eq(received + 1)
-            with m.If((out_data != exp_rd.data) & (errors != 0xFFFF)):
-                m.d.sync += errors.eq(errors + 1)
         m.d.comb += [self.done.eq(received == n), self.passed.eq(self.done & (errors == 0)),
                      self.failed.eq(self.done & (errors != 0))]
 
@@ -107,6 +118,96 @@ class SelfTest(wiring.Component):
                 with m.Else():
                     m.d.sync += wait.eq(wait - 1)
         return m
+
+
+    def _parallel(self, m, n, in_bits, out_bits, ii, out_valid, out_data, received, errors):
+        """One ROM word per vector and per answer: a new vector every cycle (every ii)."""
+        m.submodules.vectors = vectors = Memory(shape=in_bits, depth=n, init=self.in_words)
+        m.submodules.answers = answers = Memory(shape=out_bits, depth=n, init=self.expected)
+        vec_rd = vectors.read_port()
+        exp_rd = answers.read_port()
+        issued = Signal(range(n + 1))
+        issuing = Signal()
+        m.d.comb += vec_rd.addr.eq(issued)
+        m.d.comb += issuing.eq((issued < n) & _paced(m, issuing, ii))
+        in_valid = Signal()
+        m.d.sync += in_valid.eq(issuing)            # the ROM data arrives a cycle later
+        with m.If(issuing):
+            m.d.sync += issued.eq(issued + 1)
+        # exp_rd.data holds answers[received] in the cycle an output arrives.
+        m.d.comb += exp_rd.addr.eq(received + out_valid)
+        with m.If(out_valid & (received < n)):
+            m.d.sync += received.eq(received + 1)
+            with m.If((out_data != exp_rd.data) & (errors != 0xFFFF)):
+                m.d.sync += errors.eq(errors + 1)
+        return in_valid, vec_rd.data
+
+    def _chunked(self, m, n, in_bits, out_bits, k_in, k_out, ii, out_valid, out_data,
+                 received, errors):
+        """Vectors and answers stored as CHUNK-bit words, k per vector: a block RAM's
+        16-bit port then carries every bit (a wide word would take a block per 16 bits
+        whatever the depth: the UP5K's 30 would not hold 128 vectors of the digits MLP).
+        A folded core takes a vector only every ii cycles, time enough to assemble the
+        next vector and to compare an answer chunk by chunk."""
+        mask = (1 << CHUNK) - 1
+        m.submodules.vectors = vectors = Memory(
+            shape=CHUNK, depth=n * k_in,
+            init=[(w >> (CHUNK * c)) & mask for w in self.in_words for c in range(k_in)])
+        m.submodules.answers = answers = Memory(
+            shape=CHUNK, depth=n * k_out,
+            init=[(w >> (CHUNK * c)) & mask for w in self.expected for c in range(k_out)])
+        vec_rd, exp_rd = vectors.read_port(), answers.read_port()
+        # Inputs: read k_in chunks into a shift register, then hand the vector over.
+        addr = Signal(range(n * k_in + 1))
+        asked = Signal(range(k_in + 1))
+        got = Signal(range(k_in + 1))
+        arriving = Signal()
+        vec = Signal(k_in * CHUNK)
+        issued = Signal(range(n + 1))
+        reading = (asked < k_in) & (addr < n * k_in)
+        m.d.comb += [vec_rd.addr.eq(addr), vec_rd.en.eq(reading)]
+        m.d.sync += arriving.eq(reading)
+        with m.If(reading):
+            m.d.sync += [addr.eq(addr + 1), asked.eq(asked + 1)]
+        with m.If(arriving):
+            m.d.sync += [vec.eq(Cat(vec[CHUNK:], vec_rd.data)), got.eq(got + 1)]
+        in_valid = Signal()
+        m.d.comb += in_valid.eq((got == k_in) & (issued < n) & _paced(m, in_valid, ii))
+        with m.If(in_valid):
+            m.d.sync += [issued.eq(issued + 1), got.eq(0), asked.eq(0)]
+        # Answers: hold the output, compare k_out chunks read from the answers ROM.
+        held = Signal(k_out * CHUNK)
+        eaddr = Signal(range(n * k_out + 1))
+        asking = Signal(range(k_out + 1), init=k_out)
+        checked = Signal(range(k_out + 1), init=k_out)
+        e_arriving, bad = Signal(), Signal()
+        e_reading = asking < k_out
+        m.d.comb += [exp_rd.addr.eq(eaddr), exp_rd.en.eq(e_reading)]
+        m.d.sync += e_arriving.eq(e_reading)
+        with m.If(e_reading):
+            m.d.sync += [eaddr.eq(eaddr + 1), asking.eq(asking + 1)]
+        with m.If(out_valid & (received < n)):
+            m.d.sync += [held.eq(out_data), asking.eq(0), checked.eq(0), bad.eq(0)]
+        with m.Elif(e_arriving):
+            wrong = held[:CHUNK] != exp_rd.data
+            m.d.sync += [held.eq(held >> CHUNK), checked.eq(checked + 1), bad.eq(bad | wrong)]
+            with m.If(checked == k_out - 1):
+                m.d.sync += received.eq(received + 1)
+                with m.If((bad | wrong) & (errors != 0xFFFF)):
+                    m.d.sync += errors.eq(errors + 1)
+        return in_valid, vec[:in_bits]
+
+
+def _paced(m, issue, ii: int):
+    """High when a vector may go: at most one every `ii` cycles (`issue`: one went)."""
+    if ii <= 1:
+        return Const(1)
+    wait = Signal(range(ii))
+    with m.If(issue):
+        m.d.sync += wait.eq(ii - 1)
+    with m.Elif(wait != 0):
+        m.d.sync += wait.eq(wait - 1)
+    return wait == 0
 
 
 def verilog(component: SelfTest) -> str:

@@ -14,6 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from ..errors import HwgenError
 from ..sim.codec import port_width
 from .uart import UartRx, UartTx
 
@@ -33,6 +34,13 @@ class UartTop(wiring.Component):
         self.out_bits = port_width(manifest, "out_data")
         self.divisor, self.depth = divisor, depth
         self.timeout = timeout or 40 * 10 * divisor          # 40 byte times
+        # A vector takes in_bytes byte times to arrive: a folded core (one vector per II
+        # clocks) must be done with the previous one by then.
+        gap = (self.in_bits + 7) // 8 * 10 * divisor
+        if manifest.get("ii", 1) > gap:
+            raise HwgenError(f"the core takes one vector every {manifest['ii']} clocks, but "
+                             f"at this baud rate a vector arrives every {gap} clocks; use a "
+                             "lower --baud or a smaller --reuse")
         super().__init__()
 
     def elaborate(self, platform):

@@ -35,7 +35,7 @@ class Step:
 class Fold:
     lanes: list[list[int]]         # per lane: the outputs it computes, in program order
     programs: list[list[Step]]     # per lane: `cycles` steps (idle steps pad short lanes)
-    cycles: int                    # steps per inference: the layer's initiation interval
+    cycles: int                    # steps per inference (see `interval`)
     shift: int                     # weights stored as w >> shift
     acc_bounds: list[tuple[int, int]]   # per lane: every partial sum lies inside
     x_bounds: tuple[int, int]      # every input code lies inside (the multiplexer's shape)
@@ -45,6 +45,15 @@ class Fold:
     steps: int = 0                 # non-idle steps: the products per inference
     post: tuple[str, ...] = ()     # element-wise nodes after the layer computed in the lanes
     #                                (one per lane instead of one per output)
+    latch: bool = True             # latch the inputs (fed by another folded layer's chains);
+    #                                else they hold by themselves, one cycle short of II
+
+    @property
+    def interval(self) -> int:
+        """The fewest cycles between input vectors this layer takes: its program, plus one
+        when it reads unlatched inputs (they change on the cycle the next vector is valid,
+        while its last step is still reading)."""
+        return self.cycles + (0 if self.latch else 1)
 
     PIPELINE = 3    # cycles from a step's address to its accumulation (memory, operands,
     #                 product), see backends/amaranth/folded.py; one more with `post`

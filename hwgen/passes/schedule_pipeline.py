@@ -51,13 +51,29 @@ def node_latency(node: Node) -> int:
 
 
 def initiation_interval(graph: Graph) -> int:
-    """Cycles between input vectors: the longest folded layer's program, else 1."""
-    return max([n.fold.cycles for n in graph.nodes if getattr(n, "fold", None)] + [1])
+    """Cycles between input vectors: the longest folded layer's interval, else 1."""
+    return max([n.fold.interval for n in graph.nodes if getattr(n, "fold", None)] + [1])
 
 
 def argmax_levels(n: int) -> int:
     """Comparison levels of the balanced argmax tree over `n` values."""
     return max(n - 1, 0).bit_length()
+
+
+def _latches(nodes: list[Node], fused: set[str]) -> list[Node]:
+    """Decide which folded layers latch their inputs: those fed by another folded layer's
+    output chains with no pipeline register in between (the chains change during the next
+    run); registers elsewhere load once per vector and hold."""
+    out, from_chain = [], False
+    for node in nodes:
+        folded = getattr(node, "fold", None)
+        if folded is not None:
+            node = dataclasses.replace(node, fold=dataclasses.replace(folded, latch=from_chain))
+            from_chain = True
+        elif node.register_after and node.name not in fused:
+            from_chain = False
+        out.append(node)
+    return out
 
 
 class SchedulePipeline:
@@ -85,8 +101,12 @@ class SchedulePipeline:
                 if self.every and count % self.every == 0 and seen < total:
                     regs.append(level)
             nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
+        nodes = _latches(nodes, fused)
         amax = ()
-        if graph.softmax_removed and self.every:
+        folded = any(getattr(n, "fold", None) is not None for n in graph.nodes)
+        # A folded design takes a vector only every II cycles and is built to be small:
+        # its argmax runs in one cycle instead of carrying the logits through registers.
+        if graph.softmax_removed and self.every and not folded:
             depth = argmax_levels(graph.output.size)
             # A comparison and a select is about as deep as two adder levels, and the
             # tree is small: a register after every level (digits_mlp_pruned on ECP5:

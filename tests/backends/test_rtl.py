@@ -123,7 +123,9 @@ def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, capsys):
     assert status == 0 and "3000 vectors, 0 mismatches" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     folded = [r for r in manifest["layers"] if r.get("lanes")]
-    assert folded and manifest["ii"] == max(r["cycles"] for r in folded) > 1
+    assert folded and manifest["ii"] == max(r["interval"] for r in folded) > 1
+    # the first layer reads the input registers (unlatched), the next its chains (latched)
+    assert [r["latched_inputs"] for r in folded] == [False] + [True] * (len(folded) - 1)
     assert manifest["options"]["reuse"] == int(reuse)
 
 

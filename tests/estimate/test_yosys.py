@@ -82,7 +82,7 @@ def test_place_and_route_reports_fmax(tmp_path):
 def test_design_too_large_for_ecp5_is_a_clear_error():
     from hwgen.errors import HwgenError
     from hwgen.estimate.nextpnr import pick_device
-    with pytest.raises(HwgenError, match="LFE5U-85K has 83640.*To fit: prune more.*--mult dsp"):
+    with pytest.raises(HwgenError, match="LFE5U-85K has 83640.*To fit: a reuse factor.*prune more.*--mult dsp"):
         pick_device(200000, 1000, 0)
 
 

@@ -47,7 +47,7 @@ def test_vendor_boards_get_a_complete_project(graph, tmp_path, board, tool, file
 
 
 def test_a_design_too_large_for_the_board_is_a_clear_error():
-    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(LUT4 10648 of 5280\)"
+    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(LUT4 10648 of 5280, LC 14337 of 5280\)"
                                          r".*--mult dsp.*larger board"):
         boards.fit_check(boards.board("icebreaker"), {"LUT4": 10648, "FF": 3589, "DSP": 0}, 100)
 

@@ -15,14 +15,23 @@ from ..hw_factory import random_graph
 DIVISOR = 4
 
 
-@pytest.fixture(scope="module")
-def design(tmp_path_factory):
-    out = tmp_path_factory.mktemp("selftest")
-    graph = random_graph(5, sparsity=0.3, n_in=8)
-    _, rtl = build_rtl(graph, out, HardwareOptions())
+def _design(out, reuse, seed=5):
+    graph = random_graph(seed, sparsity=0.3, n_in=8)
+    _, rtl = build_rtl(graph, out, HardwareOptions(reuse=reuse))
     codes, _ = stimulus.all_codes(rtl.data, 64, 0)
     words = selftest.test_words(rtl.data, graph, codes)
     return out, rtl, words
+
+
+@pytest.fixture(scope="module")
+def design(tmp_path_factory):
+    return _design(tmp_path_factory.mktemp("selftest"), 1)
+
+
+@pytest.fixture(scope="module")
+def folded(tmp_path_factory):
+    """A folded core (one vector per II): vectors and answers in 16-bit ROM chunks."""
+    return _design(tmp_path_factory.mktemp("selftest_folded"), 12, seed=13)
 
 
 def _run(out, rtl, in_words, expected, name):
@@ -30,9 +39,27 @@ def _run(out, rtl, in_words, expected, name):
     path = out / name / f"{selftest.SELFTEST_TOP}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(selftest.verilog(top))
+    cycles = 64 * rtl.data["ii"] + 5000
     return run_top([rtl.verilog, path], selftest.SELFTEST_TOP, "selftest", out / name,
-                   {"max_cycles": 5000, "divisor": DIVISOR, "message_cycles": 21 * 10 * DIVISOR},
-                   log=lambda s: None)
+                   {"max_cycles": cycles, "divisor": DIVISOR,
+                    "message_cycles": 21 * 10 * DIVISOR}, log=lambda s: None)
+
+
+def test_folded_selftest_passes_and_fails(folded):
+    out, rtl, (in_words, expected) = folded
+    ii = rtl.data["ii"]
+    in_chunks = -(-max(w.bit_length() for w in in_words) // selftest.CHUNK)
+    assert ii >= in_chunks + 3            # the chunked ROM layout is used
+    r = _run(out, rtl, in_words, expected, "good")
+    assert r["uart"] == "PASS 0040 ERR 0000\r\n" and r["passed"] == 1
+    # one vector every II cycles: done one latency after the last
+    assert r["done_cycle"] <= 64 * ii + rtl.data["latency"] + 8
+    assert rtl.data["ports"][-1]["width"] > 3 * selftest.CHUNK      # answers in 4 chunks
+    for k, bit in ((5, 0), (40, 50)):          # a flipped bit in the first or the last chunk
+        bad = list(expected)
+        bad[k] ^= 1 << bit
+        r = _run(out, rtl, in_words, bad, f"bad{k}")
+        assert r["uart"] == "FAIL 0040 ERR 0001\r\n" and r["failed"] == 1
 
 
 def test_selftest_passes_on_the_reference_answers(design):

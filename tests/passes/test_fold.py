@@ -67,7 +67,7 @@ def test_quantize_and_relu_join_the_lanes():
     assert folded[0].fold.post == ("quant1", "relu1")
     fused = fused_nodes(lowered)
     assert all(not n.register_after for n in lowered.nodes if n.name in fused)
-    assert initiation_interval(lowered) == max(n.fold.cycles for n in folded)
+    assert initiation_interval(lowered) == max(n.fold.interval for n in folded)
     assert latency(lowered) >= sum(n.fold.latency for n in folded) + 2
     only = pipelines.hardware("csd", 2, layer_reuse={"dense2": 3}).run(g)
     assert [n.fold is not None for n in only.nodes if isinstance(n, LinearSum)] == [False, True]

@@ -71,7 +71,8 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
             f = node.fold
             row.update(mult="lanes", terms=f.steps, adders=f.multipliers,
                        multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
-                       latency=f.latency, rom_words=f.cycles)
+                       interval=f.interval, latched_inputs=f.latch, latency=f.latency,
+                       rom_words=f.cycles)
         elif isinstance(node, LinearSum):
             row["mult"] = node.mult
             row["terms"] = sum(len(c) for c in node.terms)

@@ -4,7 +4,8 @@ Ports as every layer (`valid_in`, `x_<i>`, `valid_out`, `y_<j>`). One `valid_in`
 run of `cycles` steps; the next may come `cycles` cycles later (the layer's initiation
 interval), and the outputs are valid `cycles + 3` cycles after `valid_in`.
 
-    cycle c        inputs latched (x_buf); step counter at 0, the ROM reads step 0
+    cycle c        inputs latched (x_buf, when fed by a folded layer); step counter at 0,
+                   the ROM reads step 0
     c+1+k          ROM word k out: each lane selects x_buf[source] (a multiplexer)
     c+2+k          product source x weight (a DSP block where the target has one)
     c+3+k          accumulate: acc = (first ? constant : acc) + product << shift;
@@ -40,8 +41,8 @@ def _shape(lo: int, hi: int):
 
 
 class FoldedLinearSumLayer(Layer):
-    def __init__(self, node, src, post=()):
-        self.post = list(post)
+    def __init__(self, node, src, post=(), latch: bool = True):
+        self.post, self.latch = list(post), latch
         super().__init__(node, src, self.post[-1] if self.post else None)
 
     def compute(self, m: Module) -> list:
@@ -50,10 +51,16 @@ class FoldedLinearSumLayer(Layer):
         w_shape = _shape(*f.weight_bounds)
         b_shape = _shape(*f.bias_bounds)
         # Inputs latched on valid_in, widened to one shape for the multiplexer.
-        x_buf = [Signal(x_shape, name=f"xbuf_{i}", reset_less=True)
+        # Latched only when the layer before is folded too: its output chains change
+        # during this layer's run. Any other source (the top's input registers, pipeline
+        # registers) loads only on a valid, at most once per II, so it holds for the run.
+        x_buf = [Signal(x_shape, name=f"xbuf_{i}", reset_less=self.latch)
                  for i in range(self.src.size)]
-        with m.If(self.valid_in):
-            m.d.sync += [b.eq(x) for b, x in zip(x_buf, self.inputs)]
+        if self.latch:
+            with m.If(self.valid_in):
+                m.d.sync += [b.eq(x) for b, x in zip(x_buf, self.inputs)]
+        else:
+            m.d.comb += [b.eq(x) for b, x in zip(x_buf, self.inputs)]
         # The program ROM: per lane [source | weight | constant | first | last]. A lane's
         # multiplexer covers only the inputs its outputs use (pruning makes that a subset)
         # and `source` indexes that subset.

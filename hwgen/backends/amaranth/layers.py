@@ -265,12 +265,13 @@ LAYERS = {LinearSum: LinearSumLayer, Quantize: QuantizeLayer, Relu: ReluLayer,
           StepFunction: StepLayer, ScaleShift: ScaleShiftLayer, Reshape: ReshapeLayer}
 
 
-def layer_for(node: Node, src: Node, post: list[Node] = ()) -> Layer:
+def layer_for(node: Node, src: Node, post: list[Node] = (), latch: bool = True) -> Layer:
     """The component of a lowered op (a `Dense` must be lowered first); `post`: the
-    element-wise nodes a folded layer computes in its lanes."""
+    element-wise nodes a folded layer computes in its lanes; `latch`: whether a folded
+    layer must latch its inputs."""
     if isinstance(node, LinearSum) and node.fold is not None:
         from .folded import FoldedLinearSumLayer    # it builds on `Layer` in this module
-        return FoldedLinearSumLayer(node, src, list(post))
+        return FoldedLinearSumLayer(node, src, list(post), latch)
     cls = LAYERS.get(type(node))
     if cls is None:
         raise TypeError(f"no hardware for op {node.op!r} (node {node.name}); run the "

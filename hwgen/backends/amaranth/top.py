@@ -69,8 +69,9 @@ class Top(wiring.Component):
                 self.modules.append((node.name, None))
                 prev = node
                 continue
-            post = [g.node(n) for n in node.fold.post] if getattr(node, "fold", None) else []
-            layer = layer_for(node, prev, post)
+            folded = getattr(node, "fold", None)
+            post = [g.node(n) for n in folded.post] if folded else []
+            layer = layer_for(node, prev, post, folded.latch if folded else True)
             name = module_name(node.name)
             m.submodules[name] = layer
             self.modules.append((node.name, name))
