@@ -14,10 +14,13 @@ N      ?= 10000
 SEED   ?= 0
 MULT   ?= csd
 PIPELINE ?= 3
+# REUSE: empty = the command's default (hw, export: auto, the smallest that fits; build,
+# sim: 1, fully parallel), or a number, or auto.
+REUSE  ?=
 TARGET ?= ecp5
 BOARD  ?= icebreaker
 PYTEST_ARGS ?=
-HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE)
+HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
 .PHONY: hw sim build bench test verify inspect list clean venv export hls
 

@@ -76,10 +76,13 @@ def cmd_verify(args) -> int:
     return 1 if result.exact and result.mismatches else 0
 
 
-def _hw_options(args):
+def _hw_options(args, auto_default: bool = False):
+    """(HardwareOptions, auto): `auto` when the reuse factor is to be chosen to fit the
+    target (`--reuse auto`, the default of flow and export)."""
     from .options import HardwareOptions
     reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
-    return HardwareOptions(args.mult, args.pipeline, reuse, layer_reuse)
+    auto = reuse == "auto" or (auto_default and args.reuse is None)
+    return HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse), auto
 
 
 def _hw_args(p):
@@ -89,17 +92,33 @@ def _hw_args(p):
     p.add_argument("--pipeline", type=int, default=3, metavar="N",
                    help="a pipeline register every N adder/activation levels "
                         "(default 3; 0: input and output registers only)")
-    p.add_argument("--reuse", action="append", metavar="R|LAYER=R",
+    p.add_argument("--reuse", action="append", metavar="R|auto|LAYER=R",
                    help="fold dense layers onto multiply-accumulate lanes taking at most R "
                         "cycles per vector (hls4ml's reuse factor; weights in memory, one "
-                        "vector every II cycles); LAYER=R for one layer (repeatable); "
-                        "default 1: fully parallel, one vector per clock")
+                        "vector every II cycles); LAYER=R for one layer (repeatable); auto: "
+                        "the smallest that fits the target (default of flow and export; "
+                        "otherwise 1: fully parallel, one vector per clock)")
 
 
-def _build(args, loaded, graph, out: Path):
-    from .flow import build_rtl
+def _build(args, loaded, graph, out: Path, fit_target: str | None = None):
+    """Lower and write the RTL; with `--reuse auto` (the default when `fit_target` is set
+    by flow), the smallest reuse factor whose Yosys estimate fits `fit_target`'s largest
+    device (ecp5: LFE5U-85F, ice40: UP5K; xc7 and asic: fully parallel)."""
+    from .flow import build_fitting, build_rtl, target_device
     t0 = time.monotonic()
-    lowered, rtl = build_rtl(graph, out, _hw_options(args))
+    hw, auto = _hw_options(args, auto_default=fit_target is not None)
+    target = fit_target or getattr(args, "target", None)
+    if auto and target is None:
+        raise HwgenError("--reuse auto needs a target to fit: use it with estimate, flow or "
+                         "export, or give a number")
+    if auto and target in ("ecp5", "ice40"):
+        print(f"      --reuse auto: the smallest reuse factor that fits the "
+              f"{'LFE5U-85F' if target == 'ecp5' else 'iCE40UP5K'}", flush=True)
+        lowered, rtl, _ = build_fitting(
+            graph, out, hw, target, lambda m, total: target_device(target, m, total),
+            getattr(args, "full", False), log=lambda s: print("      " + s.strip(), flush=True))
+    else:
+        lowered, rtl = build_rtl(graph, out, hw)
     m = rtl.data
     adders = sum(r.get("adders", 0) for r in m["layers"])
     mults = sum(r.get("multipliers", 0) for r in m["layers"])
@@ -259,7 +278,7 @@ def cmd_flow(args) -> int:
     save_json(out / "verify.json", verify)
     t = step("verify", t)
     print(f"[3/{steps}] hardware passes + RTL", flush=True)
-    lowered, rtl = _build(args, loaded, graph, out)
+    lowered, rtl = _build(args, loaded, graph, out, fit_target=args.target)
     t = step("rtl", t)
     print(f"[4/{steps}] co-simulation with Verilator on {args.n} vectors (toggle counting "
           "build, shared with the power step)", flush=True)
@@ -292,7 +311,6 @@ def cmd_flow(args) -> int:
 def cmd_export(args) -> int:
     from .export.project import export_board
     from .flow import design_data
-    from .options import HardwareOptions
     if (args.board is None) == (not args.asic):
         raise HwgenError("give either --board B or --asic")
     if args.asic:
@@ -300,9 +318,9 @@ def cmd_export(args) -> int:
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / args.board
+    hw, auto = _hw_options(args, auto_default=True)
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
-                        _hw_options(args), design_data(loaded),
-                        auto_reuse=args.reuse is None,
+                        hw, design_data(loaded), auto_reuse=auto,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
     what = f"bitstream {out / info['bitstream']}" if info["built"] else \
@@ -318,7 +336,7 @@ def _export_asic(args) -> int:
     loaded, graph = _compile(args)
     out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / "asic"
     print(f"[2/3] hardware passes + RTL into {out}", flush=True)
-    _, rtl = _build(args, loaded, graph, out)
+    _, rtl = _build(args, loaded, graph, out, fit_target="asic")
     print("[3/3] asic estimate (Yosys generic gates) for the die, OpenLane 2 config",
           flush=True)
     est = estimate(out, rtl.data, "asic", log=lambda s: print("      " + s.strip(), flush=True))

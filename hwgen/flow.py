@@ -75,6 +75,49 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
             "layers": layer_rows(lowered, manifest)}
 
 
+def target_device(target: str, manifest: dict, total: dict, device: str | None = None) -> str:
+    """The device place and route uses (ecp5: the smallest LFE5U that holds the design,
+    ice40: the UP5K), or a HwgenError with the numbers and a hint."""
+    from .estimate.nextpnr import fits_up5k, pick_device
+    if target == "ecp5":
+        return pick_device(total["LUT4"] + 2 * total["CCU2C"], total["FF"], total["DSP"],
+                           None if device == "up5k" else device)
+    # The serial wrapper adds a flip-flop per input and output bit.
+    extra_ffs = sum(p["width"] for p in manifest["ports"]
+                    if p["name"] in ("in_data", "out_data"))
+    fits_up5k(total["LUT4"], total["FF"] + extra_ffs, total["DSP"])
+    return "up5k"
+
+
+# Reuse factors `--reuse auto` tries, in order: fully parallel first, then dense layers
+# folded onto fewer and fewer multipliers.
+AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)
+
+
+def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fits,
+                  full: bool = False, log=print):
+    """`build_rtl` with the smallest reuse factor of AUTO_REUSE whose Yosys estimate for
+    `target` passes `fits(manifest, total)` (which raises HwgenError when it does not fit).
+    Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
+    import dataclasses
+    from .errors import HwgenError
+    from .estimate.resources import estimate
+    for k, reuse in enumerate(AUTO_REUSE):
+        hw = dataclasses.replace(hw, reuse=reuse)
+        lowered, rtl = build_rtl(graph, out, hw)
+        log(f"  reuse {reuse}: {'fully parallel' if reuse == 1 else 'folded'}, II "
+            f"{rtl.data['ii']}; Yosys estimate for {target}")
+        resources = estimate(out, rtl.data, target, full, log=log)
+        try:
+            fits(rtl.data, resources["total"])
+            return lowered, rtl, resources
+        except HwgenError as exc:
+            folded = [r for r in rtl.data["layers"] if r.get("lanes")]
+            if k == len(AUTO_REUSE) - 1 or (folded and all(r["lanes"] == 1 for r in folded)):
+                raise
+            log(f"  does not fit: {str(exc).split('. ')[0]}")
+
+
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
                          pnr: bool = True, device: str | None = None, log=print):
     """Per-layer synthesis for `target`; then, for ecp5 and ice40, place and route on the
@@ -91,17 +134,8 @@ def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = Fa
     placed = None
     if pnr and target in ("ecp5", "ice40"):
         t1 = time.perf_counter()
-        t = resources["total"]
         try:
-            if target == "ecp5":
-                dev = pick_device(t["LUT4"] + 2 * t["CCU2C"], t["FF"], t["DSP"],
-                                  None if device == "up5k" else device)
-            else:
-                # The serial wrapper adds a flip-flop per input and output bit.
-                extra_ffs = sum(p["width"] for p in manifest["ports"]
-                                if p["name"] in ("in_data", "out_data"))
-                fits_up5k(t["LUT4"], t["FF"] + extra_ffs, t["DSP"])
-                dev = "up5k"
+            dev = target_device(target, manifest, resources["total"], device)
         except HwgenError as exc:
             placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
         else:

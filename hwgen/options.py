@@ -72,11 +72,18 @@ class HardwareOptions:
         return self.layer_reuse.get(layer, self.reuse)
 
     @staticmethod
-    def parse_reuse(items) -> tuple[int, dict]:
-        """`--reuse R` and `--reuse LAYER=R` (repeatable) into (global, per layer)."""
+    def parse_reuse(items) -> tuple[int | str, dict]:
+        """`--reuse R`, `--reuse auto` and `--reuse LAYER=R` (repeatable) into (global,
+        per layer); the global one is 1 when not given, or "auto"."""
         glob, per_layer = None, {}
         for item in items or ():
             layer, _, text = item.rpartition("=")
+            if not layer and text.strip() == "auto":
+                if glob is not None:
+                    raise HwgenError(f"--reuse given twice without a layer name ({glob} and "
+                                     "auto)")
+                glob = "auto"
+                continue
             try:
                 value = int(text)
             except ValueError:

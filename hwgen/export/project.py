@@ -1,7 +1,6 @@
 """The steps of `hwgen export --board`: RTL, fit check, board top, build, README."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,6 @@ from ..sim.codec import port_width
 from . import boards, selftest, uart_top
 
 TOPS = ("selftest", "uart")
-# Reuse factors tried, in order, when the user gave none: fully parallel first, then dense
-# layers folded onto fewer and fewer multipliers.
-AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)
 # The family whose Yosys mapping the fit check uses (Cyclone V: the xc7 LUT6 mapping).
 _SYNTH_TARGET = {"ice40": "ice40", "ecp5": "ecp5", "xc7": "xc7", "cyclonev": "xc7"}
 
@@ -25,10 +21,10 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
                  vectors: int = 128, baud: int = 115200, hw: HardwareOptions | None = None,
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
                  auto_reuse: bool = False) -> dict:
-    """Build the board project in `out`. With `auto_reuse` (no --reuse given), the smallest
-    reuse factor of `AUTO_REUSE` whose design fits the board's device."""
+    """Build the board project in `out`. With `auto_reuse`, the smallest reuse factor of
+    `flow.AUTO_REUSE` whose design fits the board's device."""
     from ..estimate.resources import estimate
-    from ..flow import build_rtl
+    from ..flow import build_fitting, build_rtl
     b = boards.board(board_name)
     if top not in TOPS:
         raise HwgenError(f"--top must be one of {', '.join(TOPS)}, not {top!r}")
@@ -37,29 +33,26 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     out = Path(out)
     hw = hw or HardwareOptions()
     target = _SYNTH_TARGET[b.family]
-    tries = AUTO_REUSE if auto_reuse else (hw.reuse,)
-    for k, reuse in enumerate(tries):
-        hw = dataclasses.replace(hw, reuse=reuse)
-        log(f"[1/4] hardware passes + RTL into {out}"
-            + (f" (reuse {reuse}: {'fully parallel' if reuse == 1 else 'folded'})"
-               if auto_reuse else ""))
-        _, rtl = build_rtl(graph, out, hw)
-        manifest = rtl.data
+
+    def fits(manifest, total):
         io_bits = port_width(manifest, "in_data") + port_width(manifest, "out_data")
-        log(f"[2/4] fit check on the {b.device} (Yosys, {target} mapping)")
-        resources = estimate(out, manifest, target, log=lambda s: log("  " + s.strip()))
         top_ffs = io_bits + (io_bits if top == "uart" else 0) + 64
-        try:
-            top_ram = selftest.rom_blocks(manifest, vectors, b.family) if top == "selftest" \
-                else 0
-            boards.fit_check(b, resources["total"], top_ffs, top_ram)
-            break
-        except HwgenError as exc:
-            folded = [r for r in manifest["layers"] if r.get("lanes")]
-            at_least = bool(folded) and all(r["lanes"] == 1 for r in folded)
-            if k == len(tries) - 1 or at_least:
-                raise
-            log(f"  {exc}".split(". A larger reuse")[0] + f"; trying --reuse {tries[k + 1]}")
+        top_ram = selftest.rom_blocks(manifest, vectors, b.family) if top == "selftest" \
+            else 0
+        boards.fit_check(b, total, top_ffs, top_ram)
+
+    sub = lambda s: log("  " + s.strip())     # noqa: E731
+    if auto_reuse:
+        log(f"[1-2/4] hardware passes + RTL into {out}, fit check on the {b.device} (Yosys, "
+            f"{target} mapping), smallest reuse factor that fits")
+        _, rtl, resources = build_fitting(graph, out, hw, target, fits, log=sub)
+    else:
+        log(f"[1/4] hardware passes + RTL into {out}")
+        _, rtl = build_rtl(graph, out, hw)
+        log(f"[2/4] fit check on the {b.device} (Yosys, {target} mapping)")
+        resources = estimate(out, rtl.data, target, log=sub)
+        fits(rtl.data, resources["total"])
+    manifest = rtl.data
     divisor = round(b.clock_mhz * 1e6 / baud)
     if divisor < 4:
         raise HwgenError(f"--baud {baud} is too fast for the {b.clock_mhz} MHz clock")
@@ -78,7 +71,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     info = {"design": design, "board": b.name, "device": b.device, "top": top,
             "ii": manifest["ii"], "latency": manifest["latency"],
             "clock_mhz": b.clock_mhz, "baud": baud, "uart_divisor": divisor,
-            "vectors": vectors if top == "selftest" else None, "options": hw.as_dict(),
+            "vectors": vectors if top == "selftest" else None, "options": manifest["options"],
             "auto_reuse": auto_reuse,
             "resources": resources["total"], "tools": _tools(b), **result}
     boards.describe(out, info)
