@@ -9,8 +9,10 @@ accumulator is complete. Pruned weights cost neither cycles nor memory. An outpu
 weights is one step that loads its constant.
 
 Outputs go to lanes longest first, each to the least loaded lane (LPT scheduling), so the
-lanes finish close together; `cycles` is the longest program, the layer's initiation
-interval. `shift` is the weights' common power of two, taken out of the stored weights so
+lanes finish close together; `cycles` is the longest program. A (near-)dense layer instead
+steps every output through every input in order (zero weights too), so all lanes read the
+same input at each step and share one multiplexer (`shared_source`), when that costs no
+more lanes and no more cycles than the sparse program or the reuse factor. `shift` is the weights' common power of two, taken out of the stored weights so
 the multipliers are narrower. Bounds are exact intervals over the inputs' code bounds: the
 accumulator of a lane is as wide as its widest partial sum, and every finished output lies
 in the layer's range for that output (`passes.fold_layers` checks).
@@ -45,6 +47,8 @@ class Fold:
     steps: int = 0                 # non-idle steps: the products per inference
     post: tuple[str, ...] = ()     # element-wise nodes after the layer computed in the lanes
     #                                (one per lane instead of one per output)
+    shared_source: bool = False    # every lane reads the same input at every step (a dense
+    #                                layer): one multiplexer serves all lanes
     latch: bool = True             # latch the inputs (fed by another folded layer's chains);
     #                                else they hold by themselves, one cycle short of II
 
@@ -84,6 +88,16 @@ def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:
     loads = [max(len(c), 1) for c in cols]
     lanes = _lanes(loads, reuse)
     cycles = max(sum(loads[j] for j in lane) for lane in lanes)
+    # A (near-)dense layer: every output steps through every input in order, zero weights
+    # included, so at each step all lanes read the same input and share one multiplexer.
+    # Taken when it needs no more lanes than skipping the zeros, and no more cycles than
+    # that or the reuse factor allows.
+    dense_lanes = _lanes([n_in] * n_out, reuse)
+    dense_cycles = max(len(lane) for lane in dense_lanes) * n_in
+    dense = dense_cycles <= max(cycles, reuse) and len(dense_lanes) <= len(lanes)
+    if dense:
+        lanes, cycles = dense_lanes, dense_cycles
+        cols = [[(i, int(weights[i, j])) for i in range(n_in)] for j in range(n_out)]
     programs, acc_bounds, out_bounds = [], [], [None] * n_out
     for lane in lanes:
         steps, lo_acc, hi_acc, src = [], 0, 0, 0
@@ -99,16 +113,20 @@ def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:
                 steps.append(Step(i, w >> shift, k == 0, k == len(terms) - 1, c))
                 src = i
             out_bounds[j] = (lo, hi)
-        # Idle steps repeat the last source with weight 0: nothing toggles.
-        steps += [Step(src, 0, False, False, 0)] * (cycles - len(steps))
+        # Idle steps multiply by 0: sparse, the last source again (nothing toggles);
+        # dense, the source every lane reads at that step.
+        steps += [Step(k % n_in if dense else src, 0, False, False, 0)
+                  for k in range(len(steps), cycles)]
         programs.append(steps)
         acc_bounds.append((lo_acc, hi_acc))
     x_bounds = (min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in)))
+    shared = len(programs) > 1 and all(len({p[k].source for p in programs}) == 1
+                                       for k in range(cycles))
     stored = [w >> shift for w in nonzero] + [0]
     consts = [int(v) for v in bias] + [0]
     return Fold(lanes, programs, cycles, shift, acc_bounds, x_bounds,
                 (min(stored), max(stored)), (min(consts), max(consts)), out_bounds,
-                sum(loads))
+                sum(loads), shared_source=shared)
 
 
 def _trailing_zeros(w: int) -> int:

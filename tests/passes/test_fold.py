@@ -59,6 +59,22 @@ def test_fewest_lanes_within_the_reuse_factor():
     assert fold.plan(w * 4, c, lo, hi, 60).shift == 2
 
 
+def test_a_dense_layer_shares_one_multiplexer():
+    rng = np.random.default_rng(3)
+    w = rng.integers(1, 9, size=(16, 8)).astype(object)
+    w[3, 2] = 0                                   # near-dense: one zero weight
+    c = np.zeros(8, dtype=object)
+    lo, hi = np.zeros(16, int), np.full(16, 7)
+    near = fold.plan(w, c, lo, hi, 32)
+    assert near.shared_source and len(near.lanes) == 4 and near.cycles == 32
+    for k in range(near.cycles):                  # every lane reads input k mod 16 at step k
+        assert {p[k].source for p in near.programs} == {k % 16}
+    x = [int(v) for v in rng.integers(0, 8, size=16)]
+    assert fold.run(near, x) == [sum(int(w[i, j]) * x[i] for i in range(16)) for j in range(8)]
+    w[rng.random(w.shape) < 0.8] = 0              # sparse: zeros skipped, no sharing
+    assert not fold.plan(w, c, lo, hi, 32).shared_source
+
+
 def test_quantize_and_relu_join_the_lanes():
     g = random_graph(3, sparsity=0.3)
     lowered = pipelines.hardware("csd", 2, reuse=4).run(g)

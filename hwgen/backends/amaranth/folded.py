@@ -64,9 +64,13 @@ class FoldedLinearSumLayer(Layer):
         # The program ROM: per lane [source | weight | constant | first | last]. A lane's
         # multiplexer covers only the inputs its outputs use (pruning makes that a subset)
         # and `source` indexes that subset.
+        # A dense layer's lanes all read the same input at every step: one multiplexer,
+        # its select stored once (with lane 0).
         used = [sorted({st.source for st in steps}) for steps in f.programs]
-        layouts = [[("source", max((len(u) - 1).bit_length(), 1)), ("weight", w_shape.width),
-                    ("bias", b_shape.width), ("first", 1), ("last", 1)] for u in used]
+        layouts = [[("source", max((len(u) - 1).bit_length(), 1) if lane == 0 or
+                     not f.shared_source else 0), ("weight", w_shape.width),
+                    ("bias", b_shape.width), ("first", 1), ("last", 1)]
+                   for lane, u in enumerate(used)]
         words = []
         for k in range(f.cycles):
             word, pos = 0, 0
@@ -120,8 +124,13 @@ class FoldedLinearSumLayer(Layer):
             c_w = Signal(w_shape, name=f"l{lane}_w", reset_less=True)
             c_b = Signal(b_shape, name=f"l{lane}_bias", reset_less=True)
             c_first, c_last = Signal(name=f"l{lane}_first"), Signal(name=f"l{lane}_last")
+            if f.shared_source and lane > 0:
+                selected = shared_x
+            else:
+                selected = x_array[field["source"]]
+                shared_x = selected
             with m.If(b_valid):
-                m.d.sync += [c_x.eq(x_array[field["source"]]), c_w.eq(weight), c_b.eq(bias),
+                m.d.sync += [c_x.eq(selected), c_w.eq(weight), c_b.eq(bias),
                              c_first.eq(field["first"]), c_last.eq(field["last"])]
             # product
             p_lo, p_hi = _product_bounds(f)
