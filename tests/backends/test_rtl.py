@@ -244,3 +244,24 @@ def test_idle_datapath_does_not_toggle(tmp_path):
     idle_edges = sum(1 for t, name in changes if t > last_out and name == "clk")
     assert idle_edges >= 6                       # at least three idle clock cycles seen
     assert later == set(), later
+
+
+def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path):
+    from hwgen.errors import HwgenError
+    from hwgen.flow import AUTO_REUSE, build_fitting
+    g = random_graph(13, sparsity=0.3, n_in=8)
+    tried = []
+
+    def fits(manifest, total):            # a device too small for the fully parallel layers
+        tried.append(manifest["options"]["reuse"])
+        if manifest["ii"] == 1:
+            raise HwgenError(f"needs {total['LUT']} LUT")
+
+    lowered, rtl, resources = build_fitting(g, tmp_path, HardwareOptions(), "xc7", fits,
+                                            log=lambda s: None)
+    assert tried == list(AUTO_REUSE[:2]) and rtl.data["options"]["reuse"] == AUTO_REUSE[1]
+    assert rtl.data["ii"] > 1 and resources["total"]["LUT"] > 0
+    with pytest.raises(HwgenError, match="needs"):     # fits nowhere: the last error
+        build_fitting(g, tmp_path / "never", HardwareOptions(), "xc7",
+                      lambda m, t: (_ for _ in ()).throw(HwgenError("needs more")),
+                      log=lambda s: None)
