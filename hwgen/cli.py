@@ -103,8 +103,9 @@ def _hw_args(p):
 def _build(args, loaded, graph, out: Path, fit_target: str | None = None):
     """Lower and write the RTL; with `--reuse auto` (the default when `fit_target` is set
     by flow), the smallest reuse factor whose Yosys estimate fits `fit_target`'s largest
-    device (ecp5: LFE5U-85F, ice40: UP5K; xc7 and asic: fully parallel)."""
-    from .flow import build_fitting, build_rtl, target_device
+    device (ecp5: LFE5U-85F with routing headroom, ice40: UP5K; xc7 and asic: fully
+    parallel)."""
+    from .flow import build_fitting, build_rtl, fits_for_auto
     t0 = time.monotonic()
     hw, auto = _hw_options(args, auto_default=fit_target is not None)
     target = fit_target or getattr(args, "target", None)
@@ -115,7 +116,7 @@ def _build(args, loaded, graph, out: Path, fit_target: str | None = None):
         print(f"      --reuse auto: the smallest reuse factor that fits the "
               f"{'LFE5U-85F' if target == 'ecp5' else 'iCE40UP5K'}", flush=True)
         lowered, rtl, _ = build_fitting(
-            graph, out, hw, target, lambda m, total: target_device(target, m, total),
+            graph, out, hw, target, lambda m, total: fits_for_auto(target, m, total),
             getattr(args, "full", False), log=lambda s: print("      " + s.strip(), flush=True))
     else:
         lowered, rtl = build_rtl(graph, out, hw)

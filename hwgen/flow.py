@@ -89,6 +89,26 @@ def target_device(target: str, manifest: dict, total: dict, device: str | None =
     return "up5k"
 
 
+# `--reuse auto` on ecp5 leaves the router this share of the LFE5U-85F's LUT slots: the
+# real QKeras jet tagger filled 95 % fully parallel and nextpnr had not routed it after
+# 10 minutes; folded at 12 % it routed in minutes.
+AUTO_ECP5_HEADROOM = 0.85
+
+
+def fits_for_auto(target: str, manifest: dict, total: dict) -> str:
+    """`target_device`, and for ecp5 with room to route (AUTO_ECP5_HEADROOM)."""
+    from .errors import HwgenError
+    from .estimate.nextpnr import ECP5_DEVICES
+    device = target_device(target, manifest, total)
+    if target == "ecp5":
+        slots, cap = total["LUT4"] + 2 * total["CCU2C"], ECP5_DEVICES[-1][1]
+        if slots > AUTO_ECP5_HEADROOM * cap:
+            raise HwgenError(f"the design needs {slots} LUT4 slots, over "
+                             f"{AUTO_ECP5_HEADROOM:.0%} of the LFE5U-85F's {cap}: too "
+                             "congested to route in reasonable time")
+    return device
+
+
 # Reuse factors `--reuse auto` tries, in order: fully parallel first, then dense layers
 # folded onto fewer and fewer multipliers.
 AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)

@@ -265,3 +265,14 @@ def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path):
         build_fitting(g, tmp_path / "never", HardwareOptions(), "xc7",
                       lambda m, t: (_ for _ in ()).throw(HwgenError("needs more")),
                       log=lambda s: None)
+
+
+def test_reuse_auto_leaves_ecp5_room_to_route():
+    from hwgen.errors import HwgenError
+    from hwgen.flow import fits_for_auto, target_device
+    manifest = {"ports": []}
+    tagger = {"LUT4": 79_600 - 2 * 10_000, "CCU2C": 10_000, "FF": 20_000, "DSP": 0}
+    assert target_device("ecp5", manifest, tagger) == "85k"       # fits, at 95 %
+    with pytest.raises(HwgenError, match="too congested"):
+        fits_for_auto("ecp5", manifest, tagger)
+    assert fits_for_auto("ecp5", manifest, dict(tagger, LUT4=5000, CCU2C=1000)) == "25k"
