@@ -246,7 +246,8 @@ def test_idle_datapath_does_not_toggle(tmp_path):
     assert later == set(), later
 
 
-def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path):
+def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
+    from hwgen import flow
     from hwgen.errors import HwgenError
     from hwgen.flow import AUTO_REUSE, build_fitting
     g = random_graph(13, sparsity=0.3, n_in=8)
@@ -261,8 +262,9 @@ def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path):
                                             log=lambda s: None)
     assert tried == list(AUTO_REUSE[:2]) and rtl.data["options"]["reuse"] == AUTO_REUSE[1]
     assert rtl.data["ii"] > 1 and resources["total"]["LUT"] > 0
+    monkeypatch.setattr(flow, "AUTO_REUSE", AUTO_REUSE[:2])   # the same two, cached
     with pytest.raises(HwgenError, match="needs"):     # fits nowhere: the last error
-        build_fitting(g, tmp_path / "never", HardwareOptions(), "xc7",
+        build_fitting(g, tmp_path, HardwareOptions(), "xc7",
                       lambda m, t: (_ for _ in ()).throw(HwgenError("needs more")),
                       log=lambda s: None)
 
