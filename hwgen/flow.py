@@ -78,9 +78,9 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
 def target_device(target: str, manifest: dict, total: dict, device: str | None = None) -> str:
     """The device place and route uses (ecp5: the smallest LFE5U that holds the design,
     ice40: the UP5K), or a HwgenError with the numbers and a hint."""
-    from .estimate.nextpnr import fits_up5k, pick_device
+    from .estimate.nextpnr import fits_up5k, lut_slots, pick_device
     if target == "ecp5":
-        return pick_device(total["LUT4"] + 2 * total["CCU2C"], total["FF"], total["DSP"],
+        return pick_device(lut_slots(total), total["FF"], total["DSP"],
                            None if device == "up5k" else device)
     # The serial wrapper adds a flip-flop per input and output bit.
     extra_ffs = sum(p["width"] for p in manifest["ports"]
@@ -98,10 +98,10 @@ AUTO_ECP5_HEADROOM = 0.85
 def fits_for_auto(target: str, manifest: dict, total: dict) -> str:
     """`target_device`, and for ecp5 with room to route (AUTO_ECP5_HEADROOM)."""
     from .errors import HwgenError
-    from .estimate.nextpnr import ECP5_DEVICES
+    from .estimate.nextpnr import ECP5_DEVICES, lut_slots
     device = target_device(target, manifest, total)
     if target == "ecp5":
-        slots, cap = total["LUT4"] + 2 * total["CCU2C"], ECP5_DEVICES[-1][1]
+        slots, cap = lut_slots(total), ECP5_DEVICES[-1][1]
         if slots > AUTO_ECP5_HEADROOM * cap:
             raise HwgenError(f"the design needs {slots} LUT4 slots, over "
                              f"{AUTO_ECP5_HEADROOM:.0%} of the LFE5U-85F's {cap}: too "
@@ -212,9 +212,8 @@ def power_device(target: str, placed: dict | None, resources: dict) -> str | Non
         return None
     if placed and placed.get("fits"):
         return placed["nextpnr_device"]
-    from .estimate.nextpnr import ECP5_DEVICES
-    t = resources["total"]
-    need = t["LUT4"] + 2 * t["CCU2C"]
+    from .estimate.nextpnr import ECP5_DEVICES, lut_slots
+    need = lut_slots(resources["total"])
     return next((d[0] for d in ECP5_DEVICES if need <= d[1]), ECP5_DEVICES[-1][0])
 
 

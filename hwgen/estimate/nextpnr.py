@@ -23,6 +23,11 @@ ECP5_DEVICES = [("25k", 24288, 24288, 28), ("45k", 43848, 43848, 72),
                 ("85k", 83640, 83640, 156)]
 
 
+def lut_slots(total: dict) -> int:
+    """ECP5 LUT4 slots a synthesized design takes: its LUT4s, and two per CCU2C carry."""
+    return total.get("LUT4", 0) + 2 * total.get("CCU2C", 0)
+
+
 def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> str:
     """The smallest ECP5 holding the design, or a clear error with the numbers."""
     names = [d[0] for d in ECP5_DEVICES]

@@ -86,8 +86,8 @@ def ram_blocks(family: str, width: int, depth: int) -> int:
 
 def fit_check(b: Board, total: dict, top_ffs: int, top_ram: int = 0) -> None:
     """A clear error, with a hint, when the core plus its board top does not fit."""
-    need = {"LUT4": total.get("LUT4", 0) + (2 * total.get("CCU2C", 0) if b.family == "ecp5"
-                                            else 0),
+    from ..estimate.nextpnr import lut_slots
+    need = {"LUT4": lut_slots(total) if b.family == "ecp5" else total.get("LUT4", 0),
             "LUT": total.get("LUT", 0),
             # Cyclone V from the xc7 mapping: an ALM holds about two 6-input LUTs.
             "ALM": (total.get("LUT", 0) + 1) // 2,

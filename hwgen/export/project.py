@@ -67,7 +67,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     name = f"hwgen_{design}_{b.name.replace('-', '_')}"
     board_top = boards.BoardTop(b, wrapper, rtl.verilog.read_text(), manifest["top"])
     log(f"[4/4] {'build (open flow)' if b.open_flow else 'vendor project'} for {b.name}")
-    result = boards.build(b, board_top, name, out, log=lambda s: log("  " + s.strip()))
+    result = boards.build(b, board_top, name, out, log=sub)
     info = {"design": design, "board": b.name, "device": b.device, "top": top,
             "ii": manifest["ii"], "latency": manifest["latency"],
             "clock_mhz": b.clock_mhz, "baud": baud, "uart_divisor": divisor,

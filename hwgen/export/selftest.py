@@ -17,6 +17,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..sim.codec import output_words, pack, port_width
+from ..sim.harness import paced
 from .uart import UartTx
 
 SELFTEST_TOP = "hwgen_selftest"
@@ -119,7 +120,6 @@ class SelfTest(wiring.Component):
                     m.d.sync += wait.eq(wait - 1)
         return m
 
-
     def _parallel(self, m, n, in_bits, out_bits, ii, out_valid, out_data, received, errors):
         """One ROM word per vector and per answer: a new vector every cycle (every ii)."""
         m.submodules.vectors = vectors = Memory(shape=in_bits, depth=n, init=self.in_words)
@@ -129,7 +129,7 @@ class SelfTest(wiring.Component):
         issued = Signal(range(n + 1))
         issuing = Signal()
         m.d.comb += vec_rd.addr.eq(issued)
-        m.d.comb += issuing.eq((issued < n) & _paced(m, issuing, ii))
+        m.d.comb += issuing.eq((issued < n) & paced(m, issuing, ii))
         in_valid = Signal()
         m.d.sync += in_valid.eq(issuing)            # the ROM data arrives a cycle later
         with m.If(issuing):
@@ -172,7 +172,7 @@ class SelfTest(wiring.Component):
         with m.If(arriving):
             m.d.sync += [vec.eq(Cat(vec[CHUNK:], vec_rd.data)), got.eq(got + 1)]
         in_valid = Signal()
-        m.d.comb += in_valid.eq((got == k_in) & (issued < n) & _paced(m, in_valid, ii))
+        m.d.comb += in_valid.eq((got == k_in) & (issued < n) & paced(m, in_valid, ii))
         with m.If(in_valid):
             m.d.sync += [issued.eq(issued + 1), got.eq(0), asked.eq(0)]
         # Answers: hold the output, compare k_out chunks read from the answers ROM.
@@ -196,18 +196,6 @@ class SelfTest(wiring.Component):
                 with m.If((bad | wrong) & (errors != 0xFFFF)):
                     m.d.sync += errors.eq(errors + 1)
         return in_valid, vec[:in_bits]
-
-
-def _paced(m, issue, ii: int):
-    """High when a vector may go: at most one every `ii` cycles (`issue`: one went)."""
-    if ii <= 1:
-        return Const(1)
-    wait = Signal(range(ii))
-    with m.If(issue):
-        m.d.sync += wait.eq(ii - 1)
-    with m.Elif(wait != 0):
-        m.d.sync += wait.eq(wait - 1)
-    return wait == 0
 
 
 def verilog(component: SelfTest) -> str:

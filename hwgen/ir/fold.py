@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .types import FixedType
 
 
 @dataclass(frozen=True)
@@ -70,10 +69,6 @@ class Fold:
     @property
     def multipliers(self) -> int:
         return len(self.lanes)
-
-
-def width(lo: int, hi: int) -> FixedType:
-    return FixedType.for_range(int(lo), int(hi), 0)
 
 
 def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:

@@ -13,7 +13,7 @@ instantiated by name from the manifest, so the Verilog under test is used exactl
 """
 from __future__ import annotations
 
-from amaranth.hdl import (Cat, ClockSignal, Format, Instance, Module, Mux, Print,
+from amaranth.hdl import (Cat, ClockSignal, Const, Format, Instance, Module, Mux, Print,
                           ResetSignal, Signal, unsigned)
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -23,6 +23,19 @@ from .codec import port_width
 from .stimulus import ROM_LIMIT
 
 HARNESS = "hwgen_batch_harness"
+
+
+def paced(m: Module, issue, ii: int):
+    """High when a vector may go to a core that takes one every `ii` cycles (`issue`: one
+    went this cycle); constant 1 for ii = 1."""
+    if ii <= 1:
+        return Const(1)
+    wait = Signal(range(ii), name="ii_wait")
+    with m.If(issue):
+        m.d.sync += wait.eq(ii - 1)
+    with m.Elif(wait != 0):
+        m.d.sync += wait.eq(wait - 1)
+    return wait == 0
 
 
 def _lowbias32(m: Module, x, name: str):
@@ -77,14 +90,8 @@ class BatchHarness(wiring.Component):
         idle_over = self.cycles >= self.cfg_idle
         go = idle_over & (~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0))
         valid = Signal(name="valid")
-        ii = self.manifest.get("ii", 1)
-        if ii > 1:                      # the DUT takes one vector every ii clocks
-            wait = Signal(range(ii), name="ii_wait")
-            go &= wait == 0
-            with m.If(valid):
-                m.d.sync += wait.eq(ii - 1)
-            with m.Elif(wait != 0):
-                m.d.sync += wait.eq(wait - 1)
+        if self.manifest.get("ii", 1) > 1:      # the DUT takes one vector every ii clocks
+            go &= paced(m, valid, self.manifest["ii"])
         m.d.comb += valid.eq(running & (issued < n) & go)
         with m.If(valid):
             m.d.sync += issued.eq(issued + 1)

@@ -26,18 +26,14 @@ register loads only on a valid step: an idle layer does not toggle.
 """
 from __future__ import annotations
 
-import numpy as np
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
-from ...ir.fold import Fold, width
+from ...ir.fold import Fold
 from ...ir.graph import Quantize, Relu
-from .layers import Layer, _mux_tree, _overflow, _round, ranged_signal
+from .layers import (Layer, _overflow, _round, element_shape, ranged_signal, relu_value,
+                     step_value)
 
-
-def _shape(lo: int, hi: int):
-    t = width(lo, hi)
-    return signed(t.width) if t.signed else unsigned(t.width)
 
 
 class FoldedLinearSumLayer(Layer):
@@ -47,9 +43,9 @@ class FoldedLinearSumLayer(Layer):
 
     def compute(self, m: Module) -> list:
         f: Fold = self.node.fold
-        x_shape = _shape(*f.x_bounds)
-        w_shape = _shape(*f.weight_bounds)
-        b_shape = _shape(*f.bias_bounds)
+        x_shape = element_shape(*f.x_bounds)
+        w_shape = element_shape(*f.weight_bounds)
+        b_shape = element_shape(*f.bias_bounds)
         # Inputs latched on valid_in, widened to one shape for the multiplexer.
         # Latched only when the layer before is folded too: its output chains change
         # during this layer's run. Any other source (the top's input registers, pipeline
@@ -134,14 +130,14 @@ class FoldedLinearSumLayer(Layer):
                              c_first.eq(field["first"]), c_last.eq(field["last"])]
             # product
             p_lo, p_hi = _product_bounds(f)
-            d_p = Signal(_shape(p_lo, p_hi), name=f"l{lane}_prod", reset_less=True)
+            d_p = Signal(element_shape(p_lo, p_hi), name=f"l{lane}_prod", reset_less=True)
             d_b = Signal(b_shape, name=f"l{lane}_bias_p", reset_less=True)
             d_first, d_last = Signal(name=f"l{lane}_first_p"), Signal(name=f"l{lane}_last_p")
             with m.If(c_valid):
                 m.d.sync += [d_p.eq(c_x * c_w), d_b.eq(c_b), d_first.eq(c_first),
                              d_last.eq(c_last)]
             # accumulate
-            acc_shape = _shape(acc_lo, acc_hi)
+            acc_shape = element_shape(acc_lo, acc_hi)
             acc = Signal(acc_shape, name=f"l{lane}_acc", reset_less=True)
             acc_next = Signal(acc_shape, name=f"l{lane}_sum")
             m.d.comb += acc_next.eq(Mux(d_first, d_b, acc) + (d_p << f.shift))
@@ -178,7 +174,7 @@ def _lane_bounds(node, outs) -> tuple[int, int]:
 
 
 def _lane_shape(node, outs):
-    return _shape(*_lane_bounds(node, outs))
+    return element_shape(*_lane_bounds(node, outs))
 
 
 def _lane_op(m: Module, node, prev, outs, x, lane: int):
@@ -190,12 +186,9 @@ def _lane_op(m: Module, node, prev, outs, x, lane: int):
         r, mlo, mhi = _round(m, x, lo, hi, prev.type.frac, node, f"l{lane}")
         out = _overflow(r, mlo, mhi, node)
     elif isinstance(node, Relu):
-        out = Mux(x < 0, 0, x) if lo < 0 else x
+        out = relu_value(x, lo)
     else:
-        th, lv = node.thresholds[0], node.levels[0]
-        i0 = int(np.searchsorted(th, lo, side="right"))
-        i1 = int(np.searchsorted(th, hi, side="right"))
-        out = _mux_tree(x, [int(t) for t in th[i0:i1]], [int(v) for v in lv[i0:i1 + 1]])
+        out = step_value(x, lo, hi, node.thresholds[0], node.levels[0])
     return ranged_signal(m, out, *_lane_bounds(node, outs), f"l{lane}_{node.op}")
 
 

@@ -209,7 +209,7 @@ def _fit(m, value, node, j, prefix):
 class ReluLayer(Layer):
     def compute(self, m: Module) -> list:
         lo = self.src.lo.reshape(-1)
-        out = [Mux(x < 0, 0, x) if lo[e] < 0 else x for e, x in enumerate(self.inputs)]
+        out = [relu_value(x, lo[e]) for e, x in enumerate(self.inputs)]
         return self.stage(m, 1, [_fit(m, v, self.node, j, "r") for j, v in enumerate(out)])
 
 
@@ -224,12 +224,23 @@ class StepLayer(Layer):
         out = []
         for e, x in enumerate(self.inputs):
             c = e % last if rows > 1 else 0
-            th, lv = node.thresholds[c], node.levels[c]
-            i0 = int(np.searchsorted(th, lo[e], side="right"))
-            i1 = int(np.searchsorted(th, hi[e], side="right"))
-            out.append(_mux_tree(x, [int(t) for t in th[i0:i1]],
-                                 [int(v) for v in lv[i0:i1 + 1]]))
+            out.append(step_value(x, int(lo[e]), int(hi[e]), node.thresholds[c],
+                                  node.levels[c]))
         return self.stage(m, 1, [_fit(m, v, self.node, j, "f") for j, v in enumerate(out)])
+
+
+def step_value(x, lo: int, hi: int, thresholds, levels):
+    """One channel's step function of `x` (codes in [lo, hi]): only the thresholds inside
+    that range are compared."""
+    i0 = int(np.searchsorted(thresholds, lo, side="right"))
+    i1 = int(np.searchsorted(thresholds, hi, side="right"))
+    return _mux_tree(x, [int(t) for t in thresholds[i0:i1]],
+                     [int(v) for v in levels[i0:i1 + 1]])
+
+
+def relu_value(x, lo: int):
+    """max(x, 0), with no logic when the range `lo` proves x >= 0."""
+    return Mux(x < 0, 0, x) if lo < 0 else x
 
 
 def _mux_tree(x, thresholds: list[int], levels: list[int]):
