@@ -151,3 +151,23 @@ def test_flow_writes_the_same_report_twice(tmp_path, capsys):
     assert first["checks"]["rtl_vs_reference"]["mismatches"] == 0
     report.validate(first | {"seconds": {}})
     assert "[7/7] report" in capsys.readouterr().out
+
+
+def test_a_folded_design_pays_ii_cycles_and_its_rom_reads_per_inference(measured):
+    from hwgen.estimate.power import memory_duty
+    _, _, _, manifest, resources, acts = measured
+    one = estimate_power(resources, acts["random"], manifest["latency"], "ice40")
+    four = estimate_power(resources, acts["random"], manifest["latency"], "ice40", ii=4)
+    e1, e4 = one["energy_per_inference_nj"], four["energy_per_inference_nj"]
+    assert e4["dynamic_only"] == pytest.approx(4 * e1["dynamic_only"], rel=1e-4)
+    assert e4["busy"] == pytest.approx(4 * e1["busy"], rel=1e-4)
+    # block RAM reads: priced while the layer runs, never when idle
+    module = next(r["module"] for r in resources["layers"] if r["module"])
+    with_rom = dict(resources, layers=[dict(r, RAM=2) if r["module"] == module else r
+                                       for r in resources["layers"]])
+    duty = memory_duty({"ii": 4, "layers": [{"module": module, "cycles": 2}]})
+    assert duty == {module: 0.5}
+    rom = estimate_power(with_rom, acts["random"], manifest["latency"], "ice40", ii=4,
+                         ram_duty=duty)
+    assert rom["dynamic_busy_mw"] > four["dynamic_busy_mw"]
+    assert rom["dynamic_idle_mw"] == four["dynamic_idle_mw"]

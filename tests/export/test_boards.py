@@ -57,3 +57,17 @@ def test_unknown_board_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["export", "digits_mlp_pruned", "--board", "nexys"])
     assert "invalid choice: 'nexys'" in capsys.readouterr().err
+
+
+def test_block_ram_of_core_and_self_test_counts_in_the_fit():
+    from hwgen.export import selftest
+    folded = {"ii": 108, "ports": [{"name": "in_data", "width": 320},
+                                   {"name": "out_data", "width": 154}]}
+    # 128 vectors: 16-bit chunks (20 + 10 per vector) in 10 + 5 EBR; wide words need 30
+    assert selftest.rom_layout(folded) == (True, 20, 10)
+    assert selftest.rom_blocks(folded, 128, "ice40") == 15
+    assert selftest.rom_blocks(dict(folded, ii=1), 128, "ice40") == 30
+    b = boards.board("icebreaker")
+    boards.fit_check(b, {"LUT4": 1836, "FF": 2290, "DSP": 5, "RAM": 7}, 600, 15)
+    with pytest.raises(HwgenError, match=r"RAM 37 of 30.*fewer self-test --vectors"):
+        boards.fit_check(b, {"LUT4": 1836, "FF": 2290, "DSP": 5, "RAM": 7}, 600, 30)

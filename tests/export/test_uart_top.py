@@ -71,3 +71,15 @@ def test_host_stream_packs_windows_and_reports_lost_answers(tmp_path):
     assert stream(_FakeBoard(rtl.data, table), rtl.data, in_words) == expected
     got = stream(_FakeBoard(rtl.data, table, lose=39), rtl.data, in_words)
     assert got[:39] == expected[:39] and got[39] is None
+
+
+def test_a_baud_rate_faster_than_the_folded_core_is_refused(tmp_path):
+    import pytest
+    from hwgen.errors import HwgenError
+    _, rtl = build_rtl(random_graph(13, sparsity=0.3, n_in=8), tmp_path,
+                       HardwareOptions(reuse=12))
+    in_bytes = (port_width(rtl.data, "in_data") + 7) // 8
+    uart_top.UartTop(rtl.data, DIVISOR)                   # 14 bytes x 40 clocks >> II 12
+    slow_core = dict(rtl.data, ii=in_bytes * 10 * DIVISOR + 1)
+    with pytest.raises(HwgenError, match="lower --baud or a smaller --reuse"):
+        uart_top.UartTop(slow_core, DIVISOR)
