@@ -103,10 +103,7 @@ class SchedulePipeline:
             nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
         nodes = _latches(nodes, fused)
         amax = ()
-        folded = any(getattr(n, "fold", None) is not None for n in graph.nodes)
-        # A folded design takes a vector only every II cycles and is built to be small:
-        # its argmax runs in one cycle instead of carrying the logits through registers.
-        if graph.softmax_removed and self.every and not folded:
+        if graph.softmax_removed and self.every:
             depth = argmax_levels(graph.output.size)
             # A comparison and a select is about as deep as two adder levels, and the
             # tree is small: a register after every level (digits_mlp_pruned on ECP5:

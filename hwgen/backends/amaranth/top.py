@@ -88,7 +88,11 @@ class Top(wiring.Component):
             cycles += 1
         fields = list(values)
         if g.softmax_removed:
-            index, values, valid = _argmax(m, values, valid, g.argmax_register_after)
+            # The logit register loads once per vector; with II beyond the argmax's depth
+            # it holds the logits until the output register takes them, so the argmax
+            # stages need not carry them (a folded design).
+            carry = self.ii <= len(g.argmax_register_after)
+            index, values, valid = _argmax(m, values, valid, g.argmax_register_after, carry)
             cycles += len(g.argmax_register_after)
             fields = list(values) + [index]
         packed = []
@@ -108,10 +112,10 @@ class Top(wiring.Component):
         return m
 
 
-def _argmax(m: Module, values: list, valid, register_after: tuple):
+def _argmax(m: Module, values: list, valid, register_after: tuple, carry: bool = True):
     """Index of the largest value, the lowest index on ties (numpy's argmax), by a
-    balanced tree of comparisons, registered after the scheduled levels. The logits travel
-    along through the same registers. Returns (index, logits, valid)."""
+    balanced tree of comparisons, registered after the scheduled levels. With `carry` the
+    logits travel along through the same registers. Returns (index, logits, valid)."""
     bits = argmax_bits(len(values))
     items = [(v, Const(i, bits)) for i, v in enumerate(values)]
     logits = list(values)
@@ -130,10 +134,11 @@ def _argmax(m: Module, values: list, valid, register_after: tuple):
             nxt.append(items[-1])
         items = nxt
         if level in register_after:
-            flat = [x for pair in items for x in pair] + logits
+            flat = [x for pair in items for x in pair] + (logits if carry else [])
             regs, valid = register_stage(m, flat, valid, f"amax_s{level}")
             items = [(regs[2 * j], regs[2 * j + 1]) for j in range(len(items))]
-            logits = regs[2 * len(items):]
+            if carry:
+                logits = regs[2 * len(items):]
     return items[0][1], logits, valid
 
 
