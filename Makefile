@@ -48,7 +48,7 @@ hls: $(STAMP)
 	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED)
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py --out build/bench.json
+	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

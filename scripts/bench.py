@@ -41,17 +41,18 @@ SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
 
 
 def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[str],
-                 whole: bool) -> dict:
+                 whole: bool, reuse: int = 1) -> dict:
     loaded, graph = hwgen.compile_model(source)
-    out = out_root / loaded.name
-    row: dict = {"design": loaded.name, "source": loaded.source}
+    out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else ""))
+    row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse}
     t = time.perf_counter()
-    lowered, rtl = build_rtl(graph, out, HardwareOptions())
+    lowered, rtl = build_rtl(graph, out, HardwareOptions(reuse=reuse))
     row["model_to_verilog_s"] = round(time.perf_counter() - t, 2)
     row["verilog_bytes"] = rtl.verilog.stat().st_size
     row["adders"] = sum(r.get("adders", 0) for r in rtl.data["layers"])
     row["multipliers"] = sum(r.get("multipliers", 0) for r in rtl.data["layers"])
     row["latency_cycles"] = rtl.data["latency"]
+    row["ii_cycles"] = rtl.data["ii"]
     extra = design_data(loaded)
     quiet = lambda s: None  # noqa: E731
     t = time.perf_counter()
@@ -158,15 +159,18 @@ def main() -> int:
                     help="synthesis targets (default: all four)")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-design "
                     "cross-check synthesis")
+    ap.add_argument("--reuse", type=int, nargs="*", default=[1], help="reuse factors, each "
+                    "a row per design (default 1: fully parallel), e.g. --reuse 1 16 128")
     args = ap.parse_args()
     sources = args.designs or design_names() + ([str(SHARED_TAGGER)]
                                                 if SHARED_TAGGER.exists() else [])
     out_root = Path(args.out).parent / "bench"
     rows = []
-    for i, src in enumerate(sources, 1):
-        print(f"[{i}/{len(sources)}] {src}", flush=True)
+    runs = [(src, reuse) for src in sources for reuse in args.reuse]
+    for i, (src, reuse) in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {src}, reuse {reuse}", flush=True)
         rows.append(bench_design(src, args.n, args.n_hls, out_root, args.targets,
-                                 not args.no_whole))
+                                 not args.no_whole, reuse))
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
