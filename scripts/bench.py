@@ -6,6 +6,11 @@ and the cross-check of the per-layer totals against one whole-design Yosys run. 
 build/bench.json, with a report.json per design and target under build/bench/<design>/
 reports/ (progress on stdout).
 
+`--reuse auto` (the default, as `make hw`): a fully parallel row per design for every
+target, except where it does not fit ice40's UP5K or ecp5's LFE5U-85F (with room to route);
+those targets get a row at the smallest reuse factor that fits (flow.build_fitting), so
+every design has a placed-and-routed Fmax on both.
+
 Throughput is vectors per second of the whole simulation step (simulator start included),
 measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
 """
@@ -17,9 +22,11 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", category=UserWarning)   # Keras's serialize() notices
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -30,8 +37,8 @@ from hwgen.estimate import report  # noqa: E402
 from hwgen.estimate.activity import measure  # noqa: E402
 from hwgen.estimate.power import estimate_power, memory_duty  # noqa: E402
 from hwgen.estimate.yosys import TARGETS, synthesize_whole  # noqa: E402
-from hwgen.flow import (build_rtl, design_data, make_report, power_device,  # noqa: E402
-                        synthesize_and_place)
+from hwgen.flow import (build_fitting, build_rtl, design_data, fits_for_auto,  # noqa: E402
+                        make_report, power_device, synthesize_and_place)
 from hwgen.options import HardwareOptions  # noqa: E402
 from hwgen.sim import stimulus  # noqa: E402
 from hwgen.sim.runner import cosim  # noqa: E402
@@ -66,8 +73,9 @@ def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[
     print(f"  {loaded.name}: RTL in {row['model_to_verilog_s']} s, "
           f"{res['vectors_per_second']} vectors/s co-simulated, "
           f"{res['mismatches']} mismatches", flush=True)
-    codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
-    row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
+    if n_hls:                     # the same for every reuse factor: once per design
+        codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
+        row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
     t = time.perf_counter()
     activity = measure(graph, rtl.data, out / "rtl", out / "power", 10000, 0, extra, log=quiet)
     row["toggle_count_s"] = round(time.perf_counter() - t, 1)
@@ -148,6 +156,23 @@ def _hls4ml_safe_names(model):
     return copy
 
 
+def auto_plan(source: str, targets: list[str], out_root: Path) -> dict[int, list[str]]:
+    """Reuse factor -> the targets benched at it: 1 for xc7 and asic, and for ice40 and
+    ecp5 the smallest factor that fits (as `make hw` chooses it)."""
+    loaded, graph = hwgen.compile_model(source)
+    plan: dict[int, list[str]] = {}
+    for target in targets:
+        reuse = 1
+        if target in ("ecp5", "ice40"):
+            _, rtl, _ = build_fitting(
+                graph, out_root / f"{loaded.name}-auto-{target}", HardwareOptions(), target,
+                lambda m, total, t=target: fits_for_auto(t, m, total), log=lambda s: None)
+            reuse = rtl.data["options"]["reuse"]
+            print(f"  {loaded.name}: {target} takes reuse {reuse}", flush=True)
+        plan.setdefault(reuse, []).append(target)
+    return dict(sorted(plan.items()))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="build/bench.json")
@@ -159,17 +184,29 @@ def main() -> int:
                     help="synthesis targets (default: all four)")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-design "
                     "cross-check synthesis")
-    ap.add_argument("--reuse", type=int, nargs="*", default=[1], help="reuse factors, each "
-                    "a row per design (default 1: fully parallel), e.g. --reuse 1 16 128")
+    ap.add_argument("--reuse", nargs="*", default=["auto"], help="reuse factors, each a row "
+                    "per design, e.g. --reuse 1 16 128; auto (default): fully parallel, and "
+                    "for ice40/ecp5 the smallest factor that fits where that does not")
     args = ap.parse_args()
     sources = args.designs or design_names() + ([str(SHARED_TAGGER)]
                                                 if SHARED_TAGGER.exists() else [])
     out_root = Path(args.out).parent / "bench"
     rows = []
-    runs = [(src, reuse) for src in sources for reuse in args.reuse]
-    for i, (src, reuse) in enumerate(runs, 1):
-        print(f"[{i}/{len(runs)}] {src}, reuse {reuse}", flush=True)
-        rows.append(bench_design(src, args.n, args.n_hls, out_root, args.targets,
+    for item in args.reuse:
+        if item != "auto" and not (item.isdigit() and int(item) >= 1):
+            ap.error(f"--reuse takes whole numbers >= 1 or auto, not {item!r}")
+    runs = []
+    for src in sources:
+        for item in args.reuse:
+            if item == "auto":
+                print(f"[plan] {src}: reuse auto per target", flush=True)
+                runs += [(src, r, t) for r, t in auto_plan(src, args.targets, out_root).items()]
+            else:
+                runs.append((src, int(item), args.targets))
+    for i, (src, reuse, targets) in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {src}, reuse {reuse}: {', '.join(targets)}", flush=True)
+        first = all(src != r for r, _, _ in runs[:i - 1])
+        rows.append(bench_design(src, args.n, args.n_hls if first else 0, out_root, targets,
                                  not args.no_whole, reuse))
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
