@@ -146,7 +146,7 @@ def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = Fa
     None, seconds per step)."""
     import time
     from .errors import HwgenError
-    from .estimate.nextpnr import fits_up5k, pick_device, place_and_route
+    from .estimate.nextpnr import ecp5_part, place_and_route
     from .estimate.resources import estimate
     t0 = time.perf_counter()
     resources = estimate(out, manifest, target, full, log=log)
@@ -161,7 +161,7 @@ def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = Fa
             placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
         else:
             where = "iCE40UP5K (serial I/O wrapper)" if dev == "up5k" else \
-                f"LFE5U-{dev.upper()} (out of context)"
+                f"{ecp5_part(dev)} (out of context)"
             log(f"  place and route on {where}")
             placed = place_and_route(out / manifest["verilog"], manifest["top"],
                                      out / "synth" / target / "pnr", dev,

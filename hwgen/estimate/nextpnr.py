@@ -23,6 +23,11 @@ ECP5_DEVICES = [("25k", 24288, 24288, 28), ("45k", 43848, 43848, 72),
                 ("85k", 83640, 83640, 156)]
 
 
+def ecp5_part(device: str) -> str:
+    """Lattice's part name for a nextpnr-ecp5 device: "85k" -> "LFE5U-85F"."""
+    return f"LFE5U-{device[:-1]}F"
+
+
 def lut_slots(total: dict) -> int:
     """ECP5 LUT4 slots a synthesized design takes: its LUT4s, and two per CCU2C carry."""
     return total.get("LUT4", 0) + 2 * total.get("CCU2C", 0)
@@ -48,8 +53,8 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
     if dsps > dsp_cap:
         hints.append("--mult csd (shift-add instead of multipliers) or a larger --reuse "
                      "(fewer lanes)")
-    raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} MULT18X18D; LFE5U-"
-                     f"{name.upper()} has {lut_cap}, {ff_cap}, {dsp_cap}. To fit: "
+    raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} MULT18X18D; "
+                     f"{ecp5_part(name)} has {lut_cap}, {ff_cap}, {dsp_cap}. To fit: "
                      + "; ".join(hints))
 
 
@@ -110,7 +115,7 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     pnr = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if pnr.returncode != 0:
         raise HwgenError(f"nextpnr failed; see {work / 'nextpnr.log'}")
-    name = "iCE40UP5K" if family == "ice40" else f"LFE5U-{device.upper()}"
+    name = "iCE40UP5K" if family == "ice40" else ecp5_part(device)
     return parse_report(json.loads((work / "report.json").read_text()), name)
 
 

@@ -61,6 +61,8 @@ def table(graph: Graph) -> str:
 def dump(graph: Graph) -> str:
     """Every node with its fields (weights summarised), for `build/<design>/ir.txt`."""
     lines = [f"graph {graph.name} exact={graph.exact} softmax_removed={graph.softmax_removed}"]
+    fused = {name: n.name for n in graph.nodes if getattr(n, "fold", None)
+             for name in n.fold.post}
     for node in graph.nodes:
         lines.append(f"%{node.name} = {node.op}({', '.join('%' + i for i in node.inputs)}) "
                      f": {node.type} {_shape(node.shape)}  # {node.origin} '{node.layer}' "
@@ -77,6 +79,8 @@ def dump(graph: Graph) -> str:
         elif isinstance(node, StepFunction):
             lines.append(f"    {node.thresholds.shape[0]} channel(s), "
                          f"{node.thresholds.shape[1]} thresholds: {node.function}")
+        elif isinstance(node, LinearSum) and getattr(node, "fold", None):
+            lines.append("    " + _fold_line(node.fold))
         elif isinstance(node, LinearSum):
             terms = sum(len(c) for c in node.terms)
             lines.append(f"    {node.mult} terms={terms} (products and constants)")
@@ -90,9 +94,22 @@ def dump(graph: Graph) -> str:
         elif hasattr(node, "rounding"):
             lines.append(f"    rounding={node.rounding.value} overflow={node.overflow.value} "
                          f"float32_cast={node.float32_cast}")
+        if node.name in fused:
+            lines.append(f"    computed inside the lanes of folded %{fused[node.name]}")
         if node.register_after:
             lines.append(f"    pipeline registers after levels {list(node.register_after)}")
     return "\n".join(lines) + "\n"
+
+
+def _fold_line(fold) -> str:
+    """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""
+    return (f"folded: {len(fold.lanes)} multiply-accumulate lane(s), {fold.cycles} cycles "
+            f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
+            f"weights >> {fold.shift} in ROM, "
+            + ("one input multiplexer shared by all lanes" if fold.shared_source
+               else "an input multiplexer per lane")
+            + (", inputs latched" if fold.latch else "")
+            + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))
 
 
 def _shape(shape) -> str:

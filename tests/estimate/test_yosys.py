@@ -75,14 +75,14 @@ def test_place_and_route_reports_fmax(tmp_path):
     _, rtl = build_rtl(random_graph(4), tmp_path, HardwareOptions(pipeline=1))
     pnr = place_and_route(rtl.verilog, rtl.top, tmp_path / "pnr", "25k")
     assert pnr["fmax_mhz"] > 0 and pnr["utilization"]["TRELLIS_FF"]["used"] > 0
-    assert pnr["device"] == "LFE5U-25K"
+    assert pnr["device"] == "LFE5U-25F"
     assert pick_device(10, 10, 0) == "25k" and pick_device(30000, 100, 0) == "45k"
 
 
 def test_design_too_large_for_ecp5_is_a_clear_error():
     from hwgen.errors import HwgenError
     from hwgen.estimate.nextpnr import pick_device
-    with pytest.raises(HwgenError, match="LFE5U-85K has 83640.*To fit: a reuse factor.*prune more.*--mult dsp"):
+    with pytest.raises(HwgenError, match="LFE5U-85F has 83640.*To fit: a reuse factor.*prune more.*--mult dsp"):
         pick_device(200000, 1000, 0)
 
 

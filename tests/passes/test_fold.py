@@ -6,6 +6,7 @@ import pytest
 from hwgen.errors import HwgenError
 from hwgen.ir import fold
 from hwgen.ir.graph import LinearSum
+from hwgen.ir.text import dump
 from hwgen.options import HardwareOptions
 from hwgen.passes import pipelines
 from hwgen.passes.fold_layers import FoldLayers, fused_nodes
@@ -85,6 +86,12 @@ def test_quantize_and_relu_join_the_lanes():
     assert all(not n.register_after for n in lowered.nodes if n.name in fused)
     assert initiation_interval(lowered) == max(n.fold.interval for n in folded)
     assert latency(lowered) >= sum(n.fold.latency for n in folded) + 2
+    text = dump(lowered)          # ir.txt and the pass dumps show the fold, not adder trees
+    first = folded[0].fold
+    assert (f"folded: {len(first.lanes)} multiply-accumulate lane(s), {first.cycles} cycles"
+            in text)
+    assert text.count("computed inside the lanes of folded %dense1") == 2
+    assert "adder trees" not in text
     only = pipelines.hardware("csd", 2, layer_reuse={"dense2": 3}).run(g)
     assert [n.fold is not None for n in only.nodes if isinstance(n, LinearSum)] == [False, True]
 
