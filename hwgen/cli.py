@@ -359,7 +359,7 @@ def cmd_hls(args) -> int:
     out = Path(args.out) if args.out else Path("build") / loaded.name / "hls4ml"
     print(f"[2/3] hls4ml project ({args.backend}) with hwgen's precisions into {out}",
           flush=True)
-    hm, last, note = write_project(loaded.model, ranged, out, args.backend)
+    hm, last, note = write_project(loaded.model, ranged, out, args.backend, reuse=args.reuse)
     if note:
         print(f"      note: {note}", flush=True)
     print(f"[3/3] hls4ml C simulation against the reference on {args.n} vectors "
@@ -464,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("-o", "--out", help="output folder (default build/<design>/hls4ml)")
     p.add_argument("--backend", choices=["Vitis", "Vivado", "Quartus"], default="Vitis")
+    p.add_argument("--reuse", type=int, default=1, metavar="R",
+                   help="hls4ml's ReuseFactor for every layer (Resource strategy when > 1; "
+                   "hls4ml may round it to a factor its dense layers allow); default 1")
     p.add_argument("--n", type=int, default=10000, help="vectors (default 10000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_hls)

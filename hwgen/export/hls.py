@@ -86,15 +86,21 @@ def safe_model(model):
 
 
 def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
-                  part: str | None = None, overrides: dict | None = None):
+                  part: str | None = None, overrides: dict | None = None, reuse: int = 1):
     """Convert with hwgen's precisions (`overrides` replaces some, e.g. to show that the
-    check catches a wrong one) and write the project; (hls model, compared layer, note)."""
+    check catches a wrong one) and write the project; (hls model, compared layer, note).
+    `reuse` is hls4ml's ReuseFactor for every layer, with its Resource strategy when > 1:
+    it shapes the vendor project, not the C simulation's numbers."""
     import hls4ml
     if backend not in BACKENDS:
         raise HwgenError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if reuse < 1:
+        raise HwgenError(f"--reuse must be a whole number >= 1, not {reuse}")
     keras_model = safe_model(model)
     config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
-                                                  backend=backend)
+                                                  backend=backend, default_reuse_factor=reuse)
+    if reuse > 1:
+        config["Model"]["Strategy"] = "Resource"
     types, last, reason = precisions(graph)
     for layer, prec in (overrides or {}).items():
         types[layer] = dict(types.get(layer, {}), **prec)

@@ -22,6 +22,15 @@ def test_hls4ml_csim_is_bit_exact_with_the_reference(name, tmp_path, capsys):
     assert types["fc1"]["accum"] == types["fc1"]["result"]
 
 
+def test_hls4ml_resource_strategy_with_a_reuse_factor_stays_bit_exact(tmp_path, capsys):
+    from hwgen.cli import main
+    assert main(["hls", "digits_mlp_pruned", "-o", str(tmp_path), "--n", "1000",
+                 "--reuse", "4"]) == 0
+    assert "1000 vectors, 0 mismatches" in capsys.readouterr().out
+    parameters = (tmp_path / "firmware" / "parameters.h").read_text()
+    assert "reuse_factor = 4;" in parameters and "strategy = nnet::resource;" in parameters
+
+
 def test_a_wrong_precision_is_caught(tmp_path):
     loaded, graph = hwgen.compile_model("digits_mlp_pruned")
     ranged = DEFAULT.run(graph)
