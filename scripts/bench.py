@@ -6,10 +6,10 @@ and the cross-check of the per-layer totals against one whole-design Yosys run. 
 build/bench.json, with a report.json per design and target under build/bench/<design>/
 reports/ (progress on stdout).
 
-`--reuse auto` (the default, as `make hw`): a fully parallel row per design for every
-target, except where it does not fit ice40's UP5K or ecp5's LFE5U-85F (with room to route);
-those targets get a row at the smallest reuse factor that fits (flow.build_fitting), so
-every design has a placed-and-routed Fmax on both.
+`--reuse auto` (the default, as `make hw`): a fully parallel row per design on every
+target; where that does not fit ice40's UP5K or ecp5's LFE5U-85F (with room to route) it
+is synthesized only, and the target gets a row at the smallest reuse factor that fits
+(flow.build_fitting), so every design has a placed-and-routed Fmax on both.
 
 Throughput is vectors per second of the whole simulation step (simulator start included),
 measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
@@ -48,7 +48,9 @@ SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
 
 
 def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[str],
-                 whole: bool, reuse: int = 1) -> dict:
+                 whole: bool, reuse: int = 1, folded: dict | None = None) -> dict:
+    """A row: RTL, co-simulation, hls4ml, then each target. `folded` maps the targets
+    that get a folded row (auto) to its reuse factor: synthesized here, not placed."""
     loaded, graph = hwgen.compile_model(source)
     out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else ""))
     row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse}
@@ -82,14 +84,21 @@ def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[
     row["targets"] = {}
     for target in targets:
         row["targets"][target] = bench_target(loaded.name, lowered, rtl.data, out, target,
-                                              activity, res, whole)
+                                              activity, res, whole,
+                                              (folded or {}).get(target))
     return row
 
 
-def bench_target(design, lowered, manifest, out, target, activity, sim, whole) -> dict:
-    """Resources, Fmax, power and times for one target; its report.json."""
+def bench_target(design, lowered, manifest, out, target, activity, sim, whole,
+                 folded_at: int | None = None) -> dict:
+    """Resources, Fmax, power and times for one target; its report.json. `folded_at`:
+    not placed here, the design is placed at that reuse factor in another row."""
     quiet = lambda s: None  # noqa: E731
-    resources, placed, seconds = synthesize_and_place(out, manifest, target, log=quiet)
+    resources, placed, seconds = synthesize_and_place(out, manifest, target, log=quiet,
+                                                      pnr=folded_at is None)
+    if folded_at is not None:
+        placed = {"fits": False, "fmax_mhz": None, "message": "fully parallel it does not fit "
+                  f"(or leaves no room to route): placed in the row of reuse {folded_at}"}
     fmax = placed.get("fmax_mhz") if placed else None
     power = estimate_power(resources, activity, manifest["latency"], target,
                            min(fmax, 100.0) if fmax else None,
@@ -156,21 +165,20 @@ def _hls4ml_safe_names(model):
     return copy
 
 
-def auto_plan(source: str, targets: list[str], out_root: Path) -> dict[int, list[str]]:
-    """Reuse factor -> the targets benched at it: 1 for xc7 and asic, and for ice40 and
-    ecp5 the smallest factor that fits (as `make hw` chooses it)."""
+def auto_plan(source: str, targets: list[str], out_root: Path) -> dict[str, int]:
+    """Target -> the reuse factor `make hw` would choose: the smallest that fits for ice40
+    and ecp5 (flow.build_fitting); xc7 and asic stay fully parallel."""
     loaded, graph = hwgen.compile_model(source)
-    plan: dict[int, list[str]] = {}
+    plan = {}
     for target in targets:
-        reuse = 1
+        plan[target] = 1
         if target in ("ecp5", "ice40"):
             _, rtl, _ = build_fitting(
                 graph, out_root / f"{loaded.name}-auto-{target}", HardwareOptions(), target,
                 lambda m, total, t=target: fits_for_auto(t, m, total), log=lambda s: None)
-            reuse = rtl.data["options"]["reuse"]
-            print(f"  {loaded.name}: {target} takes reuse {reuse}", flush=True)
-        plan.setdefault(reuse, []).append(target)
-    return dict(sorted(plan.items()))
+            plan[target] = rtl.data["options"]["reuse"]
+            print(f"  {loaded.name}: {target} takes reuse {plan[target]}", flush=True)
+    return plan
 
 
 def main() -> int:
@@ -195,19 +203,25 @@ def main() -> int:
     for item in args.reuse:
         if item != "auto" and not (item.isdigit() and int(item) >= 1):
             ap.error(f"--reuse takes whole numbers >= 1 or auto, not {item!r}")
-    runs = []
+    runs = []                     # (source, reuse, targets, {target: folded reuse})
     for src in sources:
         for item in args.reuse:
-            if item == "auto":
-                print(f"[plan] {src}: reuse auto per target", flush=True)
-                runs += [(src, r, t) for r, t in auto_plan(src, args.targets, out_root).items()]
-            else:
-                runs.append((src, int(item), args.targets))
-    for i, (src, reuse, targets) in enumerate(runs, 1):
+            if item != "auto":
+                runs.append((src, int(item), args.targets, {}))
+                continue
+            # A fully parallel row on every target (synthesis only where it does not fit),
+            # then a row per folded factor with the targets placed at it.
+            print(f"[plan] {src}: reuse auto per target", flush=True)
+            plan = auto_plan(src, args.targets, out_root)
+            folded = {t: r for t, r in plan.items() if r > 1}
+            runs.append((src, 1, args.targets, folded))
+            for reuse in sorted(set(folded.values())):
+                runs.append((src, reuse, [t for t in args.targets if plan[t] == reuse], {}))
+    for i, (src, reuse, targets, folded) in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {src}, reuse {reuse}: {', '.join(targets)}", flush=True)
-        first = all(src != r for r, _, _ in runs[:i - 1])
+        first = all(src != r[0] for r in runs[:i - 1])
         rows.append(bench_design(src, args.n, args.n_hls if first else 0, out_root, targets,
-                                 not args.no_whole, reuse))
+                                 not args.no_whole, reuse, folded))
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
