@@ -1,6 +1,6 @@
 # hwgen: two commands do everything on a fresh machine.
 #   make hw     run the flow on a design (MODEL=jet_tagger by default)
-#   make test   run the test suite
+#   make test   run the test suite (make test-all: with the slow cases)
 # Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json),
 # make export MODEL=x BOARD=icebreaker (board project), make hls MODEL=x (hls4ml project).
 # Both create the virtualenv in .venv/ on demand (again only when pyproject.toml changes).
@@ -22,7 +22,7 @@ BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
-.PHONY: hw sim build bench test verify inspect list clean venv export hls
+.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls
 
 venv: $(STAMP)
 
@@ -50,7 +50,13 @@ hls: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
 
+# test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml), about
+# 10 minutes on 2 cores; test-all adds the slow cases (large zoo co-simulations, more random
+# models), about 17 minutes.
 test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 verify: $(STAMP)

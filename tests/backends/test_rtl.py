@@ -76,7 +76,12 @@ def test_layered_stream_bench_with_gaps(tmp_path):
     assert r["latency_observed"] == [b.data["latency"]]   # out_valid after exactly latency
 
 
-@pytest.mark.parametrize("name", design_names())
+# The large fully parallel designs take minutes to verilate: `make test-all` runs them.
+FAST_ZOO = {"digits_mlp_pruned"}
+
+
+@pytest.mark.parametrize("name", [
+    n if n in FAST_ZOO else pytest.param(n, marks=pytest.mark.slow) for n in design_names()])
 def test_zoo_design_cosimulates_bit_exact(tmp_path, name, capsys):
     status = main(["sim", name, "-o", str(tmp_path), "--n", "5000"])
     out = capsys.readouterr().out
@@ -99,7 +104,7 @@ def _flip_output_constant(verilog: str, module: str) -> str:
     return verilog[:m.start()] + f"{m.group(1)}{m.group(2)}'h{value:x};" + verilog[m.end():]
 
 
-@pytest.mark.parametrize("mode", ["batch", "stream"])
+@pytest.mark.parametrize("mode", ["batch", pytest.param("stream", marks=pytest.mark.slow)])
 def test_flipped_constant_is_caught(tmp_path, mode, capsys):
     name = "digits_mlp_pruned"
     assert main(["build", name, "-o", str(tmp_path / "good")]) == 0
@@ -117,7 +122,8 @@ def test_flipped_constant_is_caught(tmp_path, mode, capsys):
     assert f"300 vectors, {res['mismatches']} mismatches" in out
 
 
-@pytest.mark.parametrize("name,reuse", [("digits_mlp_pruned", "100"), ("jet_tagger", "16")])
+@pytest.mark.parametrize("name,reuse", [("digits_mlp_pruned", "100"),
+                                        pytest.param("jet_tagger", "16", marks=pytest.mark.slow)])
 def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, capsys):
     status = main(["sim", name, "-o", str(tmp_path), "--n", "3000", "--reuse", reuse])
     assert status == 0 and "3000 vectors, 0 mismatches" in capsys.readouterr().out
@@ -186,7 +192,8 @@ def test_verilator_override_must_exist(tmp_path, monkeypatch):
         toolchain.verilator_env()
 
 
-@pytest.mark.parametrize("seed", [1, 4, 9, 14, 22, 37])
+@pytest.mark.parametrize("seed", [1, 4] + [pytest.param(s, marks=pytest.mark.slow)
+                                           for s in (9, 14, 22, 37)])
 def test_random_qkeras_models_cosimulate_bit_exact(tmp_path, seed):
     """Models no one tuned hwgen for: random QKeras layers, quantizers and batch-norms,
     through the real frontend, RTL and Verilator."""

@@ -51,6 +51,7 @@ def test_module_text_is_a_complete_layer(small_design):
     assert layer.count("module ") == 1 and layer.rstrip().endswith("endmodule")
 
 
+@pytest.mark.slow         # the fast selection shows it on random graphs (test_power)
 def test_pruned_design_is_cheaper_than_dense(tmp_path):
     luts = {}
     for name in ("digits_mlp", "digits_mlp_pruned"):
