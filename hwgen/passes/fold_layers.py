@@ -35,27 +35,52 @@ class FoldLayers:
                              f"of {graph.name}; its dense layers are: "
                              f"{', '.join(dense) or 'none'}")
         nodes = list(graph.nodes)
+        plans = {}                # node index -> (plan, reuse, its inputs latched)
         for k, node in enumerate(nodes[1:], 1):
             reuse = self.layer_reuse.get(node.layer, self.reuse)
             if not isinstance(node, LinearSum) or reuse <= 1:
                 continue
-            src = nodes[k - 1]
-            if src.lo is None:
-                raise ValueError("FoldLayers needs InferRanges first")
-            weights, consts = node.matrix(src.size)
-            plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse)
-            for j, bounds in enumerate(plan.out_bounds):
-                if bounds != (int(node.lo[j]), int(node.hi[j])):
-                    raise AssertionError(f"{node.name}[{j}]: folded range {bounds} differs "
-                                         f"from the layer range [{node.lo[j]}, {node.hi[j]}]")
+            plans[k] = (self._plan(nodes, k, reuse), reuse, self._fed_by_fold(nodes, k, plans))
+        # Balance: the slowest layer sets the design's II, so a layer planned in fewer
+        # cycles gets fewer lanes, up to that II (same throughput, fewer multipliers, more
+        # latency). A layer named by `--reuse LAYER=R` keeps its own R.
+        ii = max((p.cycles + (0 if latched else 1) for p, _, latched in plans.values()),
+                 default=0)
+        for k, (plan, reuse, latched) in plans.items():
+            budget = ii - (0 if latched else 1)
+            if nodes[k].layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
+                plan = self._plan(nodes, k, budget)
             post = []
             for after in nodes[k + 1:]:
                 if not _lane_op(after):
                     break
                 post.append(after.name)
-            nodes[k] = dataclasses.replace(node, fold=dataclasses.replace(plan,
-                                                                           post=tuple(post)))
+            nodes[k] = dataclasses.replace(nodes[k], fold=dataclasses.replace(
+                plan, post=tuple(post)))
         return dataclasses.replace(graph, nodes=nodes)
+
+    @staticmethod
+    def _plan(nodes: list[Node], k: int, reuse: int) -> fold.Fold:
+        node, src = nodes[k], nodes[k - 1]
+        if src.lo is None:
+            raise ValueError("FoldLayers needs InferRanges first")
+        weights, consts = node.matrix(src.size)
+        plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse)
+        for j, bounds in enumerate(plan.out_bounds):
+            if bounds != (int(node.lo[j]), int(node.hi[j])):
+                raise AssertionError(f"{node.name}[{j}]: folded range {bounds} differs "
+                                     f"from the layer range [{node.lo[j]}, {node.hi[j]}]")
+        return plan
+
+    @staticmethod
+    def _fed_by_fold(nodes: list[Node], k: int, plans: dict) -> bool:
+        """Layer k reads a folded layer's output chains directly (its inputs will be
+        latched, see SchedulePipeline): the nodes before it back to a folded layer all
+        run in that layer's lanes."""
+        j = k - 1
+        while j > 0 and j not in plans and _lane_op(nodes[j]):
+            j -= 1
+        return j in plans
 
 
 def _lane_op(node: Node) -> bool:

@@ -96,6 +96,24 @@ def test_quantize_and_relu_join_the_lanes():
     assert [n.fold is not None for n in only.nodes if isinstance(n, LinearSum)] == [False, True]
 
 
+def test_layers_faster_than_the_slowest_take_fewer_lanes():
+    """The jet tagger at reuse 16: its 64-weight outputs set II to 64, so fc1 (16 inputs)
+    takes up to 63 cycles on fewer lanes instead of 16 cycles on 64 lanes."""
+    import hwgen
+    _, g = hwgen.compile_model("jet_tagger")
+    balanced = pipelines.hardware("csd", 3, reuse=16).run(g)
+    pinned = pipelines.hardware("csd", 3, reuse=16, layer_reuse={"fc1": 16}).run(g)
+    fc1 = {name: graph.node("fc1").fold for name, graph in (("balanced", balanced),
+                                                             ("pinned", pinned))}
+    assert len(fc1["pinned"].lanes) == 64 and fc1["pinned"].cycles == 16
+    assert len(fc1["balanced"].lanes) <= 16 and fc1["balanced"].cycles <= 63
+    assert initiation_interval(balanced) == initiation_interval(pinned) == 64
+    assert latency(balanced) > latency(pinned)          # the price: more cycles in flight
+    lanes = lambda graph: sum(len(n.fold.lanes) for n in graph.nodes  # noqa: E731
+                              if getattr(n, "fold", None))
+    assert lanes(balanced) < lanes(pinned) - 40
+
+
 def test_reuse_option_errors():
     with pytest.raises(HwgenError, match="not a dense layer"):
         FoldLayers(2, {"relu1": 4}).run(pipelines.hardware("csd").run(random_graph(1)))
