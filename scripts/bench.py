@@ -47,11 +47,12 @@ SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
     "hls4ml-example-models" / "qkeras_3layer.json"
 
 
-def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[str],
+def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str],
                  whole: bool, reuse: int = 1, folded: dict | None = None) -> dict:
-    """A row: RTL, co-simulation, hls4ml, then each target. `folded` maps the targets
-    that get a folded row (auto) to its reuse factor: synthesized here, not placed."""
-    loaded, graph = hwgen.compile_model(source)
+    """A row: RTL, co-simulation, hls4ml, then each target, for `compiled` = (loaded,
+    graph) of hwgen.compile_model. `folded` maps the targets that get a folded row (auto)
+    to its reuse factor: synthesized here, not placed."""
+    loaded, graph = compiled
     out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else ""))
     row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse}
     t = time.perf_counter()
@@ -75,7 +76,7 @@ def bench_design(source: str, n: int, n_hls: int, out_root: Path, targets: list[
     print(f"  {loaded.name}: RTL in {row['model_to_verilog_s']} s, "
           f"{res['vectors_per_second']} vectors/s co-simulated, "
           f"{res['mismatches']} mismatches", flush=True)
-    if n_hls:                     # the same for every reuse factor: once per design
+    if n_hls:
         codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
         row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
     t = time.perf_counter()
@@ -165,10 +166,10 @@ def _hls4ml_safe_names(model):
     return copy
 
 
-def auto_plan(source: str, targets: list[str], out_root: Path) -> dict[str, int]:
+def auto_plan(compiled, targets: list[str], out_root: Path) -> dict[str, int]:
     """Target -> the reuse factor `make hw` would choose: the smallest that fits for ice40
     and ecp5 (flow.build_fitting); xc7 and asic stay fully parallel."""
-    loaded, graph = hwgen.compile_model(source)
+    loaded, graph = compiled
     plan = {}
     for target in targets:
         plan[target] = 1
@@ -203,6 +204,7 @@ def main() -> int:
     for item in args.reuse:
         if item != "auto" and not (item.isdigit() and int(item) >= 1):
             ap.error(f"--reuse takes whole numbers >= 1 or auto, not {item!r}")
+    compiled = {src: hwgen.compile_model(src) for src in sources}
     runs = []                     # (source, reuse, targets, {target: folded reuse})
     for src in sources:
         for item in args.reuse:
@@ -212,16 +214,17 @@ def main() -> int:
             # A fully parallel row on every target (synthesis only where it does not fit),
             # then a row per folded factor with the targets placed at it.
             print(f"[plan] {src}: reuse auto per target", flush=True)
-            plan = auto_plan(src, args.targets, out_root)
+            plan = auto_plan(compiled[src], args.targets, out_root)
             folded = {t: r for t, r in plan.items() if r > 1}
             runs.append((src, 1, args.targets, folded))
             for reuse in sorted(set(folded.values())):
                 runs.append((src, reuse, [t for t in args.targets if plan[t] == reuse], {}))
+    benched = set()               # hls4ml predict does not depend on reuse: once per design
     for i, (src, reuse, targets, folded) in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {src}, reuse {reuse}: {', '.join(targets)}", flush=True)
-        first = all(src != r[0] for r in runs[:i - 1])
-        rows.append(bench_design(src, args.n, args.n_hls if first else 0, out_root, targets,
-                                 not args.no_whole, reuse, folded))
+        rows.append(bench_design(compiled[src], args.n, 0 if src in benched else args.n_hls,
+                                 out_root, targets, not args.no_whole, reuse, folded))
+        benched.add(src)
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class Step:
     source: int        # input element multiplied (any element when weight is 0)

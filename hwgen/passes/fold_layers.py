@@ -44,10 +44,9 @@ class FoldLayers:
         # Balance: the slowest layer sets the design's II, so a layer planned in fewer
         # cycles gets fewer lanes, up to that II (same throughput, fewer multipliers, more
         # latency). A layer named by `--reuse LAYER=R` keeps its own R.
-        ii = max((p.cycles + (0 if latched else 1) for p, _, latched in plans.values()),
-                 default=0)
+        ii = max((_interval(p, latched) for p, _, latched in plans.values()), default=0)
         for k, (plan, reuse, latched) in plans.items():
-            budget = ii - (0 if latched else 1)
+            budget = ii - (_interval(plan, latched) - plan.cycles)   # cycles within that II
             if nodes[k].layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
                 plan = self._plan(nodes, k, budget)
             post = []
@@ -81,6 +80,11 @@ class FoldLayers:
         while j > 0 and j not in plans and _lane_op(nodes[j]):
             j -= 1
         return j in plans
+
+
+def _interval(plan: fold.Fold, latched: bool) -> int:
+    """The layer's interval once SchedulePipeline has decided its latch."""
+    return dataclasses.replace(plan, latch=latched).interval
 
 
 def _lane_op(node: Node) -> bool:

@@ -35,7 +35,6 @@ from .layers import (Layer, _overflow, _round, element_shape, ranged_signal, rel
                      step_value)
 
 
-
 class FoldedLinearSumLayer(Layer):
     def __init__(self, node, src, post=(), latch: bool = True):
         self.post, self.latch = list(post), latch
