@@ -178,15 +178,27 @@ def cmd_sim(args) -> int:
 def _power(args, loaded, graph, manifest, out: Path, resources: dict, placed, target: str,
            build_root: Path | None = None) -> dict:
     """Toggle rates over the co-simulation vectors, then the target's energy model."""
+    activity = _activity(args, loaded, graph, manifest, out, build_root)
+    return _energy(args, manifest, out, resources, placed, target, activity)
+
+
+def _activity(args, loaded, graph, manifest, out: Path, build_root: Path | None = None):
+    """Toggle rates over min(n, 100000) co-simulation vectors, busy and idle."""
     from .estimate.activity import measure
-    from .estimate.power import estimate_power, memory_duty
-    from .flow import design_data, power_device, save_json
+    from .flow import design_data, save_json
     n = min(args.n, 100_000)
     activity = measure(graph, manifest, out / "rtl", out / "power", n, args.seed,
                        design_data(loaded), log=lambda s: print("      " + s.strip(),
                                                                 flush=True),
                        build_root=build_root)
     save_json(out / "power" / "activity.json", activity)
+    return activity
+
+
+def _energy(args, manifest, out: Path, resources: dict, placed, target: str, activity):
+    """The target's energy model on measured toggle rates, at --clock or Fmax (<= 100 MHz)."""
+    from .estimate.power import estimate_power, memory_duty
+    from .flow import power_device, save_json
     fmax = placed.get("fmax_mhz") if placed else None
     clock = args.clock or (min(fmax, 100.0) if fmax else None)
     result = estimate_power(resources, activity, manifest["latency"], target, clock,
@@ -246,15 +258,17 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_flow(args) -> int:
-    """load -> IR -> reference check -> RTL -> co-simulation -> synthesis (+ P&R) -> power
-    -> report, into build/<design>/."""
+    """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
+    background) | co-simulation -> power -> report, into build/<design>/."""
     from .estimate import report
-    from .flow import make_report, save_json, synthesize_and_place
+    from .flow import make_report, place, save_json, synthesize_layers
     from .ir.text import dump, table
     from .passes.pipelines import DEFAULT
+    from .processes import Background
     steps = 7
     seconds = {}
     t0 = time.monotonic()
+    say = lambda s: print("      " + s.strip(), flush=True)    # noqa: E731
 
     def step(name, t):
         seconds[name] = round(time.monotonic() - t, 1)
@@ -281,24 +295,33 @@ def cmd_flow(args) -> int:
     print(f"[3/{steps}] hardware passes + RTL", flush=True)
     lowered, rtl = _build(args, loaded, graph, out, fit_target=args.target)
     t = step("rtl", t)
-    print(f"[4/{steps}] co-simulation with Verilator on {args.n} vectors (toggle counting "
+    pnr = args.target in ("ecp5", "ice40")
+    print(f"[4/{steps}] synthesis for {args.target} (layers in parallel, cached)"
+          + ("; place and route starts in the background" if pnr else ""), flush=True)
+    resources, synth_seconds = synthesize_layers(out, rtl.data, args.target, args.full, say)
+    seconds.update(synth_seconds)
+    # nextpnr runs on one core for minutes: co-simulation and the toggle count run on the
+    # other meanwhile. Its log lines arrive between theirs.
+    pnr_log = out / "synth" / args.target / "pnr" / "nextpnr.log"
+    placing = Background(place, out, rtl.data, args.target, resources,
+                         log=lambda s: say(f"{s} (log: {pnr_log})"))
+    t = time.monotonic()
+    print(f"[5/{steps}] co-simulation with Verilator on {args.n} vectors (toggle counting "
           "build, shared with the power step)", flush=True)
     sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out, toggles=True)
     t = step("cosim", t)
-    print(f"[5/{steps}] synthesis for {args.target} (layers in parallel, cached)"
-          + (" + place and route" if args.target in ("ecp5", "ice40") else ""), flush=True)
-    resources, placed, synth_seconds = synthesize_and_place(
-        out, rtl.data, args.target, args.full, True, None,
-        log=lambda s: print("      " + s.strip(), flush=True))
-    seconds.update(synth_seconds)
-    _print_pnr(placed)
-    t = time.monotonic()
     print(f"[6/{steps}] power: toggle counts over {min(args.n, 100_000)} vectors, busy and "
           "idle, energy model", flush=True)
-    power = _power(args, loaded, graph, rtl.data, out, resources, placed, args.target,
-                   build_root=out / "sim")
+    activity = _activity(args, loaded, graph, rtl.data, out, build_root=out / "sim")
     t = step("power", t)
+    if not placing.done():
+        print("      waiting for place and route", flush=True)
+    placed, pnr_seconds = placing.result()
+    seconds.update(pnr_seconds)
+    _print_pnr(placed)
+    power = _energy(args, rtl.data, out, resources, placed, args.target, activity)
     print(f"[7/{steps}] report", flush=True)
+    t = time.monotonic()
     record = make_report(loaded.name, lowered, rtl.data, args.target, resources, placed,
                          power, verify, sim, seconds)
     paths = report.write(out, record)
@@ -478,11 +501,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    import signal
+    import threading
+    from . import processes
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
         parser.error("--n must be at least 1")
+    # SIGTERM ends hwgen like an error does; either way no tool it started outlives the
+    # command (nextpnr may be running in a background thread). Signal handlers can only be
+    # set from the main thread.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except HwgenError as exc:
@@ -492,6 +524,14 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        processes.stop_all()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

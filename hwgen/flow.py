@@ -119,6 +119,7 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
                   full: bool = False, log=print):
     """`build_rtl` with the smallest reuse factor of AUTO_REUSE whose Yosys estimate for
     `target` passes `fits(manifest, total)` (which raises HwgenError when it does not fit).
+    A candidate's synthesis stops as soon as its finished layers alone do not fit.
     Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
     import dataclasses
     from .errors import HwgenError
@@ -128,49 +129,76 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
         lowered, rtl = build_rtl(graph, out, hw)
         log(f"  reuse {reuse}: {'fully parallel' if reuse == 1 else 'folded'}, II "
             f"{rtl.data['ii']}; Yosys estimate for {target}")
-        resources = estimate(out, rtl.data, target, full, log=log)
+
+        def too_big(total, manifest=rtl.data):
+            try:
+                fits(manifest, total)
+            except HwgenError:
+                return True
+            return False
+
+        resources = estimate(out, rtl.data, target, full, log=log, stop=too_big)
         try:
             fits(rtl.data, resources["total"])
             return lowered, rtl, resources
         except HwgenError as exc:
+            if "unfinished" in resources:
+                exc = HwgenError(f"{exc}. These counts are a lower bound: synthesis stopped "
+                                 "once the layers done so far did not fit (not synthesized: "
+                                 f"{', '.join(resources['unfinished'])})")
             folded = [r for r in rtl.data["layers"] if r.get("lanes")]
             if k == len(AUTO_REUSE) - 1 or (folded and all(r["lanes"] == 1 for r in folded)):
-                raise
-            log(f"  does not fit: {str(exc).split('. ')[0]}")
+                raise exc from None
+            log(f"  does not fit: {str(exc).split('. ')[0]}"
+                + (" (or more: synthesis stopped early)" if "unfinished" in resources else ""))
 
 
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
                          pnr: bool = True, device: str | None = None, log=print):
     """Per-layer synthesis for `target`; then, for ecp5 and ice40, place and route on the
-    smallest device that fits (ice40: the UP5K). A design that fits none is reported, not raised. (resources, pnr or
-    None, seconds per step)."""
+    smallest device that fits (ice40: the UP5K). A design that fits none is reported, not
+    raised. (resources, pnr or None, seconds per step)."""
+    resources, seconds = synthesize_layers(out, manifest, target, full, log)
+    placed, pnr_seconds = place(out, manifest, target, resources, device, log) if pnr else \
+        (None, {})
+    return resources, placed, {**seconds, **pnr_seconds}
+
+
+def synthesize_layers(out: Path, manifest: dict, target: str, full: bool = False, log=print):
+    """Per-layer synthesis for `target` (cached). (resources, seconds)."""
     import time
-    from .errors import HwgenError
-    from .estimate.nextpnr import ecp5_part, place_and_route
     from .estimate.resources import estimate
     t0 = time.perf_counter()
     resources = estimate(out, manifest, target, full, log=log)
     resources.pop("seconds", None)       # wall time goes to the report's `seconds` only
-    seconds = {"synthesis": round(time.perf_counter() - t0, 1)}
-    placed = None
-    if pnr and target in ("ecp5", "ice40"):
-        t1 = time.perf_counter()
-        try:
-            dev = target_device(target, manifest, resources["total"], device)
-        except HwgenError as exc:
-            placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
-        else:
-            where = "iCE40UP5K (serial I/O wrapper)" if dev == "up5k" else \
-                f"{ecp5_part(dev)} (out of context)"
-            log(f"  place and route on {where}")
-            placed = place_and_route(out / manifest["verilog"], manifest["top"],
-                                     out / "synth" / target / "pnr", dev,
-                                     manifest=manifest)
-            placed.update(fits=True, nextpnr_device=dev)
-            fmax = placed["fmax_mhz"]
-            placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax else None
-        seconds["place_and_route"] = round(time.perf_counter() - t1, 1)
-    return resources, placed, seconds
+    return resources, {"synthesis": round(time.perf_counter() - t0, 1)}
+
+
+def place(out: Path, manifest: dict, target: str, resources: dict, device: str | None = None,
+          log=print):
+    """Place and route with nextpnr for ecp5 and ice40 on the smallest device that holds
+    `resources` (or `device`). (pnr record or None, seconds); a design that fits no device
+    gives a record with `fits` False and the message."""
+    import time
+    from .errors import HwgenError
+    from .estimate.nextpnr import ecp5_part, place_and_route
+    if target not in ("ecp5", "ice40"):
+        return None, {}
+    t1 = time.perf_counter()
+    try:
+        dev = target_device(target, manifest, resources["total"], device)
+    except HwgenError as exc:
+        placed = {"fits": False, "message": str(exc), "fmax_mhz": None}
+    else:
+        where = "iCE40UP5K (serial I/O wrapper)" if dev == "up5k" else \
+            f"{ecp5_part(dev)} (out of context)"
+        log(f"  place and route on {where}")
+        placed = place_and_route(out / manifest["verilog"], manifest["top"],
+                                 out / "synth" / target / "pnr", dev, manifest=manifest)
+        placed.update(fits=True, nextpnr_device=dev)
+        fmax = placed["fmax_mhz"]
+        placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax else None
+    return placed, {"place_and_route": round(time.perf_counter() - t1, 1)}
 
 
 def tool_versions(target: str) -> dict:
@@ -207,15 +235,19 @@ def make_report(design: str, lowered: Graph, manifest: dict, target: str, resour
 
 
 def power_device(target: str, placed: dict | None, resources: dict) -> str | None:
-    """The ECP5 device the power model prices: the placed one, else the smallest that
-    holds the design's LUTs, else the largest."""
+    """The ECP5 device the power model prices: the placed one, else the one place and route
+    would pick, else (too large for any) the largest."""
     if target != "ecp5":
         return None
     if placed and placed.get("fits"):
         return placed["nextpnr_device"]
-    from .estimate.nextpnr import ECP5_DEVICES, lut_slots
-    need = lut_slots(resources["total"])
-    return next((d[0] for d in ECP5_DEVICES if need <= d[1]), ECP5_DEVICES[-1][0])
+    from .errors import HwgenError
+    from .estimate.nextpnr import ECP5_DEVICES, lut_slots, pick_device
+    total = resources["total"]
+    try:
+        return pick_device(lut_slots(total), total.get("FF", 0), total.get("DSP", 0))
+    except HwgenError:
+        return ECP5_DEVICES[-1][0]
 
 
 def _check(result: dict | None) -> dict | None:

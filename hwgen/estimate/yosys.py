@@ -14,11 +14,13 @@ import hashlib
 import json
 import re
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwgenError
+from ..processes import Cancelled
 
 
 @dataclass(frozen=True)
@@ -62,34 +64,54 @@ def _esc(name: str) -> str:
 
 
 def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: Path,
-               full: bool = False, jobs: int = 2, log=print) -> dict:
-    """Resources and logic levels per module (the top without its layers) for `target`."""
+               full: bool = False, jobs: int = 2, log=print, stop=None) -> dict:
+    """Resources and logic levels per module (the top without its layers) for `target`.
+    `stop(done)`, called with the modules finished so far, may end the run early (True):
+    the running Yosys processes are stopped and only the finished modules are returned."""
     if target not in TARGETS:
         raise HwgenError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
     t = TARGETS[target]
     text = Path(verilog).read_text()
     # A layer module instantiates nothing, so its own text is a complete design: its cache
-    # entry then survives changes to other layers.
-    tasks = [(m, module_text(text, m), t.script(m, [], full)) for m in modules]
+    # entry then survives changes to other layers. Largest first: the long runs start
+    # early (less idle time at the end), and `stop` sees the big numbers soonest.
+    tasks = sorted(((m, module_text(text, m), t.script(m, [], full)) for m in modules),
+                   key=lambda task: -len(task[1]))
     tasks.append((top, text, t.script(top, modules, full)))
 
     version = yosys_version()      # a result is only reused from the same Yosys
+    cancel = threading.Event()
 
     def run(task):
         module, design, script = task
-        return module, _run_cached(design, script + "# " + version + "\n", Path(work),
-                                   module, log)
+        if cancel.is_set():
+            raise Cancelled()
+        return _run_cached(design, script + "# " + version + "\n", Path(work), module, log,
+                           cancel)
 
+    done = {}
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        results = dict(pool.map(run, tasks))
-    return {m: summarize(t, r["stat"], r["ltp"]) for m, r in results.items()}
+        futures = {pool.submit(run, task): task[0] for task in tasks}
+        try:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Cancelled:
+                    continue
+                done[futures[future]] = summarize(t, result["stat"], result["ltp"])
+                if stop is not None and len(done) < len(tasks) and stop(done):
+                    cancel.set()
+        except BaseException:
+            cancel.set()
+            raise
+    return done
 
 
 def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                      full: bool = False) -> dict:
     """The whole design in one Yosys run (no per-layer split, no cache): the cross-check of
     the per-layer numbers. Slower, and it sees constants and dead logic across layers."""
-    from .. import toolchain
+    from .. import processes, toolchain
     t = TARGETS[target]
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -99,9 +121,8 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                                              if target == "xc7" else
                                              t.synth.format(top=_esc(top)))
     (work / "synth.ys").write_text(script)
-    proc = subprocess.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
-                                                       "synth.ys"],
-                          cwd=work, capture_output=True, text=True)
+    proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                      "synth.ys"], cwd=work)
     if proc.returncode != 0:
         raise HwgenError(f"Yosys failed on the whole design; see {work / 'yosys.log'}")
     return summarize(t, json.loads((work / "stat.json").read_text()),
@@ -117,8 +138,9 @@ def module_text(text: str, name: str) -> str:
     return text[m.start():end] + "\n"
 
 
-def _run_cached(text: str, script: str, work: Path, module: str, log) -> dict:
-    from .. import toolchain
+def _run_cached(text: str, script: str, work: Path, module: str, log,
+                cancel: threading.Event | None = None) -> dict:
+    from .. import processes, toolchain
     digest = hashlib.sha256((text + "\0" + script).encode()).hexdigest()[:20]
     d = work / "cache" / digest
     done = d / "result.json"
@@ -129,9 +151,8 @@ def _run_cached(text: str, script: str, work: Path, module: str, log) -> dict:
     (d / "design.v").write_text(text)
     (d / "synth.ys").write_text(script)
     log(f"  {module}: synthesizing")
-    proc = subprocess.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
-                                                       "synth.ys"],
-                          cwd=d, capture_output=True, text=True)
+    proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                      "synth.ys"], cwd=d, cancel=cancel)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise HwgenError(f"Yosys failed on {module} ({' | '.join(tail)}); see "

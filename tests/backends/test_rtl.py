@@ -261,7 +261,8 @@ def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
     tried = []
 
     def fits(manifest, total):            # a device too small for the fully parallel layers
-        tried.append(manifest["options"]["reuse"])
+        if manifest["options"]["reuse"] not in tried:
+            tried.append(manifest["options"]["reuse"])
         if manifest["ii"] == 1:
             raise HwgenError(f"needs {total['LUT']} LUT")
 
@@ -269,11 +270,42 @@ def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
                                             log=lambda s: None)
     assert tried == list(AUTO_REUSE[:2]) and rtl.data["options"]["reuse"] == AUTO_REUSE[1]
     assert rtl.data["ii"] > 1 and resources["total"]["LUT"] > 0
+    assert "unfinished" not in resources          # the chosen candidate is synthesized whole
     monkeypatch.setattr(flow, "AUTO_REUSE", AUTO_REUSE[:2])   # the same two, cached
     with pytest.raises(HwgenError, match="needs"):     # fits nowhere: the last error
         build_fitting(g, tmp_path, HardwareOptions(), "xc7",
                       lambda m, t: (_ for _ in ()).throw(HwgenError("needs more")),
                       log=lambda s: None)
+
+
+def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, monkeypatch):
+    from hwgen import flow
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.resources import estimate
+    g = random_graph(13, sparsity=0.3, n_in=8)
+    _, rtl = build_rtl(g, tmp_path / "whole", HardwareOptions())
+    whole = estimate(tmp_path / "whole", rtl.data, "ecp5", log=lambda s: None)
+    biggest = max(r["LUT4"] for r in whole["layers"])
+    assert biggest < whole["total"]["LUT4"]
+    seen = []
+
+    def fits(manifest, total):            # the largest layer alone is already too much
+        seen.append(total["LUT4"])
+        if total["LUT4"] >= biggest:
+            raise HwgenError(f"needs {total['LUT4']} LUT4")
+
+    monkeypatch.setattr(flow, "AUTO_REUSE", (1,))
+    messages = []
+    with pytest.raises(HwgenError, match="lower bound") as err:
+        flow.build_fitting(g, tmp_path / "auto", HardwareOptions(), "ecp5", fits,
+                           log=messages.append)
+    # Largest layers first (2 jobs): the largest layer's count stops the run before the
+    # rest are synthesized; the error's count is a part of the whole.
+    assert biggest <= seen[-1] < whole["total"]["LUT4"]
+    assert "not synthesized" in str(err.value)
+    synthesized = [m for m in messages if m.endswith(": synthesizing")]
+    modules = [r for r in whole["layers"] if r["module"]]     # layers with logic + the top
+    assert len(synthesized) < len(modules), (synthesized, modules)
 
 
 def test_reuse_auto_leaves_ecp5_room_to_route():

@@ -72,12 +72,21 @@ def test_cli_estimate_writes_json(tmp_path, capsys):
 
 
 def test_place_and_route_reports_fmax(tmp_path):
-    from hwgen.estimate.nextpnr import pick_device, place_and_route
+    from hwgen.estimate.nextpnr import place_and_route
     _, rtl = build_rtl(random_graph(4), tmp_path, HardwareOptions(pipeline=1))
     pnr = place_and_route(rtl.verilog, rtl.top, tmp_path / "pnr", "25k")
     assert pnr["fmax_mhz"] > 0 and pnr["utilization"]["TRELLIS_FF"]["used"] > 0
     assert pnr["device"] == "LFE5U-25F"
+
+
+def test_the_smallest_device_leaves_room_to_route():
+    from hwgen.estimate.nextpnr import pick_device
     assert pick_device(10, 10, 0) == "25k" and pick_device(30000, 100, 0) == "45k"
+    # 67 of the 45F's 72 multipliers is too full to route well; the 85F is used to the
+    # full, a given device too.
+    assert pick_device(1000, 1000, 67) == "85k" and pick_device(1000, 1000, 60) == "45k"
+    assert pick_device(80000, 1000, 0) == "85k"
+    assert pick_device(1000, 1000, 67, "45k") == "45k"
 
 
 def test_design_too_large_for_ecp5_is_a_clear_error():
