@@ -15,7 +15,7 @@ SEED   ?= 0
 MULT   ?= csd
 PIPELINE ?= 3
 # REUSE: empty = the command's default (hw, export: auto, the smallest that fits; build,
-# sim: 1, fully parallel), or a number, or auto.
+# sim: 1, fully parallel), or a number, or auto. hls passes a number on as hls4ml's ReuseFactor.
 REUSE  ?=
 TARGET ?= ecp5
 BOARD  ?= icebreaker
@@ -44,8 +44,9 @@ sim: $(STAMP)
 export: $(STAMP)
 	$(BIN)/hwgen export $(MODEL) --board $(BOARD) $(HW_ARGS)
 
+# hls4ml takes one ReuseFactor for every layer; REUSE=auto and LAYER=R are hwgen's own.
 hls: $(STAMP)
-	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED)
+	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED) $(if $(findstring =,$(REUSE)),,$(if $(filter-out auto,$(REUSE)),--reuse $(REUSE)))
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
