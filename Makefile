@@ -52,7 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
 
 # test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml), about
-# 10 minutes on 2 cores; test-all adds the slow cases (large zoo co-simulations, more random
+# 13 minutes on 2 cores; test-all adds the slow cases (large zoo co-simulations, more random
 # models), about 17 minutes.
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
