@@ -40,9 +40,8 @@ def run(cmd: list[str], cwd=None, env=None, cancel: threading.Event | None = Non
                     break
                 except subprocess.TimeoutExpired:
                     if cancel.is_set():
-                        _end(proc)
                         raise Cancelled() from None
-    except BaseException:
+    except BaseException:              # Cancelled, Ctrl-C, SIGTERM's exit: end the child
         _end(proc)
         raise
     finally:

@@ -47,14 +47,16 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
     names = [d[0] for d in ECP5_DEVICES]
     if device is not None and device not in names:
         raise HwgenError(f"--device must be one of {', '.join(names)}, not {device!r}")
-    need = (luts, ffs, dsps)
+    def holds(caps, share=1.0):
+        return all(n <= share * cap for n, cap in zip((luts, ffs, dsps), caps))
+
     if device is None:
         for name, *caps in ECP5_DEVICES[:-1]:
-            if all(n <= ROUTING_HEADROOM * cap for n, cap in zip(need, caps)):
+            if holds(caps, ROUTING_HEADROOM):
                 return name
     name, lut_cap, ff_cap, dsp_cap = ECP5_DEVICES[-1] if device is None else \
         next(d for d in ECP5_DEVICES if d[0] == device)
-    if luts <= lut_cap and ffs <= ff_cap and dsps <= dsp_cap:
+    if holds((lut_cap, ff_cap, dsp_cap)):
         return name
     hints = []
     if luts > lut_cap:
