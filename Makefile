@@ -22,7 +22,7 @@ BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
-.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls
+.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls fuzz
 
 venv: $(STAMP)
 
@@ -59,6 +59,11 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# fuzz: N random QKeras models from SEED, reference vs QKeras (twin and untouched model) and
+# RTL vs reference in Verilator; a failing seed is printed with its replay command.
+fuzz: $(STAMP)
+	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS))
 
 verify: $(STAMP)
 	$(BIN)/hwgen verify-model $(MODEL) --n $(N) --seed $(SEED)

@@ -18,6 +18,37 @@ def _quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with hwgen's one-line errors: `hwgen: error: ...`, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"hwgen: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(kind, low, high=None, low_open=False, unit=""):
+    """An argparse type: a `kind` (int or float) in [low, high] (or (low, high])."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{'a whole number' if kind is int else 'a number'} is needed, not {text!r}")
+        if value != value or value in (float("inf"), float("-inf")) or \
+                (value <= low if low_open else value < low) or \
+                (high is not None and value > high):
+            rng = (f"above {low}" if low_open else f"at least {low}") + \
+                (f" and at most {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {rng}{unit}, not {text}")
+        return value
+    parse.__name__ = kind.__name__     # argparse names the type in its messages
+    return parse
+
+
+_COUNT = _number(int, 1)
+_SEED = _number(int, 0, 2**32 - 1)
+_MHZ = _number(float, 0, 10_000, low_open=True, unit=" MHz")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="design name (see `hwgen list`), model file (.h5/.keras), "
                    "or architecture .json (weights next to it as NAME_weights.h5)")
@@ -37,8 +68,13 @@ def _compile(args):
     return compile_model(args.model, options, args.weights)
 
 
-def _out_dir(args, name: str) -> Path:
-    return Path(args.out) if getattr(args, "out", None) else Path("build") / name
+def _out_dir(args, name: str, *default: str) -> Path:
+    """The output folder (`-o`, else build/<design>/<default...>), created, checked
+    writable and locked for this run."""
+    from .outputs import output_dir
+    if getattr(args, "out", None):
+        return output_dir(Path(args.out), "-o/--out")
+    return output_dir(Path("build", name, *default), "the output folder")
 
 
 def cmd_list(args) -> int:
@@ -89,7 +125,7 @@ def _hw_args(p):
     p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
                    help="constant multiplication: shift-add on canonical signed "
                         "digits (default) or one hardware multiplier per weight")
-    p.add_argument("--pipeline", type=int, default=3, metavar="N",
+    p.add_argument("--pipeline", type=_number(int, 0, 1000), default=3, metavar="N",
                    help="a pipeline register every N adder/activation levels "
                         "(default 3; 0: input and output registers only)")
     p.add_argument("--reuse", action="append", metavar="R|auto|LAYER=R",
@@ -163,7 +199,9 @@ def cmd_sim(args) -> int:
         if not rtl_dir.is_dir():
             raise HwgenError(f"--rtl-dir {rtl_dir} is not a folder")
         manifest = load_manifest(rtl_dir.parent / "manifest.json")
-        out = Path(args.out) if args.out else rtl_dir.parent
+        from .outputs import output_dir
+        out = output_dir(Path(args.out), "-o/--out") if args.out else \
+            output_dir(rtl_dir.parent, "the folder of --rtl-dir")
         print(f"[2/3] using the Verilog in {rtl_dir} as it is", flush=True)
     else:
         out = _out_dir(args, loaded.name)
@@ -200,7 +238,7 @@ def _energy(args, manifest, out: Path, resources: dict, placed, target: str, act
     from .estimate.power import estimate_power, memory_duty
     from .flow import power_device, save_json
     fmax = placed.get("fmax_mhz") if placed else None
-    clock = args.clock or (min(fmax, 100.0) if fmax else None)
+    clock = args.clock if args.clock is not None else (min(fmax, 100.0) if fmax else None)
     result = estimate_power(resources, activity, manifest["latency"], target, clock,
                             power_device(target, placed, resources), manifest["ii"],
                             memory_duty(manifest))
@@ -264,6 +302,7 @@ def cmd_flow(args) -> int:
     from .flow import make_report, place, save_json, synthesize_layers
     from .ir.text import dump, table
     from .passes.pipelines import DEFAULT
+    from .outputs import write_text
     from .processes import Background
     steps = 7
     seconds = {}
@@ -278,18 +317,26 @@ def cmd_flow(args) -> int:
     loaded, graph = _compile(args)
     ranged = DEFAULT.run(graph)
     out = _out_dir(args, loaded.name)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ir.txt").write_text(dump(ranged))
-    (out / "inspect.txt").write_text(table(ranged) + "\n")
+    write_text(out / "ir.txt", dump(ranged))
+    write_text(out / "inspect.txt", table(ranged) + "\n")
     print(f"      wrote {out / 'ir.txt'} and {out / 'inspect.txt'} "
           f"({time.monotonic() - t0:.1f} s)", flush=True)
     t = step("ir", t0)
     print(f"[2/{steps}] verify reference against QKeras on {args.n} vectors", flush=True)
-    result = _verify(args, loaded, graph)
-    verify = {"vectors": result.vectors, "exact": result.exact, "mismatches": result.mismatches,
-              "first_mismatches": result.first, "max_abs_error": result.max_abs_error,
-              "mean_abs_error": result.mean_abs_error,
-              "argmax_agreement": result.argmax_agreement}
+    from .verify import float64_overflow
+    wide = float64_overflow(graph) if graph.exact else None
+    if wide is not None:       # verify-model explains; the flow goes on without it
+        print(f"      skipped: layer '{wide[0]}' {wide[2]} need {wide[1]} bits, more than the "
+              "float64 comparison holds exactly (`hwgen verify-model` says more)", flush=True)
+        verify, bad_verify = {"exact": False, "skipped": f"layer {wide[0]}: {wide[1]}-bit {wide[2]}"}, 0
+    else:
+        result = _verify(args, loaded, graph)
+        verify = {"vectors": result.vectors, "exact": result.exact,
+                  "mismatches": result.mismatches, "first_mismatches": result.first,
+                  "max_abs_error": result.max_abs_error,
+                  "mean_abs_error": result.mean_abs_error,
+                  "argmax_agreement": result.argmax_agreement}
+        bad_verify = result.exact and result.mismatches
     save_json(out / "verify.json", verify)
     t = step("verify", t)
     print(f"[3/{steps}] hardware passes + RTL", flush=True)
@@ -328,7 +375,7 @@ def cmd_flow(args) -> int:
     seconds["report"] = round(time.monotonic() - t, 1)
     print("      wrote " + ", ".join(str(p) for p in paths)
           + f" ({time.monotonic() - t0:.1f} s in all)", flush=True)
-    bad = (result.exact and result.mismatches) or sim["mismatches"]
+    bad = bad_verify or sim["mismatches"]
     return 1 if bad else 0
 
 
@@ -341,7 +388,7 @@ def cmd_export(args) -> int:
         return _export_asic(args)
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / args.board
+    out = _out_dir(args, loaded.name, "export", args.board)
     hw, auto = _hw_options(args, auto_default=True)
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         hw, design_data(loaded), auto_reuse=auto,
@@ -358,7 +405,7 @@ def _export_asic(args) -> int:
     from .export.asic import export_asic
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    out = Path(args.out) if args.out else Path("build") / loaded.name / "export" / "asic"
+    out = _out_dir(args, loaded.name, "export", "asic")
     print(f"[2/3] hardware passes + RTL into {out}", flush=True)
     _, rtl = _build(args, loaded, graph, out, fit_target="asic")
     print("[3/3] asic estimate (Yosys generic gates) for the die, OpenLane 2 config",
@@ -379,7 +426,7 @@ def cmd_hls(args) -> int:
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     ranged = DEFAULT.run(graph)
-    out = Path(args.out) if args.out else Path("build") / loaded.name / "hls4ml"
+    out = _out_dir(args, loaded.name, "hls4ml")
     print(f"[2/3] hls4ml project ({args.backend}) with hwgen's precisions into {out}",
           flush=True)
     hm, last, note = write_project(loaded.model, ranged, out, args.backend, reuse=args.reuse)
@@ -407,7 +454,7 @@ def cmd_report(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hwgen", description="Compile quantized QKeras "
+    parser = _Parser(prog="hwgen", description="Compile quantized QKeras "
                                      "models into bit-exact hardware.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -427,9 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         _model_args(p)
         if name != "build":
-            p.add_argument("--n", type=int, default=10000, help="number of vectors "
+            p.add_argument("--n", type=_COUNT, default=10000, help="number of vectors "
                            "(default 10000)")
-            p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+            p.add_argument("--seed", type=_SEED, default=0, help="random seed (default 0)")
         if name != "verify-model":
             p.add_argument("-o", "--out", help="output folder (default build/<design>)")
             _hw_args(p)
@@ -445,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
                            default="ecp5", help="synthesis target (default ecp5)")
             p.add_argument("--full", action="store_true", help="the default (slow) ABC9 "
                            "script instead of the fast one")
-            p.add_argument("--clock", type=float, metavar="MHZ", help="run clock for the "
+            p.add_argument("--clock", type=_MHZ, metavar="MHZ", help="run clock for the "
                            "power estimate (default: Fmax capped at 100 MHz when placed and "
                            "routed, else the target's board clock: ice40 12, ecp5 25, "
                            "xc7 100, asic 500)")
@@ -471,13 +518,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "OpenLane 2 configuration (sky130A)")
     p.add_argument("--asic-top", choices=["core", "serial"], default="core",
                    help="core: the core's ports (a macro); serial: the 8-pin serial wrapper")
-    p.add_argument("--clock-ns", type=float, default=10.0, help="ASIC clock period "
+    p.add_argument("--clock-ns", type=_number(float, 0, 1e6, low_open=True, unit=" ns"),
+                   default=10.0, help="ASIC clock period "
                    "(default 10 ns)")
     p.add_argument("--top", choices=["selftest", "uart"], default="selftest",
                    help="selftest: test vectors in ROM, pass/fail on LEDs and UART "
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
-    p.add_argument("--vectors", type=int, default=128, help="self-test vectors (default 128)")
-    p.add_argument("--baud", type=int, default=115200, help="UART baud rate (default 115200)")
+    p.add_argument("--vectors", type=_COUNT, default=128, help="self-test vectors (default 128)")
+    p.add_argument("--baud", type=_COUNT, default=115200, help="UART baud rate (default 115200)")
     p.add_argument("-o", "--out", help="output folder (default build/<design>/export/<board> "
                    "or build/<design>/export/asic)")
     _hw_args(p)
@@ -487,11 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("-o", "--out", help="output folder (default build/<design>/hls4ml)")
     p.add_argument("--backend", choices=["Vitis", "Vivado", "Quartus"], default="Vitis")
-    p.add_argument("--reuse", type=int, default=1, metavar="R",
+    p.add_argument("--reuse", type=_COUNT, default=1, metavar="R",
                    help="hls4ml's ReuseFactor for every layer (Resource strategy when > 1; "
                    "hls4ml may round it to a factor its dense layers allow); default 1")
-    p.add_argument("--n", type=int, default=10000, help="vectors (default 10000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=_COUNT, default=10000, help="vectors (default 10000)")
+    p.add_argument("--seed", type=_SEED, default=0)
     p.set_defaults(func=cmd_hls)
     p = sub.add_parser("report", help="render report.md and the plots again from "
                        "DIR/report.json")
@@ -503,12 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     import signal
     import threading
-    from . import processes
+    from . import outputs, processes
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "n", 1) is not None and getattr(args, "n", 1) < 1:
-        parser.error("--n must be at least 1")
     # SIGTERM ends hwgen like an error does; either way no tool it started outlives the
     # command (nextpnr may be running in a background thread). Signal handlers can only be
     # set from the main thread.
@@ -516,16 +562,29 @@ def main(argv=None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
     try:
+        if getattr(args, "out", None):     # checked before the model is even loaded
+            outputs.output_dir(Path(args.out), "-o/--out")
         return args.func(args)
     except HwgenError as exc:
         if args.debug:
             raise
         print(f"hwgen: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        # A file hwgen could not read or write that no check caught before: say which
+        # and why, not a traceback (the checks give the fix; this is the safety net).
+        if args.debug:
+            raise
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"hwgen: error: cannot access{where}: {exc.strerror or exc}; check the "
+              "path and its permissions (or free disk space), then run again (--debug "
+              "shows where)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     finally:
         processes.stop_all()
+        outputs.release_all()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

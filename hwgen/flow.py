@@ -116,15 +116,15 @@ AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fits,
-                  full: bool = False, log=print):
-    """`build_rtl` with the smallest reuse factor of AUTO_REUSE whose Yosys estimate for
+                  full: bool = False, log=print, reuses: tuple[int, ...] = AUTO_REUSE):
+    """`build_rtl` with the smallest reuse factor of `reuses` whose Yosys estimate for
     `target` passes `fits(manifest, total)` (which raises HwgenError when it does not fit).
     A candidate's synthesis stops as soon as its finished layers alone do not fit.
     Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
     import dataclasses
     from .errors import HwgenError
     from .estimate.resources import estimate
-    for k, reuse in enumerate(AUTO_REUSE):
+    for k, reuse in enumerate(reuses):
         hw = dataclasses.replace(hw, reuse=reuse)
         lowered, rtl = build_rtl(graph, out, hw)
         log(f"  reuse {reuse}: {'fully parallel' if reuse == 1 else 'folded'}, II "
@@ -147,7 +147,7 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
                                  "once the layers done so far did not fit (not synthesized: "
                                  f"{', '.join(resources['unfinished'])})")
             folded = [r for r in rtl.data["layers"] if r.get("lanes")]
-            if k == len(AUTO_REUSE) - 1 or (folded and all(r["lanes"] == 1 for r in folded)):
+            if k == len(reuses) - 1 or (folded and all(r["lanes"] == 1 for r in folded)):
                 raise exc from None
             log(f"  does not fit: {str(exc).split('. ')[0]}"
                 + (" (or more: synthesis stopped early)" if "unfinished" in resources else ""))
@@ -257,4 +257,5 @@ def _check(result: dict | None) -> dict | None:
 
 
 def save_json(path: Path, data: dict) -> None:
-    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    from .outputs import save_json as atomic
+    atomic(path, data)

@@ -32,18 +32,21 @@ class FrontendOptions:
                      precision: list[str] | tuple[str, ...] = ()) -> "FrontendOptions":
         """Parse CLI-style values: `--input-format fixed<16,6>`, `--precision fixed<16,6>`
         and `--precision LAYER=fixed<8,3>` (repeatable)."""
-        fmt = parse_precision(input_format).type if input_format else None
+        fmt = parse_precision(input_format, "--input-format").type if input_format else None
         glob, per_layer = None, {}
         for item in precision or ():
             if "=" in item:
                 layer, _, text = item.partition("=")
-                per_layer[layer.strip()] = parse_precision(text)
+                if not layer.strip():
+                    raise HwgenError(f"--precision {item!r} has no layer name before '='; "
+                                     "write LAYER=fixed<W,I> or just fixed<W,I>")
+                per_layer[layer.strip()] = parse_precision(text, f"--precision {layer.strip()}=")
             elif glob is not None:
                 raise HwgenError(
                     f"--precision given twice without a layer name ('{glob}' and '{item}'); "
                     f"use LAYER=fixed<W,I> for per-layer precisions")
             else:
-                glob = parse_precision(item)
+                glob = parse_precision(item, "--precision")
         return FrontendOptions(fmt, glob, per_layer)
 
 

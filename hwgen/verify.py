@@ -13,7 +13,9 @@ import numpy as np
 
 from .frontends.twin import build_twin, predict
 from .ir import interp
-from .ir.graph import Graph
+from .errors import HwgenError
+from .ir.bounds import dense_bounds
+from .ir.graph import Dense, Graph
 from .ir.types import codes_to_float, exact_codes
 from .sim.vectors import gaussian_codes, input_codes
 
@@ -50,10 +52,52 @@ class VerifyResult:
         return "\n".join(lines)
 
 
+# float64 holds every integer below 2**53 exactly: the twin's sums are exact only there.
+FLOAT64_EXACT_BITS = 53
+
+
+def float64_overflow(graph: Graph, exact_bits: int = FLOAT64_EXACT_BITS
+                     ) -> tuple[str, int, str] | None:
+    """(layer, bits, "sums" or "values") of the first layer whose partial sums (dense) or
+    values (any other) can reach 2**53 units of their last place, where the float64 twin
+    stops being exact (float32: `exact_bits` 24); None if all fit.
+    The bound sum(|w| * max|x|) + |b| holds every partial sum in any summation order."""
+    from .passes.pipelines import DEFAULT
+    ranged = DEFAULT.run(graph)
+    by_name = {node.name: node for node in ranged.nodes}
+    for node in ranged.nodes:
+        if isinstance(node, Dense):
+            src = by_name[node.inputs[0]]
+            big = np.maximum(np.abs(np.asarray(src.lo, dtype=object)),
+                             np.abs(np.asarray(src.hi, dtype=object)))
+            bias = None if node.bias is None else np.abs(np.asarray(node.bias, dtype=object))
+            _, hi = dense_bounds(np.abs(np.asarray(node.weights, dtype=object)), bias, 0, big,
+                                 src.type.frac, node.weight_frac, node.bias_frac,
+                                 node.type.frac)
+            bits, what = max(int(v) for v in np.asarray(hi).ravel()).bit_length(), "sums"
+        else:
+            bits, what = max(abs(node.type.min_code), node.type.max_code).bit_length(), \
+                "values"
+        if bits > exact_bits:
+            return node.layer, bits, what
+    return None
+
+
 def verify_model(loaded, graph: Graph, n: int = 10000, seed: int = 0,
                  extra: np.ndarray | None = None, keep_first: int = 10) -> VerifyResult:
-    """Compare `interp.run(graph)` with the Keras model on `n` vectors of the input grid."""
+    """Compare `interp.run(graph)` with the Keras model on `n` vectors of the input grid.
+    Raises HwgenError for a quantized model whose sums float64 cannot hold exactly (the
+    comparison would blame the reference for the twin's rounding)."""
     t_in, t_out = graph.input.type, graph.output.type
+    wide = float64_overflow(graph) if graph.exact else None
+    if wide is not None:
+        layer, bits, what = wide
+        raise HwgenError(
+            f"layer '{layer}': its {what} need up to {bits} bits, and the comparison with "
+            f"QKeras runs the model in float64, exact only up to {FLOAT64_EXACT_BITS} bits, "
+            "so it cannot check this model exactly (hwgen's reference is exact at any "
+            "width, and `hwgen sim` still proves the RTL equal to it). To compare with "
+            "QKeras, quantize that layer's input or weights to fewer bits")
     if graph.exact:
         codes = input_codes(t_in, graph.input.shape, n, seed, extra)
     else:   # full-range inputs overflow a precision by design: use typical inputs
@@ -83,3 +127,32 @@ def verify_model(loaded, graph: Graph, n: int = 10000, seed: int = 0,
     agree = float(np.mean(np.argmax(got, axis=1) == np.argmax(out, axis=1)))
     return VerifyResult(n, False, max_abs_error=err.max(axis=0).tolist(),
                         mean_abs_error=err.mean(axis=0).tolist(), argmax_agreement=agree)
+
+
+FLOAT32_EXACT_BITS = 24
+
+
+def logits_model(model):
+    """`model` itself, or a sub-model ending at the input of its final softmax."""
+    import tensorflow as tf
+    last = model.layers[-1]
+    if type(last).__name__ == "Softmax" or (type(last).__name__ == "Activation" and getattr(
+            last.activation, "__name__", "") == "softmax"):
+        return tf.keras.Model(model.inputs, last.input)
+    return model
+
+
+def untouched_mismatches(loaded, graph: Graph, codes: np.ndarray) -> list[int] | None:
+    """Rows of input `codes` where the reference differs from the untouched model's own
+    float32 predict (no twin: weights quantized by its layers at call time), or None where
+    float32 is not exact for this model (a value or partial sum reaches 2**24 units of its
+    last place). The independent oracle: the twin and the IR share a reading of the
+    model, this does not."""
+    if not graph.exact or float64_overflow(graph, FLOAT32_EXACT_BITS) is not None:
+        return None
+    n = len(codes)
+    ref = codes_to_float(np.asarray(interp.run(graph, codes)).reshape(n, -1),
+                         graph.output.type.frac)
+    x = codes_to_float(codes, graph.input.type.frac).astype(np.float32)
+    got = np.asarray(logits_model(loaded.model)(x, training=False), np.float64).reshape(n, -1)
+    return np.flatnonzero(np.any(got != ref, axis=1)).tolist()

@@ -68,6 +68,8 @@ def random_model(seed: int):
     import tensorflow as tf
     from qkeras import QActivation, QBatchNormalization, QDense
     rng = np.random.default_rng(seed)
+    # Draws added later come from their own generator, so earlier seeds keep their models.
+    more = np.random.default_rng(seed + 1_000_003)
     n_in = int(rng.integers(2, 12))
     depth = int(rng.integers(1, 4))
     in_fmt = INPUT_FORMATS[seed % len(INPUT_FORMATS)]
@@ -92,7 +94,12 @@ def random_model(seed: int):
             if inline:   # a BN must be followed by a quantizer to stay exact
                 layers.append(QActivation(quantizer(aq), name=f"act{d}b"))
         if not inline:
-            layers.append(QActivation(quantizer(aq), name=f"act{d}"))
+            # Published models often store the quantizer as a string, which QActivation
+            # parses itself (only plain positional arguments survive its parser).
+            as_text = "=" not in aq and more.integers(0, 3) == 0
+            layers.append(QActivation(aq if as_text else quantizer(aq), name=f"act{d}"))
+            if as_text:
+                desc[-1] += " (as a string)"
         desc.append(aq)
         if rng.integers(0, 4) == 0:
             layers.append(tf.keras.layers.Dropout(0.2, name=f"drop{d}"))
@@ -102,13 +109,21 @@ def random_model(seed: int):
     layers.append(last)
     if seed % 2:
         layers.append(tf.keras.layers.Activation("softmax", name="softmax"))
+    in_shape = (n_in,)
+    if more.integers(0, 4) == 0 and n_in % 2 == 0:     # a rank-2 input and a Flatten
+        in_shape = (2, n_in // 2)
+        layers.insert(0, tf.keras.layers.Flatten(name="flatten"))
+        desc.append(f"Flatten from {in_shape}")
+    elif more.integers(0, 4) == 0:                     # a Reshape to the same vector
+        layers.insert(0, tf.keras.layers.Reshape((n_in,), name="reshape"))
+        desc.append("Reshape")
     if functional:
-        x = inp = tf.keras.Input((n_in,), name="features")
+        x = inp = tf.keras.Input(in_shape, name="features")
         for layer in layers:
             x = layer(x)
         model = tf.keras.Model(inp, x, name=f"random{seed}")
     else:
-        model = tf.keras.Sequential([tf.keras.layers.InputLayer((n_in,), name="features")]
+        model = tf.keras.Sequential([tf.keras.layers.InputLayer(in_shape, name="features")]
                                     + layers, name=f"random{seed}")
     _randomise(model, rng)
     return model, in_fmt, "; ".join(desc)

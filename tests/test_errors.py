@@ -158,5 +158,5 @@ def test_cli_error_exit_status_and_no_traceback(tmp_path):
 def test_cli_bad_precision_string():
     proc = _cli("inspect", "jet_tagger", "--precision", "fixed<16>")
     assert proc.returncode == 2
-    assert "cannot read precision 'fixed<16>'" in proc.stderr
+    assert "cannot read --precision 'fixed<16>'" in proc.stderr
     assert "Traceback" not in proc.stderr

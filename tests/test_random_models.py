@@ -29,6 +29,8 @@ def test_factory_covers_every_quantizer():
     text = " ".join(seen)
     for q in WEIGHT_QUANTIZERS + ACTIVATION_QUANTIZERS:
         assert q in text, q
+    for form in ("(as a string)", "Flatten from", "Reshape"):
+        assert form in text, form
 
 
 def test_float32_rounding_before_quantizer_is_modelled():

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from ..errors import HwgenError
+from ..outputs import save_json, write_text
 
 SCHEMA_ID = "hwgen-report/1"
 
@@ -62,15 +63,18 @@ REPORT_SCHEMA = {
 }
 
 
-def validate(report: dict) -> None:
+REDO = "run `hwgen flow` (make hw) for this design again to write a new one"
+
+
+def validate(report: dict, path: Path | str = "report.json") -> None:
     """Raise HwgenError naming the first field that breaks the schema."""
     import jsonschema
     try:
         jsonschema.validate(report, REPORT_SCHEMA)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise HwgenError(f"report.json does not follow {SCHEMA_ID} at {where}: "
-                         f"{exc.message}") from None
+        raise HwgenError(f"{path} does not follow {SCHEMA_ID} at {where}: "
+                         f"{exc.message}; {REDO}") from None
 
 
 def write(out: Path, report: dict) -> list[Path]:
@@ -78,7 +82,7 @@ def write(out: Path, report: dict) -> list[Path]:
     validate(report)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    save_json(out / "report.json", report)
     return [out / "report.json"] + render(out)
 
 
@@ -89,12 +93,12 @@ def render(out: Path) -> list[Path]:
         raise HwgenError(f"no report.json in {out}: run `hwgen flow` (make hw) first")
     try:
         report = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise HwgenError(f"{path} is not valid JSON ({exc})") from None
-    validate(report)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HwgenError(f"{path} is not valid JSON ({exc}): it is damaged; {REDO}") from None
+    validate(report, path)
     plots = _plots(Path(out), report)
     md = Path(out) / "report.md"
-    md.write_text(markdown(report, [p.name for p in plots]))
+    write_text(md, markdown(report, [p.name for p in plots]))
     return [md] + plots
 
 

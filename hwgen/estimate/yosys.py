@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwgenError
+from ..outputs import write_text
+from ..tool_errors import tool_failed
 from ..processes import Cancelled
 
 
@@ -124,7 +126,8 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                       "synth.ys"], cwd=work)
     if proc.returncode != 0:
-        raise HwgenError(f"Yosys failed on the whole design; see {work / 'yosys.log'}")
+        raise tool_failed("Yosys", work / "yosys.log", (proc.stderr or "") + "\n" +
+                          _read(work / "yosys.log"), " on the whole design")
     return summarize(t, json.loads((work / "stat.json").read_text()),
                      (work / "ltp.txt").read_text())
 
@@ -154,14 +157,17 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                       "synth.ys"], cwd=d, cancel=cancel)
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise HwgenError(f"Yosys failed on {module} ({' | '.join(tail)}); see "
-                         f"{d / 'yosys.log'}")
+        raise tool_failed("Yosys", d / "yosys.log", (proc.stderr or proc.stdout or "") + "\n"
+                          + _read(d / "yosys.log"), f" on {module}")
     result = {"stat": json.loads((d / "stat.json").read_text()),
               "ltp": (d / "ltp.txt").read_text()}
-    done.write_text(json.dumps(result))
+    write_text(done, json.dumps(result))
     (d / "design.v").unlink()        # the cache keeps results, not copies of the design
     return result
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def summarize(t: Target, stat: dict, ltp_text: str) -> dict:

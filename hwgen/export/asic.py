@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from ..outputs import save_json, write_text
+
 NAND2_UM2 = 1.38 * 2.72          # sky130_fd_sc_hd__nand2_1
 DENSITY = 0.5
 MARGIN_UM = 20
@@ -55,16 +57,16 @@ def export_asic(design: str, manifest: dict, verilog_text: str, estimate: dict, 
         text += "\n" + serial_verilog(manifest)
         top, pins = SERIAL_TOP, 8
     name = f"{top}.v"
-    (out / "src" / name).write_text(text)
+    write_text(out / "src" / name, text)
     nand2 = estimate["total"]["nand2_equivalents"]
     side = die_size(nand2, pins)
     config = openlane_config(top, name, clock_ns, side)
-    (out / "config.json").write_text(json.dumps(config, indent=1) + "\n")
+    write_text(out / "config.json", json.dumps(config, indent=1) + "\n")
     info = {"design": design, "top": top, "pins": pins, "nand2_equivalents": nand2,
             "transistors": estimate["total"]["transistors"], "die_um": side,
             "clock_ns": clock_ns, "density": DENSITY}
-    (out / "export.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
-    (out / "README.md").write_text(_readme(info))
+    save_json(out / "export.json", info)
+    write_text(out / "README.md", _readme(info))
     return info
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSi
 from amaranth.lib import io
 
 from ..errors import HwgenError
+from ..outputs import save_json
+from ..tool_errors import tool_failed
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,18 @@ def ram_blocks(family: str, width: int, depth: int) -> int:
     return -(-width // w) * -(-depth // d)
 
 
-def fit_check(b: Board, total: dict, top_ffs: int, top_ram: int = 0) -> None:
-    """A clear error, with a hint, when the core plus its board top does not fit."""
+# Logic resources the fit check lets a design fill: nextpnr needs room to place and route
+# (the UP5K failed to place a design at 106 % of its logic cells once packed; ECP5 designs
+# near 85 % of the LUT slots took many minutes to route).
+LOGIC_HEADROOM = 0.9
+_LOGIC = ("LUT4", "LUT", "ALM", "LC")
+
+
+def fit_check(b: Board, total: dict, top_ffs: int = 0, top_ram: int = 0) -> None:
+    """A clear error, with a hint, when the core plus its board top does not fit: `total`
+    counts everything placed (the caller adds the board top's own logic, or gives its
+    flip-flops and block RAMs as `top_ffs` and `top_ram`); logic may fill LOGIC_HEADROOM
+    of the device."""
     from ..estimate.nextpnr import lut_slots
     need = {"LUT4": lut_slots(total) if b.family == "ecp5" else total.get("LUT4", 0),
             "LUT": total.get("LUT", 0),
@@ -96,14 +109,43 @@ def fit_check(b: Board, total: dict, top_ffs: int, top_ram: int = 0) -> None:
             # together here (digits_mlp_pruned folded: 1836 LUT4 + 2290 FF in 4420 cells).
             "LC": total.get("LUT4", 0) + total.get("FF", 0) + top_ffs,
             "RAM": total.get("RAM", 0) + top_ram}
-    over = {k: (need[k], cap) for k, cap in b.capacity.items() if need[k] > cap}
+    room = {k: int(cap * LOGIC_HEADROOM) if k in _LOGIC else cap
+            for k, cap in b.capacity.items()}
+    over = {k: (need[k], cap) for k, cap in b.capacity.items() if need[k] > room[k]}
     if over:
         items = ", ".join(f"{k} {n} of {cap}" for k, (n, cap) in over.items())
-        raise HwgenError(f"{b.name}: the design does not fit the {b.device} ({items}). A "
+        raise HwgenError(f"{b.name}: the design does not fit the {b.device} ({items}; logic "
+                         f"may fill {LOGIC_HEADROOM:.0%}, the rest is room to route). A "
                          "larger reuse factor (`--reuse R`: dense layers folded onto a few "
                          "multipliers, one vector every R or so clocks), prune more, use "
                          "fewer bits, `--mult dsp` (multipliers instead of LUTs), fewer "
                          "self-test --vectors (block RAM), or a larger board")
+
+
+class PlacementDoesNotFit(HwgenError):
+    """nextpnr could not place the board build for lack of room."""
+
+
+# nextpnr's utilisation lines ("Info: \t ICESTORM_LC:  5625/ 5280   106%") and its messages
+# when a design does not fit.
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+_NO_ROOM = re.compile(r"Failed to expand region|Unable to find legal placement|"
+                      r"design does not fit|failed to place|Design uses \d+ .* but device has",
+                      re.I)
+
+
+def placement_failure(b: Board, log_text: str) -> str | None:
+    """What did not fit, from nextpnr's log (e.g. "ICESTORM_LC 5625 of 5280"), or None
+    if the build failed for another reason."""
+    over = [f"{kind} {used} of {avail}" for kind, used, avail in _UTIL.findall(log_text)
+            if int(used) > int(avail)]
+    if over:
+        return f"nextpnr could not place it on the {b.device}: " + ", ".join(over)
+    m = _NO_ROOM.search(log_text)
+    if m:
+        line = next(ln for ln in log_text.splitlines() if m.group(0) in ln).strip()
+        return f"nextpnr could not place it on the {b.device}: {line}"
+    return None
 
 
 class BoardTop(Elaboratable):
@@ -160,9 +202,15 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
             # prepare + execute_local, not build(): build() first checks for every tool
             # the board could use, programmers included, though only the build runs here.
             platform.prepare(top, name=name).execute_local(str(build_dir))
-        except Exception as exc:       # the tools' own messages are in the build folder
-            raise HwgenError(f"the {b.name} build failed ({type(exc).__name__}: "
-                             f"{str(exc)[:300]}); see {build_dir}") from None
+        except Exception:              # the tools' own messages are in the build folder
+            tim, rpt = build_dir / f"{name}.tim", build_dir / f"{name}.rpt"
+            text = tim.read_text(errors="replace") if tim.is_file() else ""
+            no_room = placement_failure(b, text)
+            if no_room:
+                raise PlacementDoesNotFit(f"{b.name}: {no_room} (log: {tim})") from None
+            log_path = tim if text else rpt
+            raise tool_failed(f"the {b.name} build ({'nextpnr' if text else 'Yosys'})",
+                              log_path) from None
         finally:
             for k, v in old.items():
                 if v is None:
@@ -182,4 +230,4 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
 
 
 def describe(out: Path, info: dict) -> None:
-    (Path(out) / "export.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    save_json(Path(out) / "export.json", info)

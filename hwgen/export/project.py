@@ -8,6 +8,7 @@ import numpy as np
 from ..errors import HwgenError
 from ..ir.graph import Graph
 from ..options import HardwareOptions
+from ..outputs import write_text
 from ..sim import stimulus
 from ..sim.codec import port_width
 from . import boards, selftest, uart_top
@@ -22,61 +23,129 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
                  auto_reuse: bool = False) -> dict:
     """Build the board project in `out`. With `auto_reuse`, the smallest reuse factor of
-    `flow.AUTO_REUSE` whose design fits the board's device."""
+    `flow.AUTO_REUSE` whose design fits the board's device: first by the Yosys estimate of
+    the whole top (core, self-test ROMs and UART), then by placement itself (a factor
+    nextpnr cannot place moves on to the next one)."""
+    import dataclasses
     from ..estimate.resources import estimate
-    from ..flow import build_fitting, build_rtl
+    from ..flow import AUTO_REUSE, build_fitting, build_rtl
     b = boards.board(board_name)
     if top not in TOPS:
         raise HwgenError(f"--top must be one of {', '.join(TOPS)}, not {top!r}")
     if not 1 <= vectors <= stimulus.ROM_LIMIT:
         raise HwgenError(f"--vectors must be 1..{stimulus.ROM_LIMIT}, not {vectors}")
+    divisor = round(b.clock_mhz * 1e6 / baud)
+    if divisor < 4:
+        raise HwgenError(f"--baud {baud} is too fast for the {b.clock_mhz} MHz clock: at "
+                         f"most {int(b.clock_mhz * 1e6 / 4)}")
     out = Path(out)
     hw = hw or HardwareOptions()
     target = _SYNTH_TARGET[b.family]
+    wrappers = {}
+
+    def wrapper(manifest):
+        key = manifest_key(manifest)
+        if key not in wrappers:
+            wrappers[key] = make_wrapper(manifest, graph, top, vectors, seed, extra, divisor,
+                                         int(b.clock_mhz * 1e6))
+        return wrappers[key]
+
+    board_top_use = {}
 
     def fits(manifest, total):
-        io_bits = port_width(manifest, "in_data") + port_width(manifest, "out_data")
-        top_ffs = io_bits + (io_bits if top == "uart" else 0) + 64
-        top_ram = selftest.rom_blocks(manifest, vectors, b.family) if top == "selftest" \
-            else 0
-        boards.fit_check(b, total, top_ffs, top_ram)
+        extra_use = wrapper_resources(wrapper(manifest), manifest, target,
+                                      out / "synth" / "board-top", lambda s: None)
+        if b.family != target or top == "selftest":   # ROMs in the board's own blocks
+            extra_use["RAM"] = selftest.rom_blocks(manifest, vectors, b.family) \
+                if top == "selftest" else 0
+        board_top_use[manifest_key(manifest)] = extra_use
+        boards.fit_check(b, {k: total.get(k, 0) + extra_use.get(k, 0)
+                             for k in set(total) | set(extra_use)})
 
     sub = lambda s: log("  " + s.strip())     # noqa: E731
-    if auto_reuse:
-        log(f"[1-2/4] hardware passes + RTL into {out}, fit check on the {b.device} (Yosys, "
-            f"{target} mapping), smallest reuse factor that fits")
-        _, rtl, resources = build_fitting(graph, out, hw, target, fits, log=sub)
-    else:
-        log(f"[1/4] hardware passes + RTL into {out}")
-        _, rtl = build_rtl(graph, out, hw)
-        log(f"[2/4] fit check on the {b.device} (Yosys, {target} mapping)")
-        resources = estimate(out, rtl.data, target, log=sub)
-        fits(rtl.data, resources["total"])
-    manifest = rtl.data
-    divisor = round(b.clock_mhz * 1e6 / baud)
-    if divisor < 4:
-        raise HwgenError(f"--baud {baud} is too fast for the {b.clock_mhz} MHz clock")
-    log(f"[3/4] board top: {top}")
-    if top == "selftest":
-        codes, _ = stimulus.all_codes(manifest, vectors, seed, extra)
-        in_words, expected = selftest.test_words(manifest, graph, codes)
-        wrapper = selftest.SelfTest(manifest, in_words, expected, divisor,
-                                    repeat=int(b.clock_mhz * 1e6))
-    else:
-        wrapper = uart_top.UartTop(manifest, divisor)
-    name = f"hwgen_{design}_{b.name.replace('-', '_')}"
-    board_top = boards.BoardTop(b, wrapper, rtl.verilog.read_text(), manifest["top"])
-    log(f"[4/4] {'build (open flow)' if b.open_flow else 'vendor project'} for {b.name}")
-    result = boards.build(b, board_top, name, out, log=sub)
+    reuses = AUTO_REUSE
+    while True:
+        if auto_reuse:
+            log(f"[1-2/4] hardware passes + RTL into {out}, fit check on the {b.device} "
+                f"(Yosys, {target} mapping, with the board top), smallest reuse factor that "
+                "fits")
+            _, rtl, resources = build_fitting(graph, out, hw, target, fits, log=sub,
+                                              reuses=reuses)
+        else:
+            log(f"[1/4] hardware passes + RTL into {out}")
+            _, rtl = build_rtl(graph, out, hw)
+            log(f"[2/4] fit check on the {b.device} (Yosys, {target} mapping, with the "
+                "board top)")
+            resources = estimate(out, rtl.data, target, log=sub)
+            fits(rtl.data, resources["total"])
+        manifest = rtl.data
+        log(f"[3/4] board top: {top}")
+        name = f"hwgen_{design}_{b.name.replace('-', '_')}"
+        board_top = boards.BoardTop(b, wrapper(manifest), rtl.verilog.read_text(),
+                                    manifest["top"])
+        log(f"[4/4] {'build (open flow)' if b.open_flow else 'vendor project'} for {b.name}")
+        try:
+            result = boards.build(b, board_top, name, out, log=sub)
+            break
+        except boards.PlacementDoesNotFit as exc:
+            reuse = manifest["options"]["reuse"]
+            later = tuple(r for r in AUTO_REUSE if r > reuse)
+            if not auto_reuse or not later:
+                raise HwgenError(f"{exc}. " + ("Even the largest reuse factor does not "
+                                 "fit: prune more, use fewer bits or a larger board" if
+                                 auto_reuse else f"Give a larger --reuse than {reuse}, or "
+                                 "--reuse auto (the smallest that places)")) from None
+            log(f"  reuse {reuse} passed the estimate but did not place ({exc}); trying "
+                f"reuse {later[0]}")
+            reuses, hw = later, dataclasses.replace(hw, reuse=later[0])
     info = {"design": design, "board": b.name, "device": b.device, "top": top,
             "ii": manifest["ii"], "latency": manifest["latency"],
             "clock_mhz": b.clock_mhz, "baud": baud, "uart_divisor": divisor,
             "vectors": vectors if top == "selftest" else None, "options": manifest["options"],
             "auto_reuse": auto_reuse,
-            "resources": resources["total"], "tools": _tools(b), **result}
+            "resources": resources["total"],
+            "board_top_resources": board_top_use[manifest_key(manifest)],
+            "tools": _tools(b), **result}
     boards.describe(out, info)
-    (out / "README.md").write_text(readme(info, name, manifest))
+    write_text(out / "README.md", readme(info, name, manifest))
     return info
+
+
+def manifest_key(manifest: dict) -> str:
+    import json
+    return json.dumps(manifest, sort_keys=True)
+
+
+def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int,
+                 extra: np.ndarray | None, divisor: int, repeat: int):
+    """The board top's logic around the core: the self-test (test vectors and answers in
+    ROM) or the UART streaming top."""
+    if top == "selftest":
+        codes, _ = stimulus.all_codes(manifest, vectors, seed, extra)
+        in_words, expected = selftest.test_words(manifest, graph, codes)
+        return selftest.SelfTest(manifest, in_words, expected, divisor, repeat=repeat)
+    return uart_top.UartTop(manifest, divisor)
+
+
+WRAPPER_TOP = "hwgen_board_wrapper"
+
+
+def wrapper_resources(wrapper, manifest: dict, target: str, work: Path, log) -> dict:
+    """Yosys's count of the board top's own logic (the core a black box): what the fit
+    check adds to the core's estimate, since all of it is placed on the device."""
+    from amaranth.back import verilog
+    from ..estimate.yosys import TARGETS, _run_cached, summarize, yosys_version
+    in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
+    core = manifest["top"]
+    stub = (f"module {core}(input clk, input rst, input in_valid, input [{in_bits - 1}:0] "
+            f"in_data, output out_valid, output [{out_bits - 1}:0] out_data);\nendmodule\n")
+    text = verilog.convert(wrapper, name=WRAPPER_TOP) + stub
+    t = TARGETS[target]
+    result = _run_cached(text, t.script(WRAPPER_TOP, [core], False) + "# " + yosys_version()
+                         + "\n", Path(work), "board top", log)
+    counts = summarize(t, result["stat"], result["ltp"])
+    counts.pop("logic_levels", None)
+    return counts
 
 
 def _tools(b: boards.Board) -> dict:

@@ -93,6 +93,8 @@ def _load_full(path: Path):
     import tensorflow as tf
     if path.suffix.lower() != ".keras":
         _check_hdf5(path, need_model=True)
+    else:
+        _check_keras_archive(path)
     try:
         model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(),
                                            compile=False)
@@ -102,14 +104,42 @@ def _load_full(path: Path):
     return strip_pruning(model)
 
 
+def _check_keras_archive(path: Path) -> None:
+    """A .keras file is a zip archive whose metadata.json names the Keras version that
+    wrote it; Keras 3 archives use a layout TF 2.15's Keras 2 cannot read."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("metadata.json")) if "metadata.json" in z.namelist() \
+                else {}
+    except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"cannot read '{path}' as a .keras archive ({_first_line(exc)}): "
+                             "the file is damaged or not a Keras model; save it again with "
+                             "model.save()") from None
+    version = str(meta.get("keras_version", ""))
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 3:
+        raise ModelFileError(
+            f"'{path}' was saved by Keras {version} (Keras 3), whose .keras format "
+            "TensorFlow 2.15's Keras 2 (the one QKeras and hls4ml 1.3 use, and hwgen with "
+            "them) cannot read. Re-save it from Keras 3 in the H5 format, "
+            "model.save('model.h5'), or as model.to_json() plus "
+            "model.save_weights('model_weights.h5'), and give hwgen that file")
+
+
 def _load_json(path: Path, weights: str | None):
     import tensorflow as tf
     try:
         arch = path.read_text()
-        json.loads(arch)
+        parsed = json.loads(arch)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"cannot read the architecture JSON '{path}': {_first_line(exc)}; "
                              f"it must be the output of model.to_json()") from None
+    if not isinstance(parsed, dict) or "class_name" not in parsed or \
+            not isinstance(parsed.get("config"), dict):
+        keys = ", ".join(list(parsed)[:5]) if isinstance(parsed, dict) else type(parsed).__name__
+        raise ModelFileError(f"'{path}' is JSON but not a Keras model architecture (it has "
+                             f"no 'class_name' and 'config' at the top; found: {keys}); give "
+                             "the output of model.to_json()")
     wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
     if not wpath.exists():
         raise ModelFileError(f"weights file '{wpath}' not found for architecture '{path}': "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UnsupportedError, layer_error
+from ..errors import HwgenError, UnsupportedError, layer_error
 from ..ir.bounds import dense_bounds
 from ..ir.graph import Dense, Graph, Input, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
 from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to_float,
@@ -20,6 +20,7 @@ from .twin import Float32Quantizer, build_twin, keras_floatx
 SUPPORTED_LAYERS = ("InputLayer, QDense, Dense, QActivation, Activation (linear, relu, "
                     "softmax at the output), BatchNormalization, QBatchNormalization, "
                     "Dropout, Flatten, Reshape")
+MAX_INPUT_BITS = 62
 _IGNORED = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout1D", "SpatialDropout2D", "ActivityRegularization"}
 
@@ -27,6 +28,7 @@ _IGNORED = {"Dropout", "AlphaDropout", "GaussianDropout", "GaussianNoise",
 def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
     """The IR graph of `loaded` (its float64 twin is kept on `loaded.twin`)."""
     options = options or FrontendOptions()
+    _check_layer_names(loaded.model, options)
     twin, dropped = build_twin(loaded.model)
     loaded.twin, loaded.softmax_removed = twin, dropped
     layers = chain(twin)
@@ -40,6 +42,17 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
         graph.notes.append("softmax at the output is not in the datapath: the hardware "
                            "outputs the logits (and optionally their argmax)")
     return graph
+
+
+def _check_layer_names(model, options: FrontendOptions) -> None:
+    """Every `--precision LAYER=` must name a layer of the model: a misspelt name would
+    otherwise leave that layer at the global precision without a word."""
+    names = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    unknown = sorted(set(options.layer_precision) - set(names))
+    if unknown:
+        raise HwgenError(f"--precision names {', '.join(repr(u) for u in unknown)}, which "
+                         f"{'is not a layer' if len(unknown) == 1 else 'are not layers'} of "
+                         f"model '{model.name}'; its layers are: {', '.join(names)}")
 
 
 def chain(model) -> list:
@@ -112,6 +125,12 @@ class _Builder:
                 t, why = lin[0], f"the input quantizer {quantizers.describe(q)}"
         if t is None:
             t, why = DEFAULT_INPUT_FORMAT, "the default (no input quantizer; --input-format overrides)"
+        if t.width > MAX_INPUT_BITS:
+            # Test vectors are drawn and stored as int64 codes (sim, self-test ROMs).
+            raise layer_error(in_name, f"the input grid {t} (from {why}) is {t.width} bits "
+                              f"wide; hwgen takes inputs of at most {MAX_INPUT_BITS} bits",
+                              "Give a narrower --input-format or input quantizer",
+                              UnsupportedError)
         self.nodes.append(Input(name="input", layer=in_name, shape=shape, type=t,
                                 origin="InputLayer", note=f"grid from {why}"))
 

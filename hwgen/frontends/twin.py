@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import HwgenError
+from ..errors import HwgenError, ModelFileError, layer_error
 
 
 @contextmanager
@@ -126,6 +126,13 @@ def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
     values, applied = [], {}
     for var in layer.weights:
         role = var.name.split("/")[-1].split(":")[0]
+        raw = np.asarray(var)
+        if not np.all(np.isfinite(raw)):
+            bad = int(np.count_nonzero(~np.isfinite(raw)))
+            raise layer_error(layer.name, f"{bad} of its {raw.size} {role} values are NaN or "
+                              "infinite", "The model's training diverged or the file is "
+                              "damaged: retrain or re-save the model with finite weights",
+                              ModelFileError)
         key = WEIGHT_QUANTIZER_KEYS.get(role)
         q = getattr(layer, key + "_internal", None) if key else None
         if q is not None and role in ("gamma", "beta") and \

@@ -107,15 +107,16 @@ class Precision:
                 f"{self.rounding.value},{self.overflow.value}>")
 
 
-def parse_precision(text: str) -> Precision:
-    """Parse `fixed<W,I>`, `ufixed<W,I>` or `ap_fixed<W,I,RND_CONV,SAT>`.
+def parse_precision(text: str, what: str = "precision") -> Precision:
+    """Parse `fixed<W,I>`, `ufixed<W,I>` or `ap_fixed<W,I,RND_CONV,SAT>`; `what` names
+    the option in errors (e.g. "--input-format").
 
     Defaults follow `ap_fixed`: truncation (TRN) and wrap-around (WRAP).
     """
     m = _PRECISION_RE.match(text)
     if not m:
         raise HwgenError(
-            f"cannot read precision '{text}': write fixed<W,I>, ufixed<W,I> or "
+            f"cannot read {what} '{text}': write fixed<W,I>, ufixed<W,I> or "
             f"fixed<W,I,ROUNDING,OVERFLOW>, e.g. 'fixed<16,6>' or 'fixed<8,3,RND_CONV,SAT>'")
     kind, width, int_bits, rnd, ovf = m.groups()
     try:
@@ -123,7 +124,7 @@ def parse_precision(text: str) -> Precision:
         overflow = Overflow(ovf.upper()) if ovf else Overflow.WRAP
     except ValueError:
         raise HwgenError(
-            f"unknown rounding or overflow mode in '{text}': rounding is one of "
+            f"unknown rounding or overflow mode in {what} '{text}': rounding is one of "
             f"{', '.join(r.value for r in Rounding)}; overflow one of "
             f"{', '.join(o.value for o in Overflow)}") from None
     return Precision(FixedType(kind == "fixed", int(width), int(int_bits)), rounding, overflow)

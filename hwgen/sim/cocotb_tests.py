@@ -16,6 +16,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
+from ..outputs import write_text
 from .bench import Driver, Monitor, ReferenceModel, Scoreboard, input_words
 
 PERIOD_NS = 10
@@ -39,7 +40,9 @@ async def stream(dut):
     cfg = _config()
     manifest = json.loads(Path(cfg["manifest"]).read_text())
     inputs = np.load(cfg["inputs"])
-    model = ReferenceModel(np.load(cfg["expected"]), manifest["output"]["logits"])
+    # Codes wider than 62 bits are Python ints (an object array, pickled by np.save).
+    model = ReferenceModel(np.load(cfg["expected"], allow_pickle=True),
+                           manifest["output"]["logits"])
     await _reset(dut)
     monitor = Monitor(dut)
     cocotb.start_soon(monitor.run())
@@ -55,7 +58,7 @@ async def stream(dut):
         result["mismatches"] += 1
         result["latency_error"] = (f"outputs came {delays} cycles after their inputs, the "
                                    f"manifest says {manifest['latency']}")
-    Path(cfg["result"]).write_text(json.dumps(result))
+    write_text(cfg["result"], json.dumps(result))
 
 
 @cocotb.test()
@@ -79,7 +82,7 @@ async def batch(dut):
     await First(RisingEdge(dut.done), Timer(limit, unit="ns"))
     finished = bool(int(dut.done.value))
     await Timer((cfg["latency"] + 4) * PERIOD_NS, unit="ns")   # catch surplus outputs
-    Path(cfg["result"]).write_text(json.dumps({"finished": finished,
+    write_text(cfg["result"], json.dumps({"finished": finished,
                                                "cycles": int(dut.cycles.value)}))
 
 
@@ -117,7 +120,7 @@ async def selftest(dut):
             done_at = cycles
         if done_at is not None and cycles - done_at > cfg["message_cycles"]:
             break
-    Path(cfg["result"]).write_text(json.dumps({
+    write_text(cfg["result"], json.dumps({
         "done": done_at is not None, "done_cycle": done_at,
         "passed": int(dut.passed.value), "failed": int(dut.failed.value),
         "uart": decode_uart(samples, cfg["divisor"])}))
@@ -162,7 +165,7 @@ async def uart_top(dut):
                 len(_decode_bytes(samples, div)) >= expected_bytes and all(samples[-12 * div:]):
             break
     raw = _decode_bytes(samples, div)
-    Path(cfg["result"]).write_text(json.dumps({"bytes_hex": raw.hex(), "cycles": len(samples),
+    write_text(cfg["result"], json.dumps({"bytes_hex": raw.hex(), "cycles": len(samples),
                                                "overflow": int(dut.overflow.value)}))
 
 

@@ -43,14 +43,23 @@ def bits_of_hex(lines: list[str], total_bits: int) -> np.ndarray:
 
 
 def field(bits: np.ndarray, lsb: int, width: int, signed: bool) -> np.ndarray:
-    """One field of every row as int64 codes (fields up to 62 bits)."""
-    if width > 62:
-        raise ValueError(f"fields wider than 62 bits are not supported here ({width})")
-    v = np.zeros(len(bits), dtype=np.int64)
-    for b in range(width):
-        v |= bits[:, lsb + b].astype(np.int64) << b
+    """One field of every row as codes: int64 up to 62 bits, Python ints (an object
+    array, as the reference interpreter holds wide values) above."""
+    if width <= 62:
+        v = np.zeros(len(bits), dtype=np.int64)
+        for b in range(width):
+            v |= bits[:, lsb + b].astype(np.int64) << b
+        if signed:
+            v -= (v >> (width - 1)) << width
+        return v
+    # Wider: 62-bit chunks as int64, combined in Python integers.
+    v = np.zeros(len(bits), dtype=object)
+    for start in range(0, width, 62):
+        chunk = field(bits, lsb + start, min(62, width - start), False)
+        v = v + (chunk.astype(object) << start)
     if signed:
-        v -= (v >> (width - 1)) << width
+        top = bits[:, lsb + width - 1].astype(bool)
+        v[top] = v[top] - (1 << width)
     return v
 
 

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import numpy as np
 from ..errors import HwgenError
 from ..ir import interp
 from ..ir.graph import Graph
+from ..outputs import write_text
+from ..tool_errors import tool_failed
 from . import stimulus
 from .bench import ReferenceModel, Scoreboard
 from .codec import pack
@@ -90,7 +93,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     cfg = {"manifest": str((sim_dir / "manifest.json").resolve()), "n": n, "seed": seed,
            "latency": manifest["latency"], "ii": manifest.get("ii", 1),
            "result": str((sim_dir / "shard0" / f"{mode}.json").resolve())}
-    (sim_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    write_text(sim_dir / "manifest.json", json.dumps(manifest, indent=1))
     if mode == "batch":
         from .harness import HARNESS, BatchHarness, verilog
         harness = sim_dir / "harness" / f"{HARNESS}.v"
@@ -147,7 +150,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         result["waves"] = "shard0/dump.fst" if fst_supported() else "shard0/dump.vcd"
         if not fst_supported():
             log("  waves written as VCD: FST needs the lz4 headers (Debian: liblz4-dev)")
-    (sim_dir / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_text(sim_dir / "results.json", json.dumps(result, indent=1) + "\n")
     return result
 
 
@@ -205,11 +208,17 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool =
     control.write_text(control_text)
     sources = list(sources) + [_control_file(control)]
     build_dir.mkdir(parents=True, exist_ok=True)
-    runner.build(sources=[s if not isinstance(s, Path) else str(s.resolve())
-                          for s in sources], hdl_toplevel=top,
-                 build_dir=str(build_dir), build_args=args, waves=waves,
-                 log_file=str((build_dir / "build.log").resolve()))
-    stamp.write_text(digest)
+    stamp.unlink(missing_ok=True)     # a build stopped half-way must not count as done
+    log_file = (build_dir / "build.log").resolve()
+    try:
+        runner.build(sources=[s if not isinstance(s, Path) else str(s.resolve())
+                              for s in sources], hdl_toplevel=top,
+                     build_dir=str(build_dir), build_args=args, waves=waves,
+                     log_file=str(log_file))
+    except (RuntimeError, SystemExit, subprocess.CalledProcessError):
+        # cocotb's runner says only "Command failed": quote Verilator's (or g++'s) error.
+        raise tool_failed("Verilator", log_file, what=" to build the simulation") from None
+    write_text(stamp, digest)
     return True
 
 
@@ -235,13 +244,21 @@ def _run_all(top, test, build_dir, sim_dir, runs, waves):
     def one(k):
         d = (Path(sim_dir) / f"shard{k}").resolve()
         d.mkdir(parents=True, exist_ok=True)
+        # A result left by an earlier (perhaps killed) run must not pass for this one's.
+        Path(runs[k]["result"]).unlink(missing_ok=True)
         (d / "config.json").write_text(json.dumps(runs[k]))
-        _runner(env).test(seed=runs[k]["seed"], hdl_toplevel=top, hdl_toplevel_lang="verilog",
-                          test_module="hwgen.sim.cocotb_tests", testcase=test,
-                          build_dir=str(Path(build_dir).resolve()), test_dir=str(d),
-                          extra_env={"HWGEN_SIM_CONFIG": str(d / "config.json")},
-                          waves=waves, log_file=str(d / "sim.log"),
-                          results_xml=str(d / "results.xml"))
+        try:
+            _runner(env).test(seed=runs[k]["seed"], hdl_toplevel=top,
+                              hdl_toplevel_lang="verilog",
+                              test_module="hwgen.sim.cocotb_tests", testcase=test,
+                              build_dir=str(Path(build_dir).resolve()), test_dir=str(d),
+                              extra_env={"HWGEN_SIM_CONFIG": str(d / "config.json")},
+                              waves=waves, log_file=str(d / "sim.log"),
+                              results_xml=str(d / "results.xml"))
+        except (RuntimeError, SystemExit, subprocess.CalledProcessError):
+            if Path(runs[k]["result"]).exists():   # the test wrote its findings: use them
+                return
+            raise tool_failed("the Verilator simulation", d / "sim.log") from None
 
     with ThreadPoolExecutor(len(runs)) as pool:
         list(pool.map(one, range(len(runs))))

@@ -47,7 +47,7 @@ def test_vendor_boards_get_a_complete_project(graph, tmp_path, board, tool, file
 
 
 def test_a_design_too_large_for_the_board_is_a_clear_error():
-    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(LUT4 10648 of 5280, LC 14337 of 5280\)"
+    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(LUT4 10648 of 5280, LC 14337 of 5280; "
                                          r".*--mult dsp.*larger board"):
         boards.fit_check(boards.board("icebreaker"), {"LUT4": 10648, "FF": 3589, "DSP": 0}, 100)
 
@@ -71,3 +71,49 @@ def test_block_ram_of_core_and_self_test_counts_in_the_fit():
     boards.fit_check(b, {"LUT4": 1836, "FF": 2290, "DSP": 5, "RAM": 7}, 600, 15)
     with pytest.raises(HwgenError, match=r"RAM 37 of 30.*fewer self-test --vectors"):
         boards.fit_check(b, {"LUT4": 1836, "FF": 2290, "DSP": 5, "RAM": 7}, 600, 30)
+
+
+def _big_graph(n: int = 16, bits: int = 6, seed: int = 1):
+    """One dense n x n layer of `bits`-bit weights: more logic cells than the UP5K has."""
+    import numpy as np
+    from hwgen.ir.bounds import dense_bounds
+    from hwgen.ir.graph import Dense, Graph, Input
+    from hwgen.ir.types import FixedType
+    rng = np.random.default_rng(seed)
+    x = Input("input", "input", (n,), FixedType(True, 8, 2), origin="InputLayer")
+    w = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(n, n))
+    lo, hi = dense_bounds(w, None, x.type.min_code, x.type.max_code, x.type.frac, 4, 0, 10)
+    d = Dense("fc", "fc", (n,), FixedType.for_range(int(lo.min()), int(hi.max()), 10),
+              ("input",), "QDense", weights=w.astype(np.int64), weight_frac=4, bias=None)
+    return Graph([x, d], name="big")
+
+
+def test_nextpnr_running_out_of_room_is_a_fit_error_with_its_numbers(tmp_path):
+    """The fit check's estimate is a model; placement is the truth. A core built straight
+    into the board top (no fit check) that nextpnr cannot place gives the counts nextpnr
+    reported, which `export --reuse auto` answers with the next reuse factor."""
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    b = boards.board("icebreaker")
+    graph = _big_graph()
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(pipeline=0))
+    top = boards.BoardTop(b, __import__("hwgen.export.uart_top", fromlist=["UartTop"]).UartTop(
+        rtl.data, 104), rtl.verilog.read_text(), rtl.data["top"])
+    with pytest.raises(boards.PlacementDoesNotFit,
+                       match=r"icebreaker: nextpnr could not place it on the iCE40UP5K: "
+                             r"ICESTORM_LC (\d+) of 5280 \(log: .*hwgen_big_icebreaker\.tim\)"):
+        boards.build(b, top, "hwgen_big_icebreaker", tmp_path, **QUIET)
+
+
+def test_placement_failure_moves_auto_to_the_next_reuse_factor(tmp_path):
+    """`--reuse auto`: the big layer does not fit fully parallel; the factor chosen places
+    and the board gets a bitstream; a fixed `--reuse 1` is a fit error with the numbers."""
+    from hwgen.options import HardwareOptions
+    graph = _big_graph()
+    info = export_board("big", graph, tmp_path / "auto", "icebreaker", "selftest", 16,
+                        hw=HardwareOptions(pipeline=2), auto_reuse=True, **QUIET)
+    assert info["built"] and info["options"]["reuse"] > 1
+    assert info["board_top_resources"]["LUT4"] > 0
+    with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(.*(LUT4|LC) \d+ of 5280"):
+        export_board("big", graph, tmp_path / "fixed", "icebreaker", "selftest", 16,
+                     hw=HardwareOptions(pipeline=2), **QUIET)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...ir.graph import Graph, LinearSum
+from ...outputs import write_text
 from .top import Top, argmax_bits, module_name
 
 MANIFEST_VERSION = 1
@@ -37,13 +38,13 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     text = verilog.convert(top, name=name, emit_src=False)
     (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
     v_path = out_dir / "rtl" / f"{name}.v"
-    v_path.write_text(text)
+    write_text(v_path, text)
     data = manifest(graph, top, name, options)
     for row in data["layers"]:      # a layer whose outputs are all constant has no module
         if row["module"] and f"module \\{row['module']} " not in text:
             row.update(module=None, note="constant outputs: no logic")
     m_path = out_dir / "manifest.json"
-    m_path.write_text(json.dumps(data, indent=1) + "\n")
+    write_text(m_path, json.dumps(data, indent=1) + "\n")
     return RtlBuild(name, v_path, m_path, data)
 
 
