@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import HwgenError
+
 # --- iCE40UP5K: bench measurements of tinyvision-ai-inc/ice40_power (README table):
 # iCE40UP5K breakout board, icestorm flow, Joulescope JS110, core rail at 1.219 V.
 _ICE40_V = 1.219
@@ -156,6 +158,8 @@ def estimate_power(resources: dict, activity: dict, latency: int, target: str,
     """Power (mW) busy and idle and energy per inference (nJ) from the per-layer resources
     of `resources.estimate` and the toggle rates of `activity.measure` (busy: one vector
     every `ii` cycles); `ram_duty` from `memory_duty`."""
+    if clock_mhz is not None and not clock_mhz > 0:
+        raise HwgenError(f"the clock must be above 0 MHz, not {clock_mhz}")
     ram_duty = ram_duty or {}
     m = model(target, device)
     f = (clock_mhz or m.clock_mhz) * 1e6

@@ -75,8 +75,15 @@ def test_idle_datapath_costs_static_and_clock_only(measured):
     assert p["dynamic_idle_mw"] <= 0.01 * p["dynamic_busy_mw"]
     assert p["idle_mw"] - p["static_mw"] - p["clock_mw"] <= 0.01 * p["dynamic_busy_mw"] + 1e-3
     assert p["busy_mw"] > p["idle_mw"]
-    e = p["energy_per_inference_nj"]
-    assert e["busy"] == pytest.approx(p["busy_mw"] / p["clock_mhz"], rel=1e-3)
+
+    # Twice the clock: twice the dynamic power but the same dynamic energy per inference
+    # (the same toggles, in half the time), and the static share of each inference halves.
+    slow, fast = (estimate_power(resources, acts["random"], manifest["latency"], "ice40", mhz)
+                  for mhz in (12.0, 24.0))
+    assert fast["dynamic_busy_mw"] == pytest.approx(2 * slow["dynamic_busy_mw"], rel=1e-3)
+    e_slow, e_fast = slow["energy_per_inference_nj"], fast["energy_per_inference_nj"]
+    assert e_fast["dynamic_only"] == pytest.approx(e_slow["dynamic_only"], rel=1e-3)
+    assert e_fast["busy"] < e_slow["busy"]
 
 
 def test_pruned_design_costs_less_energy_than_dense(tmp_path):
@@ -139,13 +146,21 @@ def test_flow_writes_the_same_report_twice(tmp_path, capsys):
     args = ["flow", str(path), "--input-format", in_fmt, "--n", "500", "-o", str(out)]
     assert main(args) == 0
     first = json.loads((out / "report.json").read_text())
-    files = {p: (out / p).read_bytes() for p in ("report.md", "resources.png", "power.png")}
+    names = ("report.md", "resources.png", "power.png", "manifest.json", "ir.txt")
+    files = {p: (out / p).read_bytes() for p in names}
+    files["verilog"] = (out / first["hardware"]["verilog"]).read_bytes()
+    # Again in a fresh folder: nothing is served from the first run's caches.
+    out = tmp_path / "again"
+    args[-1] = str(out)
     assert main(args) == 0
     again = json.loads((out / "report.json").read_text())
     assert set(first["seconds"]) >= {"ir", "verify", "rtl", "cosim", "synthesis", "power"}
     first.pop("seconds"), again.pop("seconds")
     assert first == again
-    assert files == {p: (out / p).read_bytes() for p in files}
+    assert files == {p: (out / (again["hardware"]["verilog"] if p == "verilog" else p))
+                     .read_bytes() for p in files}
+    assert not any(str(tmp_path) in (out / p).read_text() for p in ("report.md",
+                                                                     "manifest.json"))
     assert first["fmax_mhz"] > 0 and first["resources"]["total"]["LUT4"] > 0
     assert first["power"]["energy_per_inference_nj"]["busy"] > 0
     assert first["checks"]["rtl_vs_reference"]["mismatches"] == 0

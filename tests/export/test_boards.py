@@ -105,6 +105,7 @@ def test_nextpnr_running_out_of_room_is_a_fit_error_with_its_numbers(tmp_path):
         boards.build(b, top, "hwgen_big_icebreaker", tmp_path, **QUIET)
 
 
+@pytest.mark.slow
 def test_placement_failure_moves_auto_to_the_next_reuse_factor(tmp_path):
     """`--reuse auto`: the big layer does not fit fully parallel; the factor chosen places
     and the board gets a bitstream; a fixed `--reuse 1` is a fit error with the numbers."""
