@@ -328,7 +328,8 @@ def cmd_flow(args) -> int:
     if wide is not None:       # verify-model explains; the flow goes on without it
         print(f"      skipped: layer '{wide[0]}' {wide[2]} need {wide[1]} bits, more than the "
               "float64 comparison holds exactly (`hwgen verify-model` says more)", flush=True)
-        verify, bad_verify = {"exact": False, "skipped": f"layer {wide[0]}: {wide[1]}-bit {wide[2]}"}, 0
+        verify = {"exact": False, "skipped": f"layer {wide[0]}: {wide[1]}-bit {wide[2]}"}
+        bad_verify = 0
     else:
         result = _verify(args, loaded, graph)
         verify = {"vectors": result.vectors, "exact": result.exact,
@@ -394,7 +395,8 @@ def cmd_export(args) -> int:
                         hw, design_data(loaded), auto_reuse=auto,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
-    what = f"bitstream {out / info['bitstream']}" if info["built"] else \
+    what = f"bitstream {out / info['bitstream']} (Fmax {info.get('fmax_mhz')} MHz, board " \
+        f"clock {info['clock_mhz']} MHz)" if info["built"] else \
         f"{info['script']} (needs {', '.join(info['needs'])})"
     print(f"wrote {out}: {what}; see {out / 'README.md'}", flush=True)
     return 0

@@ -134,6 +134,15 @@ _NO_ROOM = re.compile(r"Failed to expand region|Unable to find legal placement|"
                       re.I)
 
 
+_FMAX = re.compile(r"Max frequency for clock '[^']*':\s+([\d.]+) MHz")
+
+
+def board_fmax(log_text: str) -> float | None:
+    """The board clock's Fmax after routing (nextpnr's last report), in MHz."""
+    found = _FMAX.findall(log_text)
+    return float(found[-1]) if found else None
+
+
 def placement_failure(b: Board, log_text: str) -> str | None:
     """What did not fit, from nextpnr's log (e.g. "ICESTORM_LC 5625 of 5280"), or None
     if the build failed for another reason."""
@@ -208,6 +217,12 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
             no_room = placement_failure(b, text)
             if no_room:
                 raise PlacementDoesNotFit(f"{b.name}: {no_room} (log: {tim})") from None
+            fmax = board_fmax(text)
+            if fmax is not None and fmax < b.clock_mhz:
+                raise HwgenError(f"{b.name}: the design runs at most {fmax} MHz on the "
+                                 f"{b.device}, below the board's {b.clock_mhz} MHz clock: "
+                                 "register more often (--pipeline 2 or 1) or fold it "
+                                 f"(--reuse R) (log: {tim})") from None
             log_path = tim if text else rpt
             raise tool_failed(f"the {b.name} build ({'nextpnr' if text else 'Yosys'})",
                               log_path) from None
@@ -221,7 +236,10 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
         bitstream = build_dir / f"{name}.{ext}"
         if not bitstream.exists():
             raise HwgenError(f"the {b.name} build wrote no bitstream; see {build_dir}")
-        return {"bitstream": str(bitstream.relative_to(out)), "built": True}
+        tim = build_dir / f"{name}.tim"
+        fmax = board_fmax(tim.read_text(errors="replace")) if tim.is_file() else None
+        return {"bitstream": str(bitstream.relative_to(out)), "built": True,
+                "fmax_mhz": fmax}
     plan = platform.prepare(top, name=name)
     plan.extract(str(build_dir))
     script = "build_" + name + (".sh" if os.name != "nt" else ".bat")

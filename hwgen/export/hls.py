@@ -135,7 +135,7 @@ def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
     from ..ir import interp
     t_in = graph.input.type
     x = np.ldexp(codes.astype(np.float64), -t_in.frac)       # exact in float64
-    hm.compile()
+    compile_project(hm)
     _, trace = hm.trace(x)
     got = np.asarray(trace[last], dtype=np.float64).reshape(len(codes), -1)
     node = _node_of(graph, last)
@@ -149,6 +149,25 @@ def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
               "got": got_codes[k].tolist()} for k in np.flatnonzero(bad)[:5]]
     return {"vectors": len(codes), "mismatches": int(bad.sum()), "compared_layer": last,
             "first_mismatches": first}
+
+
+def compile_project(hm) -> None:
+    """hls4ml's C simulation build; a failure is one line with g++'s first error and the
+    log (hls4ml prints the whole compiler output and raises a bare Exception)."""
+    import contextlib
+    import io
+    from pathlib import Path
+    from .. import processes
+    from ..outputs import write_text
+    from ..tool_errors import tool_failed
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            hm.compile()
+    except Exception:
+        out = Path(hm.config.get_output_dir())
+        proc = processes.run(["sh", "./build_lib.sh"], cwd=out)
+        log = write_text(out / "build_lib.log", (proc.stdout or "") + (proc.stderr or ""))
+        raise tool_failed("hls4ml's C simulation build (g++)", log.resolve()) from None
 
 
 def _node_of(graph: Graph, hls_name: str):

@@ -318,3 +318,25 @@ def test_reuse_auto_leaves_ecp5_room_to_route():
     with pytest.raises(HwgenError, match="too congested"):
         fits_for_auto("ecp5", manifest, tagger)
     assert fits_for_auto("ecp5", manifest, dict(tagger, LUT4=5000, CCU2C=1000)) == "25k"
+
+
+def test_batch_cosimulation_split_over_processes(tmp_path):
+    """40,001 vectors: the random ones are split over one simulator process per core (at
+    most 2 here); every shard's outputs are checked."""
+    import os
+    g = random_graph(3, sparsity=0.2)
+    b = emit.build(pipelines.hardware("csd", 2).run(g), tmp_path, {})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 40_001, 5, log=lambda s: None)
+    assert r["processes"] == min(os.cpu_count() or 1, 2)
+    assert r["vectors"] == 40_001 and r["outputs_seen"] == 40_001 and r["mismatches"] == 0
+
+
+def test_default_schedule_latency_holds_in_stream_mode(tmp_path, capsys):
+    """`hwgen sim --mode stream` with every option at its default: each output comes
+    exactly the manifest's latency after its input, through idle gaps."""
+    g = random_graph(8, sparsity=0.1)
+    b = emit.build(pipelines.hardware().run(g), tmp_path, {})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 300, 2, mode="stream",
+              log=lambda s: None)
+    assert r["mismatches"] == 0 and r["latency_observed"] == [b.data["latency"]]
+    assert b.data["latency"] >= 2

