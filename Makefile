@@ -51,14 +51,15 @@ hls: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
 
-# test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml), about
-# 13 minutes on 2 cores; test-all adds the slow cases (large zoo co-simulations, more random
-# models), about 17 minutes.
+# test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml) on
+# JOBS pytest-xdist workers (default: one per core); test-all adds the slow cases (large zoo
+# co-simulations, more random models, a second CLI flow). Figures in the README.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 # fuzz: N random QKeras models from SEED, reference vs QKeras (twin and untouched model) and
 # RTL vs reference in Verilator; a failing seed is printed with its replay command.

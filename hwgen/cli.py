@@ -45,6 +45,9 @@ def _number(kind, low, high=None, low_open=False, unit=""):
 
 
 _COUNT = _number(int, 1)
+# The reference and the vectors of one run are held in memory: 10 million vectors of a
+# 64-input model are already 5 GB of codes.
+_VECTORS = _number(int, 1, 10_000_000)
 _SEED = _number(int, 0, 2**32 - 1)
 _MHZ = _number(float, 0, 10_000, low_open=True, unit=" MHz")
 
@@ -476,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         _model_args(p)
         if name != "build":
-            p.add_argument("--n", type=_COUNT, default=10000, help="number of vectors "
+            p.add_argument("--n", type=_VECTORS, default=10000, help="number of vectors "
                            "(default 10000)")
             p.add_argument("--seed", type=_SEED, default=0, help="random seed (default 0)")
         if name != "verify-model":
@@ -526,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", choices=["selftest", "uart"], default="selftest",
                    help="selftest: test vectors in ROM, pass/fail on LEDs and UART "
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
-    p.add_argument("--vectors", type=_COUNT, default=128, help="self-test vectors (default 128)")
+    p.add_argument("--vectors", type=_number(int, 1, 4096), default=128,
+                   help="self-test vectors, at most 4096 (default 128)")
     p.add_argument("--baud", type=_COUNT, default=115200, help="UART baud rate (default 115200)")
     p.add_argument("-o", "--out", help="output folder (default build/<design>/export/<board> "
                    "or build/<design>/export/asic)")
@@ -540,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reuse", type=_COUNT, default=1, metavar="R",
                    help="hls4ml's ReuseFactor for every layer (Resource strategy when > 1; "
                    "hls4ml may round it to a factor its dense layers allow); default 1")
-    p.add_argument("--n", type=_COUNT, default=10000, help="vectors (default 10000)")
+    p.add_argument("--n", type=_VECTORS, default=10000, help="vectors (default 10000)")
     p.add_argument("--seed", type=_SEED, default=0)
     p.set_defaults(func=cmd_hls)
     p = sub.add_parser("report", help="render report.md and the plots again from "

@@ -116,14 +116,16 @@ AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fits,
-                  full: bool = False, log=print, reuses: tuple[int, ...] = AUTO_REUSE):
-    """`build_rtl` with the smallest reuse factor of `reuses` whose Yosys estimate for
-    `target` passes `fits(manifest, total)` (which raises HwgenError when it does not fit).
+                  full: bool = False, log=print, reuses: tuple[int, ...] | None = None):
+    """`build_rtl` with the smallest reuse factor of `reuses` (default AUTO_REUSE) whose
+    Yosys estimate for `target` passes `fits(manifest, total)` (which raises HwgenError
+    when it does not fit).
     A candidate's synthesis stops as soon as its finished layers alone do not fit.
     Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
     import dataclasses
     from .errors import HwgenError
     from .estimate.resources import estimate
+    reuses = reuses or AUTO_REUSE
     for k, reuse in enumerate(reuses):
         hw = dataclasses.replace(hw, reuse=reuse)
         lowered, rtl = build_rtl(graph, out, hw)

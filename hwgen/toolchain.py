@@ -16,7 +16,11 @@ from .errors import HwgenError
 
 # The wheel's verilated.mk leaves the precompiled-header include flag empty, which breaks
 # the build; OPT_FAST compiles the model's C++ at -O3 (the default -Os simulates slower).
-VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O3 OPT_GLOBAL=-O2"
+# HWGEN_VERILATOR_OPT sets both levels instead: the tests use -O0, which compiles a third
+# faster and simulates their few thousand vectors as fast.
+_OPT = os.environ.get("HWGEN_VERILATOR_OPT")
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include " + (
+    f"OPT_FAST={_OPT} OPT_GLOBAL={_OPT}" if _OPT else "OPT_FAST=-O3 OPT_GLOBAL=-O2")
 
 
 def verilator_env() -> dict[str, str]:

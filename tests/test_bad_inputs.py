@@ -99,7 +99,10 @@ def test_clock_must_be_positive(models, capsys, value):
 
 
 @pytest.mark.parametrize("argv,text", [
-    (["verify-model", "M", "--n", "0"], "argument --n: must be at least 1, not 0"),
+    (["verify-model", "M", "--n", "0"], "argument --n: must be at least 1 and at most"),
+    (["sim", "M", "--n", "1e9"], "argument --n: a whole number is needed"),
+    (["sim", "M", "--n", "100000000"], "at most 10000000"),
+    (["export", "M", "--board", "icebreaker", "--vectors", "5000"], "at most 4096"),
     (["sim", "M", "--seed", "-1"], "argument --seed: must be at least 0"),
     (["build", "M", "--pipeline", "-2"], "argument --pipeline: must be at least 0"),
     (["export", "M", "--board", "icebreaker", "--vectors", "0"], "argument --vectors"),
@@ -234,3 +237,13 @@ def test_verilator_syntax_error_is_quoted_with_file_and_line(models, capsys, tmp
     assert re.search(re.escape(verilog.name) + r":\d+:\d+: syntax error", msg), msg
     assert msg.rstrip(")").endswith("build.log")
     assert _digest(out / "rtl") == before
+
+
+def test_export_never_deletes_a_build_folder_it_did_not_write(models, capsys, tmp_path):
+    """`-o .` inside a user's project: their own build/ stays as it is."""
+    mine = tmp_path / "build" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("keep me")
+    run_bad(["export", models["small"], "--board", "arty-a7-35", "--top", "uart", "-o",
+             tmp_path], capsys, "was not written by `hwgen export`", "give -o a new")
+    assert mine.read_text() == "keep me"

@@ -121,13 +121,25 @@ def test_inspect_table_and_dump():
     assert "%fc1 = dense(%input)" in dump(graph)
 
 
-def test_cli_list_inspect_and_flow(tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "hwgen.cli", *a],  # noqa: E731
-                                    capture_output=True, text=True, timeout=600)
-    listed = run("list")
+def _run(*a):
+    return subprocess.run([sys.executable, "-m", "hwgen.cli", *a], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_list_inspect_and_verify():
+    listed = _run("list")
     assert listed.returncode == 0 and "digits_mlp_pruned" in listed.stdout
-    inspected = run("inspect", "digits_mlp_pruned")
+    inspected = _run("inspect", "digits_mlp_pruned")
     assert inspected.returncode == 0 and "ufixed<5,1>" in inspected.stdout
+    verified = _run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")
+    assert verified.returncode == 0 and "200 vectors, 0 mismatches" in verified.stdout
+
+
+# A whole flow runs twice in the default suite (test_power's
+# test_flow_writes_the_same_report_twice, ecp5); this one places a folded design on iCE40.
+@pytest.mark.slow
+def test_cli_folded_flow_on_ice40(tmp_path):
+    run = _run
     out1, out2 = tmp_path / "a", tmp_path / "b"
     # folded to fit the UP5K (fully parallel it needs twice its logic cells)
     flow = run("flow", "digits_mlp_pruned", "--n", "300", "--target", "ice40",
@@ -147,8 +159,6 @@ def test_cli_list_inspect_and_flow(tmp_path):
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
     for name in ("ir.txt", "report.json", "report.md"):
         assert str(tmp_path) not in (out1 / name).read_text(), name
-    verified = run("verify-model", "jet_tagger", "--n", "200", "--seed", "4")
-    assert verified.returncode == 0 and "200 vectors, 0 mismatches" in verified.stdout
 
 
 def test_flatten_and_reshape_keep_codes():

@@ -21,6 +21,8 @@ def test_random_model_is_bit_exact(seed):
     assert result.mismatches == 0, f"{desc}\n{result.details()}"
 
 
+# slow: builds all 60 models again; a change to the factory runs it through make test-all
+@pytest.mark.slow
 def test_factory_covers_every_quantizer():
     """Across the seeds used above every listed quantizer appears in some model."""
     seen = set()

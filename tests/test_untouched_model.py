@@ -37,8 +37,9 @@ def test_reference_equals_the_untouched_model(seed):
 
 def test_most_random_models_are_compared_with_the_untouched_model():
     """The oracle must not be skipped into meaninglessness."""
-    compared = sum(_compare(*random_model(s)[:2], 20, s) is not None for s in SEEDS)
-    assert compared >= len(SEEDS) // 2, compared
+    seeds = SEEDS[::4]
+    compared = sum(_compare(*random_model(s)[:2], 20, s) is not None for s in seeds)
+    assert compared >= len(seeds) // 2, compared
 
 
 @pytest.mark.parametrize("design", ["digits_mlp", "digits_mlp_pruned", "jet_tagger"])

@@ -194,13 +194,29 @@ class BoardTop(Elaboratable):
         return m
 
 
+BUILD_MARKER = ".hwgen-export"
+_SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": "-abc9"}
+
+
+def check_build_dir(out: Path) -> Path:
+    """`out/build`, which the build replaces: refused unless absent or an earlier
+    export's (`-o` may name a folder of the user's own that holds a `build/` of theirs)."""
+    build_dir = Path(out) / "build"
+    if build_dir.exists() and not (build_dir / BUILD_MARKER).is_file():
+        raise HwgenError(f"{build_dir} exists and was not written by `hwgen export`; "
+                         "hwgen will not replace it: give -o a new or empty folder")
+    return build_dir
+
+
 def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
     """Run Amaranth's build for the board into `out/build`; the bitstream path (open flow)
     or the script to run (vendor flow)."""
     platform = b.make_platform()
-    build_dir = Path(out) / "build"
+    build_dir = check_build_dir(out)
     if build_dir.exists():
         shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    (build_dir / BUILD_MARKER).write_text("written by hwgen export; replaced by the next\n")
     if b.open_flow:
         env_bin = Path(sys.executable).parent
         env = {k: str(env_bin / v) for k, v in _YOWASP.items() if (env_bin / v).exists()}
@@ -210,7 +226,10 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
             log(f"  Yosys, nextpnr and the packer for the {b.device} (open flow)")
             # prepare + execute_local, not build(): build() first checks for every tool
             # the board could use, programmers included, though only the build runs here.
-            platform.prepare(top, name=name).execute_local(str(build_dir))
+            # The mapping the fit check estimated with (estimate/yosys.py): ABC9, and on
+            # iCE40 the SB_MAC16 multipliers (Amaranth's default maps them to LUTs).
+            platform.prepare(top, name=name, synth_opts=_SYNTH_OPTS[b.family]) \
+                .execute_local(str(build_dir))
         except Exception:              # the tools' own messages are in the build folder
             tim, rpt = build_dir / f"{name}.tim", build_dir / f"{name}.rpt"
             text = tim.read_text(errors="replace") if tim.is_file() else ""

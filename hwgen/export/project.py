@@ -39,6 +39,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
         raise HwgenError(f"--baud {baud} is too fast for the {b.clock_mhz} MHz clock: at "
                          f"most {int(b.clock_mhz * 1e6 / 4)}")
     out = Path(out)
+    boards.check_build_dir(out)
     hw = hw or HardwareOptions()
     target = _SYNTH_TARGET[b.family]
     wrappers = {}

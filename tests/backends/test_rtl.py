@@ -10,6 +10,7 @@ import hwgen
 from hwgen.backends.amaranth import emit
 from hwgen.cli import main
 from hwgen.designs import design_names
+from hwgen.errors import HwgenError
 from hwgen.options import HardwareOptions
 from hwgen.flow import build_rtl
 from hwgen.passes import pipelines
@@ -168,8 +169,12 @@ def test_sim_rejects_a_missing_rtl_dir(tmp_path, capsys):
 
 
 def test_bad_hardware_option_is_a_clear_error(capsys):
-    assert main(["build", "digits_mlp", "--pipeline", "-1"]) == 2
-    assert "--pipeline must be" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:       # refused where it is parsed
+        main(["build", "digits_mlp", "--pipeline", "-1"])
+    assert exc.value.code == 2
+    assert "argument --pipeline: must be at least 0" in capsys.readouterr().err
+    with pytest.raises(HwgenError, match="--pipeline must be a whole number of levels"):
+        HardwareOptions(pipeline=-1)             # and where the options are made
 
 
 
@@ -192,6 +197,8 @@ def test_verilator_override_must_exist(tmp_path, monkeypatch):
         toolchain.verilator_env()
 
 
+# slow: the fuzz seeds in tests/test_fuzz.py co-simulate random QKeras models with options
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 4] + [pytest.param(s, marks=pytest.mark.slow)
                                            for s in (9, 14, 22, 37)])
 def test_random_qkeras_models_cosimulate_bit_exact(tmp_path, seed):
@@ -340,3 +347,28 @@ def test_default_schedule_latency_holds_in_stream_mode(tmp_path, capsys):
               log=lambda s: None)
     assert r["mismatches"] == 0 and r["latency_observed"] == [b.data["latency"]]
     assert b.data["latency"] >= 2
+
+
+@pytest.mark.parametrize("reuse", [1, 4])
+def test_reset_in_mid_stream_flushes_the_pipeline(tmp_path, reuse):
+    """Reset while vectors are in flight (fully parallel and folded): no stale output
+    after it, and the next vectors are exact and on time."""
+    import numpy as np
+    from hwgen.ir import interp
+    from hwgen.sim import stimulus
+    from hwgen.sim.runner import run_top
+    g = random_graph(6, sparsity=0.2)
+    b = emit.build(pipelines.hardware("csd", 1, reuse).run(g), tmp_path, {})
+    assert b.data["latency"] >= 3
+    codes, _ = stimulus.all_codes(b.data, 60, 4)
+    np.save(tmp_path / "inputs.npy", codes)
+    expected = interp.run(g, codes.reshape((len(codes),) + tuple(g.input.shape)))
+    np.save(tmp_path / "expected.npy", np.asarray(expected).reshape(len(codes), -1))
+    sources = sorted((tmp_path / "rtl").glob("*.v"))
+    r = run_top(sources, b.data["top"], "midreset", tmp_path / "midreset", {
+        "manifest": str((tmp_path / "manifest.json").resolve()),
+        "inputs": str((tmp_path / "inputs.npy").resolve()),
+        "expected": str((tmp_path / "expected.npy").resolve())}, log=lambda s: None)
+    assert r["vectors"] == 30 and r["outputs_seen"] == 30, r
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+    assert r["latency_observed"] == [b.data["latency"]]

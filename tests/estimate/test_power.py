@@ -86,6 +86,8 @@ def test_idle_datapath_costs_static_and_clock_only(measured):
     assert e_fast["busy"] < e_slow["busy"]
 
 
+# slow: four syntheses and toggle counts of one property of the power model
+@pytest.mark.slow
 def test_pruned_design_costs_less_energy_than_dense(tmp_path):
     energy = {}
     for sparsity in (0.0, 0.85):

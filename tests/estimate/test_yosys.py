@@ -129,7 +129,7 @@ def pruned_digits(tmp_path_factory):
     return out, rtl.data
 
 
-@pytest.mark.parametrize("target", ["ecp5", "asic"])
+@pytest.mark.parametrize("target", ["ecp5", pytest.param("asic", marks=pytest.mark.slow)])
 def test_per_layer_numbers_agree_with_one_whole_design_run(pruned_digits, tmp_path, target):
     """An independent Yosys run on the same Verilog (one flattened design, no split): the
     per-layer totals agree within 10 %, and are never below it (the whole design also

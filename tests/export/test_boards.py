@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.export import boards
+from hwgen.export import boards, uart_top
 from hwgen.export.project import export_board
 
 from ..hw_factory import random_graph
@@ -33,7 +33,8 @@ def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext):
 
 @pytest.mark.parametrize("board, tool, files", [
     ("arty-a7-35", "vivado", {".tcl": "xc7a35ticsg324-1L", ".xdc": "create_clock"}),
-    ("de10-nano", "quartus_map", {".qsf": "5CSEBA6U23I7", ".sdc": "create_clock"})])
+    pytest.param("de10-nano", "quartus_map", {".qsf": "5CSEBA6U23I7", ".sdc": "create_clock"},
+                 marks=pytest.mark.slow)])    # the same path as arty's, Quartus files
 def test_vendor_boards_get_a_complete_project(graph, tmp_path, board, tool, files):
     info = export_board("small", graph, tmp_path, board, "uart", **QUIET)
     assert not info["built"] and tool in info["needs"]
@@ -90,21 +91,23 @@ def _big_graph(n: int = 16, bits: int = 6, seed: int = 1):
     return Graph([x, d], name="big")
 
 
-def test_nextpnr_running_out_of_room_is_a_fit_error_with_its_numbers(tmp_path):
+def test_nextpnr_running_out_of_room_is_a_placement_error_with_its_numbers(tmp_path):
     """The fit check's estimate is a model; placement is the truth. A core built straight
-    into the board top (no fit check) that nextpnr cannot place gives the counts nextpnr
-    reported, which `export --reuse auto` answers with the next reuse factor."""
+    into the board top (no fit check) with more hardware multipliers than the UP5K's 8
+    SB_MAC16: nextpnr's own counts come back as PlacementDoesNotFit, which
+    `export --reuse auto` answers with the next reuse factor."""
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
     b = boards.board("icebreaker")
-    graph = _big_graph()
-    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(pipeline=0))
-    top = boards.BoardTop(b, __import__("hwgen.export.uart_top", fromlist=["UartTop"]).UartTop(
-        rtl.data, 104), rtl.verilog.read_text(), rtl.data["top"])
+    graph = _big_graph(n=4, bits=7, seed=3)
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(mult="dsp"))
+    assert sum(r.get("multipliers", 0) for r in rtl.data["layers"]) > 8
+    top = boards.BoardTop(b, uart_top.UartTop(rtl.data, 104), rtl.verilog.read_text(),
+                          rtl.data["top"])
     with pytest.raises(boards.PlacementDoesNotFit,
                        match=r"icebreaker: nextpnr could not place it on the iCE40UP5K: "
-                             r"ICESTORM_LC (\d+) of 5280 \(log: .*hwgen_big_icebreaker\.tim\)"):
-        boards.build(b, top, "hwgen_big_icebreaker", tmp_path, **QUIET)
+                             r"ICESTORM_DSP (\d+) of 8 \(log: .*hwgen_mac_icebreaker\.tim\)"):
+        boards.build(b, top, "hwgen_mac_icebreaker", tmp_path, **QUIET)
 
 
 @pytest.mark.slow
