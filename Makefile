@@ -56,10 +56,10 @@ bench: $(STAMP)
 # co-simulations, more random models, a second CLI flow). Figures in the README.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 # fuzz: N random QKeras models from SEED, reference vs QKeras (twin and untouched model) and
 # RTL vs reference in Verilator; a failing seed is printed with its replay command.

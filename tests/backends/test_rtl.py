@@ -136,6 +136,8 @@ def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, capsys):
     assert manifest["options"]["reuse"] == int(reuse)
 
 
+# slow: test_power's flow test compares the Verilog of two runs in separate folders
+@pytest.mark.slow
 def test_two_builds_are_byte_identical(tmp_path):
     _, g = hwgen.compile_model("digits_mlp")
     a = build_rtl(g, tmp_path / "a", HardwareOptions())[1]
@@ -260,6 +262,8 @@ def test_idle_datapath_does_not_toggle(tmp_path):
     assert later == set(), later
 
 
+# slow: the CLI export with automatic reuse and the early-stop test cover build_fitting
+@pytest.mark.slow
 def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
     from hwgen import flow
     from hwgen.errors import HwgenError

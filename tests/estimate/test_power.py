@@ -19,6 +19,10 @@ from ..hw_factory import random_graph
 QUIET = dict(log=lambda s: None)
 
 
+# One worker builds this module's shared fixtures (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("power")
+
+
 def _design(tmp, seed, sparsity=0.0):
     graph = random_graph(seed, sparsity=sparsity, n_in=8)
     lowered, rtl = build_rtl(graph, tmp, HardwareOptions())

@@ -12,6 +12,10 @@ from hwgen.options import HardwareOptions
 from ..hw_factory import random_graph
 
 
+# One worker builds this module's shared fixtures (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("yosys")
+
+
 @pytest.fixture(scope="module")
 def small_design(tmp_path_factory):
     out = tmp_path_factory.mktemp("small")
@@ -79,6 +83,8 @@ def test_cli_estimate_writes_json(tmp_path, capsys):
     assert "transistors" in capsys.readouterr().out
 
 
+# slow: the flow test places and routes on ecp5 and checks its Fmax
+@pytest.mark.slow
 def test_place_and_route_reports_fmax(tmp_path):
     from hwgen.estimate.nextpnr import place_and_route
     _, rtl = build_rtl(random_graph(4), tmp_path, HardwareOptions(pipeline=1))

@@ -55,3 +55,17 @@ def test_layers_hls4ml_cannot_match_are_named():
             assert reason and "hwgen folds it exactly" in reason
             return
     pytest.fail("no random model with a folded batch-norm")
+
+
+@pytest.mark.parametrize("backend,project_file", [
+    ("Vivado", "build_prj.tcl"),
+    pytest.param("Quartus", "build_lib.sh", marks=pytest.mark.slow)])
+def test_vivado_and_quartus_backends_are_bit_exact_in_c_simulation(backend, project_file,
+                                                                    tmp_path, capsys):
+    """The other two hls4ml back ends `hwgen hls --backend` offers: the project is written
+    and its C simulation equals the reference."""
+    from hwgen.cli import main
+    assert main(["hls", "digits_mlp_pruned", "--backend", backend, "-o", str(tmp_path),
+                 "--n", "500"]) == 0, capsys.readouterr()
+    assert "500 vectors, 0 mismatches" in capsys.readouterr().out
+    assert (tmp_path / project_file).exists()
