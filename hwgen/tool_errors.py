@@ -44,3 +44,9 @@ def tool_failed(tool: str, log: Path | None = None, text: str | None = None,
         line = rest[-1] if rest else "no error message"
     where = f" (full log: {log})" if log is not None else ""
     return HwgenError(f"{tool} failed{what}: {line}{where}")
+
+
+def read_log(path: Path) -> str:
+    """A tool's log, or "" when the tool died before writing it."""
+    path = Path(path)
+    return path.read_text(errors="replace") if path.is_file() else ""

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from ..errors import HwgenError
-from ..tool_errors import tool_failed
+from ..tool_errors import read_log, tool_failed
 
 # LFE5U devices: (nextpnr flag, LUT4s, flip-flops, MULT18X18D), from the ECP5 family data
 # sheet (FPGA-DS-02012, table 1.1).
@@ -122,7 +122,7 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
                                                        "synth.ys"], cwd=work)
     if yosys.returncode != 0:
         raise tool_failed("Yosys", work / "yosys.log", (yosys.stderr or "") + "\n" +
-                          _read(work / "yosys.log"), " before place and route")
+                          read_log(work / "yosys.log"), " before place and route")
     where = ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"] \
         if family == "ice40" else [f"--{device}", "--package", "CABGA381", "--out-of-context"]
     cmd = toolchain.nextpnr_command(family) + where + [
@@ -131,13 +131,9 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     pnr = processes.run(cmd, cwd=work)
     if pnr.returncode != 0:
         raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
-                          "\n" + _read(work / "nextpnr.log"))
+                          "\n" + read_log(work / "nextpnr.log"))
     name = "iCE40UP5K" if family == "ice40" else ecp5_part(device)
     return parse_report(json.loads((work / "report.json").read_text()), name)
-
-
-def _read(path: Path) -> str:
-    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def parse_report(report: dict, device: str) -> dict:

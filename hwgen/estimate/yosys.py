@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import HwgenError
 from ..outputs import write_text
-from ..tool_errors import tool_failed
+from ..tool_errors import read_log, tool_failed
 from ..processes import Cancelled
 
 
@@ -127,7 +127,7 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                                                       "synth.ys"], cwd=work)
     if proc.returncode != 0:
         raise tool_failed("Yosys", work / "yosys.log", (proc.stderr or "") + "\n" +
-                          _read(work / "yosys.log"), " on the whole design")
+                          read_log(work / "yosys.log"), " on the whole design")
     return summarize(t, json.loads((work / "stat.json").read_text()),
                      (work / "ltp.txt").read_text())
 
@@ -158,16 +158,12 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
                                                       "synth.ys"], cwd=d, cancel=cancel)
     if proc.returncode != 0:
         raise tool_failed("Yosys", d / "yosys.log", (proc.stderr or proc.stdout or "") + "\n"
-                          + _read(d / "yosys.log"), f" on {module}")
+                          + read_log(d / "yosys.log"), f" on {module}")
     result = {"stat": json.loads((d / "stat.json").read_text()),
               "ltp": (d / "ltp.txt").read_text()}
     write_text(done, json.dumps(result))
     (d / "design.v").unlink()        # the cache keeps results, not copies of the design
     return result
-
-
-def _read(path: Path) -> str:
-    return path.read_text(errors="replace") if path.is_file() else ""
 
 
 def summarize(t: Target, stat: dict, ltp_text: str) -> dict:

@@ -155,3 +155,13 @@ def test_estimate_option_errors_are_clear(args, message, capsys):
     from hwgen.cli import main
     assert main(["estimate", "digits_mlp_pruned", "--no-power"] + args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_yosys_error_is_quoted_with_its_log(tmp_path):
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.yosys import synthesize_whole
+    broken = tmp_path / "broken.v"
+    broken.write_text("module top(input a, output b);\n  assign b = a +;\nendmodule\n")
+    with pytest.raises(HwgenError, match=r"Yosys failed on the whole design: .*design\.v:2: "
+                                         r"ERROR: syntax error.*\(full log: .*yosys\.log\)"):
+        synthesize_whole(broken, "top", "ice40", tmp_path / "work")
