@@ -75,8 +75,8 @@ def _out_dir(args, name: str, *default: str) -> Path:
     """The output folder (`-o`, else build/<design>/<default...>), created, checked
     writable and locked for this run."""
     from .outputs import output_dir
-    if getattr(args, "out", None):
-        return output_dir(Path(args.out), "-o/--out")
+    if getattr(args, "out", None):      # `main` checked and locked it before loading
+        return Path(args.out)
     return output_dir(Path("build", name, *default), "the output folder")
 
 
@@ -203,7 +203,7 @@ def cmd_sim(args) -> int:
             raise HwgenError(f"--rtl-dir {rtl_dir} is not a folder")
         manifest = load_manifest(rtl_dir.parent / "manifest.json")
         from .outputs import output_dir
-        out = output_dir(Path(args.out), "-o/--out") if args.out else \
+        out = Path(args.out) if args.out else \
             output_dir(rtl_dir.parent, "the folder of --rtl-dir")
         print(f"[2/3] using the Verilog in {rtl_dir} as it is", flush=True)
     else:

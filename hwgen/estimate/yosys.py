@@ -132,6 +132,18 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                      (work / "ltp.txt").read_text())
 
 
+def synthesize_text(text: str, top: str, target: str, work: Path,
+                    blackboxes: list[str] | tuple = (), log=print) -> dict:
+    """Resources of the design `text` (top `top`, `blackboxes` left out) for `target`,
+    cached in `work` by content as the per-layer runs are."""
+    t = TARGETS[target]
+    result = _run_cached(text, t.script(top, list(blackboxes), False) + "# " +
+                         yosys_version() + "\n", Path(work), top, log)
+    counts = summarize(t, result["stat"], result["ltp"])
+    counts.pop("logic_levels", None)
+    return counts
+
+
 def module_text(text: str, name: str) -> str:
     """The Verilog of one module (with its attribute lines) from a generated file."""
     m = re.search(r"(\(\*[^\n]*\*\)\n)*module " + re.escape(_esc(name)) + r" ?\(", text)

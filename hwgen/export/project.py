@@ -1,6 +1,7 @@
 """The steps of `hwgen export --board`: RTL, fit check, board top, build, README."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -42,26 +43,24 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     boards.check_build_dir(out)
     hw = hw or HardwareOptions()
     target = _SYNTH_TARGET[b.family]
-    wrappers = {}
+    tops = {}      # manifest (as JSON) -> (board top logic, its resources)
 
-    def wrapper(manifest):
-        key = manifest_key(manifest)
-        if key not in wrappers:
-            wrappers[key] = make_wrapper(manifest, graph, top, vectors, seed, extra, divisor,
-                                         int(b.clock_mhz * 1e6))
-        return wrappers[key]
-
-    board_top_use = {}
+    def board_top(manifest):
+        key = json.dumps(manifest, sort_keys=True)
+        if key not in tops:
+            logic = make_wrapper(manifest, graph, top, vectors, seed, extra, divisor,
+                                 int(b.clock_mhz * 1e6))
+            use = wrapper_resources(logic, manifest, target, out / "synth" / "board-top")
+            if top == "selftest":      # ROMs counted in the board's own block shapes
+                use["RAM"] = selftest.rom_blocks(manifest, vectors, b.family)
+            elif b.family != target:   # Cyclone V: the xc7 mapping's RAMB count says nothing
+                use["RAM"] = 0
+            tops[key] = logic, use
+        return tops[key]
 
     def fits(manifest, total):
-        extra_use = wrapper_resources(wrapper(manifest), manifest, target,
-                                      out / "synth" / "board-top", lambda s: None)
-        if b.family != target or top == "selftest":   # ROMs in the board's own blocks
-            extra_use["RAM"] = selftest.rom_blocks(manifest, vectors, b.family) \
-                if top == "selftest" else 0
-        board_top_use[manifest_key(manifest)] = extra_use
-        boards.fit_check(b, {k: total.get(k, 0) + extra_use.get(k, 0)
-                             for k in set(total) | set(extra_use)})
+        use = board_top(manifest)[1]
+        boards.fit_check(b, {k: total.get(k, 0) + use.get(k, 0) for k in set(total) | set(use)})
 
     sub = lambda s: log("  " + s.strip())     # noqa: E731
     reuses = AUTO_REUSE
@@ -82,11 +81,11 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
         manifest = rtl.data
         log(f"[3/4] board top: {top}")
         name = f"hwgen_{design}_{b.name.replace('-', '_')}"
-        board_top = boards.BoardTop(b, wrapper(manifest), rtl.verilog.read_text(),
-                                    manifest["top"])
+        logic, board_top_use = board_top(manifest)
+        placed_top = boards.BoardTop(b, logic, rtl.verilog.read_text(), manifest["top"])
         log(f"[4/4] {'build (open flow)' if b.open_flow else 'vendor project'} for {b.name}")
         try:
-            result = boards.build(b, board_top, name, out, log=sub)
+            result = boards.build(b, placed_top, name, out, log=sub)
             break
         except boards.PlacementDoesNotFit as exc:
             reuse = manifest["options"]["reuse"]
@@ -105,16 +104,11 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
             "vectors": vectors if top == "selftest" else None, "options": manifest["options"],
             "auto_reuse": auto_reuse,
             "resources": resources["total"],
-            "board_top_resources": board_top_use[manifest_key(manifest)],
+            "board_top_resources": board_top_use,
             "tools": _tools(b), **result}
     boards.describe(out, info)
     write_text(out / "README.md", readme(info, name, manifest))
     return info
-
-
-def manifest_key(manifest: dict) -> str:
-    import json
-    return json.dumps(manifest, sort_keys=True)
 
 
 def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int,
@@ -131,22 +125,17 @@ def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int
 WRAPPER_TOP = "hwgen_board_wrapper"
 
 
-def wrapper_resources(wrapper, manifest: dict, target: str, work: Path, log) -> dict:
+def wrapper_resources(wrapper, manifest: dict, target: str, work: Path) -> dict:
     """Yosys's count of the board top's own logic (the core a black box): what the fit
     check adds to the core's estimate, since all of it is placed on the device."""
     from amaranth.back import verilog
-    from ..estimate.yosys import TARGETS, _run_cached, summarize, yosys_version
+    from ..estimate.yosys import synthesize_text
     in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
     core = manifest["top"]
     stub = (f"module {core}(input clk, input rst, input in_valid, input [{in_bits - 1}:0] "
             f"in_data, output out_valid, output [{out_bits - 1}:0] out_data);\nendmodule\n")
-    text = verilog.convert(wrapper, name=WRAPPER_TOP) + stub
-    t = TARGETS[target]
-    result = _run_cached(text, t.script(WRAPPER_TOP, [core], False) + "# " + yosys_version()
-                         + "\n", Path(work), "board top", log)
-    counts = summarize(t, result["stat"], result["ltp"])
-    counts.pop("logic_levels", None)
-    return counts
+    return synthesize_text(verilog.convert(wrapper, name=WRAPPER_TOP) + stub, WRAPPER_TOP,
+                           target, work, [core], log=lambda s: None)
 
 
 def _tools(b: boards.Board) -> dict:

@@ -26,6 +26,14 @@ def _config() -> dict:
     return json.loads(Path(os.environ["HWGEN_SIM_CONFIG"]).read_text())
 
 
+def _vectors():
+    """(config, manifest, input codes, expected output codes) of a bench run."""
+    cfg = _config()
+    # Codes wider than 62 bits are Python ints (an object array, pickled by np.save).
+    return (cfg, json.loads(Path(cfg["manifest"]).read_text()), np.load(cfg["inputs"]),
+            np.load(cfg["expected"], allow_pickle=True))
+
+
 async def _reset(dut):
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.rst.value = 1
@@ -37,12 +45,8 @@ async def _reset(dut):
 @cocotb.test()
 async def stream(dut):
     """Layered bench on the bare DUT: back to back, then with random idle gaps."""
-    cfg = _config()
-    manifest = json.loads(Path(cfg["manifest"]).read_text())
-    inputs = np.load(cfg["inputs"])
-    # Codes wider than 62 bits are Python ints (an object array, pickled by np.save).
-    model = ReferenceModel(np.load(cfg["expected"], allow_pickle=True),
-                           manifest["output"]["logits"])
+    cfg, manifest, inputs, expected = _vectors()
+    model = ReferenceModel(expected, manifest["output"]["logits"])
     await _reset(dut)
     monitor = Monitor(dut)
     cocotb.start_soon(monitor.run())
@@ -65,10 +69,7 @@ async def stream(dut):
 async def midreset(dut):
     """A reset while vectors are in flight: nothing that was in flight comes out after it,
     and the vectors sent after it come out right, `latency` cycles after their inputs."""
-    cfg = _config()
-    manifest = json.loads(Path(cfg["manifest"]).read_text())
-    inputs = np.load(cfg["inputs"])
-    expected = np.load(cfg["expected"], allow_pickle=True)
+    cfg, manifest, inputs, expected = _vectors()
     half = len(inputs) // 2
     words = input_words(manifest, inputs)
     await _reset(dut)

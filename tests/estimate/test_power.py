@@ -82,6 +82,8 @@ def test_idle_datapath_costs_static_and_clock_only(measured):
 
     # Twice the clock: twice the dynamic power but the same dynamic energy per inference
     # (the same toggles, in half the time), and the static share of each inference halves.
+    # Estimated powers (floats the report rounds), not model or RTL outputs: those are
+    # compared code for code elsewhere.
     slow, fast = (estimate_power(resources, acts["random"], manifest["latency"], "ice40", mhz)
                   for mhz in (12.0, 24.0))
     assert fast["dynamic_busy_mw"] == pytest.approx(2 * slow["dynamic_busy_mw"], rel=1e-3)
