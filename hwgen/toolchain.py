@@ -47,9 +47,23 @@ def verilator_env() -> dict[str, str]:
         env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     if VERILATOR_MAKEFLAGS not in env.get("MAKEFLAGS", ""):
         env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + VERILATOR_MAKEFLAGS).strip()
+    wrapper = objcache_wrapper()
+    if wrapper and "OBJCACHE=" not in env["MAKEFLAGS"]:
+        env["MAKEFLAGS"] += f" OBJCACHE={wrapper}"
     if shutil.which("verilator", path=env["PATH"]) is None:
         raise HwgenError(f"no verilator executable in {bin_dir}")
     return env
+
+
+def objcache_wrapper() -> str | None:
+    """`hwgen-objcache` (sim/objcache.py: the Verilator runtime compiled once, not per
+    build) beside the running Python, unless HWGEN_OBJCACHE=0 or its path has a space
+    (make cannot take it through MAKEFLAGS then)."""
+    import sys
+    if os.environ.get("HWGEN_OBJCACHE") == "0":
+        return None
+    exe = Path(sys.executable).parent / "hwgen-objcache"
+    return str(exe) if exe.is_file() and " " not in str(exe) else None
 
 
 def verilator_version() -> str:
