@@ -22,7 +22,7 @@ BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
-.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls fuzz
+.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden
 
 venv: $(STAMP)
 
@@ -65,6 +65,11 @@ test-all: $(STAMP)
 # RTL vs reference in Verilator; a failing seed is printed with its replay command.
 fuzz: $(STAMP)
 	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS))
+
+# golden: rewrite designs/*/golden.json (sha256 of each design's Verilog, manifest and IR)
+# after a change meant to alter the hardware; make test compares against them.
+golden: $(STAMP)
+	$(BIN)/python -m hwgen.golden --write
 
 verify: $(STAMP)
 	$(BIN)/hwgen verify-model $(MODEL) --n $(N) --seed $(SEED)
