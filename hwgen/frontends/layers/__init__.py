@@ -1,0 +1,4 @@
+"""Front-end handlers, one module per family of Keras layers; importing this package
+registers every handler (`frontends.registry`), in the order the supported-layer list
+names them."""
+from . import dense, activation, batchnorm, ignored, reshape  # noqa: F401

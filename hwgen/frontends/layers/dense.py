@@ -1,0 +1,38 @@
+"""QDense and Dense: a weight matrix on a flat input, then the layer's own activation."""
+import numpy as np
+
+from ...errors import UnsupportedError, layer_error
+from ...ir.bounds import dense_bounds
+from ...ir.graph import Dense
+from ...ir.types import FixedType
+from ..registry import handler
+
+
+@handler("QDense", "Dense")
+def dense(b, layer, following) -> int:
+    src = b.cur
+    if len(src.shape) != 1:
+        raise layer_error(layer.name, f"Dense on a rank-{len(src.shape)} input {src.shape} "
+                          f"is not supported", "Add a Flatten layer before it", UnsupportedError)
+    kernel = np.asarray(layer.kernel, dtype=np.float64)
+    if kernel.shape[0] != src.shape[0]:
+        raise layer_error(layer.name, f"kernel shape {kernel.shape} does not fit input "
+                          f"shape {src.shape}", "Check the weights file")
+    prec = b.options.precision_for(layer.name)
+    w, wf, w_note = b.weights(layer, "kernel", kernel, prec)
+    if layer.use_bias:
+        bias, bf, b_note = b.weights(layer, "bias", np.asarray(layer.bias, np.float64), prec)
+    else:
+        bias, bf, b_note = None, wf, "no bias"
+    frac = max(src.type.frac + wf, bf)
+    lo, hi = dense_bounds(w, bias, src.type.min_code, src.type.max_code, src.type.frac,
+                          wf, bf, frac)
+    out = FixedType.for_range(int(lo.min()), int(hi.max()), frac)
+    b.push(Dense, layer, shape=(w.shape[1],), type=out, weights=w, weight_frac=wf,
+           bias=bias, bias_frac=bf, note=f"kernel {w_note}; bias {b_note}")
+    quantized = b.weight_quantizers.get(layer.name, {})
+    if "kernel" not in quantized or (layer.use_bias and "bias" not in quantized):
+        # Float weights were put on `prec` (else weights() raised): so is the result.
+        b.quantize_to(layer, prec, "_result")
+    b.activation(layer.activation, layer, following is None)
+    return 1

@@ -1,0 +1,51 @@
+"""The front end's layer registry: one decorated handler per Keras layer class.
+
+`@handler("QDense", "Dense", summary="QDense, Dense")` registers a function
+`fn(builder, layer, following) -> int` that appends the layer's IR nodes through the
+`Builder` and returns how many layers it consumed (2 when it fused `following`, the next
+layer of the chain, into its own nodes). The supported-layer list in errors and in the
+README is `supported_layers()`, derived from the registry, so it cannot fall behind.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Handler:
+    classes: tuple[str, ...]
+    fn: Callable
+    summary: str          # how the supported-layer list names these classes
+
+
+HANDLERS: dict[str, Handler] = {}
+_ORDER: list[Handler] = []
+
+
+def handler(*classes: str, summary: str | None = None):
+    """Register the decorated function for the Keras layer `classes`."""
+    def register(fn):
+        h = Handler(tuple(classes), fn, summary or ", ".join(classes))
+        for cls in classes:
+            if cls in HANDLERS:
+                raise ValueError(f"two front-end handlers for {cls}")
+            HANDLERS[cls] = h
+        _ORDER.append(h)
+        return fn
+    return register
+
+
+def lookup(cls: str) -> Handler | None:
+    _load()
+    return HANDLERS.get(cls)
+
+
+def supported_layers() -> str:
+    """The layer classes hwgen reads, as the errors and the docs list them."""
+    _load()
+    return ", ".join(["InputLayer"] + [h.summary for h in _ORDER])
+
+
+def _load() -> None:
+    from . import layers  # noqa: F401  (importing the package registers its handlers)

@@ -1,0 +1,38 @@
+"""The front end's handler registry: one handler per Keras layer class, and the supported
+list in errors and the README derived from it."""
+from pathlib import Path
+
+import pytest
+
+from hwgen.frontends import registry
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_every_layer_class_has_one_handler_and_the_list_names_them_all():
+    listed = registry.supported_layers()
+    for cls in ("QDense", "Dense", "QActivation", "Activation", "BatchNormalization",
+                "QBatchNormalization", "Flatten", "Reshape", "Dropout"):
+        h = registry.lookup(cls)
+        assert h is not None and cls in h.classes and cls in listed
+    assert registry.lookup("QConv2D") is None
+
+
+def test_a_second_handler_for_a_class_is_refused():
+    with pytest.raises(ValueError, match="two front-end handlers for QDense"):
+        registry.handler("QDense")(lambda b, layer, following: 1)
+
+
+def test_the_readme_lists_exactly_the_registered_layers():
+    text = " ".join(README.read_text().split())
+    assert f"): {registry.supported_layers()}." in text
+
+
+def test_an_unregistered_layer_names_the_registry_list():
+    import tensorflow as tf
+    from hwgen import HwgenError, compile_model
+    inp = tf.keras.Input((4, 1))
+    out = tf.keras.layers.Conv1D(2, 3, name="conv")(inp)
+    with pytest.raises(HwgenError) as err:
+        compile_model(tf.keras.Model(inp, out))
+    assert f"Supported layers: {registry.supported_layers()}" in str(err.value)
