@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .ir.graph import Graph, LinearSum
+from .ir.graph import Graph
+
+from .ops import LinearSum
 from .options import HardwareOptions
 
 

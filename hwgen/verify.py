@@ -15,7 +15,8 @@ from .frontends.twin import build_twin, predict
 from .ir import interp
 from .errors import HwgenError
 from .ir.bounds import dense_bounds
-from .ir.graph import Dense, Graph
+from .ir.graph import Graph
+from .ops import Dense
 from .ir.types import codes_to_float, exact_codes
 from .sim.vectors import gaussian_codes, input_codes
 

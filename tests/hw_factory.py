@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from hwgen.ir.bounds import dense_bounds
-from hwgen.ir.graph import (Dense, Graph, Input, Quantize, Relu, ScaleShift,
-                            StepFunction)
+from hwgen.ir.graph import Graph
+from hwgen.ops import Dense, Input, Quantize, Relu, ScaleShift, StepFunction
 from hwgen.ir.types import FixedType, Overflow, Rounding
 
 

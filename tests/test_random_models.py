@@ -45,7 +45,7 @@ def test_float32_rounding_before_quantizer_is_modelled():
     from qkeras import QActivation, QDense
 
     from hwgen.ir import interp
-    from hwgen.ir.graph import Quantize
+    from hwgen.ops import Quantize
 
     from .model_factory import quantizer
     model = tf.keras.Sequential([

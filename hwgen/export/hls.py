@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HwgenError
-from ..ir.graph import Dense, Graph, Input, Quantize, Relu, Reshape
+from ..ir.graph import Graph
+from ..ops import Dense, Input, Quantize, Relu, Reshape
 from ..ir.types import FixedType
 
 BACKENDS = ("Vitis", "Vivado", "Quartus")

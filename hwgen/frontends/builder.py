@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import UnsupportedError, layer_error
-from ..ir.graph import Input, Node, Quantize, Relu, StepFunction
+from ..ops import Input, Node, Quantize, Relu, StepFunction
 from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to_float,
                         float_to_codes, parse_precision)
 from ..options import DEFAULT_INPUT_FORMAT, FrontendOptions

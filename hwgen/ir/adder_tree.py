@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .graph import Term
+from .term import Term
 from .types import FixedType
 
 

@@ -1,28 +1,18 @@
 """Human-readable views of the IR: a per-layer table (`hwgen inspect`) and a full dump."""
 from __future__ import annotations
 
-import numpy as np
-
-from .graph import Dense, Graph, LinearSum, Node, ScaleShift, StepFunction
+from .graph import Graph
 from .types import FixedType
 
 
-def weight_count(node: Node) -> tuple[int, int]:
-    """(weights, non-zero weights) of a node."""
-    if isinstance(node, Dense):
-        return int(node.weights.size), node.nonzero
-    if isinstance(node, ScaleShift):
-        return int(node.scale.size), int(np.count_nonzero(node.scale))
-    return 0, 0
+def weight_count(node) -> tuple[int, int]:
+    """(weights, non-zero weights) of a node (its `stats` rule)."""
+    return node.stats()[:2]
 
 
-def macs(node: Node) -> int:
+def macs(node) -> int:
     """Multiply-accumulates per inference (pruned weights cost nothing)."""
-    if isinstance(node, Dense):
-        return node.nonzero
-    if isinstance(node, ScaleShift):
-        return int(np.count_nonzero(node.scale)) * (node.size // node.scale.size)
-    return 0
+    return node.stats()[2]
 
 
 def table(graph: Graph) -> str:
@@ -72,44 +62,12 @@ def dump(graph: Graph) -> str:
                     for a, b in zip(node.lo.ravel(), node.hi.ravel())]
             lines.append(f"    range [{int(node.lo.min())}, {int(node.hi.max())}], "
                          f"{min(bits)}..{max(bits)} bits per element")
-        if isinstance(node, Dense):
-            lines.append(f"    weights {node.weights.shape} frac={node.weight_frac} "
-                         f"nonzero={node.nonzero} range=[{int(node.weights.min())}, "
-                         f"{int(node.weights.max())}]; bias frac={node.bias_frac}")
-        elif isinstance(node, StepFunction):
-            lines.append(f"    {node.thresholds.shape[0]} channel(s), "
-                         f"{node.thresholds.shape[1]} thresholds: {node.function}")
-        elif isinstance(node, LinearSum) and getattr(node, "fold", None):
-            lines.append("    " + _fold_line(node.fold))
-        elif isinstance(node, LinearSum):
-            terms = sum(len(c) for c in node.terms)
-            lines.append(f"    {node.mult} terms={terms} (products and constants)")
-            if node.trees:
-                acc = [t.root.type.width for t in node.trees]
-                lines.append(f"    adder trees: {sum(t.adders for t in node.trees)} adders, "
-                             f"depth {max(t.depth for t in node.trees)}, accumulators "
-                             f"{min(acc)}..{max(acc)} bits")
-        elif isinstance(node, ScaleShift):
-            lines.append(f"    scale frac={node.scale_frac} shift frac={node.shift_frac}")
-        elif hasattr(node, "rounding"):
-            lines.append(f"    rounding={node.rounding.value} overflow={node.overflow.value} "
-                         f"float32_cast={node.float32_cast}")
+        lines += ["    " + line for line in node.details()]
         if node.name in fused:
             lines.append(f"    computed inside the lanes of folded %{fused[node.name]}")
         if node.register_after:
             lines.append(f"    pipeline registers after levels {list(node.register_after)}")
     return "\n".join(lines) + "\n"
-
-
-def _fold_line(fold) -> str:
-    """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""
-    return (f"folded: {len(fold.lanes)} multiply-accumulate lane(s), {fold.cycles} cycles "
-            f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
-            f"weights >> {fold.shift} in ROM, "
-            + ("one input multiplexer shared by all lanes" if fold.shared_source
-               else "an input multiplexer per lane")
-            + (", inputs latched" if fold.latch else "")
-            + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))
 
 
 def _shape(shape) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir.graph import Graph, Quantize
+from ..ir.graph import Graph
+
+from ..ops import Quantize
 
 
 class DropExactFloat32Casts:

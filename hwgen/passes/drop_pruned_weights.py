@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir.graph import Dense, Graph, LinearSum, Term
+from ..ir.graph import Graph
+
+from ..ir.term import Term
+
+from ..ops import Dense, LinearSum
 
 
 class DropPrunedWeights:

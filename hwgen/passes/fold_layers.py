@@ -18,7 +18,8 @@ from typing import Mapping
 
 from ..errors import HwgenError
 from ..ir import fold
-from ..ir.graph import Graph, LinearSum, Node, Quantize, Relu, StepFunction
+from ..ir.graph import Graph
+from ..ops import LinearSum, Node, Quantize, Relu, StepFunction
 
 
 class FoldLayers:

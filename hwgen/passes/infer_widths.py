@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir import adder_tree
-from ..ir.graph import Graph, LinearSum
+from ..ir.graph import Graph
+from ..ops import LinearSum
 
 
 class InferWidths:

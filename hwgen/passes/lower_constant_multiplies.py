@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir.graph import Graph, LinearSum, Term
+from ..ir.graph import Graph
+
+from ..ir.term import Term
+
+from ..ops import LinearSum
 from .csd import csd_digits
 
 MODES = ("csd", "dsp")

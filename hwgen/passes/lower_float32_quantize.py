@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..ir import interp
-from ..ir.graph import Graph, Quantize, StepFunction
+from ..ir.graph import Graph
+from ..ops import Quantize, StepFunction
 from ..ir.types import Overflow, as_codes
 
 MAX_STEPS = 4096

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir.graph import Graph, Input, LinearSum, Node, Quantize, Reshape
+from ..ir.graph import Graph
+from ..ops import Node
 
 # Measured on digits_mlp_pruned (ecp5, Yosys): a register every 2 levels costs 4624
 # flip-flops, every 3 levels 2580, every 4 levels 1739. 3 keeps a stage at about three
@@ -21,19 +22,9 @@ DEFAULT_EVERY = 3
 
 
 def levels(node: Node) -> int:
-    """Combinational levels of one op (a folded layer has its own pipeline: none)."""
-    if isinstance(node, LinearSum) and node.fold is not None:
-        return 0
-    if isinstance(node, LinearSum):
-        depth = max(t.depth for t in node.trees)
-        multiplies = node.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
-                                               for col in node.terms for t in col)
-        return depth + (1 if multiplies else 0)
-    if isinstance(node, (Input, Reshape)):
-        return 0
-    if isinstance(node, Quantize):
-        return 2            # round (a carry chain), then saturate (compare and select)
-    return 1
+    """Combinational levels of one op (its `logic_levels` rule; a folded layer has its
+    own pipeline: none)."""
+    return node.logic_levels()
 
 
 def latency(graph: Graph) -> int:

@@ -80,7 +80,8 @@ def _big_graph(n: int = 16, bits: int = 6, seed: int = 1):
     """One dense n x n layer of `bits`-bit weights: more logic cells than the UP5K has."""
     import numpy as np
     from hwgen.ir.bounds import dense_bounds
-    from hwgen.ir.graph import Dense, Graph, Input
+    from hwgen.ir.graph import Graph
+    from hwgen.ops import Dense, Input
     from hwgen.ir.types import FixedType
     rng = np.random.default_rng(seed)
     x = Input("input", "input", (n,), FixedType(True, 8, 2), origin="InputLayer")

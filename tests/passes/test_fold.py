@@ -5,7 +5,7 @@ import pytest
 
 from hwgen.errors import HwgenError
 from hwgen.ir import fold
-from hwgen.ir.graph import LinearSum
+from hwgen.ops import LinearSum
 from hwgen.ir.text import dump
 from hwgen.options import HardwareOptions
 from hwgen.passes import pipelines

@@ -5,7 +5,7 @@ import pytest
 import hwgen
 from hwgen.designs import design_names
 from hwgen.ir import interp
-from hwgen.ir.graph import LinearSum, Quantize, StepFunction
+from hwgen.ops import LinearSum, Quantize, StepFunction
 from hwgen.passes import pipelines
 from hwgen.passes.drop_pruned_weights import DropPrunedWeights
 from hwgen.passes.infer_ranges import InferRanges

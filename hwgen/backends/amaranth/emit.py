@@ -10,7 +10,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...ir.graph import Graph, LinearSum
+from ...ir.graph import Graph
+
+from ...ops import LinearSum
 from ...outputs import write_text
 from .top import Top, argmax_bits, module_name
 

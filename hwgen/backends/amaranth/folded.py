@@ -30,7 +30,7 @@ from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ...ir.fold import Fold
-from ...ir.graph import Quantize, Relu
+from ...ops import Quantize, Relu
 from .layers import (Layer, _overflow, _round, element_shape, ranged_signal, relu_value,
                      step_value)
 

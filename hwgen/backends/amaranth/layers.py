@@ -16,8 +16,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigne
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ...ir.graph import (LinearSum, Node, Quantize, Relu, Reshape, ScaleShift,
-                         StepFunction)
+from ...ops import LinearSum, Node, Quantize, Relu, Reshape, ScaleShift, StepFunction
 from ...ir.types import FixedType, Overflow, Rounding, requantize
 
 

@@ -16,7 +16,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ...ir.graph import Graph, Input
+from ...ir.graph import Graph
+
+from ...ops import Input
 from ...passes.fold_layers import fused_nodes
 from ...passes.schedule_pipeline import initiation_interval, latency, node_latency
 from .layers import layer_for, register_stage

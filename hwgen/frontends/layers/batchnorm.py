@@ -4,7 +4,7 @@ precision."""
 import numpy as np
 
 from ...errors import UnsupportedError, layer_error
-from ...ir.graph import ScaleShift, StepFunction
+from ...ops import ScaleShift, StepFunction
 from ...ir.types import FixedType, apply_overflow, float_to_codes
 from .. import quantizers
 from ..builder import unwrap

@@ -3,7 +3,7 @@ import numpy as np
 
 from ...errors import UnsupportedError, layer_error
 from ...ir.bounds import dense_bounds
-from ...ir.graph import Dense
+from ...ops import Dense
 from ...ir.types import FixedType
 from ..registry import handler
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...errors import layer_error
-from ...ir.graph import Reshape
+from ...ops import Reshape
 from ..registry import handler
 
 

@@ -1,0 +1,14 @@
+"""The IR's ops, one file each (node class and every rule about it; `base.py` lists the
+rules and keeps the registry). Importing this package registers them all."""
+from .base import REGISTRY, RULES, Node, register
+from .dense import Dense
+from .input import Input
+from .linear_sum import LinearSum
+from .quantize import Quantize
+from .relu import Relu
+from .reshape import Reshape
+from .scale_shift import ScaleShift
+from .step_function import StepFunction
+
+__all__ = ["REGISTRY", "RULES", "Node", "register", "Dense", "Input", "LinearSum",
+           "Quantize", "Relu", "Reshape", "ScaleShift", "StepFunction"]

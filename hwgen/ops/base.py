@@ -1,0 +1,91 @@
+"""The base of every IR op, and the registry that makes each op's rules mandatory.
+
+An op is a frozen-in-spirit dataclass deriving from `Node`, in its own file in `ops/`,
+that defines every rule in `RULES` itself (`@register` refuses a class that inherits one
+from `Node`, whose versions only raise): there are no silent defaults, as in XLS's
+`DfsVisitor`, where every handler is mandatory.
+
+| rule | what it says |
+| --- | --- |
+| `evaluate(src, x)` | the reference: codes of `src` (format `src.type`) to this op's codes |
+| `interval(src)` | exact per-element (lo, hi) codes, from `src.lo`/`src.hi` |
+| `logic_levels()` | combinational levels in hardware (for the pipeline schedule) |
+| `stats()` | (weights, non-zero weights, multiply-accumulates per inference) |
+| `details()` | the op's own lines of the IR dump (`ir.txt`) |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.types import FixedType
+
+RULES = ("evaluate", "interval", "logic_levels", "stats", "details")
+REGISTRY: dict[str, type] = {}
+
+
+@dataclass(eq=False)
+class Node:
+    """Base of all ops: a unique name, the Keras layer it came from, its output tensor."""
+
+    name: str
+    layer: str
+    shape: tuple[int, ...]
+    type: FixedType
+    inputs: tuple[str, ...] = ()
+    origin: str = ""          # Keras layer class, e.g. "QDense"
+    note: str = ""            # what the layer's quantizers were, for reports
+    lo: np.ndarray | None = field(default=None, repr=False)   # per-element code bounds,
+    hi: np.ndarray | None = field(default=None, repr=False)   # set by passes.infer_ranges
+    register_after: tuple[int, ...] = ()   # combinational levels followed by a pipeline
+                                           # register (passes.schedule_pipeline)
+
+    op = "node"
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    def evaluate(self, src: "Node", x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"op {self.op} has no reference semantics")
+
+    def interval(self, src: "Node") -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError(f"op {self.op} has no range rule")
+
+    def logic_levels(self) -> int:
+        raise NotImplementedError(f"op {self.op} has no level count")
+
+    def stats(self) -> tuple[int, int, int]:
+        raise NotImplementedError(f"op {self.op} has no statistics")
+
+    def details(self) -> list[str]:
+        raise NotImplementedError(f"op {self.op} has no dump")
+
+
+def register(cls):
+    """Add the op class `cls` to the registry, once it defines every rule itself."""
+    missing = [r for r in RULES if getattr(cls, r) is getattr(Node, r)]
+    if missing:
+        raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}: every op "
+                        f"defines every rule of ops/base.py (RULES)")
+    if cls.op in REGISTRY:
+        raise TypeError(f"two ops named {cls.op!r}: {REGISTRY[cls.op].__name__} and "
+                        f"{cls.__name__}")
+    REGISTRY[cls.op] = cls
+    return cls
+
+
+def align(codes: np.ndarray, frac: int, target: int) -> np.ndarray:
+    """Codes at `frac` fraction bits as codes at `target` (>= frac) fraction bits."""
+    from ..ir.types import shift_left
+    return shift_left(codes, target - frac)
+
+
+def through(node: Node, src: Node) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of a monotonic non-decreasing op: its ends mapped by the op itself, so
+    the rule cannot drift from the semantics."""
+    from ..ir.types import as_codes
+    ends = as_codes(np.stack([src.lo, src.hi]))
+    out = node.evaluate(src, ends)
+    return out[0], out[1]

@@ -1,0 +1,30 @@
+"""`Input`: the model's input codes, as given (`type` is the input grid)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Node, register
+
+
+@register
+@dataclass(eq=False)
+class Input(Node):
+    op = "input"
+
+    def evaluate(self, src, x):
+        return x
+
+    def interval(self, src):
+        return (np.full(self.shape, self.type.min_code, dtype=np.int64),
+                np.full(self.shape, self.type.max_code, dtype=np.int64))
+
+    def logic_levels(self) -> int:
+        return 0
+
+    def stats(self):
+        return 0, 0, 0
+
+    def details(self):
+        return []

@@ -1,0 +1,91 @@
+"""`LinearSum`: a dense layer lowered to terms, `out[j] = sum(terms[j])`, exactly, in
+`type`'s codes (`ir.term.Term`: products and constants)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.bounds import dense_bounds
+from ..ir.types import INT64_SAFE, as_codes
+from .base import Node, register
+
+
+@register
+@dataclass(eq=False)
+class LinearSum(Node):
+    """`mult` says how the products are built: "generic" (one term per non-zero weight),
+    "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each
+    term an odd constant times a shifted input: one hardware multiplier, or a shift when
+    the constant is 1). `trees` holds one `adder_tree.Tree` per output once widths are
+    inferred. `fold` (a `fold.Fold`, set by `passes.fold_layers`) replaces the trees by a
+    few multiply-accumulate lanes stepping through the non-zero weights."""
+
+    terms: list = field(default=None, repr=False)     # per output: tuple[Term, ...]
+    mult: str = "generic"
+    trees: list | None = field(default=None, repr=False)
+    fold: "object | None" = field(default=None, repr=False)   # fold.Fold: resource-shared
+    op = "linear_sum"
+
+    def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+        """(effective weights [n_in, out] and constants [out]) as Python ints."""
+        w = np.zeros((n_in, len(self.terms)), dtype=object)
+        c = np.zeros(len(self.terms), dtype=object)
+        for j, terms in enumerate(self.terms):
+            for t in terms:
+                if t.source < 0:
+                    c[j] += t.value
+                else:
+                    w[t.source, j] += t.value
+        return w, c
+
+    def evaluate(self, src, x):
+        x = x.reshape(x.shape[0], -1)
+        w, c = self.matrix(x.shape[1])
+        lo, hi = dense_bounds(w, c, src.type.min_code, src.type.max_code, 0, 0, 0, 0)
+        if max(-int(lo.min()), int(hi.max())) < INT64_SAFE and x.dtype != object \
+                and max(abs(int(v)) for v in list(w.ravel()) + [0]) < INT64_SAFE:
+            return x.astype(np.int64) @ w.astype(np.int64) + c.astype(np.int64)
+        return as_codes(x.astype(object) @ w + c)
+
+    def interval(self, src):
+        w, c = self.matrix(src.size)
+        return dense_bounds(w, c, src.lo, src.hi, 0, 0, 0, 0)
+
+    def logic_levels(self) -> int:
+        if self.fold is not None:
+            return 0        # a folded layer has its own pipeline
+        depth = max(t.depth for t in self.trees)
+        multiplies = self.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
+                                                for col in self.terms for t in col)
+        return depth + (1 if multiplies else 0)
+
+    def stats(self):
+        """Every product that is left (pruned weights have no term) counts as a weight,
+        a non-zero weight and a multiply-accumulate."""
+        products = len({(t.source, j) for j, col in enumerate(self.terms) for t in col
+                        if t.source >= 0})
+        return products, products, products
+
+    def details(self):
+        if self.fold is not None:
+            return [_fold_line(self.fold)]
+        terms = sum(len(c) for c in self.terms)
+        lines = [f"{self.mult} terms={terms} (products and constants)"]
+        if self.trees:
+            acc = [t.root.type.width for t in self.trees]
+            lines.append(f"adder trees: {sum(t.adders for t in self.trees)} adders, "
+                         f"depth {max(t.depth for t in self.trees)}, accumulators "
+                         f"{min(acc)}..{max(acc)} bits")
+        return lines
+
+
+def _fold_line(fold) -> str:
+    """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""
+    return (f"folded: {len(fold.lanes)} multiply-accumulate lane(s), {fold.cycles} cycles "
+            f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
+            f"weights >> {fold.shift} in ROM, "
+            + ("one input multiplexer shared by all lanes" if fold.shared_source
+               else "an input multiplexer per lane")
+            + (", inputs latched" if fold.latch else "")
+            + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))

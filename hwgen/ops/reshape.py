@@ -1,0 +1,27 @@
+"""`Reshape`: the same codes in a new shape (Flatten, Reshape)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import Node, register
+
+
+@register
+@dataclass(eq=False)
+class Reshape(Node):
+    op = "reshape"
+
+    def evaluate(self, src, x):
+        return x.reshape((x.shape[0],) + tuple(self.shape))
+
+    def interval(self, src):
+        return src.lo.reshape(self.shape), src.hi.reshape(self.shape)
+
+    def logic_levels(self) -> int:
+        return 0         # wires only
+
+    def stats(self):
+        return 0, 0, 0
+
+    def details(self):
+        return []

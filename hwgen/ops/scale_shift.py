@@ -1,0 +1,41 @@
+"""`ScaleShift`: per-channel (last axis) `x * scale * 2**-scale_frac + shift *
+2**-shift_frac`, exactly (a batch normalization given a precision)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ir.types import as_codes
+from .base import Node, align, register, through
+
+
+@register
+@dataclass(eq=False)
+class ScaleShift(Node):
+    scale: np.ndarray = field(default=None)
+    scale_frac: int = 0
+    shift: np.ndarray = field(default=None)
+    shift_frac: int = 0
+    op = "scale_shift"
+
+    def evaluate(self, src, x):
+        prod_frac = src.type.frac + self.scale_frac
+        y = x.astype(object) * self.scale.astype(object)
+        y = align(y, prod_frac, self.type.frac) + align(self.shift.astype(object),
+                                                        self.shift_frac, self.type.frac)
+        return as_codes(y)
+
+    def interval(self, src):
+        a, b = through(self, src)         # monotonic per element, either direction
+        return np.minimum(a, b), np.maximum(a, b)
+
+    def logic_levels(self) -> int:
+        return 1         # a constant multiply and an add
+
+    def stats(self):
+        nonzero = int(np.count_nonzero(self.scale))
+        return int(self.scale.size), nonzero, nonzero * (self.size // self.scale.size)
+
+    def details(self):
+        return [f"scale frac={self.scale_frac} shift frac={self.shift_frac}"]
