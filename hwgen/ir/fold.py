@@ -59,7 +59,7 @@ class Fold:
         return self.cycles + (0 if self.latch else 1)
 
     PIPELINE = 3    # cycles from a step's address to its accumulation (memory, operands,
-    #                 product), see backends/amaranth/folded.py; one more with `post`
+    #                 product), see ops/linear_sum_folded.py; one more with `post`
 
     @property
     def latency(self) -> int:

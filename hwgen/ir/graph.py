@@ -22,6 +22,10 @@ element), `LinearSum.trees` (balanced adder trees with exact widths), `LinearSum
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:                # ops build on ir; the graph only holds them
+    from ..ops import Node
 
 
 @dataclass

@@ -12,6 +12,7 @@ from `Node`, whose versions only raise): there are no silent defaults, as in XLS
 | `logic_levels()` | combinational levels in hardware (for the pipeline schedule) |
 | `stats()` | (weights, non-zero weights, multiply-accumulates per inference) |
 | `details()` | the op's own lines of the IR dump (`ir.txt`) |
+| `component(src, post, latch)` | its Amaranth component (`component.Layer`) after the hardware passes; `post`, `latch`: a folded layer's fused element-wise ops and input latch |
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..ir.types import FixedType
 
-RULES = ("evaluate", "interval", "logic_levels", "stats", "details")
+RULES = ("evaluate", "interval", "logic_levels", "stats", "details", "component")
 REGISTRY: dict[str, type] = {}
 
 
@@ -61,6 +62,9 @@ class Node:
 
     def details(self) -> list[str]:
         raise NotImplementedError(f"op {self.op} has no dump")
+
+    def component(self, src: "Node", post=(), latch: bool = True):
+        raise NotImplementedError(f"op {self.op} has no hardware")
 
 
 def register(cls):

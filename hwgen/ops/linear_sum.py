@@ -5,10 +5,69 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Const, Module, Signal
 
 from ..ir.bounds import dense_bounds
 from ..ir.types import INT64_SAFE, as_codes
 from .base import Node, register
+from .component import Layer, element_shape, ranged_signal
+
+
+class LinearSumLayer(Layer):
+    """Balanced adder trees of shifted (csd) or multiplied (dsp) inputs, exact widths."""
+
+    def compute(self, m: Module) -> list:
+        node = self.node
+        x = self.inputs
+        trees = node.trees
+        signal_of: dict[int, object] = {}
+        multiplies = node.mult == "dsp" and any(
+            abs(t.coeff) > 1 and t.source >= 0 for col in node.terms for t in col)
+        for j, tree in enumerate(trees):
+            for k, leaf in enumerate(tree.levels[0]):
+                signal_of[id(leaf)] = self._leaf(m, leaf, x, f"p{j}_{k}", multiplies)
+        level = 0
+        if multiplies:
+            level = 1
+            self._restage(m, level, trees, 0, signal_of)
+        for k in range(1, max(t.depth for t in trees) + 1):
+            level += 1
+            for j, tree in enumerate(trees):
+                if k > tree.depth:
+                    continue
+                for i, n in enumerate(tree.levels[k]):
+                    if n.a is not None and n.level == k:     # else carried up as is
+                        a, b = signal_of[id(n.a)], signal_of[id(n.b)]
+                        expr = b - a if n.sub == "a" else a - b if n.sub == "b" else a + b
+                        signal_of[id(n)] = ranged_signal(m, expr, n.lo, n.hi, f"n{j}_{k}_{i}")
+            self._restage(m, level, trees, k, signal_of)
+        out = []
+        for tree in trees:
+            root = signal_of[id(tree.root)]
+            out.append(-root if tree.root.neg else root)
+        return out
+
+    def _leaf(self, m, leaf, x, name, multiplies):
+        t = leaf.term
+        if t.source < 0:
+            return Const(t.value, element_shape(t.value, t.value))
+        if multiplies and abs(t.coeff) > 1:
+            return ranged_signal(m, (x[t.source] * abs(t.coeff)) << t.shift, leaf.lo, leaf.hi,
+                                 name)
+        return x[t.source] << t.shift
+
+    def _restage(self, m, level, trees, k, signal_of):
+        """Register the frontier of every tree after tree level `k`, if scheduled."""
+        if level not in self.node.register_after:
+            return
+        frontier = [n for tree in trees for n in tree.levels[min(k, tree.depth)]
+                    if not isinstance(signal_of[id(n)], Const)]   # constants need no timing
+        values = [signal_of[id(n)] for n in frontier]
+        values = [v if isinstance(v, Signal) else ranged_signal(m, v, n.lo, n.hi, f"l{level}_{i}")
+                  for i, (v, n) in enumerate(zip(values, frontier))]
+        regs = self.stage(m, level, values)
+        for n, r in zip(frontier, regs):
+            signal_of[id(n)] = r
 
 
 @register
@@ -78,6 +137,14 @@ class LinearSum(Node):
                          f"depth {max(t.depth for t in self.trees)}, accumulators "
                          f"{min(acc)}..{max(acc)} bits")
         return lines
+
+    def component(self, src, post=(), latch=True):
+        """Adder trees at full rate; a folded layer's lanes (`linear_sum_folded.py`), which
+        compute the element-wise `post` ops too and latch their inputs if `latch`."""
+        if self.fold is not None:
+            from .linear_sum_folded import FoldedLinearSumLayer
+            return FoldedLinearSumLayer(self, src, list(post), latch)
+        return LinearSumLayer(self, src)
 
 
 def _fold_line(fold) -> str:

@@ -6,9 +6,71 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 
 from ..ir.types import FixedType, Overflow, Rounding, requantize, round_to_float32
 from .base import Node, register, through
+from .component import Layer, fit, ranged_signal
+
+
+class QuantizeLayer(Layer):
+    """Requantize per element in two levels: shift and round by the IR's mode, then
+    saturate or wrap, each with only the logic the element's range can reach."""
+
+    def compute(self, m: Module) -> list:
+        node = self.node
+        rounded, ranges = [], []
+        for e, x in enumerate(self.inputs):
+            lo, hi = int(self.src.lo.reshape(-1)[e]), int(self.src.hi.reshape(-1)[e])
+            r, mlo, mhi = round_value(m, x, lo, hi, self.src.type.frac, node, e)
+            rounded.append(r)
+            ranges.append((mlo, mhi))
+        rounded = self.stage(m, 1, rounded)
+        out = [overflow_value(r, mlo, mhi, node) for r, (mlo, mhi) in zip(rounded, ranges)]
+        return self.stage(m, 2, [fit(m, v, self.node, j, "q") for j, v in enumerate(out)])
+
+
+def round_value(m, x, lo: int, hi: int, frac_in: int, node, e):
+    """(the input moved to the output's fraction bits and rounded, as a signal exactly as
+    wide as its range; that range)."""
+    t, d = node.type, frac_in - node.type.frac
+    if d <= 0:
+        moved = x << -d
+    else:
+        if x.shape().width <= d:         # make room for the dropped bits and the sign
+            wider = Signal(signed(d + 2) if lo < 0 else unsigned(d + 1))
+            m.d.comb += wider.eq(x)
+            x = wider
+        q, r, half = x >> d, x[:d], 1 << (d - 1)
+        neg = (x < 0) if lo < 0 else Const(0)
+        above, tie, odd = r > half, r == half, q[0]
+        inc = {Rounding.TRN: Const(0), Rounding.TRN_ZERO: neg & (r != 0),
+               Rounding.RND: above | tie, Rounding.RND_ZERO: above | (tie & neg),
+               Rounding.RND_MIN_INF: above, Rounding.RND_INF: above | (tie & ~neg),
+               Rounding.RND_CONV: above | (tie & odd)}[node.rounding]
+        moved = q + inc
+    wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
+    mlo, mhi = (int(v) for v in requantize(np.array([lo, hi], dtype=object), frac_in, wide,
+                                           node.rounding, Overflow.SAT))
+    return ranged_signal(m, moved, mlo, mhi, f"rounded_{e}"), mlo, mhi
+
+
+def overflow_value(moved, mlo: int, mhi: int, node):
+    t = node.type
+    if t.min_code <= mlo and mhi <= t.max_code:
+        return moved                         # the range proves no overflow is possible
+    if node.overflow is Overflow.WRAP:
+        shape = moved.shape()
+        if shape.signed and shape.width < t.width:   # a slice does not sign-extend
+            moved = Cat(moved, moved[-1].replicate(t.width - shape.width))
+        return moved[:t.width].as_signed() if t.signed else moved[:t.width]
+    low = -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
+    v = moved
+    if mhi > t.max_code:
+        v = Mux(moved > t.max_code, t.max_code, v)
+    if mlo < low:
+        v = Mux(moved < low, low, v)
+    return v
 
 
 @register
@@ -45,3 +107,11 @@ class Quantize(Node):
     def details(self):
         return [f"rounding={self.rounding.value} overflow={self.overflow.value} "
                 f"float32_cast={self.float32_cast}"]
+
+    def component(self, src, post=(), latch=True):
+        return QuantizeLayer(self, src)
+
+    def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
+        """This op on one lane of a folded layer (codes of `x` in [lo, hi])."""
+        r, mlo, mhi = round_value(m, x, lo, hi, frac_in, self, name)
+        return overflow_value(r, mlo, mhi, self)

@@ -4,8 +4,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from amaranth.hdl import Module, Mux
 
 from .base import Node, register
+from .component import Layer, fit
+
+
+class ReluLayer(Layer):
+    def compute(self, m: Module) -> list:
+        lo = self.src.lo.reshape(-1)
+        out = [relu_value(x, lo[e]) for e, x in enumerate(self.inputs)]
+        return self.stage(m, 1, [fit(m, v, self.node, j, "r") for j, v in enumerate(out)])
+
+
+
+def relu_value(x, lo: int):
+    """max(x, 0), with no logic when the range `lo` proves x >= 0."""
+    return Mux(x < 0, 0, x) if lo < 0 else x
 
 
 @register
@@ -27,3 +42,10 @@ class Relu(Node):
 
     def details(self):
         return []
+
+    def component(self, src, post=(), latch=True):
+        return ReluLayer(self, src)
+
+    def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
+        """This op on one lane of a folded layer (codes of `x` in [lo, hi])."""
+        return relu_value(x, lo)

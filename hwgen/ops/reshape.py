@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Module
+
 from .base import Node, register
+from .component import Layer
+
+
+class ReshapeLayer(Layer):
+    def compute(self, m: Module) -> list:
+        return list(self.inputs)
 
 
 @register
@@ -25,3 +33,6 @@ class Reshape(Node):
 
     def details(self):
         return []
+
+    def component(self, src, post=(), latch=True):
+        return ReshapeLayer(self, src)

@@ -5,9 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Const, Module
 
 from ..ir.types import as_codes
 from .base import Node, align, register, through
+from .component import Layer, element_shape, fit
+
+
+class ScaleShiftLayer(Layer):
+    """Per channel `x * scale + shift` with the IR's constants, aligned to the output."""
+
+    def compute(self, m: Module) -> list:
+        node = self.node
+        last, frac = node.shape[-1], node.type.frac
+        prod_shift = frac - (self.src.type.frac + node.scale_frac)
+        shift_shift = frac - node.shift_frac
+        out = []
+        for e, x in enumerate(self.inputs):
+            c = e % last
+            scale, shift = int(node.scale[c]), int(node.shift[c]) << shift_shift
+            out.append(((x * scale) << prod_shift) + Const(shift, element_shape(shift, shift)))
+        return self.stage(m, 1, [fit(m, v, self.node, j, "a") for j, v in enumerate(out)])
 
 
 @register
@@ -39,3 +57,6 @@ class ScaleShift(Node):
 
     def details(self):
         return [f"scale frac={self.scale_frac} shift frac={self.shift_frac}"]
+
+    def component(self, src, post=(), latch=True):
+        return ScaleShiftLayer(self, src)

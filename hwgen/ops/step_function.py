@@ -5,9 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import Const, Module, Mux
 
 from ..ir.types import as_codes
 from .base import Node, register
+from .component import Layer, element_shape, fit
+
+
+class StepLayer(Layer):
+    """Per element: comparators against the thresholds inside its input range, and a
+    balanced multiplexer tree over the levels (log2 depth instead of a priority chain)."""
+
+    def compute(self, m: Module) -> list:
+        node = self.node
+        lo, hi = self.src.lo.reshape(-1), self.src.hi.reshape(-1)
+        rows, last = node.thresholds.shape[0], node.shape[-1]
+        out = []
+        for e, x in enumerate(self.inputs):
+            c = e % last if rows > 1 else 0
+            out.append(step_value(x, int(lo[e]), int(hi[e]), node.thresholds[c],
+                                  node.levels[c]))
+        return self.stage(m, 1, [fit(m, v, self.node, j, "f") for j, v in enumerate(out)])
+
+
+def step_value(x, lo: int, hi: int, thresholds, levels):
+    """One channel's step function of `x` (codes in [lo, hi]): only the thresholds inside
+    that range are compared."""
+    i0 = int(np.searchsorted(thresholds, lo, side="right"))
+    i1 = int(np.searchsorted(thresholds, hi, side="right"))
+    return _mux_tree(x, [int(t) for t in thresholds[i0:i1]],
+                     [int(v) for v in levels[i0:i1 + 1]])
+
+
+
+def _mux_tree(x, thresholds: list[int], levels: list[int]):
+    if len(set(levels)) == 1:
+        return Const(levels[0], element_shape(levels[0], levels[0]))
+    mid = len(thresholds) // 2
+    return Mux(x >= thresholds[mid], _mux_tree(x, thresholds[mid + 1:], levels[mid + 1:]),
+               _mux_tree(x, thresholds[:mid], levels[:mid + 1]))
 
 
 @register
@@ -61,3 +97,11 @@ class StepFunction(Node):
     def details(self):
         return [f"{self.thresholds.shape[0]} channel(s), "
                 f"{self.thresholds.shape[1]} thresholds: {self.function}"]
+
+    def component(self, src, post=(), latch=True):
+        return StepLayer(self, src)
+
+    def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
+        """This op on one lane of a folded layer (one row of steps shared by the lane's
+        outputs; `passes.fold_layers` fuses only those)."""
+        return step_value(x, lo, hi, self.thresholds[0], self.levels[0])

@@ -10,6 +10,7 @@ from hwgen.ir.graph import Graph
 from hwgen.ir.text import dump, table
 from hwgen.ir.types import FixedType
 from hwgen.ops import REGISTRY, RULES, Input, Node, register
+from hwgen.ops.component import Layer, fit
 from hwgen.passes.infer_ranges import InferRanges
 from hwgen.passes.schedule_pipeline import SchedulePipeline
 
@@ -32,7 +33,7 @@ def test_an_op_without_a_rule_is_refused():
             return x // 2
 
     with pytest.raises(TypeError, match="does not define interval, logic_levels, stats, "
-                                        "details"):
+                                        "details, component"):
         register(Half)
     assert "half_test" not in REGISTRY
 
@@ -59,6 +60,14 @@ def doubled():
         def details(self):
             return ["doubles every code"]
 
+        def component(self, src, post=(), latch=True):
+            return DoubleLayer(self, src)
+
+    class DoubleLayer(Layer):
+        def compute(self, m):
+            return self.stage(m, 4, [fit(m, x << 1, self.node, j, "d")
+                                     for j, x in enumerate(self.inputs)])
+
     register(Double)
     yield Double
     del REGISTRY["double_test"]
@@ -76,3 +85,16 @@ def test_a_new_op_reaches_interp_ranges_schedule_and_dump(doubled):
     scheduled = SchedulePipeline(2).run(ranged)
     assert scheduled.output.register_after == (2,)    # levels 1..4; the last is the output's
     assert "doubles every code" in dump(ranged) and "double_test" in table(ranged)
+
+
+def test_a_new_op_reaches_the_verilog_and_the_manifest(doubled, tmp_path):
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    graph = Graph([Input(name="input", layer="in", shape=(2,), type=FixedType(False, 3, 3)),
+                   doubled(name="d", layer="twice", shape=(2,), type=FixedType(False, 4, 4),
+                           inputs=("input",))], name="t")
+    lowered, rtl = build_rtl(graph, tmp_path, HardwareOptions(pipeline=2))
+    row = next(r for r in rtl.data["layers"] if r["node"] == "d")
+    assert row["op"] == "double_test" and row["register_stages"] == 1
+    assert f"module \\{row['module']}" in rtl.verilog.read_text()
+    assert rtl.data["latency"] == 3        # input register, one stage, output register

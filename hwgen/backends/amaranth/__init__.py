@@ -1,2 +1,3 @@
-"""The Amaranth RTL back end: one component per lowered op (`layers.py`), the top with
-valid/data ports (`top.py`), Verilog and manifest output (`emit.py`)."""
+"""The Amaranth RTL back end: the top with valid/data ports (`top.py`), which instantiates
+each lowered op's own component (`hwgen/ops/`, framed by `ops/component.py`), and Verilog
+and manifest output (`emit.py`)."""

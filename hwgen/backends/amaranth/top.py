@@ -19,9 +19,9 @@ from amaranth.lib.wiring import In, Out
 from ...ir.graph import Graph
 
 from ...ops import Input
+from ...ops.component import register_stage
 from ...passes.fold_layers import fused_nodes
 from ...passes.schedule_pipeline import initiation_interval, latency, node_latency
-from .layers import layer_for, register_stage
 
 
 def module_name(name: str) -> str:
@@ -73,7 +73,7 @@ class Top(wiring.Component):
                 continue
             folded = getattr(node, "fold", None)
             post = [g.node(n) for n in folded.post] if folded else []
-            layer = layer_for(node, prev, post, folded.latch if folded else True)
+            layer = node.component(prev, post, folded.latch if folded else True)
             name = module_name(node.name)
             m.submodules[name] = layer
             self.modules.append((node.name, name))

@@ -29,10 +29,8 @@ from __future__ import annotations
 from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
-from ...ir.fold import Fold
-from ...ops import Quantize, Relu
-from .layers import (Layer, _overflow, _round, element_shape, ranged_signal, relu_value,
-                     step_value)
+from ..ir.fold import Fold
+from .component import Layer, element_shape, ranged_signal
 
 
 class FoldedLinearSumLayer(Layer):
@@ -177,17 +175,11 @@ def _lane_shape(node, outs):
 
 
 def _lane_op(m: Module, node, prev, outs, x, lane: int):
-    """`node` (quantize, relu or a shared step function) on one lane's value `x`, whose
-    codes lie in the union of `prev`'s ranges over the lane's outputs; the same logic as
-    the element-wise layers, sized for that union."""
+    """`node` (an element-wise op's `lane_value`: quantize, relu or a shared step function)
+    on one lane's value `x`, whose codes lie in the union of `prev`'s ranges over the
+    lane's outputs; the same logic as the element-wise layers, sized for that union."""
     lo, hi = _lane_bounds(prev, outs)
-    if isinstance(node, Quantize):
-        r, mlo, mhi = _round(m, x, lo, hi, prev.type.frac, node, f"l{lane}")
-        out = _overflow(r, mlo, mhi, node)
-    elif isinstance(node, Relu):
-        out = relu_value(x, lo)
-    else:
-        out = step_value(x, lo, hi, node.thresholds[0], node.levels[0])
+    out = node.lane_value(m, x, lo, hi, prev.type.frac, f"l{lane}")
     return ranged_signal(m, out, *_lane_bounds(node, outs), f"l{lane}_{node.op}")
 
 

@@ -1,0 +1,87 @@
+"""The frame of every op's Amaranth component (each op builds its own in its file).
+
+Every layer has ports `valid_in`, `x_<i>` (one per input element), `valid_out` and
+`y_<j>`; each element is exactly as wide as its inferred code range. Inside, values flow
+level by level; after the levels the schedule lists (`node.register_after`) all live values
+are registered. Data registers load only while their stage's valid is high: an idle
+pipeline then holds its state and its combinational logic sees no transitions, which saves
+the dynamic power of the whole datapath for the price of one enable per register (the
+cheapest power saving there is). Data registers have no reset: they are never read while
+invalid, and reset-less flops are smaller.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..ir.types import FixedType
+
+
+def element_shape(lo: int, hi: int) -> Shape:
+    """The narrowest Amaranth shape holding every code in [lo, hi]."""
+    t = FixedType.for_range(int(lo), int(hi), 0)
+    return signed(t.width) if t.signed else unsigned(t.width)
+
+
+def shapes_of(node) -> list[Shape]:
+    return [element_shape(a, b) for a, b in zip(node.lo.reshape(-1), node.hi.reshape(-1))]
+
+
+def register_stage(m: Module, values: list, valid, prefix: str):
+    """A pipeline stage: reset-less registers that load `values` only while `valid` is high
+    (an idle stage does not toggle), and the valid bit delayed by one cycle.
+    Returns (registers, their valid)."""
+    regs = [Signal(v.shape(), name=f"{prefix}_{i}", reset_less=True)
+            for i, v in enumerate(values)]
+    with m.If(valid):
+        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+    valid_next = Signal(name=f"{prefix}_valid")
+    m.d.sync += valid_next.eq(valid)
+    return regs, valid_next
+
+
+def ranged_signal(m: Module, value, lo: int, hi: int, name: str) -> Signal:
+    """`value` driven onto a signal exactly as wide as its code range [lo, hi]."""
+    s = Signal(element_shape(lo, hi), name=name)
+    m.d.comb += s.eq(value)
+    return s
+
+
+class Layer(wiring.Component):
+    """Base: ports from the element ranges of the source node and of this node."""
+
+    def __init__(self, node, src, out=None):
+        self.node, self.src = node, src
+        members = {"valid_in": In(1), "valid_out": Out(1)}
+        members.update({f"x_{i}": In(s) for i, s in enumerate(shapes_of(src))})
+        members.update({f"y_{j}": Out(s) for j, s in enumerate(shapes_of(out or node))})
+        super().__init__(wiring.Signature(members))
+
+    @property
+    def inputs(self) -> list:
+        return [getattr(self, f"x_{i}") for i in range(self.src.size)]
+
+    def elaborate(self, platform):
+        m = Module()
+        self.valid = self.valid_in
+        values = self.compute(m)
+        m.d.comb += [getattr(self, f"y_{j}").eq(v) for j, v in enumerate(values)]
+        m.d.comb += self.valid_out.eq(self.valid)
+        return m
+
+    def stage(self, m: Module, level: int, values: list) -> list:
+        """Register `values` if the schedule puts a register after `level`."""
+        if level not in self.node.register_after:
+            return values
+        regs, self.valid = register_stage(m, values, self.valid, f"s{level}")
+        return regs
+
+    def compute(self, m: Module) -> list:
+        raise NotImplementedError
+
+
+def fit(m, value, node, j, prefix):
+    """`value` as output element j of `node`, exactly as wide as its range."""
+    return ranged_signal(m, value, node.lo.reshape(-1)[j], node.hi.reshape(-1)[j],
+                         f"{prefix}_{j}")
