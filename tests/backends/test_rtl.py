@@ -18,9 +18,14 @@ from hwgen.sim.runner import cosim
 
 from ..hw_factory import random_graph
 
+# slow: the cases that repeat a mode, pipeline setting or input signedness the others
+# cover (the fuzz seeds in tests/test_fuzz.py add random QKeras models through Verilator).
+_SLOW = pytest.mark.slow
 CASES = [  # seed, mult, signed input, sparsity, pipeline
     (0, "csd", True, 0.0, 2), (1, "dsp", False, 0.0, 1), (2, "csd", False, 0.6, 0),
-    (3, "dsp", True, 0.6, 3), (4, "csd", True, 0.3, 1), (5, "dsp", None, 0.0, 2),
+    pytest.param(3, "dsp", True, 0.6, 3, marks=_SLOW),
+    pytest.param(4, "csd", True, 0.3, 1, marks=_SLOW),
+    pytest.param(5, "dsp", None, 0.0, 2, marks=_SLOW),
     # an unsigned WRAP quantizer wider than its negative rounded range (sign extension)
     (24, "csd", False, 0.8, 2),
 ]
@@ -40,9 +45,10 @@ def test_random_layers_match_the_reference_in_verilator(tmp_path, seed, mult, si
 
 FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mode
     (20, 2, {}, True, 0.0, 2, "batch"), (21, 3, {}, False, 0.6, 0, "stream"),
-    (22, 64, {}, None, 0.3, 3, "batch"), (23, 1, {"dense2": 2}, True, 0.0, 1, "stream"),
-    (24, 4, {"dense1": 1}, False, 0.8, 2, "batch"), (25, 1, {"dense1": 5}, None, 0.0, 3,
-                                                      "stream"),
+    pytest.param(22, 64, {}, None, 0.3, 3, "batch", marks=_SLOW),
+    (23, 1, {"dense2": 2}, True, 0.0, 1, "stream"),
+    (24, 4, {"dense1": 1}, False, 0.8, 2, "batch"),
+    pytest.param(25, 1, {"dense1": 5}, None, 0.0, 3, "stream", marks=_SLOW),
 ]
 
 

@@ -83,7 +83,8 @@ def test_cli_estimate_writes_json(tmp_path, capsys):
     assert "transistors" in capsys.readouterr().out
 
 
-# slow: the flow test places and routes on ecp5 and checks its Fmax
+# slow: the flow test (tests/estimate/test_power.py) places and routes on ice40 through the
+# same place_and_route and checks its Fmax; nextpnr-ecp5 runs in the ulx3s board build
 @pytest.mark.slow
 def test_place_and_route_reports_fmax(tmp_path):
     from hwgen.estimate.nextpnr import place_and_route
@@ -110,6 +111,8 @@ def test_design_too_large_for_ecp5_is_a_clear_error():
         pick_device(200000, 1000, 0)
 
 
+# slow: test_power's flow test places and routes through the serial wrapper on ice40 too
+@pytest.mark.slow
 def test_ice40_place_and_route_through_the_serial_wrapper(tmp_path):
     from hwgen.estimate.nextpnr import place_and_route
     _, rtl = build_rtl(random_graph(4), tmp_path, HardwareOptions(pipeline=1))
