@@ -22,51 +22,24 @@ import numpy as np
 
 from ..errors import HwgenError
 from ..ir.graph import Graph
-from ..ops import Dense, Input, Quantize, Relu, Reshape
-from ..ir.types import FixedType
+
 
 BACKENDS = ("Vitis", "Vivado", "Quartus")
 RENAMED_INPUT = "input_features"      # hls4ml reserves the layer name 'input'
 
 
-def ap_type(t: FixedType, rounding=None, overflow=None) -> str:
-    modes = ""
-    if rounding is not None:
-        modes = f",AP_{rounding.name},AP_{overflow.name}"
-    return f"ap_{'' if t.signed else 'u'}fixed<{t.width},{t.int_bits}{modes}>"
-
-
-def _codes_type(codes: np.ndarray, frac: int) -> FixedType:
-    lo, hi = int(np.min(codes)), int(np.max(codes))
-    return FixedType.for_range(min(lo, 0), max(hi, 0), frac)
-
-
 def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
-    """({Keras layer: {type name: ap type}}, the last layer compared, why it stops there)."""
+    """({Keras layer: {type name: ap type}}, the last layer compared, why it stops there):
+    each op's `hls_precision` rule (hwgen/ops/)."""
     out: dict = {}
     last, reason = None, None
     for node in graph.nodes:
         name = RENAMED_INPUT if node.layer == "input" else node.layer
-        if isinstance(node, Input):
-            out[name] = {"result": ap_type(node.type)}
-        elif isinstance(node, Dense):
-            out[name] = {"weight": ap_type(_codes_type(node.weights, node.weight_frac)),
-                         "bias": ap_type(_codes_type(node.bias, node.bias_frac)),
-                         "accum": ap_type(node.type), "result": ap_type(node.type)}
-        elif isinstance(node, Quantize):
-            if node.float32_cast:
-                reason = (f"layer {node.layer} rounds through float32, which ap_fixed does not "
-                          "reproduce")
-                break
-            out[name] = {"result": ap_type(node.type, node.rounding, node.overflow)}
-        elif isinstance(node, Relu):
-            out[name] = {"result": ap_type(node.type)}
-        elif isinstance(node, Reshape):
-            pass
-        else:
-            reason = (f"layer {node.layer} ({node.op}: hwgen folds it exactly; hls4ml computes "
-                      "it in its own rounded arithmetic)")
+        entries, reason = node.hls_precision()
+        if reason is not None:
             break
+        if entries is not None:
+            out[name] = entries
         last = name
     if reason is None and graph.softmax_removed:
         reason = "hls4ml's softmax is a lookup table; the logits before it are compared"

@@ -12,6 +12,8 @@ from `Node`, whose versions only raise): there are no silent defaults, as in XLS
 | `logic_levels()` | combinational levels in hardware (for the pipeline schedule) |
 | `stats()` | (weights, non-zero weights, multiply-accumulates per inference) |
 | `details()` | the op's own lines of the IR dump (`ir.txt`) |
+| `hls_precision()` | (hls4ml precision entries or None, or why hls4ml cannot match it) |
+| `manifest_fields()` | the op's own fields of its manifest.json layer row |
 | `component(src, post, latch)` | its Amaranth component (`component.Layer`) after the hardware passes; `post`, `latch`: a folded layer's fused element-wise ops and input latch |
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 
 from ..ir.types import FixedType
 
-RULES = ("evaluate", "interval", "logic_levels", "stats", "details", "component")
+RULES = ("evaluate", "interval", "logic_levels", "stats", "details", "component",
+         "hls_precision", "manifest_fields")
 REGISTRY: dict[str, type] = {}
 
 
@@ -65,6 +68,12 @@ class Node:
 
     def component(self, src: "Node", post=(), latch: bool = True):
         raise NotImplementedError(f"op {self.op} has no hardware")
+
+    def hls_precision(self) -> tuple[dict | None, str | None]:
+        raise NotImplementedError(f"op {self.op} has no hls4ml precision rule")
+
+    def manifest_fields(self) -> dict:
+        raise NotImplementedError(f"op {self.op} has no manifest row")
 
 
 def register(cls):

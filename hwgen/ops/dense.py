@@ -8,6 +8,7 @@ import numpy as np
 
 from ..ir.bounds import dense_bounds
 from ..ir.types import INT64_SAFE, as_codes
+from .hls_types import ap_type, codes_type
 from .base import Node, align, register
 
 
@@ -61,3 +62,11 @@ class Dense(Node):
     def component(self, src, post=(), latch=True):
         raise ValueError(f"layer '{self.layer}': a dense layer has no hardware form until "
                          "LowerConstantMultiplies has made it a linear sum")
+
+    def hls_precision(self):
+        return {"weight": ap_type(codes_type(self.weights, self.weight_frac)),
+                "bias": ap_type(codes_type(self.bias, self.bias_frac)),
+                "accum": ap_type(self.type), "result": ap_type(self.type)}, None
+
+    def manifest_fields(self):
+        return {}

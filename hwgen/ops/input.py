@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .hls_types import ap_type
 from .base import Node, register
 
 
@@ -31,3 +32,9 @@ class Input(Node):
 
     def component(self, src, post=(), latch=True):
         return None          # the top's input registers are the input
+
+    def hls_precision(self):
+        return {"result": ap_type(self.type)}, None
+
+    def manifest_fields(self):
+        return {}

@@ -146,6 +146,23 @@ class LinearSum(Node):
             return FoldedLinearSumLayer(self, src, list(post), latch)
         return LinearSumLayer(self, src)
 
+    def hls_precision(self):
+        return None, (f"layer {self.layer} ({self.op}: hwgen folds it exactly; hls4ml "
+                      "computes it in its own rounded arithmetic)")
+
+    def manifest_fields(self):
+        if self.fold is not None:
+            f = self.fold
+            return dict(mult="lanes", terms=f.steps, adders=f.multipliers,
+                        multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
+                        interval=f.interval, latched_inputs=f.latch, latency=f.latency,
+                        rom_words=f.cycles)
+        return {"mult": self.mult, "terms": sum(len(c) for c in self.terms),
+                "adders": sum(t.adders for t in self.trees),
+                "multipliers": sum(1 for c in self.terms for t in c
+                                   if t.source >= 0 and abs(t.coeff) > 1)}
+
+
 
 def _fold_line(fold) -> str:
     """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""

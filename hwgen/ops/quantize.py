@@ -9,6 +9,7 @@ import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 
 from ..ir.types import FixedType, Overflow, Rounding, requantize, round_to_float32
+from .hls_types import ap_type
 from .base import Node, register, through
 from .component import Layer, fit, ranged_signal
 
@@ -115,3 +116,12 @@ class Quantize(Node):
         """This op on one lane of a folded layer (codes of `x` in [lo, hi])."""
         r, mlo, mhi = round_value(m, x, lo, hi, frac_in, self, name)
         return overflow_value(r, mlo, mhi, self)
+
+    def hls_precision(self):
+        if self.float32_cast:
+            return None, (f"layer {self.layer} rounds through float32, which ap_fixed does "
+                          "not reproduce")
+        return {"result": ap_type(self.type, self.rounding, self.overflow)}, None
+
+    def manifest_fields(self):
+        return {}

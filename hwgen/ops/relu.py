@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.hdl import Module, Mux
 
+from .hls_types import ap_type
 from .base import Node, register
 from .component import Layer, fit
 
@@ -49,3 +50,9 @@ class Relu(Node):
     def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
         """This op on one lane of a folded layer (codes of `x` in [lo, hi])."""
         return relu_value(x, lo)
+
+    def hls_precision(self):
+        return {"result": ap_type(self.type)}, None
+
+    def manifest_fields(self):
+        return {}

@@ -36,3 +36,9 @@ class Reshape(Node):
 
     def component(self, src, post=(), latch=True):
         return ReshapeLayer(self, src)
+
+    def hls_precision(self):
+        return None, None       # hls4ml's reshape keeps its input's type
+
+    def manifest_fields(self):
+        return {}

@@ -60,3 +60,10 @@ class ScaleShift(Node):
 
     def component(self, src, post=(), latch=True):
         return ScaleShiftLayer(self, src)
+
+    def hls_precision(self):
+        return None, (f"layer {self.layer} ({self.op}: hwgen folds it exactly; hls4ml "
+                      "computes it in its own rounded arithmetic)")
+
+    def manifest_fields(self):
+        return {}

@@ -101,6 +101,14 @@ class StepFunction(Node):
     def component(self, src, post=(), latch=True):
         return StepLayer(self, src)
 
+    def hls_precision(self):
+        return None, (f"layer {self.layer} ({self.op}: hwgen folds it exactly; hls4ml "
+                      "computes it in its own rounded arithmetic)")
+
+    def manifest_fields(self):
+        return {}
+
+
     def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
         """This op on one lane of a folded layer (one row of steps shared by the lane's
         outputs; `passes.fold_layers` fuses only those)."""

@@ -33,7 +33,8 @@ def test_an_op_without_a_rule_is_refused():
             return x // 2
 
     with pytest.raises(TypeError, match="does not define interval, logic_levels, stats, "
-                                        "details, component"):
+                                        "details, component, hls_precision, "
+                                        "manifest_fields"):
         register(Half)
     assert "half_test" not in REGISTRY
 
@@ -63,6 +64,12 @@ def doubled():
         def component(self, src, post=(), latch=True):
             return DoubleLayer(self, src)
 
+        def hls_precision(self):
+            return {"result": f"ap_fixed<{self.type.width},{self.type.int_bits}>"}, None
+
+        def manifest_fields(self):
+            return {"doubles": True}
+
     class DoubleLayer(Layer):
         def compute(self, m):
             return self.stage(m, 4, [fit(m, x << 1, self.node, j, "d")
@@ -75,7 +82,7 @@ def doubled():
 
 def test_a_new_op_reaches_interp_ranges_schedule_and_dump(doubled):
     t_in, t_out = FixedType(True, 4, 4), FixedType(True, 5, 5)
-    graph = Graph([Input(name="input", layer="in", shape=(3,), type=t_in),
+    graph = Graph([Input(name="input", layer="input", shape=(3,), type=t_in),
                    doubled(name="d", layer="twice", shape=(3,), type=t_out,
                            inputs=("input",))], name="t")
     x = np.array([[-8, 0, 7], [1, 2, 3]])
@@ -85,6 +92,9 @@ def test_a_new_op_reaches_interp_ranges_schedule_and_dump(doubled):
     scheduled = SchedulePipeline(2).run(ranged)
     assert scheduled.output.register_after == (2,)    # levels 1..4; the last is the output's
     assert "doubles every code" in dump(ranged) and "double_test" in table(ranged)
+    from hwgen.export.hls import precisions
+    assert precisions(graph)[:2] == ({"input_features": {"result": "ap_fixed<4,4>"},
+                                      "twice": {"result": "ap_fixed<5,5>"}}, "twice")
 
 
 def test_a_new_op_reaches_the_verilog_and_the_manifest(doubled, tmp_path):
@@ -95,6 +105,6 @@ def test_a_new_op_reaches_the_verilog_and_the_manifest(doubled, tmp_path):
                            inputs=("input",))], name="t")
     lowered, rtl = build_rtl(graph, tmp_path, HardwareOptions(pipeline=2))
     row = next(r for r in rtl.data["layers"] if r["node"] == "d")
-    assert row["op"] == "double_test" and row["register_stages"] == 1
+    assert row["op"] == "double_test" and row["register_stages"] == 1 and row["doubles"]
     assert f"module \\{row['module']}" in rtl.verilog.read_text()
     assert rtl.data["latency"] == 3        # input register, one stage, output register

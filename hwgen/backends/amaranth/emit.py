@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...ir.graph import Graph
-
-from ...ops import LinearSum
 from ...outputs import write_text
 from .top import Top, argmax_bits, module_name
 
@@ -70,18 +68,7 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
                "register_stages": len(node.register_after)}
         if sub is None:
             row["note"] = "computed in the lanes of the folded layer before it"
-        if isinstance(node, LinearSum) and node.fold is not None:
-            f = node.fold
-            row.update(mult="lanes", terms=f.steps, adders=f.multipliers,
-                       multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
-                       interval=f.interval, latched_inputs=f.latch, latency=f.latency,
-                       rom_words=f.cycles)
-        elif isinstance(node, LinearSum):
-            row["mult"] = node.mult
-            row["terms"] = sum(len(c) for c in node.terms)
-            row["adders"] = sum(t.adders for t in node.trees)
-            row["multipliers"] = sum(1 for c in node.terms for t in c
-                                     if t.source >= 0 and abs(t.coeff) > 1)
+        row.update(node.manifest_fields())     # the op's own fields (hwgen/ops/)
         layers.append(row)
     return {
         "version": MANIFEST_VERSION,
