@@ -120,6 +120,22 @@ def values_to_codes(values: np.ndarray, layer: str, what: str) -> tuple[np.ndarr
     return float_to_codes(values, frac), frac
 
 
+def _levels_inside(per_channel, lo: int, hi: int, evaluate, channels: int):
+    """(thresholds, one code inside each step) per channel, with the thresholds whose
+    levels on both sides agree (when read inside the steps) dropped."""
+    out_t, out_mid = [], []
+    for c, t in enumerate(per_channel):
+        ends = [lo] + [int(v) for v in t] + [hi + 1]
+        mids = [(a + b - 1) // 2 if b - a > 2 else a for a, b in zip(ends[:-1], ends[1:])]
+        probe = np.full((len(mids), channels), lo, dtype=np.int64)
+        probe[:, c] = mids
+        vals = evaluate(probe)[:, c]
+        keep = [k for k in range(len(t)) if vals[k + 1] != vals[k]]
+        out_t.append(np.array([t[k] for k in keep], dtype=np.int64))
+        out_mid.append([mids[0]] + [mids[k + 1] for k in keep])
+    return out_t, out_mid
+
+
 def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
     """Tabulate a monotonic, piecewise-constant `fn` over every input code of `in_type`.
 
@@ -179,12 +195,19 @@ def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
         raise layer_error(layer, f"{what} has {width + 1} output levels over {in_type}",
                           f"Use at most {MAX_STEP_LEVELS} levels (fewer bits)",
                           UnsupportedError)
+    # Each level is read in the middle of its step, not at the step's first code:
+    # TensorFlow's float32 log (quantized_po2's exponent) can differ by an ulp between its
+    # vectorised and scalar paths, so a code next to a boundary may give either level
+    # depending on where it sits in a batch. A step found there whose level then equals
+    # its neighbour's is no step and is dropped (seen: quantized_relu_po2 at 2**-0.5).
+    per_channel, mids = _levels_inside(per_channel, lo, hi, evaluate, channels)
+    width = max((len(t) for t in per_channel), default=0)
     thresholds = np.full((channels, width), hi + 1, dtype=np.int64)
     points = np.full((channels, width + 1), lo, dtype=np.int64)
-    for c, t in enumerate(per_channel):
+    for c, (t, mid) in enumerate(zip(per_channel, mids)):
         thresholds[c, :len(t)] = t
-        points[c, 1:len(t) + 1] = t
-        points[c, len(t) + 1:] = t[-1] if len(t) else lo
+        points[c, :len(mid)] = mid
+        points[c, len(mid):] = mid[-1]
     level_vals = evaluate(points.T).T          # levels[c, k] = fn_c(points[c, k])
     codes, out_frac = values_to_codes(level_vals, layer, what)
     out_type = FixedType.for_range(int(np.min(codes)), int(np.max(codes)), out_frac)
