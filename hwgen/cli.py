@@ -561,6 +561,8 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:                # the IR verifier after every pass (ir/check.py)
+        os.environ["HWGEN_CHECK_IR"] = "1"
     # SIGTERM ends hwgen like an error does; either way no tool it started outlives the
     # command (nextpnr may be running in a background thread). Signal handlers can only be
     # set from the main thread.

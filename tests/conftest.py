@@ -8,6 +8,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Verilator's C++ at -O0: a third less compile time per build, and the tests simulate few
 # vectors (hwgen's own runs use -O3; see hwgen/toolchain.py).
 os.environ.setdefault("HWGEN_VERILATOR_OPT", "-O0")
+# The IR verifier (hwgen/ir/check.py) after every pass of every pipeline the tests run.
+os.environ.setdefault("HWGEN_CHECK_IR", "1")
 warnings.filterwarnings("ignore", category=UserWarning)
 
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models" / "hls4ml-example-models"

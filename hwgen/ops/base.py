@@ -14,6 +14,7 @@ from `Node`, whose versions only raise): there are no silent defaults, as in XLS
 | `details()` | the op's own lines of the IR dump (`ir.txt`) |
 | `hls_precision()` | (hls4ml precision entries or None, or why hls4ml cannot match it) |
 | `manifest_fields()` | the op's own fields of its manifest.json layer row |
+| `problems(src)` | what is wrong with its shape and format against its input (`ir/check.py`) |
 | `component(src, post, latch)` | its Amaranth component (`component.Layer`) after the hardware passes; `post`, `latch`: a folded layer's fused element-wise ops and input latch |
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from ..ir.types import FixedType
 
 RULES = ("evaluate", "interval", "logic_levels", "stats", "details", "component",
-         "hls_precision", "manifest_fields")
+         "hls_precision", "manifest_fields", "problems")
 REGISTRY: dict[str, type] = {}
 
 
@@ -74,6 +75,9 @@ class Node:
 
     def manifest_fields(self) -> dict:
         raise NotImplementedError(f"op {self.op} has no manifest row")
+
+    def problems(self, src: "Node") -> list[str]:
+        raise NotImplementedError(f"op {self.op} has no IR check")
 
 
 def register(cls):

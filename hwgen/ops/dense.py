@@ -70,3 +70,12 @@ class Dense(Node):
 
     def manifest_fields(self):
         return {}
+
+    def problems(self, src):
+        out = []
+        if self.weights.shape != (src.size, self.size):
+            out.append(f"weights {self.weights.shape} for {src.size} inputs and "
+                       f"{self.size} outputs")
+        if self.bias is not None and self.bias.shape != (self.size,):
+            out.append(f"bias {self.bias.shape} for {self.size} outputs")
+        return out

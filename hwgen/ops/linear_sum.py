@@ -162,6 +162,15 @@ class LinearSum(Node):
                 "multipliers": sum(1 for c in self.terms for t in c
                                    if t.source >= 0 and abs(t.coeff) > 1)}
 
+    def problems(self, src):
+        out = [] if len(self.terms) == self.size else \
+            [f"{len(self.terms)} term lists for {self.size} outputs"]
+        if any(t.source >= src.size for col in self.terms for t in col):
+            out.append(f"a term reads beyond the input's {src.size} elements")
+        if self.trees is not None and len(self.trees) != self.size:
+            out.append(f"{len(self.trees)} adder trees for {self.size} outputs")
+        return out
+
 
 
 def _fold_line(fold) -> str:

@@ -125,3 +125,7 @@ class Quantize(Node):
 
     def manifest_fields(self):
         return {}
+
+    def problems(self, src):
+        return [] if tuple(self.shape) == tuple(src.shape) else \
+            [f"shape {self.shape} differs from its input's {src.shape}"]

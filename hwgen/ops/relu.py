@@ -56,3 +56,10 @@ class Relu(Node):
 
     def manifest_fields(self):
         return {}
+
+    def problems(self, src):
+        out = [] if tuple(self.shape) == tuple(src.shape) else \
+            [f"shape {self.shape} differs from its input's {src.shape}"]
+        return out + ([] if self.type.frac == src.type.frac else    # evaluate keeps codes
+                      [f"{self.type.frac} fraction bits from {src.type.frac}"])
+

@@ -42,3 +42,9 @@ class Reshape(Node):
 
     def manifest_fields(self):
         return {}
+
+    def problems(self, src):
+        out = [] if self.size == src.size else \
+            [f"{self.size} elements from an input of {src.size}"]
+        return out + ([] if self.type == src.type else
+                      [f"format {self.type} differs from its input's {src.type}"])

@@ -67,3 +67,11 @@ class ScaleShift(Node):
 
     def manifest_fields(self):
         return {}
+
+    def problems(self, src):
+        out = [] if tuple(self.shape) == tuple(src.shape) else \
+            [f"shape {self.shape} differs from its input's {src.shape}"]
+        if self.scale.shape != (self.shape[-1],) or self.shift.shape != (self.shape[-1],):
+            out.append(f"scale {self.scale.shape} / shift {self.shift.shape} for "
+                       f"{self.shape[-1]} channels")
+        return out

@@ -108,6 +108,18 @@ class StepFunction(Node):
     def manifest_fields(self):
         return {}
 
+    def problems(self, src):
+        out = [] if tuple(self.shape) == tuple(src.shape) else \
+            [f"shape {self.shape} differs from its input's {src.shape}"]
+        rows = self.thresholds.shape[0]
+        if rows not in (1, self.shape[-1]) or self.levels.shape != \
+                (rows, self.thresholds.shape[1] + 1):
+            out.append(f"thresholds {self.thresholds.shape} and levels "
+                       f"{self.levels.shape} for {self.shape[-1]} channels")
+        elif np.any(np.diff(self.thresholds, axis=1) < 0):
+            out.append("thresholds not in ascending order")
+        return out
+
 
     def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):
         """This op on one lane of a folded layer (one row of steps shared by the lane's

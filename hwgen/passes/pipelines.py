@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..ir import check as ir_check
 from ..ir.graph import Graph
 from ..ir.text import dump
 from .drop_exact_float32_casts import DropExactFloat32Casts
@@ -21,11 +22,17 @@ class Pipeline:
     passes: tuple
 
     def run(self, graph: Graph, stop_after: type | None = None,
-            dump_dir: Path | None = None) -> Graph:
+            dump_dir: Path | None = None, check: bool | None = None) -> Graph:
         """Apply the passes in order; optionally stop after one and dump the IR after each
-        as `dump_dir/NN-<pass>.txt`."""
+        as `dump_dir/NN-<pass>.txt`. With `check` (default: HWGEN_CHECK_IR=1, which the
+        tests and `--debug` set) the IR verifier runs before the first pass and after each."""
+        check = ir_check.wanted() if check is None else check
+        if check:
+            ir_check.check_graph(graph, "the front end")
         for i, p in enumerate(self.passes, 1):
             graph = p.run(graph)
+            if check:
+                ir_check.check_graph(graph, p.name)
             if dump_dir is not None:
                 Path(dump_dir).mkdir(parents=True, exist_ok=True)
                 (Path(dump_dir) / f"{i:02d}-{p.name}.txt").write_text(dump(graph))

@@ -34,7 +34,7 @@ def test_an_op_without_a_rule_is_refused():
 
     with pytest.raises(TypeError, match="does not define interval, logic_levels, stats, "
                                         "details, component, hls_precision, "
-                                        "manifest_fields"):
+                                        "manifest_fields, problems"):
         register(Half)
     assert "half_test" not in REGISTRY
 
@@ -69,6 +69,9 @@ def doubled():
 
         def manifest_fields(self):
             return {"doubles": True}
+
+        def problems(self, src):
+            return [] if self.shape == src.shape else ["not element-wise"]
 
     class DoubleLayer(Layer):
         def compute(self, m):
