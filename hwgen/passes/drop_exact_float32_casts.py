@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
 
 from ..ops import Quantize
 
@@ -17,13 +18,11 @@ class DropExactFloat32Casts:
     name = "drop-exact-float32-casts"
 
     def run(self, graph: Graph) -> Graph:
-        nodes = list(graph.nodes)
-        for i, node in enumerate(nodes[1:], 1):
-            src = nodes[i - 1]
-            if isinstance(node, Quantize) and node.float32_cast:
-                if src.lo is None:
-                    raise ValueError("DropExactFloat32Casts needs InferRanges first")
-                peak = max(abs(int(src.lo.min())), abs(int(src.hi.max())))
-                if peak < 1 << 24:
-                    nodes[i] = dataclasses.replace(node, float32_cast=False)
-        return dataclasses.replace(graph, nodes=nodes)
+        def drop(node, src):
+            if not node.float32_cast:
+                return node
+            if src.lo is None:
+                raise ValueError("DropExactFloat32Casts needs InferRanges first")
+            peak = max(abs(int(src.lo.min())), abs(int(src.hi.max())))
+            return dataclasses.replace(node, float32_cast=False) if peak < 1 << 24 else node
+        return rewrite(graph, replacing(Quantize, drop))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
 
 from ..ir.term import Term
 
@@ -19,11 +20,7 @@ class DropPrunedWeights:
     name = "drop-pruned-weights"
 
     def run(self, graph: Graph) -> Graph:
-        nodes = list(graph.nodes)
-        for k, node in enumerate(nodes[1:], 1):
-            if isinstance(node, Dense):
-                nodes[k] = _lower(node, nodes[k - 1])
-        return dataclasses.replace(graph, nodes=nodes)
+        return rewrite(graph, replacing(Dense, _lower))
 
 
 def _lower(node: Dense, src) -> LinearSum:

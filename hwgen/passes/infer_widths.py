@@ -11,6 +11,7 @@ import dataclasses
 
 from ..ir import adder_tree
 from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
 from ..ops import LinearSum
 
 
@@ -18,20 +19,18 @@ class InferWidths:
     name = "infer-widths"
 
     def run(self, graph: Graph) -> Graph:
-        nodes = list(graph.nodes)
-        for k, node in enumerate(nodes[1:], 1):
-            if not isinstance(node, LinearSum):
-                continue
-            src = nodes[k - 1]
-            if src.lo is None:
-                raise ValueError("InferWidths needs InferRanges first")
-            lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
-            trees = [adder_tree.build(col, lo, hi) for col in node.terms]
-            for j, tree in enumerate(trees):
-                root = tree.root
-                value = (-root.hi, -root.lo) if root.neg else (root.lo, root.hi)
-                if value != (int(node.lo[j]), int(node.hi[j])):
-                    raise AssertionError(f"{node.name}[{j}]: tree range {value} differs from "
-                                         f"the layer range [{node.lo[j]}, {node.hi[j]}]")
-            nodes[k] = dataclasses.replace(node, trees=trees)
-        return dataclasses.replace(graph, nodes=nodes)
+        return rewrite(graph, replacing(LinearSum, _with_trees))
+
+
+def _with_trees(node: LinearSum, src) -> LinearSum:
+    if src.lo is None:
+        raise ValueError("InferWidths needs InferRanges first")
+    lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+    trees = [adder_tree.build(col, lo, hi) for col in node.terms]
+    for j, tree in enumerate(trees):
+        root = tree.root
+        value = (-root.hi, -root.lo) if root.neg else (root.lo, root.hi)
+        if value != (int(node.lo[j]), int(node.hi[j])):
+            raise AssertionError(f"{node.name}[{j}]: tree range {value} differs from "
+                                 f"the layer range [{node.lo[j]}, {node.hi[j]}]")
+    return dataclasses.replace(node, trees=trees)

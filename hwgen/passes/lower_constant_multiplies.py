@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
 
 from ..ir.term import Term
 
@@ -29,10 +30,8 @@ class LowerConstantMultiplies:
         self.mult = mult
 
     def run(self, graph: Graph) -> Graph:
-        nodes = [dataclasses.replace(n, terms=[self._lower(col) for col in n.terms],
-                                     mult=self.mult)
-                 if isinstance(n, LinearSum) else n for n in graph.nodes]
-        return dataclasses.replace(graph, nodes=nodes)
+        return rewrite(graph, replacing(LinearSum, lambda n, src: dataclasses.replace(
+            n, terms=[self._lower(col) for col in n.terms], mult=self.mult)))
 
     def _lower(self, col) -> tuple:
         out = []

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..ir import interp
 from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
 from ..ops import Quantize, StepFunction
 from ..ir.types import Overflow, as_codes
 
@@ -25,11 +26,8 @@ class LowerFloat32Quantize:
     name = "lower-float32-quantize"
 
     def run(self, graph: Graph) -> Graph:
-        nodes = list(graph.nodes)
-        for k, node in enumerate(nodes[1:], 1):
-            if isinstance(node, Quantize) and node.float32_cast:
-                nodes[k] = _as_steps(node, nodes[k - 1])
-        return dataclasses.replace(graph, nodes=nodes)
+        return rewrite(graph, replacing(
+            Quantize, lambda node, src: _as_steps(node, src) if node.float32_cast else node))
 
 
 def _as_steps(node: Quantize, src) -> StepFunction:
