@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.frontends import registry
+from hwgen.frontends import layers as registry
+from hwgen.frontends.registry import handler
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -20,7 +21,7 @@ def test_every_layer_class_has_one_handler_and_the_list_names_them_all():
 
 def test_a_second_handler_for_a_class_is_refused():
     with pytest.raises(ValueError, match="two front-end handlers for QDense"):
-        registry.handler("QDense")(lambda b, layer, following: 1)
+        handler("QDense")(lambda b, layer, following: 1)
 
 
 def test_the_readme_lists_exactly_the_registered_layers():

@@ -11,7 +11,7 @@ from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to
                         float_to_codes, parse_precision)
 from ..options import DEFAULT_INPUT_FORMAT, FrontendOptions
 from . import quantizers
-from .twin import Float32Quantizer, keras_floatx
+from .float32 import Float32Quantizer, keras_floatx
 
 MAX_INPUT_BITS = 62
 

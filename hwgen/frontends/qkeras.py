@@ -11,7 +11,7 @@ from ..ir.graph import Graph
 from ..options import FrontendOptions
 from .builder import Builder
 from .loader import LoadedModel
-from .registry import lookup, supported_layers
+from .layers import lookup, supported_layers
 from .twin import build_twin
 
 

@@ -105,7 +105,7 @@ def call_quantizer(q, values: np.ndarray) -> np.ndarray:
     """QKeras's result of activation quantizer `q` on exact float64 values, as the twin
     computes it (in float32, on the float32 rounding of each value)."""
     import tensorflow as tf
-    from .twin import Float32Quantizer
+    from .float32 import Float32Quantizer
     return np.asarray(Float32Quantizer(q)(tf.constant(values, dtype=tf.float64)),
                       dtype=np.float64)
 

@@ -5,6 +5,8 @@
 `Builder` and returns how many layers it consumed (2 when it fused `following`, the next
 layer of the chain, into its own nodes). The supported-layer list in errors and in the
 README is `supported_layers()`, derived from the registry, so it cannot fall behind.
+The handlers live in `layers/`, whose package imports them all and re-exports `lookup`
+and `supported_layers` over the full set.
 """
 from __future__ import annotations
 
@@ -37,15 +39,11 @@ def handler(*classes: str, summary: str | None = None):
 
 
 def lookup(cls: str) -> Handler | None:
-    _load()
+    """The handler of Keras layer class `cls` among those registered (import
+    `frontends.layers`, which registers them all, to use the full set)."""
     return HANDLERS.get(cls)
 
 
 def supported_layers() -> str:
-    """The layer classes hwgen reads, as the errors and the docs list them."""
-    _load()
+    """The layer classes registered, as the errors and the docs list them."""
     return ", ".join(["InputLayer"] + [h.summary for h in _ORDER])
-
-
-def _load() -> None:
-    from . import layers  # noqa: F401  (importing the package registers its handlers)

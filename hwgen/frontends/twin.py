@@ -11,23 +11,12 @@ does (`FLOAT32_LAYERS`). That is the QKeras result the hardware is compared with
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import numpy as np
 
 from ..errors import HwgenError, ModelFileError, layer_error
-
-
-@contextmanager
-def keras_floatx(dtype: str):
-    """Run Keras code with `floatx` set to `dtype` (QKeras casts to floatx at call time)."""
-    import tensorflow as tf
-    old = tf.keras.backend.floatx()
-    tf.keras.backend.set_floatx(dtype)
-    try:
-        yield
-    finally:
-        tf.keras.backend.set_floatx(old)
+from . import quantizers
+from .float32 import Float32Quantizer, keras_floatx
 
 
 def _is_softmax(layer_cfg: dict) -> bool:
@@ -83,23 +72,6 @@ def _set_dtype(config: dict, dtype: str) -> None:
             cfg["layer"]["config"]["dtype"] = dtype
 
 
-class Float32Quantizer:
-    """Runs a QKeras activation quantizer in float32 on the float32 rounding of its input
-    (what the deployed float32 model does) and hands the result back in the input dtype."""
-
-    def __init__(self, quantizer):
-        self.quantizer = quantizer
-
-    def get_config(self):   # lets Keras describe the twin (get_config) with the wrapper in
-        return self.quantizer.get_config()
-
-    def __call__(self, x):
-        import tensorflow as tf
-        with keras_floatx("float32"):
-            y = self.quantizer(tf.cast(x, tf.float32))
-        return tf.cast(y, x.dtype)
-
-
 def is_qkeras_quantizer(obj) -> bool:
     return type(obj).__module__.startswith("qkeras")
 
@@ -142,7 +114,6 @@ WEIGHT_QUANTIZER_KEYS = {"kernel": "kernel_quantizer", "bias": "bias_quantizer",
 def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
     """The layer's weights after its own weight quantizers, computed the way the deployed
     (float32) model computes them, and {role: quantizer} of those that were applied."""
-    from . import quantizers
     values, applied = [], {}
     for var in layer.weights:
         role = var.name.split("/")[-1].split(":")[0]

@@ -2,3 +2,4 @@
 registers every handler (`frontends.registry`), in the order the supported-layer list
 names them."""
 from . import dense, activation, batchnorm, ignored, reshape  # noqa: F401
+from ..registry import lookup, supported_layers  # noqa: E402,F401  (the full set)

@@ -9,7 +9,7 @@ from ...ir.types import FixedType, apply_overflow, float_to_codes
 from .. import quantizers
 from ..builder import unwrap
 from ..registry import handler
-from ..twin import keras_floatx
+from ..float32 import keras_floatx
 
 
 @handler("BatchNormalization", "QBatchNormalization")
