@@ -8,6 +8,13 @@ import time
 from pathlib import Path
 
 from .errors import HwgenError
+# Option choices come from the modules that define them (no second list to keep in step).
+from .estimate.nextpnr import ECP5_DEVICES
+from .estimate.yosys import TARGETS
+from .export.boards import BOARDS
+from .export.hls import BACKENDS
+from .options import MULT_MODES
+from .sim.runner import MODES as SIM_MODES
 
 
 def _quiet_tensorflow() -> None:
@@ -125,7 +132,7 @@ def _hw_options(args, auto_default: bool = False):
 
 
 def _hw_args(p):
-    p.add_argument("--mult", choices=["csd", "dsp"], default="csd",
+    p.add_argument("--mult", choices=MULT_MODES, default="csd",
                    help="constant multiplication: shift-add on canonical signed "
                         "digits (default) or one hardware multiplier per weight")
     p.add_argument("--pipeline", type=_number(int, 0, 1000), default=3, metavar="N",
@@ -486,14 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-o", "--out", help="output folder (default build/<design>)")
             _hw_args(p)
         if name in ("sim", "flow"):
-            p.add_argument("--mode", choices=["batch", "stream"], default="batch",
+            p.add_argument("--mode", choices=SIM_MODES, default="batch",
                            help="batch: vectors made and outputs printed in hardware, "
                                 "fast (default); stream: the layered cocotb bench, "
                                 "cycle by cycle")
             p.add_argument("--waves", action="store_true", help="write a waveform: "
                            "sim/shard0/dump.fst (dump.vcd without liblz4-dev)")
         if name in ("estimate", "flow"):
-            p.add_argument("--target", choices=["ice40", "ecp5", "xc7", "asic"],
+            p.add_argument("--target", choices=list(TARGETS),
                            default="ecp5", help="synthesis target (default ecp5)")
             p.add_argument("--full", action="store_true", help="the default (slow) ABC9 "
                            "script instead of the fast one")
@@ -507,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--pnr", action="store_true", help="also place and route with "
                            "nextpnr (ecp5 out of context; ice40 on the UP5K with a serial "
                            "I/O wrapper): Fmax and utilisation")
-            p.add_argument("--device", choices=["25k", "45k", "85k", "up5k"],
+            p.add_argument("--device", choices=[d[0] for d in ECP5_DEVICES] + ["up5k"],
                            help="device for --pnr: an LFE5U size for ecp5 (default: the "
                                 "smallest that fits), up5k for ice40")
         if name == "sim":
@@ -517,8 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="a board project: the core in a self-test or UART "
                        "top; a bitstream for iCE40/ECP5, a Vivado/Quartus build otherwise")
     _model_args(p)
-    p.add_argument("--board", choices=["icebreaker", "ulx3s-85f", "arty-a7-35",
-                                       "de10-nano"])
+    p.add_argument("--board", choices=list(BOARDS))
     p.add_argument("--asic", action="store_true", help="instead of a board: Verilog and an "
                    "OpenLane 2 configuration (sky130A)")
     p.add_argument("--asic-top", choices=["core", "serial"], default="core",
@@ -540,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "checked bit-exact in hls4ml's C simulation")
     _model_args(p)
     p.add_argument("-o", "--out", help="output folder (default build/<design>/hls4ml)")
-    p.add_argument("--backend", choices=["Vitis", "Vivado", "Quartus"], default="Vitis")
+    p.add_argument("--backend", choices=BACKENDS, default="Vitis")
     p.add_argument("--reuse", type=_COUNT, default=1, metavar="R",
                    help="hls4ml's ReuseFactor for every layer (Resource strategy when > 1; "
                    "hls4ml may round it to a factor its dense layers allow); default 1")

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from .ir.graph import Graph
-
 from .ops import LinearSum
 from .options import HardwareOptions
 

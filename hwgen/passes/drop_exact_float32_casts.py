@@ -10,7 +10,6 @@ import dataclasses
 
 from ..ir.graph import Graph
 from ..ir.rewrite import replacing, rewrite
-
 from ..ops import Quantize
 
 

@@ -10,9 +10,7 @@ import dataclasses
 
 from ..ir.graph import Graph
 from ..ir.rewrite import replacing, rewrite
-
 from ..ir.term import Term
-
 from ..ops import Dense, LinearSum
 
 

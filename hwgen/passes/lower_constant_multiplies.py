@@ -12,21 +12,18 @@ import dataclasses
 
 from ..ir.graph import Graph
 from ..ir.rewrite import replacing, rewrite
-
 from ..ir.term import Term
-
 from ..ops import LinearSum
+from ..options import MULT_MODES
 from .csd import csd_digits
-
-MODES = ("csd", "dsp")
 
 
 class LowerConstantMultiplies:
     name = "lower-constant-multiplies"
 
     def __init__(self, mult: str = "csd"):
-        if mult not in MODES:
-            raise ValueError(f"mult must be one of {', '.join(MODES)}, not {mult!r}")
+        if mult not in MULT_MODES:
+            raise ValueError(f"mult must be one of {', '.join(MULT_MODES)}, not {mult!r}")
         self.mult = mult
 
     def run(self, graph: Graph) -> Graph:

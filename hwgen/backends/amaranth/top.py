@@ -17,7 +17,6 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph
-
 from ...ops import Input
 from ...ops.component import register_stage
 from ...passes.fold_layers import fused_nodes
