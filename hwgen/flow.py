@@ -3,7 +3,6 @@ lower a graph for hardware, write its RTL and manifest, co-simulate it, write re
 Every step writes into the design's build folder."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,6 @@ tools are installed.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

@@ -14,7 +14,7 @@ from amaranth.hdl import (Array, Cat, ClockSignal, Const, Instance, Module, Rese
                           Signal)
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from ..sim.codec import output_words, pack, port_width
 from ..sim.harness import paced
