@@ -334,7 +334,7 @@ def cmd_flow(args) -> int:
     t = step("ir", t0)
     print(f"[2/{steps}] verify reference against QKeras on {args.n} vectors", flush=True)
     from .verify import float64_overflow
-    wide = float64_overflow(graph) if graph.exact else None
+    wide = float64_overflow(ranged) if graph.exact else None
     if wide is not None:       # verify-model explains; the flow goes on without it
         print(f"      skipped: layer '{wide[0]}' {wide[2]} need {wide[1]} bits, more than the "
               "float64 comparison holds exactly (`hwgen verify-model` says more)", flush=True)

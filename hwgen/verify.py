@@ -64,7 +64,7 @@ def float64_overflow(graph: Graph, exact_bits: int = FLOAT64_EXACT_BITS
     stops being exact (float32: `exact_bits` 24); None if all fit.
     The bound sum(|w| * max|x|) + |b| holds every partial sum in any summation order."""
     from .passes.pipelines import DEFAULT
-    # InferRanges sets lo/hi on the nodes themselves: a graph ranged once is not again.
+    # A graph that has been through InferRanges already is not ranged again.
     ranged = graph if all(n.lo is not None for n in graph.nodes) else DEFAULT.run(graph)
     by_name = {node.name: node for node in ranged.nodes}
     for node in ranged.nodes:

@@ -1,6 +1,7 @@
 """Exact per-element code intervals for every node (the basis of per-neuron widths).
 
-Each node gets `lo` and `hi` (integer arrays shaped like the node, codes of `node.type`):
+Each node is replaced by a copy with `lo` and `hi` (integer arrays shaped like the node,
+codes of `node.type`; the graph passed in is not changed):
 every value the node can produce on inputs of the input grid lies in [lo, hi]. Dense
 bounds are exact per neuron for independent inputs; monotonic ops map interval ends
 through their own `evaluate`, so the rules cannot drift from the semantics. The rules
@@ -8,7 +9,10 @@ are the ops' `interval` (hwgen/ops/).
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ..ir.graph import Graph
+from ..ir.rewrite import rewrite
 
 
 class InferRanges:
@@ -17,11 +21,10 @@ class InferRanges:
     name = "infer-ranges"
 
     def run(self, graph: Graph) -> Graph:
-        prev = None
-        for node in graph.nodes:      # each op's `interval` rule (hwgen/ops/)
-            node.lo, node.hi = node.interval(prev)
-            prev = node
-        return graph
+        def ranged(node, src):        # each op's `interval` rule (hwgen/ops/)
+            lo, hi = node.interval(src)
+            return dataclasses.replace(node, lo=lo, hi=hi)
+        return rewrite(graph, ranged)
 
 
 def element_width(lo: int, hi: int) -> tuple[bool, int]:
