@@ -184,10 +184,12 @@ def test_verify_reports_mismatches_and_cli_exits_1(monkeypatch, capsys):
     real = frontend.to_ir
 
     def tampered(loaded, options=None):
+        import dataclasses
         graph = real(loaded, options)
-        dense = next(n for n in graph.nodes if n.op == "dense")
-        dense.weights = dense.weights.copy()
-        dense.weights[0, 0] += 1
+        k = next(i for i, n in enumerate(graph.nodes) if n.op == "dense")
+        weights = graph.nodes[k].weights.copy()
+        weights[0, 0] += 1
+        graph.nodes[k] = dataclasses.replace(graph.nodes[k], weights=weights)
         return graph
     monkeypatch.setattr(frontend, "to_ir", tampered)
     assert cli.main(["verify-model", "digits_mlp", "--n", "500"]) == 1

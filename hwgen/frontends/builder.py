@@ -35,10 +35,13 @@ class Builder:
     def cur(self) -> Node:
         return self.nodes[-1]
 
-    def push(self, cls, layer, name_suffix="", **fields) -> Node:
-        name = layer.name + name_suffix
-        fields.setdefault("origin", type(layer).__name__)
-        node = cls(name=name, layer=layer.name, inputs=(self.cur.name,), **fields)
+    def push(self, cls, keras_layer, name_suffix="", **fields) -> Node:
+        """Append a `cls` node for `keras_layer` reading the current node; `fields` may
+        override its `layer` (the Keras name reports show) and `origin`."""
+        name = keras_layer.name + name_suffix
+        fields.setdefault("origin", type(keras_layer).__name__)
+        fields.setdefault("layer", keras_layer.name)
+        node = cls(name=name, inputs=(self.cur.name,), **fields)
         self.nodes.append(node)
         return node
 

@@ -1,6 +1,7 @@
 """The base of every IR op, and the registry that makes each op's rules mandatory.
 
-An op is a frozen-in-spirit dataclass deriving from `Node`, in its own file in `ops/`,
+An op is a frozen dataclass deriving from `Node` (passes make changed copies with
+`dataclasses.replace`, through `ir/rewrite.py`), in its own file in `ops/`,
 that defines every rule in `RULES` itself (`@register` refuses a class that inherits one
 from `Node`, whose versions only raise): there are no silent defaults, as in XLS's
 `DfsVisitor`, where every handler is mandatory.
@@ -30,7 +31,7 @@ RULES = ("evaluate", "interval", "logic_levels", "stats", "details", "component"
 REGISTRY: dict[str, type] = {}
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Node:
     """Base of all ops: a unique name, the Keras layer it came from, its output tensor."""
 

@@ -13,7 +13,7 @@ from .base import Node, align, register
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Dense(Node):
     """Weights [in, out] and bias [out] as codes."""
 

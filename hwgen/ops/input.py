@@ -10,7 +10,7 @@ from .base import Node, register
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Input(Node):
     op = "input"
 

@@ -71,7 +71,7 @@ class LinearSumLayer(Layer):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class LinearSum(Node):
     """`mult` says how the products are built: "generic" (one term per non-zero weight),
     "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each

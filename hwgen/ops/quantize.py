@@ -75,7 +75,7 @@ def overflow_value(moved, mlo: int, mhi: int, node):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Quantize(Node):
     rounding: Rounding = Rounding.RND_CONV
     overflow: Overflow = Overflow.SAT

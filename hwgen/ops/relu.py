@@ -25,7 +25,7 @@ def relu_value(x, lo: int):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Relu(Node):
     op = "relu"
 

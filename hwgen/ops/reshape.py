@@ -15,7 +15,7 @@ class ReshapeLayer(Layer):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Reshape(Node):
     op = "reshape"
 

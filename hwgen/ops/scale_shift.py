@@ -29,7 +29,7 @@ class ScaleShiftLayer(Layer):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class ScaleShift(Node):
     scale: np.ndarray = field(default=None)
     scale_frac: int = 0

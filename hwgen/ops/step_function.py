@@ -47,7 +47,7 @@ def _mux_tree(x, thresholds: list[int], levels: list[int]):
 
 
 @register
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class StepFunction(Node):
     """`thresholds[c]` is sorted ascending (input codes); `levels[c]` has one more entry
     (output codes). Output is `levels[c][j]` with `j` the number of thresholds <= x.

@@ -45,8 +45,7 @@ def test_each_broken_invariant_is_named(change, message):
 
 def test_a_range_outside_its_type_and_a_relu_that_moves_the_point():
     g = InferRanges().run(_graph())
-    d = g.nodes[1]
-    d.hi = d.hi + (1 << 20)
+    g.nodes[1] = dataclasses.replace(g.nodes[1], hi=g.nodes[1].hi + (1 << 20))
     assert any("outside fixed<16,8>" in p for p in problems(g))
     bad = _graph()
     bad.nodes[2] = dataclasses.replace(bad.nodes[2], type=FixedType(False, 16, 6))

@@ -25,7 +25,7 @@ def test_every_registered_op_defines_every_rule_itself():
 
 
 def test_an_op_without_a_rule_is_refused():
-    @dataclass(eq=False)
+    @dataclass(eq=False, frozen=True)
     class Half(Node):
         op = "half_test"
 
@@ -42,7 +42,7 @@ def test_an_op_without_a_rule_is_refused():
 @pytest.fixture
 def doubled():
     """A new op written here, in one place."""
-    @dataclass(eq=False)
+    @dataclass(eq=False, frozen=True)
     class Double(Node):
         op = "double_test"
 

@@ -81,16 +81,18 @@ def test_pipeline_schedule_sets_latency(every):
 def test_float32_rounding_becomes_an_exact_step_function():
     g = random_graph(5)
     # a wide accumulator (>= 2**24 codes) feeding a float32-rounding saturating quantizer
-    q = next(n for n in g.nodes if isinstance(n, Quantize))
-    q.float32_cast = True
-    q.overflow = q.overflow.__class__.SAT
-    g.nodes[1].weights = g.nodes[1].weights * (1 << 20)
+    import dataclasses
+    k = next(i for i, n in enumerate(g.nodes) if isinstance(n, Quantize))
+    g.nodes[k] = dataclasses.replace(g.nodes[k], float32_cast=True,
+                                     overflow=g.nodes[k].overflow.__class__.SAT)
     from hwgen.ir.bounds import dense_bounds
     from hwgen.ir.types import FixedType
     d = g.nodes[1]
+    d = dataclasses.replace(d, weights=d.weights * (1 << 20))
     lo, hi = dense_bounds(d.weights, d.bias, g.input.type.min_code, g.input.type.max_code,
                           g.input.type.frac, d.weight_frac, d.bias_frac, d.type.frac)
-    d.type = FixedType.for_range(min(int(lo.min()), 0), max(int(hi.max()), 1), d.type.frac)
+    g.nodes[1] = dataclasses.replace(d, type=FixedType.for_range(
+        min(int(lo.min()), 0), max(int(hi.max()), 1), d.type.frac))
     ranged = InferRanges().run(g)
     stepped = LowerFloat32Quantize().run(ranged)
     assert isinstance(stepped.nodes[2], StepFunction)

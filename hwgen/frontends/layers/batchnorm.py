@@ -44,8 +44,8 @@ def _fused(b, bn, act) -> None:
     what = f"{type(bn).__name__} + {quantizers.describe(q)}"
     th, lv, out = quantizers.step_function(fn, b.cur.type, channels, bn.name, what)
     b.push(StepFunction, bn, shape=b.cur.shape, type=out, thresholds=th, levels=lv,
-           function=what, note=f"fused with '{act.name}': {what}")
-    b.nodes[-1].layer = f"{bn.name}+{act.name}"
+           function=what, note=f"fused with '{act.name}': {what}",
+           layer=f"{bn.name}+{act.name}")
 
 
 def _scale_shift(b, layer) -> None:
