@@ -8,7 +8,8 @@ only those runtime objects (sources in Verilator's own include folder, which inc
 design header), keyed by the whole command line, the compiler, the source and the include
 folder. Every other call (the design's own C++) runs the compiler unchanged.
 
-Cache folder: `$HWGEN_CACHE/verilator-runtime`, default `~/.cache/hwgen/...`. Objects are
+Cache folder: `$HWGEN_CACHE/verilator-runtime`, default `$XDG_CACHE_HOME/hwgen/...`
+(`~/.cache/hwgen/...`). Objects are
 written to a temporary file and renamed, so parallel builds and killed runs never see half
 an object. Any problem with the cache falls back to compiling.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("HWGEN_CACHE") or Path.home() / ".cache" / "hwgen"
+    root = os.environ.get("HWGEN_CACHE") or \
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwgen"
     return Path(root) / "verilator-runtime"
 
 
