@@ -139,7 +139,8 @@ def compile_project(hm) -> None:
             hm.compile()
     except Exception:
         out = Path(hm.config.get_output_dir())
-        proc = processes.run(["sh", "./build_lib.sh"], cwd=out)
+        # build_lib.sh is a bash script (`+=`): run it as hls4ml does, not with sh.
+        proc = processes.run(["bash", "./build_lib.sh"], cwd=out)
         log = write_text(out / "build_lib.log", (proc.stdout or "") + (proc.stderr or ""))
         raise tool_failed("hls4ml's C simulation build (g++)", log.resolve()) from None
 

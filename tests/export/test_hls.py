@@ -69,3 +69,20 @@ def test_vivado_and_quartus_backends_are_bit_exact_in_c_simulation(backend, proj
                  "--n", "500"]) == 0, capsys.readouterr()
     assert "500 vectors, 0 mismatches" in capsys.readouterr().out
     assert (tmp_path / project_file).exists()
+
+
+def test_a_failing_cxx_build_is_one_line_with_gxx_first_error(tmp_path):
+    """A real g++ failure (a negative ap_fixed width in the project's types) stops
+    hls4ml's C simulation build; hwgen quotes g++'s first error and the log."""
+    from hwgen.errors import HwgenError
+    from hwgen.export.hls import compile_project
+    loaded, graph = hwgen.compile_model("digits_mlp_pruned")
+    ranged = DEFAULT.run(graph)
+    hm, _, _ = write_project(loaded.model, ranged, tmp_path, overrides={
+        "relu1": {"result": "ap_fixed<-4,2,AP_RND_CONV,AP_SAT>"}})
+    with pytest.raises(HwgenError) as err:
+        compile_project(hm)
+    text = str(err.value)
+    assert "hls4ml's C simulation build (g++)" in text and "build_lib.log" in text
+    assert "error" in text.lower() and "\n" not in text.strip()
+    assert (tmp_path / "build_lib.log").is_file()
