@@ -11,7 +11,10 @@ from hwgen.passes.pipelines import DEFAULT
 from hwgen.sim.vectors import input_codes
 
 
-@pytest.mark.parametrize("name", ["digits_mlp_pruned", "digits_mlp", "jet_tagger"])
+# slow: digits_mlp is digits_mlp_pruned's architecture with its weights unpruned
+@pytest.mark.parametrize("name", ["digits_mlp_pruned",
+                                  pytest.param("digits_mlp", marks=pytest.mark.slow),
+                                  "jet_tagger"])
 def test_hls4ml_csim_is_bit_exact_with_the_reference(name, tmp_path, capsys):
     from hwgen.cli import main
     assert main(["hls", name, "-o", str(tmp_path), "--n", "2000"]) == 0
