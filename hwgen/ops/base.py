@@ -94,6 +94,12 @@ def register(cls):
     return cls
 
 
+def same_shape(node: Node, src: Node) -> list[str]:
+    """The `problems` of an element-wise op whose output has its input's shape."""
+    return [] if tuple(node.shape) == tuple(src.shape) else \
+        [f"shape {node.shape} differs from its input's {src.shape}"]
+
+
 def align(codes: np.ndarray, frac: int, target: int) -> np.ndarray:
     """Codes at `frac` fraction bits as codes at `target` (>= frac) fraction bits."""
     from ..ir.types import shift_left

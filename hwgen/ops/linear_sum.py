@@ -21,8 +21,7 @@ class LinearSumLayer(Layer):
         x = self.inputs
         trees = node.trees
         signal_of: dict[int, object] = {}
-        multiplies = node.mult == "dsp" and any(
-            abs(t.coeff) > 1 and t.source >= 0 for col in node.terms for t in col)
+        multiplies = node.multiplies
         for j, tree in enumerate(trees):
             for k, leaf in enumerate(tree.levels[0]):
                 signal_of[id(leaf)] = self._leaf(m, leaf, x, f"p{j}_{k}", multiplies)
@@ -86,6 +85,12 @@ class LinearSum(Node):
     fold: "object | None" = field(default=None, repr=False)   # fold.Fold: resource-shared
     op = "linear_sum"
 
+    @property
+    def multiplies(self) -> bool:
+        """Whether some product needs a hardware multiplier (a level of its own)."""
+        return self.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
+                                          for col in self.terms for t in col)
+
     def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
         """(effective weights [n_in, out] and constants [out]) as Python ints."""
         w = np.zeros((n_in, len(self.terms)), dtype=object)
@@ -115,9 +120,7 @@ class LinearSum(Node):
         if self.fold is not None:
             return 0        # a folded layer has its own pipeline
         depth = max(t.depth for t in self.trees)
-        multiplies = self.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
-                                                for col in self.terms for t in col)
-        return depth + (1 if multiplies else 0)
+        return depth + (1 if self.multiplies else 0)
 
     def stats(self):
         """Every product that is left (pruned weights have no term) counts as a weight,

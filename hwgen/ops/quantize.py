@@ -10,7 +10,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 
 from ..ir.types import FixedType, Overflow, Rounding, requantize, round_to_float32
 from .hls_types import ap_type
-from .base import Node, register, through
+from .base import Node, register, same_shape, through
 from .component import Layer, fit, ranged_signal
 
 
@@ -127,5 +127,4 @@ class Quantize(Node):
         return {}
 
     def problems(self, src):
-        return [] if tuple(self.shape) == tuple(src.shape) else \
-            [f"shape {self.shape} differs from its input's {src.shape}"]
+        return same_shape(self, src)

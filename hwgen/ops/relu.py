@@ -7,7 +7,7 @@ import numpy as np
 from amaranth.hdl import Module, Mux
 
 from .hls_types import ap_type
-from .base import Node, register
+from .base import Node, register, same_shape
 from .component import Layer, fit
 
 
@@ -58,8 +58,7 @@ class Relu(Node):
         return {}
 
     def problems(self, src):
-        out = [] if tuple(self.shape) == tuple(src.shape) else \
-            [f"shape {self.shape} differs from its input's {src.shape}"]
+        out = same_shape(self, src)
         return out + ([] if self.type.frac == src.type.frac else    # evaluate keeps codes
                       [f"{self.type.frac} fraction bits from {src.type.frac}"])
 

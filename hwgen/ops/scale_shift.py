@@ -8,7 +8,7 @@ import numpy as np
 from amaranth.hdl import Const, Module
 
 from ..ir.types import as_codes
-from .base import Node, align, register, through
+from .base import Node, align, register, same_shape, through
 from .component import Layer, element_shape, fit
 
 
@@ -69,8 +69,7 @@ class ScaleShift(Node):
         return {}
 
     def problems(self, src):
-        out = [] if tuple(self.shape) == tuple(src.shape) else \
-            [f"shape {self.shape} differs from its input's {src.shape}"]
+        out = same_shape(self, src)
         if self.scale.shape != (self.shape[-1],) or self.shift.shape != (self.shape[-1],):
             out.append(f"scale {self.scale.shape} / shift {self.shift.shape} for "
                        f"{self.shape[-1]} channels")

@@ -8,7 +8,7 @@ import numpy as np
 from amaranth.hdl import Const, Module, Mux
 
 from ..ir.types import as_codes
-from .base import Node, register
+from .base import Node, register, same_shape
 from .component import Layer, element_shape, fit
 
 
@@ -109,8 +109,7 @@ class StepFunction(Node):
         return {}
 
     def problems(self, src):
-        out = [] if tuple(self.shape) == tuple(src.shape) else \
-            [f"shape {self.shape} differs from its input's {src.shape}"]
+        out = same_shape(self, src)
         rows = self.thresholds.shape[0]
         if rows not in (1, self.shape[-1]) or self.levels.shape != \
                 (rows, self.thresholds.shape[1] + 1):
