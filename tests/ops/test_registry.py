@@ -111,3 +111,12 @@ def test_a_new_op_reaches_the_verilog_and_the_manifest(doubled, tmp_path):
     assert row["op"] == "double_test" and row["register_stages"] == 1 and row["doubles"]
     assert f"module \\{row['module']}" in rtl.verilog.read_text()
     assert rtl.data["latency"] == 3        # input register, one stage, output register
+
+
+def test_nodes_are_frozen_and_passes_leave_their_input_alone():
+    import dataclasses
+    g = Graph([Input(name="input", layer="in", shape=(2,), type=FixedType(True, 4, 2))])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        g.nodes[0].lo = np.zeros(2)
+    ranged = InferRanges().run(g)
+    assert g.nodes[0].lo is None and ranged.nodes[0].lo.tolist() == [-8, -8]
