@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .ir.graph import Graph
-from .ops import LinearSum
+from .ops import FoldedLinearSum
 from .options import HardwareOptions
 
 
@@ -38,31 +38,27 @@ def design_data(loaded) -> np.ndarray | None:
 
 
 def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
-    """One row per hardware layer for report.md."""
-    rows, prev = [], lowered.input
-    by_node = {r["node"]: r for r in manifest["layers"]}
-    for node in lowered.nodes[1:]:
-        row = by_node.get(node.name, {})
-        folded = getattr(node, "fold", None)
+    """One row per hardware layer for report.md (a folded layer's fused ops included)."""
+    # A folded layer's row shows its sum; each fused op reads the one before it.
+    nodes = {n.name: n.linear if isinstance(n, FoldedLinearSum) else n for n in lowered.nodes}
+    nodes.update({p.name: p for n in lowered.nodes for p in n.post})
+    ins = {p.name: n.post[k - 1] if k else n.linear for n in lowered.nodes
+           for k, p in enumerate(n.post)}
+    rows = []
+    for row in manifest["layers"]:
+        node = nodes[row["node"]]
+        srcs = [ins[node.name]] if node.name in ins else [nodes[i] for i in node.inputs]
+        nonzero = node.stats()[1]
         rows.append({"layer": node.layer, "op": node.op,
-                     "module": row.get("instance") or ("(in the folded layer's lanes)"
-                                                       if "instance" in row else ""),
-                     "in": str(prev.type), "out": str(node.type),
-                     "nonzero_weights": _nonzero(node),
-                     "adders": "" if folded else row.get("adders", ""),
+                     "module": row.get("instance") or "(in the folded layer's lanes)",
+                     "in": ", ".join(str(s.type) for s in srcs), "out": str(node.type),
+                     "nonzero_weights": nonzero if nonzero else "",
+                     "adders": "" if "lanes" in row else row.get("adders", ""),
                      "multipliers": row.get("multipliers", ""),
                      "registers": len(node.register_after),
-                     "folded": f"{folded.multipliers} lane{'s' if folded.multipliers > 1 else ''} x {folded.cycles} cycles"
-                               if folded else ""})
-        prev = node
+                     "folded": f"{row['lanes']} lane{'s' if row['lanes'] > 1 else ''} x "
+                               f"{row['cycles']} cycles" if "lanes" in row else ""})
     return rows
-
-
-def _nonzero(node) -> int | str:
-    if isinstance(node, LinearSum):
-        return len({(t.source, j) for j, col in enumerate(node.terms) for t in col
-                    if t.source >= 0})
-    return ""
 
 
 def hardware_section(lowered: Graph, manifest: dict) -> dict:

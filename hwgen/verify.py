@@ -90,7 +90,7 @@ def verify_model(loaded, graph: Graph, n: int = 10000, seed: int = 0,
     """Compare `interp.run(graph)` with the Keras model on `n` vectors of the input grid.
     Raises HwgenError for a quantized model whose sums float64 cannot hold exactly (the
     comparison would blame the reference for the twin's rounding)."""
-    t_in, t_out = graph.input.type, graph.output.type
+    t_in, out_frac = graph.input.type, graph.output_fracs
     wide = float64_overflow(graph) if graph.exact else None
     if wide is not None:
         layer, bits, what = wide
@@ -109,7 +109,7 @@ def verify_model(loaded, graph: Graph, n: int = 10000, seed: int = 0,
     if graph.exact:
         twin = getattr(loaded, "twin", None) or build_twin(loaded.model)[0]
         out = predict(twin, x).reshape(n, -1)
-        expected, on_grid = exact_codes(out, t_out.frac)
+        expected, on_grid = exact_codes(out, out_frac)
         bad = ~on_grid | (expected != ref)
         rows = np.nonzero(bad.any(axis=1))[0]
         result = VerifyResult(n, True, int(len(rows)))
@@ -118,13 +118,13 @@ def verify_model(loaded, graph: Graph, n: int = 10000, seed: int = 0,
                 result.first.append({
                     "vector": int(r), "output": int(o), "qkeras": float(out[r, o]),
                     "expected_code": int(expected[r, o]) if on_grid[r, o] else None,
-                    "reference": float(codes_to_float(np.array([ref[r, o]]), t_out.frac)[0]),
+                    "reference": float(codes_to_float(np.array([ref[r, o]]), out_frac[o])[0]),
                     "reference_code": int(ref[r, o]),
                     "input_codes": codes[r].ravel().tolist()[:32]})
         return result
     model32, _ = build_twin(loaded.model, "float32")
     out = predict(model32, x, "float32").astype(np.float64).reshape(n, -1)
-    got = codes_to_float(ref, t_out.frac)
+    got = codes_to_float(ref, out_frac)
     err = np.abs(got - out)
     agree = float(np.mean(np.argmax(got, axis=1) == np.argmax(out, axis=1)))
     return VerifyResult(n, False, max_abs_error=err.max(axis=0).tolist(),
@@ -135,13 +135,29 @@ FLOAT32_EXACT_BITS = 24
 
 
 def logits_model(model):
-    """`model` itself, or a sub-model ending at the input of its final softmax."""
+    """`model` itself, or a model ending at the inputs of its output softmaxes; None when
+    an output's softmax is a layer's own activation there (no tensor holds its logits)."""
     import tensorflow as tf
-    last = model.layers[-1]
-    if type(last).__name__ == "Softmax" or (type(last).__name__ == "Activation" and getattr(
-            last.activation, "__name__", "") == "softmax"):
-        return tf.keras.Model(model.inputs, last.input)
-    return model
+    outs, changed = [], False
+    for tensor in model.outputs:
+        layer = tensor._keras_history.layer
+        if _is_softmax_layer(layer):
+            outs.append(layer.input)
+            changed = True
+        elif getattr(getattr(layer, "activation", None), "__name__", "") == "softmax" and \
+                type(layer).__name__ in ("Dense", "QDense"):
+            return None
+        else:
+            outs.append(tensor)
+    if not changed:
+        return model
+    return tf.keras.Model(model.inputs, outs if len(outs) > 1 else outs[0])
+
+
+def _is_softmax_layer(layer) -> bool:
+    return type(layer).__name__ == "Softmax" or (
+        type(layer).__name__ in ("Activation", "QActivation") and
+        getattr(layer.activation, "__name__", "") == "softmax")
 
 
 def untouched_mismatches(loaded, graph: Graph, codes: np.ndarray) -> list[int] | None:
@@ -154,7 +170,13 @@ def untouched_mismatches(loaded, graph: Graph, codes: np.ndarray) -> list[int] |
         return None
     n = len(codes)
     ref = codes_to_float(np.asarray(interp.run(graph, codes)).reshape(n, -1),
-                         graph.output.type.frac)
+                         graph.output_fracs)
     x = codes_to_float(codes, graph.input.type.frac).astype(np.float32)
-    got = np.asarray(logits_model(loaded.model)(x, training=False), np.float64).reshape(n, -1)
+    logits = logits_model(loaded.model)
+    if logits is None:
+        return None
+    got = logits(x, training=False)
+    if isinstance(got, (list, tuple)):
+        got = np.concatenate([np.asarray(h, np.float64).reshape(n, -1) for h in got], axis=1)
+    got = np.asarray(got, np.float64).reshape(n, -1)
     return np.flatnonzero(np.any(got != ref, axis=1)).tolist()

@@ -148,3 +148,70 @@ def _randomise(model, rng) -> None:
             v[rng.random(w.shape) < 0.3] = 0.0      # pruned weights
             new.append(v.astype(np.float32))
         layer.set_weights(new)
+
+
+MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]
+
+
+def random_branchy_model(seed: int):
+    """A seeded random functional QKeras model with branches: skip connections (the
+    quantized input among them), every Keras merge layer over the seeds (`MERGES`, each
+    with or without a quantizer after it), and one or two heads (a softmax on some).
+
+    Returns (model, input format string, description)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    rng = np.random.default_rng(seed)
+    L = tf.keras.layers
+    in_fmt = INPUT_FORMATS[seed % len(INPUT_FORMATS)]
+    width = int(rng.integers(2, 7))
+    inp = tf.keras.Input((width,), name="features")
+    desc = [f"in {width} {in_fmt}"]
+    x = inp
+    if rng.integers(0, 2):           # an input quantizer: its output is a skip source too
+        x = QActivation(quantizer("quantized_bits(8,3)"), name="in_q")(inp)
+        desc.append("input quantizer")
+    pool = [x]                        # tensors of `width` elements that later layers read
+    count = 0
+
+    def dense(src, units, act=True):
+        nonlocal count
+        count += 1
+        wq = WEIGHT_QUANTIZERS[(seed + count) % 8]      # the narrow ones: sums stay < 2**24
+        y = QDense(units, kernel_quantizer=quantizer(wq),
+                   bias_quantizer=quantizer("quantized_bits(6,2)"), name=f"dense{count}")(src)
+        if act:
+            aq = ACTIVATION_QUANTIZERS[(seed * 3 + count) % len(ACTIVATION_QUANTIZERS)]
+            y = QActivation(quantizer(aq), name=f"act{count}")(y)
+            desc.append(f"QDense({units}) {aq}")
+        return y
+
+    for k in range(int(rng.integers(2, 5))):
+        merge = MERGES[(seed + k) % len(MERGES)]
+        n = 4 if merge == "Average" and rng.integers(0, 3) == 0 else \
+            2 if merge in ("Subtract", "Average") else int(rng.integers(2, 4))
+        # Each operand: a tensor of the pool (a skip) or a new dense branch off one.
+        operands = []
+        for _ in range(n):
+            src = pool[int(rng.integers(0, len(pool)))]
+            operands.append(src if rng.integers(0, 3) == 0 else dense(src, width))
+        y = getattr(L, merge)(name=f"{merge.lower()}{k}")(operands)
+        desc.append(f"{merge} of {n}")
+        if merge == "Concatenate":
+            y = dense(y, width)                      # back to the pool's width
+        elif rng.integers(0, 2):
+            y = QActivation(quantizer("quantized_bits(10,4)"), name=f"mq{k}")(y)
+            desc.append("quantizer after it")
+        pool.append(y)
+    outputs = [dense(pool[-1], int(rng.integers(1, 5)), act=False)]
+    if rng.integers(0, 2):
+        outputs.append(dense(pool[int(rng.integers(0, len(pool) - 1))],
+                             int(rng.integers(1, 4)), act=False))
+        desc.append("two heads")
+    if rng.integers(0, 3) == 0:
+        outputs[0] = L.Activation("softmax", name="softmax")(outputs[0])
+        desc.append("softmax")
+    model = tf.keras.Model(inp, outputs if len(outputs) > 1 else outputs[0],
+                           name=f"branchy{seed}")
+    _randomise(model, rng)
+    return model, in_fmt, "; ".join(desc)

@@ -67,16 +67,6 @@ def test_pruning_wrappers_are_stripped_and_zeros_stay_zero():
     assert verify_model(loaded, graph, n=500).mismatches == 0
 
 
-def test_functional_branch_is_rejected():
-    import tensorflow as tf
-    inp = tf.keras.Input((4,))
-    a = tf.keras.layers.Dense(2, name="a")(inp)
-    b = tf.keras.layers.Dense(2, name="b")(inp)
-    model = tf.keras.Model(inp, tf.keras.layers.Add(name="join")([a, b]))
-    with pytest.raises(UnsupportedError, match="layer 'join': Add has 2 inputs"):
-        hwgen.compile_model(model)
-
-
 def test_input_quantizer_sets_the_input_grid():
     import tensorflow as tf
     from qkeras import QActivation, QDense

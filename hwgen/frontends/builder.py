@@ -30,19 +30,33 @@ class Builder:
         self.nodes: list[Node] = []
         self.exact = True
         self.notes: list[str] = []
+        self.sources: list[Node] = []     # the nodes of the current Keras layer's inputs
+        self._cur: Node | None = None
 
     @property
     def cur(self) -> Node:
-        return self.nodes[-1]
+        """The node the next `push` reads: the layer's input, then its last node."""
+        return self._cur
 
-    def push(self, cls, keras_layer, name_suffix="", **fields) -> Node:
-        """Append a `cls` node for `keras_layer` reading the current node; `fields` may
-        override its `layer` (the Keras name reports show) and `origin`."""
+    def begin(self, layer, sources: list[Node], merge: bool = False) -> None:
+        """Start Keras layer `layer` on the nodes of its input tensors; only a merge
+        handler (`merge`) takes more than one."""
+        if len(sources) != 1 and not merge:
+            raise layer_error(layer.name, f"{type(layer).__name__} has {len(sources)} "
+                              "inputs; it takes one", "Check the model's connections",
+                              UnsupportedError)
+        self.sources, self._cur = list(sources), sources[0] if sources else None
+
+    def push(self, cls, keras_layer, name_suffix="", inputs=None, **fields) -> Node:
+        """Append a `cls` node for `keras_layer` reading the current node (or the nodes
+        named by `inputs`); `fields` may override its `layer` (the Keras name reports
+        show) and `origin`."""
         name = keras_layer.name + name_suffix
         fields.setdefault("origin", type(keras_layer).__name__)
         fields.setdefault("layer", keras_layer.name)
-        node = cls(name=name, inputs=(self.cur.name,), **fields)
+        node = cls(name=name, inputs=tuple(inputs or (self.cur.name,)), **fields)
         self.nodes.append(node)
+        self._cur = node
         return node
 
     # ------------------------------------------------------------------ input
@@ -71,6 +85,7 @@ class Builder:
                               UnsupportedError)
         self.nodes.append(Input(name="input", layer=in_name, shape=shape, type=t,
                                 origin="InputLayer", note=f"grid from {why}"))
+        self._cur = self.nodes[-1]
 
     # ------------------------------------------------------------------ shared tools
     def weights(self, layer, role, values, prec: Precision | None):

@@ -19,16 +19,18 @@ class Handler:
     classes: tuple[str, ...]
     fn: Callable
     summary: str          # how the supported-layer list names these classes
+    merge: bool = False   # reads several tensors (`builder.sources`)
 
 
 HANDLERS: dict[str, Handler] = {}
 _ORDER: list[Handler] = []
 
 
-def handler(*classes: str, summary: str | None = None):
-    """Register the decorated function for the Keras layer `classes`."""
+def handler(*classes: str, summary: str | None = None, merge: bool = False):
+    """Register the decorated function for the Keras layer `classes` (`merge`: layers
+    that read several tensors)."""
     def register(fn):
-        h = Handler(tuple(classes), fn, summary or ", ".join(classes))
+        h = Handler(tuple(classes), fn, summary or ", ".join(classes), merge)
         for cls in classes:
             if cls in HANDLERS:
                 raise ValueError(f"two front-end handlers for {cls}")

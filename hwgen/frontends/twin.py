@@ -29,31 +29,58 @@ def _is_softmax(layer_cfg: dict) -> bool:
     return cls == "Softmax"
 
 
-def logits_config(model) -> tuple[dict, bool]:
-    """The model's config rewritten to drop a final softmax. Returns (config, dropped)."""
+def logits_config(model) -> tuple[dict, list[str]]:
+    """The model's config rewritten to drop a softmax at each output. Returns (config,
+    the names of the outputs whose softmax was dropped)."""
     # to_json serialises quantizer objects properly (get_config may hold live objects).
     config = json.loads(model.to_json())["config"]
     layers = config["layers"]
-    last = layers[-1]
-    if "output_layers" in config:  # functional
-        outs = config["output_layers"]
-        if len(outs) != 1:
-            raise HwgenError(f"model '{model.name}' has {len(outs)} outputs; hwgen supports "
-                             f"one output: build a model per output")
-        last = next(lc for lc in layers if lc["config"]["name"] == outs[0][0])
-    if _is_softmax(last):
-        if "output_layers" in config:
-            inbound = last["inbound_nodes"][0][0]
-            config["output_layers"] = [[inbound[0], inbound[1], inbound[2]]]
-            layers.remove(last)
-        else:
+    if "output_layers" not in config:            # Sequential
+        last = layers[-1]
+        if _is_softmax(last):
             layers.pop()
-        return config, True
-    act = last["config"].get("activation")
-    if act == "softmax" and last["class_name"] in ("Dense", "QDense"):
-        last["config"]["activation"] = "linear"
-        return config, True
-    return config, False
+            return config, [last["config"]["name"]]
+        if _softmax_activation(last):
+            return config, [last["config"]["name"]]
+        return config, []
+    dropped, outs = [], []
+    readers = {}
+    for lc in layers:
+        for node in lc.get("inbound_nodes") or []:
+            for t in inbound_tensors(node):
+                readers.setdefault(t[0], []).append(lc["config"]["name"])
+    for out in config["output_layers"]:
+        last = next(lc for lc in layers if lc["config"]["name"] == out[0])
+        if _is_softmax(last) and readers.get(out[0]) is None:
+            inbound = inbound_tensors(last["inbound_nodes"][0])[0]
+            outs.append([inbound[0], inbound[1], inbound[2]])
+            layers.remove(last)
+            dropped.append(out[0])
+            continue
+        if _softmax_activation(last):
+            dropped.append(out[0])
+        outs.append(out)
+    config["output_layers"] = outs
+    return config, dropped
+
+
+def _softmax_activation(lc: dict) -> bool:
+    """A Dense/QDense ending in softmax: set to linear in place."""
+    if lc["config"].get("activation") == "softmax" and lc["class_name"] in ("Dense", "QDense"):
+        lc["config"]["activation"] = "linear"
+        return True
+    return False
+
+
+def inbound_tensors(node) -> list:
+    """The [layer, node index, tensor index, ...] references of one inbound node of a
+    layer config (Keras 2 lists them; a TFOpLambda's node is one reference; Keras 3
+    keeps them in `args`)."""
+    if isinstance(node, dict):     # Keras 3 style
+        return [a["config"]["keras_history"] for a in node.get("args", []) if isinstance(a, dict)]
+    if node and isinstance(node[0], str):
+        return [node]
+    return node
 
 
 # Layers whose arithmetic rounds in QKeras's float32 model: the twin runs them in float32
@@ -146,7 +173,8 @@ def build_twin(model, dtype: str = "float64"):
     quantizers, e.g. quantized_bits with alpha='auto_po2', do not run in float64 at all);
     the twin holds the quantized weights and no weight quantizers, so its sums are exact.
     The quantizers are kept in `twin.hwgen_weight_quantizers[layer][role]`.
-    Returns (twin, softmax_dropped). Call the twin inside `keras_floatx(dtype)`.
+    Returns (twin, the outputs whose softmax was dropped). Call the twin inside
+    `keras_floatx(dtype)`.
     """
     import tensorflow as tf
     from .loader import custom_objects
@@ -171,10 +199,19 @@ def build_twin(model, dtype: str = "float64"):
 
 
 def predict(twin, x: np.ndarray, dtype: str = "float64", batch: int = 8192) -> np.ndarray:
-    """Run the twin on float inputs in `dtype`, in batches."""
+    """Run the twin on float inputs in `dtype`, in batches. A model with several outputs
+    gives them flattened and side by side, in output order ([N, total elements])."""
     outs = []
     with keras_floatx(dtype):
         fn = twin.__call__
         for i in range(0, len(x), batch):
-            outs.append(np.asarray(fn(x[i:i + batch].astype(dtype), training=False)))
-    return np.concatenate(outs) if outs else np.zeros((0,) + tuple(twin.output_shape[1:]))
+            y = fn(x[i:i + batch].astype(dtype), training=False)
+            if isinstance(y, (list, tuple)):
+                y = np.concatenate([np.asarray(h).reshape(len(h), -1) for h in y], axis=1)
+            outs.append(np.asarray(y))
+    if outs:
+        return np.concatenate(outs)
+    shapes = twin.output_shape if isinstance(twin.output_shape, list) else [twin.output_shape]
+    if len(shapes) == 1:
+        return np.zeros((0,) + tuple(shapes[0][1:]))
+    return np.zeros((0, sum(int(np.prod(s[1:])) for s in shapes)))

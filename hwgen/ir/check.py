@@ -1,8 +1,8 @@
 """The IR verifier: what every graph must satisfy between passes.
 
 Generic facts (unique names, inputs that exist and come earlier, so the order is
-topological and acyclic; the graph starts at its one input; every range inside its node's
-type) and each op's own `problems(src)` rule (shapes and formats that must agree with its
+topological and acyclic; the graph starts at its one input; as many inputs as the op
+reads; outputs that exist; every range inside its node's type) and each op's own `problems(src)` rule (shapes and formats that must agree with its
 input). `passes.pipelines.Pipeline.run` calls `check_graph` after every pass when asked
 (the tests ask; `hwgen --debug` does too, through HWGEN_CHECK_IR=1).
 """
@@ -41,9 +41,18 @@ def problems(graph: Graph) -> list[str]:
             out.append(f"{where}: a second input")
         if node.lo is not None or node.hi is not None:
             out += _range_problems(node, where)
-        if k and node.inputs and node.inputs[0] in seen:
-            out += [f"{where}: {p}" for p in node.problems(seen[node.inputs[0]])]
+        if k and node.arity is not None and len(node.inputs) != node.arity:
+            out.append(f"{where}: {len(node.inputs)} inputs, the op reads {node.arity}")
+        elif k and node.inputs and all(name in seen for name in node.inputs):
+            srcs = tuple(seen[name] for name in node.inputs)
+            src = srcs if node.arity is None else srcs[0]
+            out += [f"{where}: {p}" for p in node.problems(src)]
         seen[node.name] = node
+    for name in graph.output_names:
+        if name not in seen:
+            out.append(f"output %{name} is not a node")
+    if len(set(graph.output_names)) != len(graph.output_names):
+        out.append("an output is listed twice")
     return out
 
 

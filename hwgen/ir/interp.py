@@ -15,8 +15,9 @@ from .types import as_codes
 def run(graph: Graph, x: np.ndarray, keep: bool = False):
     """Evaluate `graph` on input codes `x` of shape [N, *input shape].
 
-    Returns the output codes [N, *output shape], or with `keep` a dict of every node's
-    codes by node name.
+    Returns the output codes [N, *output shape] (a graph with several outputs: all of
+    them flattened and side by side in output order, [N, total elements], as `out_data`
+    holds them), or with `keep` a dict of every node's codes by node name.
     """
     x = as_codes(np.asarray(x))
     if tuple(x.shape[1:]) != tuple(graph.input.shape):
@@ -24,15 +25,23 @@ def run(graph: Graph, x: np.ndarray, keep: bool = False):
     t = graph.input.type
     if x.size and (int(np.min(x)) < t.min_code or int(np.max(x)) > t.max_code):
         raise ValueError(f"input codes outside {t} range [{t.min_code}, {t.max_code}]")
-    values = {}
-    cur = x
-    prev = None
-    for node in graph.nodes:
-        if prev is not None:
-            cur = node.evaluate(prev, cur)
-        values[node.name] = cur
-        prev = node
-    return values if keep else cur
+    values = {graph.input.name: x}
+    for node in graph.nodes[1:]:
+        src = graph.sources(node)
+        codes = tuple(values[n] for n in node.inputs)
+        values[node.name] = node.evaluate(src, codes if node.arity is None else codes[0])
+    if keep:
+        return values
+    heads = graph.output_names
+    if len(heads) == 1:
+        return values[heads[0]]
+    return np.concatenate([values[h].reshape(len(x), -1) for h in heads], axis=1)
+
+
+def heads(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
+    """Each output's codes [N, *its shape], in output order."""
+    values = run(graph, x, keep=True)
+    return [values[h] for h in graph.output_names]
 
 
 def evaluate(node, src, x: np.ndarray) -> np.ndarray:

@@ -20,14 +20,12 @@ def table(graph: Graph) -> str:
     head = ["layer", "class", "op", "in shape", "out shape", "out format", "weights",
             "non-zero", "sparsity", "MACs"]
     rows = []
-    prev = None
     for node in graph.nodes:
         w, nz = weight_count(node)
-        rows.append([node.layer, node.origin, node.op,
-                     _shape(prev.shape) if prev else "-", _shape(node.shape), str(node.type),
+        ins = ", ".join(_shape(graph.node(i).shape) for i in node.inputs) or "-"
+        rows.append([node.layer, node.origin, node.op, ins, _shape(node.shape), str(node.type),
                      str(w) if w else "", str(nz) if w else "",
                      f"{100 * (1 - nz / w):.1f} %" if w else "", str(macs(node)) if w else ""])
-        prev = node
     total_w = sum(weight_count(n)[0] for n in graph.nodes)
     total_nz = sum(weight_count(n)[1] for n in graph.nodes)
     rows.append(["total", "", "", "", "", "", str(total_w), str(total_nz),
@@ -39,8 +37,10 @@ def table(graph: Graph) -> str:
     lines += [fmt.format(*r) for r in rows]
     lines.append("")
     lines.append(f"input grid: {graph.input.type} ({graph.input.note})")
-    lines.append(f"output: {graph.output.type} x {graph.output.size}"
-                 + (" (logits)" if graph.softmax_removed else ""))
+    for head in graph.heads:
+        lines.append(f"output: {head.type} x {head.size}" + (
+            f" ('{head.layer}')" if len(graph.heads) > 1 else "")
+            + (" (logits)" if graph.softmax_removed else ""))
     lines.append("exact twin: " + ("yes, QKeras predict is the reference's twin" if graph.exact
                                    else "no: float layers were quantized by a precision"))
     for note in graph.notes:
@@ -50,9 +50,9 @@ def table(graph: Graph) -> str:
 
 def dump(graph: Graph) -> str:
     """Every node with its fields (weights summarised), for `build/<design>/ir.txt`."""
-    lines = [f"graph {graph.name} exact={graph.exact} softmax_removed={graph.softmax_removed}"]
-    fused = {name: n.name for n in graph.nodes if getattr(n, "fold", None)
-             for name in n.fold.post}
+    lines = [f"graph {graph.name} exact={graph.exact} softmax_removed={graph.softmax_removed}"
+             + ("" if graph.outputs in ((), (graph.nodes[-1].name,)) else
+                " outputs=" + ",".join("%" + n for n in graph.output_names))]
     for node in graph.nodes:
         lines.append(f"%{node.name} = {node.op}({', '.join('%' + i for i in node.inputs)}) "
                      f": {node.type} {_shape(node.shape)}  # {node.origin} '{node.layer}' "
@@ -63,8 +63,6 @@ def dump(graph: Graph) -> str:
             lines.append(f"    range [{int(node.lo.min())}, {int(node.hi.max())}], "
                          f"{min(bits)}..{max(bits)} bits per element")
         lines += ["    " + line for line in node.details()]
-        if node.name in fused:
-            lines.append(f"    computed inside the lanes of folded %{fused[node.name]}")
         if node.register_after:
             lines.append(f"    pipeline registers after levels {list(node.register_after)}")
     return "\n".join(lines) + "\n"

@@ -1,14 +1,20 @@
 """The IR's ops, one file each (node class and every rule about it; `base.py` lists the
 rules and keeps the registry). Importing this package registers them all."""
+from .add import Add
 from .base import REGISTRY, RULES, Node, register
+from .concatenate import Concatenate
 from .dense import Dense
+from .extremum import Extremum
 from .input import Input
 from .linear_sum import LinearSum
+from .linear_sum_folded import FoldedLinearSum
+from .multiply import Multiply
 from .quantize import Quantize
 from .relu import Relu
 from .reshape import Reshape
 from .scale_shift import ScaleShift
 from .step_function import StepFunction
 
-__all__ = ["REGISTRY", "RULES", "Node", "register", "Dense", "Input", "LinearSum",
+__all__ = ["REGISTRY", "RULES", "Node", "register", "Add", "Concatenate", "Dense",
+           "Extremum", "FoldedLinearSum", "Multiply", "Input", "LinearSum",
            "Quantize", "Relu", "Reshape", "ScaleShift", "StepFunction"]

@@ -6,6 +6,10 @@ that defines every rule in `RULES` itself (`@register` refuses a class that inhe
 from `Node`, whose versions only raise): there are no silent defaults, as in XLS's
 `DfsVisitor`, where every handler is mandatory.
 
+An op reading one tensor (`arity = 1`) gets its input node as `src` and its codes as `x`;
+an op reading several (a merge, `arity = None`) gets a tuple of nodes and a tuple of code
+arrays, in `inputs` order (`Graph.sources`).
+
 | rule | what it says |
 | --- | --- |
 | `evaluate(src, x)` | the reference: codes of `src` (format `src.type`) to this op's codes |
@@ -16,7 +20,7 @@ from `Node`, whose versions only raise): there are no silent defaults, as in XLS
 | `hls_precision()` | (hls4ml precision entries or None, or why hls4ml cannot match it) |
 | `manifest_fields()` | the op's own fields of its manifest.json layer row |
 | `problems(src)` | what is wrong with its shape and format against its input (`ir/check.py`) |
-| `component(src, post, latch)` | its Amaranth component (`component.Layer`) after the hardware passes; `post`, `latch`: a folded layer's fused element-wise ops and input latch |
+| `component(src)` | its Amaranth component (`component.Layer`) after the hardware passes |
 """
 from __future__ import annotations
 
@@ -48,6 +52,11 @@ class Node:
                                            # register (passes.schedule_pipeline)
 
     op = "node"
+    arity = 1                 # inputs read; None: any number (rules get tuples)
+
+    post: tuple = ()          # nodes computed inside this one (a folded layer's fused ops)
+    own_latency = 0           # cycles of the op's own pipeline (a folded layer's lanes)
+    interval_cycles = 1       # cycles between input vectors the op needs
 
     @property
     def size(self) -> int:
@@ -68,7 +77,7 @@ class Node:
     def details(self) -> list[str]:
         raise NotImplementedError(f"op {self.op} has no dump")
 
-    def component(self, src: "Node", post=(), latch: bool = True):
+    def component(self, src: "Node"):
         raise NotImplementedError(f"op {self.op} has no hardware")
 
     def hls_precision(self) -> tuple[dict | None, str | None]:

@@ -25,6 +25,9 @@ def element_shape(lo: int, hi: int) -> Shape:
 
 
 def shapes_of(node) -> list[Shape]:
+    """Per element, its shape; for a tuple of nodes (a merge's sources) all of theirs."""
+    if isinstance(node, tuple):
+        return [s for n in node for s in shapes_of(n)]
     return [element_shape(a, b) for a, b in zip(node.lo.reshape(-1), node.hi.reshape(-1))]
 
 
@@ -49,7 +52,8 @@ def ranged_signal(m: Module, value, lo: int, hi: int, name: str) -> Signal:
 
 
 class Layer(wiring.Component):
-    """Base: ports from the element ranges of the source node and of this node."""
+    """Base: ports from the element ranges of the source node(s) and of this node; a
+    merge's `x_<i>` are its sources' elements one source after the other."""
 
     def __init__(self, node, src, out=None):
         self.node, self.src = node, src
@@ -60,7 +64,17 @@ class Layer(wiring.Component):
 
     @property
     def inputs(self) -> list:
-        return [getattr(self, f"x_{i}") for i in range(self.src.size)]
+        size = sum(n.size for n in self.src) if isinstance(self.src, tuple) else self.src.size
+        return [getattr(self, f"x_{i}") for i in range(size)]
+
+    @property
+    def input_groups(self) -> list[list]:
+        """A merge's inputs, one list per source."""
+        flat, out, k = self.inputs, [], 0
+        for n in self.src:
+            out.append(flat[k:k + n.size])
+            k += n.size
+        return out
 
     def elaborate(self, platform):
         m = Module()

@@ -59,7 +59,7 @@ class Dense(Node):
                 f"nonzero={self.nonzero} range=[{int(self.weights.min())}, "
                 f"{int(self.weights.max())}]; bias frac={self.bias_frac}"]
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         raise ValueError(f"layer '{self.layer}': a dense layer has no hardware form until "
                          "LowerConstantMultiplies has made it a linear sum")
 

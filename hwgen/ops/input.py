@@ -30,7 +30,7 @@ class Input(Node):
     def details(self):
         return []
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return None          # the top's input registers are the input
 
     def hls_precision(self):

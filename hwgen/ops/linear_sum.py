@@ -76,13 +76,12 @@ class LinearSum(Node):
     "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each
     term an odd constant times a shifted input: one hardware multiplier, or a shift when
     the constant is 1). `trees` holds one `adder_tree.Tree` per output once widths are
-    inferred. `fold` (a `fold.Fold`, set by `passes.fold_layers`) replaces the trees by a
-    few multiply-accumulate lanes stepping through the non-zero weights."""
+    inferred. `passes.fold_layers` replaces a folded one by a `FoldedLinearSum`
+    (`linear_sum_folded.py`)."""
 
     terms: list = field(default=None, repr=False)     # per output: tuple[Term, ...]
     mult: str = "generic"
     trees: list | None = field(default=None, repr=False)
-    fold: "object | None" = field(default=None, repr=False)   # fold.Fold: resource-shared
     op = "linear_sum"
 
     @property
@@ -117,8 +116,6 @@ class LinearSum(Node):
         return dense_bounds(w, c, src.lo, src.hi, 0, 0, 0, 0)
 
     def logic_levels(self) -> int:
-        if self.fold is not None:
-            return 0        # a folded layer has its own pipeline
         depth = max(t.depth for t in self.trees)
         return depth + (1 if self.multiplies else 0)
 
@@ -130,8 +127,6 @@ class LinearSum(Node):
         return products, products, products
 
     def details(self):
-        if self.fold is not None:
-            return [_fold_line(self.fold)]
         terms = sum(len(c) for c in self.terms)
         lines = [f"{self.mult} terms={terms} (products and constants)"]
         if self.trees:
@@ -141,12 +136,8 @@ class LinearSum(Node):
                          f"{min(acc)}..{max(acc)} bits")
         return lines
 
-    def component(self, src, post=(), latch=True):
-        """Adder trees at full rate; a folded layer's lanes (`linear_sum_folded.py`), which
-        compute the element-wise `post` ops too and latch their inputs if `latch`."""
-        if self.fold is not None:
-            from .linear_sum_folded import FoldedLinearSumLayer
-            return FoldedLinearSumLayer(self, src, list(post), latch)
+    def component(self, src):
+        """Balanced adder trees at full rate."""
         return LinearSumLayer(self, src)
 
     def hls_precision(self):
@@ -154,12 +145,6 @@ class LinearSum(Node):
                       "computes it in its own rounded arithmetic)")
 
     def manifest_fields(self):
-        if self.fold is not None:
-            f = self.fold
-            return dict(mult="lanes", terms=f.steps, adders=f.multipliers,
-                        multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
-                        interval=f.interval, latched_inputs=f.latch, latency=f.latency,
-                        rom_words=f.cycles)
         return {"mult": self.mult, "terms": sum(len(c) for c in self.terms),
                 "adders": sum(t.adders for t in self.trees),
                 "multipliers": sum(1 for c in self.terms for t in c
@@ -175,13 +160,3 @@ class LinearSum(Node):
         return out
 
 
-
-def _fold_line(fold) -> str:
-    """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""
-    return (f"folded: {len(fold.lanes)} multiply-accumulate lane(s), {fold.cycles} cycles "
-            f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
-            f"weights >> {fold.shift} in ROM, "
-            + ("one input multiplexer shared by all lanes" if fold.shared_source
-               else "an input multiplexer per lane")
-            + (", inputs latched" if fold.latch else "")
-            + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))

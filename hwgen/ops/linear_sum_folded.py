@@ -1,4 +1,10 @@
-"""A folded dense layer (`ir/fold.py`): multiply-accumulate lanes driven by a program ROM.
+"""`FoldedLinearSum`: a dense layer folded onto multiply-accumulate lanes (`ir/fold.py`),
+driven by a program ROM, that owns the element-wise ops fused into its lanes.
+
+The node holds the `LinearSum` it was made from (`linear`), the plan (`fold`) and the fused
+ops (`post`, quantize, relu or a shared step function: one instance per lane instead of
+one per neuron); its output is the last fused op's (or the sum's), so it is one node of
+the graph where the full-rate form is several.
 
 Ports as every layer (`valid_in`, `x_<i>`, `valid_out`, `y_<j>`). One `valid_in` starts a
 run of `cycles` steps; the next may come `cycles` cycles later (the layer's initiation
@@ -26,17 +32,21 @@ register loads only on a valid step: an idle layer does not toggle.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+
 from amaranth.hdl import Array, Module, Mux, Signal, unsigned
 from amaranth.lib.memory import Memory
 
 from ..ir.fold import Fold
+from .base import Node, register
 from .component import Layer, element_shape, ranged_signal
 
 
 class FoldedLinearSumLayer(Layer):
-    def __init__(self, node, src, post=(), latch: bool = True):
-        self.post, self.latch = list(post), latch
-        super().__init__(node, src, self.post[-1] if self.post else None)
+    def __init__(self, node, src):
+        self.post, self.latch, self.sum = list(node.post), node.fold.latch, node.linear
+        super().__init__(node, src)
 
     def compute(self, m: Module) -> list:
         f: Fold = self.node.fold
@@ -143,14 +153,14 @@ class FoldedLinearSumLayer(Layer):
             push, value, out_shape = d_valid & d_last, acc_next, acc_shape
             if self.post:
                 # The finished sum, registered, then the fused ops on it.
-                e_val = Signal(_lane_shape(self.node, outs), name=f"l{lane}_done",
+                e_val = Signal(_lane_shape(self.sum, outs), name=f"l{lane}_done",
                                reset_less=True)
                 e_push = Signal(name=f"l{lane}_push")
                 m.d.sync += e_push.eq(push)
                 with m.If(push):
                     m.d.sync += e_val.eq(acc_next)
                 value, push = e_val, e_push
-                prev = self.node
+                prev = self.sum
                 for node in self.post:
                     value = _lane_op(m, node, prev, outs, value, lane)
                     prev = node
@@ -163,6 +173,103 @@ class FoldedLinearSumLayer(Layer):
                 outputs[j] = reg
         self.valid = done
         return [outputs[j] for j in range(self.node.size)]
+
+
+@register
+@dataclass(eq=False, frozen=True)
+class FoldedLinearSum(Node):
+    """`linear` (a `LinearSum` with its exact terms) computed by the lanes of `fold`, then
+    the fused element-wise ops `post` in order; the node's type and range are the last
+    op's. Its `register_after` stays empty: the lanes have their own pipeline."""
+
+    linear: Node = field(default=None, repr=False)
+    fold: Fold = field(default=None, repr=False)
+    post: tuple = field(default=(), repr=False)
+    op = "folded_linear_sum"
+
+    @classmethod
+    def of(cls, linear, fold: Fold, post=()) -> "FoldedLinearSum":
+        """The folded form of `linear` with its fused ops `post` (nodes after it)."""
+        last = post[-1] if post else linear
+        return cls(name=linear.name, layer=linear.layer, shape=last.shape, type=last.type,
+                   inputs=linear.inputs, origin=linear.origin, note=linear.note,
+                   lo=last.lo, hi=last.hi, linear=linear, fold=fold, post=tuple(post))
+
+    @property
+    def own_latency(self) -> int:
+        return self.fold.latency
+
+    @property
+    def interval_cycles(self) -> int:
+        return self.fold.interval
+
+    def evaluate(self, src, x):
+        y, prev = self.linear.evaluate(src, x), self.linear
+        for node in self.post:
+            y, prev = node.evaluate(prev, y), node
+        return y
+
+    def interval(self, src):
+        lo, hi = self.linear.interval(src)
+        prev = dataclasses.replace(self.linear, lo=lo, hi=hi)
+        for node in self.post:
+            lo, hi = node.interval(prev)
+            prev = dataclasses.replace(node, lo=lo, hi=hi)
+        return lo, hi
+
+    def logic_levels(self) -> int:
+        return 0        # the lanes have their own pipeline (own_latency)
+
+    def stats(self):
+        return self.linear.stats()
+
+    def details(self):
+        s = self.linear
+        lines = [f"sum %{s.name} : {s.type}" + (
+            f", range [{int(s.lo.min())}, {int(s.hi.max())}]" if s.lo is not None else "")]
+        lines.append(fold_line(self.fold))
+        for p in self.post:
+            lines.append(f"lanes compute %{p.name} = {p.op} : {p.type}  # {p.origin} "
+                         f"'{p.layer}' {p.note}")
+            lines += ["    " + line for line in p.details()]
+        return lines
+
+    def component(self, src):
+        return FoldedLinearSumLayer(self, src)
+
+    def hls_precision(self):
+        return self.linear.hls_precision()
+
+    def manifest_fields(self):
+        f = self.fold
+        return dict(mult="lanes", terms=f.steps, adders=f.multipliers,
+                    multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
+                    interval=f.interval, latched_inputs=f.latch, latency=f.latency,
+                    rom_words=f.cycles)
+
+    def problems(self, src):
+        out = [f"linear: {p}" for p in self.linear.problems(src)]
+        prev = self.linear
+        for node in self.post:
+            out += [f"fused %{node.name}: {p}" for p in node.problems(prev)]
+            prev = node
+        if tuple(prev.shape) != tuple(self.shape) or prev.type != self.type:
+            out.append(f"its type {self.type} {self.shape} is not its last op's "
+                       f"{prev.type} {prev.shape}")
+        if self.register_after:
+            out.append("pipeline registers inside a folded layer")
+        return out
+
+
+def fold_line(fold) -> str:
+    """One line of a folded layer's plan: lanes, program, II, latency, how inputs are read."""
+    return (f"folded: {len(fold.lanes)} multiply-accumulate lane(s), {fold.cycles} cycles "
+            f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
+            f"weights >> {fold.shift} in ROM, "
+            + ("one input multiplexer shared by all lanes" if fold.shared_source
+               else "an input multiplexer per lane")
+            + (", inputs latched" if fold.latch else "")
+            + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))
 
 
 def _lane_bounds(node, outs) -> tuple[int, int]:

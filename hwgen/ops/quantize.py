@@ -109,7 +109,7 @@ class Quantize(Node):
         return [f"rounding={self.rounding.value} overflow={self.overflow.value} "
                 f"float32_cast={self.float32_cast}"]
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return QuantizeLayer(self, src)
 
     def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):

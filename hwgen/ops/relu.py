@@ -44,7 +44,7 @@ class Relu(Node):
     def details(self):
         return []
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return ReluLayer(self, src)
 
     def lane_value(self, m, x, lo: int, hi: int, frac_in: int, name: str):

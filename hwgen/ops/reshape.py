@@ -34,7 +34,7 @@ class Reshape(Node):
     def details(self):
         return []
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return ReshapeLayer(self, src)
 
     def hls_precision(self):

@@ -58,7 +58,7 @@ class ScaleShift(Node):
     def details(self):
         return [f"scale frac={self.scale_frac} shift frac={self.shift_frac}"]
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return ScaleShiftLayer(self, src)
 
     def hls_precision(self):

@@ -98,7 +98,7 @@ class StepFunction(Node):
         return [f"{self.thresholds.shape[0]} channel(s), "
                 f"{self.thresholds.shape[1]} thresholds: {self.function}"]
 
-    def component(self, src, post=(), latch=True):
+    def component(self, src):
         return StepLayer(self, src)
 
     def hls_precision(self):

@@ -1,15 +1,16 @@
 """Fold dense layers onto a few multiply-accumulate lanes (a reuse factor, see `ir/fold.py`).
 
 Needs `InferRanges` and the lowered `LinearSum`s. A layer with reuse 1 keeps its fully
-parallel adder trees; a layer with reuse R > 1 gets `fold`: the fewest lanes that take at
-most R cycles per vector. The finished outputs' intervals must equal the layer's exact
+parallel adder trees; a layer with reuse R > 1 becomes a `FoldedLinearSum`: the fewest
+lanes that take at most R cycles per vector. The finished outputs' intervals must equal the layer's exact
 per-neuron range; a mismatch is a bug, reported as such.
 
 The element-wise ops right after a folded layer that are the same function for every
 element (quantize, relu, a step function shared by all channels) join the fold
-(`Fold.post`): the lanes apply them to each finished output, so there is one quantizer per
-lane instead of one per neuron. Those nodes stay in the graph (the reference runs them);
-the back end builds them inside the folded layer.
+(`FoldedLinearSum.post`): the lanes apply them to each finished output, so there is one
+quantizer per lane instead of one per neuron. An op joins only while it is the one reader
+of the tensor before it (not a tensor a branch or an output reads too); the readers of
+the last one read the folded node instead.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from typing import Mapping
 from ..errors import HwgenError
 from ..ir import fold
 from ..ir.graph import Graph
-from ..ops import LinearSum, Node, Quantize, Relu, StepFunction
+from ..ir.rewrite import rewrite
+from ..ops import FoldedLinearSum, LinearSum, Node, Quantize, Relu, StepFunction
 
 
 class FoldLayers:
@@ -35,33 +37,40 @@ class FoldLayers:
             raise HwgenError(f"--reuse names {', '.join(unknown)}, which is not a dense layer "
                              f"of {graph.name}; its dense layers are: "
                              f"{', '.join(dense) or 'none'}")
-        nodes = list(graph.nodes)
-        plans = {}                # node index -> (plan, reuse, its inputs latched)
-        for k, node in enumerate(nodes[1:], 1):
+        plans = {}                # node name -> (plan, reuse, its inputs latched)
+        posts = {}                # node name -> the lane ops fused into it
+        for node in graph.nodes[1:]:
             reuse = self.layer_reuse.get(node.layer, self.reuse)
             if not isinstance(node, LinearSum) or reuse <= 1:
                 continue
-            plans[k] = (self._plan(nodes, k, reuse), reuse, self._fed_by_fold(nodes, k, plans))
+            plans[node.name] = (self._plan(graph, node, reuse), reuse,
+                                self._fed_by_fold(graph, node, plans))
+            posts[node.name] = _fusable(graph, node)
         # Balance: the slowest layer sets the design's II, so a layer planned in fewer
         # cycles gets fewer lanes, up to that II (same throughput, fewer multipliers, more
         # latency). A layer named by `--reuse LAYER=R` keeps its own R.
         ii = max((_interval(p, latched) for p, _, latched in plans.values()), default=0)
-        for k, (plan, reuse, latched) in plans.items():
+        folded, fused = {}, {p.name for post in posts.values() for p in post}
+        for name, (plan, reuse, latched) in plans.items():
+            node = graph.node(name)
             budget = ii - (_interval(plan, latched) - plan.cycles)   # cycles within that II
-            if nodes[k].layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
-                plan = self._plan(nodes, k, budget)
-            post = []
-            for after in nodes[k + 1:]:
-                if not _lane_op(after):
-                    break
-                post.append(after.name)
-            nodes[k] = dataclasses.replace(nodes[k], fold=dataclasses.replace(
-                plan, post=tuple(post)))
-        return dataclasses.replace(graph, nodes=nodes)
+            if node.layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
+                plan = self._plan(graph, node, budget)
+            post = posts[name]
+            folded[name] = FoldedLinearSum.of(
+                node, dataclasses.replace(plan, post=tuple(p.name for p in post)), post)
+
+        def fold_node(node, src):
+            if node.name in fused:
+                return None             # computed in the lanes; readers read the fold
+            if node.name in folded:     # it may read a renamed tensor by now
+                return dataclasses.replace(folded[node.name], inputs=node.inputs)
+            return node
+        return rewrite(graph, fold_node)
 
     @staticmethod
-    def _plan(nodes: list[Node], k: int, reuse: int) -> fold.Fold:
-        node, src = nodes[k], nodes[k - 1]
+    def _plan(graph: Graph, node: Node, reuse: int) -> fold.Fold:
+        src = graph.sources(node)
         if src.lo is None:
             raise ValueError("FoldLayers needs InferRanges first")
         weights, consts = node.matrix(src.size)
@@ -73,14 +82,28 @@ class FoldLayers:
         return plan
 
     @staticmethod
-    def _fed_by_fold(nodes: list[Node], k: int, plans: dict) -> bool:
-        """Layer k reads a folded layer's output chains directly (its inputs will be
+    def _fed_by_fold(graph: Graph, node: Node, plans: dict) -> bool:
+        """The layer reads a folded layer's output chains directly (its inputs will be
         latched, see SchedulePipeline): the nodes before it back to a folded layer all
         run in that layer's lanes."""
-        j = k - 1
-        while j > 0 and j not in plans and _lane_op(nodes[j]):
-            j -= 1
-        return j in plans
+        src = graph.sources(node)
+        while src.op != "input" and src.name not in plans and _lane_op(src):
+            src = graph.sources(src)
+        return src.name in plans
+
+
+def _fusable(graph: Graph, node: Node) -> list[Node]:
+    """The lane ops after `node` that its lanes can compute: each the one reader of the
+    tensor before it, which no output reads."""
+    post, cur = [], node
+    outputs = set(graph.output_names)
+    while cur.name not in outputs:
+        readers = graph.consumers(cur.name)
+        if len(readers) != 1 or not _lane_op(readers[0]) or readers[0].inputs != (cur.name,):
+            break
+        cur = readers[0]
+        post.append(cur)
+    return post
 
 
 def _interval(plan: fold.Fold, latched: bool) -> int:
@@ -92,8 +115,3 @@ def _lane_op(node: Node) -> bool:
     """An op that is one function of the value for every element."""
     return isinstance(node, (Quantize, Relu)) or (
         isinstance(node, StepFunction) and node.thresholds.shape[0] == 1)
-
-
-def fused_nodes(graph: Graph) -> set[str]:
-    """Names of the nodes computed inside a folded layer's lanes."""
-    return {name for n in graph.nodes if getattr(n, "fold", None) for name in n.fold.post}

@@ -46,8 +46,8 @@ def check_matches(graph: Graph, manifest: dict):
     """The manifest must describe this graph's ports, or the comparison means nothing."""
     if list(manifest["input"]["shape"]) != list(graph.input.shape) or \
             manifest["input"]["format"] != str(graph.input.type) or \
-            len(manifest["output"]["elements"]) != graph.output.size or \
-            manifest["output"]["format"] != str(graph.output.type):
+            [e["format"] for e in manifest["output"]["elements"]] != \
+            [str(h.type) for h in graph.heads for _ in range(h.size)]:
         raise HwgenError(f"the manifest describes {manifest['design']} with input "
                          f"{manifest['input']['format']} x {manifest['input']['shape']}, which "
                          f"is not the model's ({graph.input.type} x {list(graph.input.shape)}); "

@@ -11,6 +11,7 @@ from hwgen.backends.amaranth import emit
 from hwgen.cli import main
 from hwgen.designs import design_names
 from hwgen.errors import HwgenError
+from hwgen.ops import FoldedLinearSum
 from hwgen.options import HardwareOptions
 from hwgen.flow import build_rtl
 from hwgen.passes import pipelines
@@ -58,9 +59,9 @@ def test_folded_layers_match_the_reference_in_verilator(tmp_path, seed, reuse, l
     g = random_graph(seed, signed_input=signed, sparsity=sparsity, n_in=int(seed % 7) + 3)
     hw = HardwareOptions("csd", every, reuse, layer_reuse)
     lowered, b = build_rtl(g, tmp_path, hw)
-    assert any(getattr(n, "fold", None) for n in lowered.nodes)
+    assert any(isinstance(n, FoldedLinearSum) for n in lowered.nodes)
     assert b.data["ii"] > 1 or all(n.fold.cycles == 1 for n in lowered.nodes
-                                   if getattr(n, "fold", None))
+                                   if isinstance(n, FoldedLinearSum))
     n = 600 if mode == "stream" else 3000
     r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", n, seed, mode=mode,
               log=lambda s: None)

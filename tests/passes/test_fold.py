@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from hwgen.errors import HwgenError
-from hwgen.ir import fold
-from hwgen.ops import LinearSum
+from hwgen.ir import fold, interp
+from hwgen.ops import FoldedLinearSum, LinearSum
 from hwgen.ir.text import dump
 from hwgen.options import HardwareOptions
 from hwgen.passes import pipelines
-from hwgen.passes.fold_layers import FoldLayers, fused_nodes
+from hwgen.passes.fold_layers import FoldLayers
 from hwgen.passes.schedule_pipeline import initiation_interval, latency
 
 from ..hw_factory import random_graph
@@ -97,21 +97,28 @@ def test_one_multiplexer_is_worth_a_quarter_more_cycles(zeros, shared):
 def test_quantize_and_relu_join_the_lanes():
     g = random_graph(3, sparsity=0.3)
     lowered = pipelines.hardware("csd", 2, reuse=4).run(g)
-    folded = [n for n in lowered.nodes if isinstance(n, LinearSum)]
-    assert all(n.fold is not None for n in folded)
+    folded = [n for n in lowered.nodes if isinstance(n, FoldedLinearSum)]
+    assert len(folded) == 2 and not any(isinstance(n, LinearSum) for n in lowered.nodes)
     assert folded[0].fold.post == ("quant1", "relu1")
-    fused = fused_nodes(lowered)
-    assert all(not n.register_after for n in lowered.nodes if n.name in fused)
+    assert [p.name for p in folded[0].post] == ["quant1", "relu1"]
+    assert not any(n.name in ("quant1", "relu1") for n in lowered.nodes)   # in the lanes
+    assert folded[1].inputs == ("dense1",)       # reads the folded node, not relu1
+    assert folded[0].type == folded[0].post[-1].type
+    assert all(not n.register_after for n in folded)
+    x = np.random.default_rng(0).integers(g.input.type.min_code, g.input.type.max_code + 1,
+                                          (50,) + g.input.shape)
+    assert np.array_equal(interp.run(lowered, x), interp.run(g, x))
     assert initiation_interval(lowered) == max(n.fold.interval for n in folded)
     assert latency(lowered) >= sum(n.fold.latency for n in folded) + 2
     text = dump(lowered)          # ir.txt and the pass dumps show the fold, not adder trees
     first = folded[0].fold
     assert (f"folded: {len(first.lanes)} multiply-accumulate lane(s), {first.cycles} cycles"
             in text)
-    assert text.count("computed inside the lanes of folded %dense1") == 2
+    assert "lanes compute %quant1" in text and "lanes compute %relu1" in text
     assert "adder trees" not in text
     only = pipelines.hardware("csd", 2, layer_reuse={"dense2": 3}).run(g)
-    assert [n.fold is not None for n in only.nodes if isinstance(n, LinearSum)] == [False, True]
+    assert [type(n).__name__ for n in only.nodes if n.op.endswith("linear_sum")] == \
+        ["LinearSum", "FoldedLinearSum"]
 
 
 def test_layers_faster_than_the_slowest_take_fewer_lanes():
@@ -128,7 +135,7 @@ def test_layers_faster_than_the_slowest_take_fewer_lanes():
     assert initiation_interval(balanced) == initiation_interval(pinned) == 64
     assert latency(balanced) > latency(pinned)          # the price: more cycles in flight
     lanes = lambda graph: sum(len(n.fold.lanes) for n in graph.nodes  # noqa: E731
-                              if getattr(n, "fold", None))
+                              if isinstance(n, FoldedLinearSum))
     assert lanes(balanced) < lanes(pinned) - 40
 
 

@@ -48,26 +48,46 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     return RtlBuild(name, v_path, m_path, data)
 
 
-def _elements(node, base: int = 0) -> list[dict]:
+def _elements(node, base: int = 0, first: int = 0) -> list[dict]:
     t = node.type
-    return [{"index": i, "lsb": base + i * t.width, "width": t.width, "format": str(t),
-             "signed": t.signed, "frac": t.frac} for i in range(node.size)]
+    return [{"index": first + i, "lsb": base + i * t.width, "width": t.width,
+             "format": str(t), "signed": t.signed, "frac": t.frac} for i in range(node.size)]
+
+
+def output_port(graph: Graph) -> dict:
+    """`out_data`: every output's elements side by side in the model's output order
+    (`heads` says where each output lies), then the argmax of a model that ended in
+    softmax."""
+    elements, heads, lsb = [], [], 0
+    for head in graph.heads:
+        heads.append({"node": head.name, "layer": head.layer, "shape": list(head.shape),
+                      "format": str(head.type), "first_element": len(elements),
+                      "elements": head.size, "lsb": lsb, "width": head.size * head.type.width})
+        elements += _elements(head, lsb, len(elements))
+        lsb += head.size * head.type.width
+    formats = {h["format"] for h in heads}
+    argmax = None
+    if graph.softmax_removed:
+        argmax = {"lsb": lsb, "width": argmax_bits(len(elements)), "ties": "lowest index"}
+    single = len(heads) == 1
+    return {"port": "out_data", "shape": heads[0]["shape"] if single else [len(elements)],
+            "format": heads[0]["format"] if len(formats) == 1 else "mixed (see heads)",
+            "logits": graph.softmax_removed, "elements": elements, "argmax": argmax,
+            "heads": heads}
 
 
 def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
-    out = graph.output
-    argmax = None
-    if graph.softmax_removed:
-        argmax = {"lsb": out.size * out.type.width, "width": argmax_bits(out.size),
-                  "ties": "lowest index"}
+    from ...passes.schedule_pipeline import delay_lines, delay_register_bits
+    lines = delay_lines(graph)
     layers = []
-    for node_name, sub in top.modules:
-        node = graph.node(node_name)
+    for node, sub in top.modules:
         row = {"layer": node.layer, "class": node.origin, "node": node.name, "op": node.op,
                "module": f"{name}.{sub}" if sub else None, "instance": sub,
                "register_stages": len(node.register_after)}
         if sub is None:
             row["note"] = "computed in the lanes of the folded layer before it"
+        if lines.get(node.name):
+            row["delay_stages"] = lines[node.name]   # its output's delay line (branches)
         row.update(node.manifest_fields())     # the op's own fields (hwgen/ops/)
         layers.append(row)
     return {
@@ -84,12 +104,10 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
                   {"name": "out_data", "direction": "out", "width": top.out_width}],
         "latency": top.latency,
         "ii": top.ii,
+        "delay_registers": delay_register_bits(graph),
         "input": {"port": "in_data", "shape": list(graph.input.shape),
                   "format": str(graph.input.type), "elements": _elements(graph.input)},
-        "output": {"port": "out_data", "shape": list(out.shape), "format": str(out.type),
-                   "logits": graph.softmax_removed, "elements": _elements(out),
-                   "argmax": argmax},
+        "output": output_port(graph),
         "options": dict(options),
         "layers": layers,
     }
-

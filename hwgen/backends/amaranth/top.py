@@ -1,9 +1,11 @@
 """The top component: flattened input and output code vectors with valid strobes.
 
 Ports: `clk`, `rst` (synchronous, clears the valid pipeline only), `in_valid`, `in_data`
-(input element i at bits [i*w, (i+1)*w)), `out_valid`, `out_data` (output element j at
-[j*w_out, (j+1)*w_out) in the output node's declared format, then the argmax index when the
-model ended in softmax). One vector every `ii` clocks (1 unless layers are folded; a
+(input element i at bits [i*w, (i+1)*w)), `out_valid`, `out_data` (the outputs in the
+model's order, each element in its output's declared format, element j of an output at
+[base + j*w_out, base + (j+1)*w_out); then the argmax index when the model ended in
+softmax). Layers are wired as the graph's DAG; where paths meet, the early ones pass
+through delay registers (`dly_*`) so that both arrive in the same cycle. One vector every `ii` clocks (1 unless layers are folded; a
 vector sooner than that corrupts the one in flight); `out_valid` follows `in_valid` after
 `latency` cycles. Inputs and outputs are registered, and so are the logits before the
 argmax.
@@ -17,10 +19,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph
-from ...ops import Input
 from ...ops.component import register_stage
-from ...passes.fold_layers import fused_nodes
-from ...passes.schedule_pipeline import initiation_interval, latency, node_latency
+from ...passes.schedule_pipeline import arrivals, delay_stages, initiation_interval, latency
 
 
 def module_name(name: str) -> str:
@@ -36,13 +36,14 @@ def argmax_bits(n: int) -> int:
 class Top(wiring.Component):
     def __init__(self, graph: Graph):
         self.graph = graph
-        t_in, t_out = graph.input.type, graph.output.type
+        t_in = graph.input.type
+        heads = graph.heads
         self.in_width = graph.input.size * t_in.width
-        self.out_width = graph.output.size * t_out.width + (
+        self.out_width = sum(h.size * h.type.width for h in heads) + (
             argmax_bits(graph.output.size) if graph.softmax_removed else 0)
         self.latency = latency(graph)      # cycles, counted again while elaborating
         self.ii = initiation_interval(graph)
-        self.modules: list[tuple[str, str]] = []      # (IR node name, submodule name)
+        self.modules: list[tuple[object, str | None]] = []   # (IR node, submodule name)
         super().__init__({"in_valid": In(1), "in_data": In(self.in_width),
                           "out_valid": Out(1), "out_data": Out(self.out_width)})
 
@@ -59,29 +60,67 @@ class Top(wiring.Component):
             values.append(r)
         valid = Signal(name="in_valid_r")
         m.d.sync += valid.eq(self.in_valid)
-        cycles = 1
-        prev = g.input
+        at = arrivals(g)
+        # Per tensor, its values and valid undelayed, then after 1, 2, ... delay registers
+        # (the schedule's delay balancing: paths into a node meet in the same cycle).
+        taps: dict[str, list] = {g.input.name: [(values, valid)]}
+        valids: dict[str, list] = {}
+        held: dict[tuple[str, int], tuple] = {}
+
+        def delayed_valid(name: str, k: int):
+            line = valids.setdefault(name, [taps[name][0][1]])
+            while len(line) <= k:
+                v = Signal(name=f"dly_{module_name(name)}_valid{len(line)}")
+                m.d.sync += v.eq(line[-1])
+                line.append(v)
+            return line[k]
+
+        def tapped(name: str, d: int):
+            if d and self.ii > 1:
+                return holding(name, d)
+            line = taps[name]
+            while len(line) <= d:
+                regs, v = register_stage(m, *line[-1], f"dly_{module_name(name)}_{len(line)}")
+                line.append((regs, v))
+            return line[d]
+
+        def holding(name: str, d: int):
+            """A delay of `d` cycles where a vector comes every II cycles: registers load
+            once per vector and then hold for II cycles, so 1 + ceil((d - 1) / II)
+            registers do (`schedule_pipeline.delay_stages`): the first loads on the
+            source's valid (a folded layer's outputs hold only briefly), each next one
+            while the one before still holds, the last d - 1 cycles after the valid, so
+            that its value holds for II cycles from the reader's valid on."""
+            if (name, d) not in held:
+                values = taps[name][0][0]
+                stages = delay_stages(d, self.ii)
+                for k in range(1, stages + 1):
+                    regs = [Signal(v.shape(), name=f"dly_{module_name(name)}_{d}_{k}_{i}",
+                                   reset_less=True) for i, v in enumerate(values)]
+                    load = 0 if k == 1 else d - 1 - (stages - k) * self.ii
+                    with m.If(delayed_valid(name, load)):
+                        m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+                    values = regs
+                held[(name, d)] = (values, delayed_valid(name, d))
+            return held[(name, d)]
+
         self.modules = []
-        fused = fused_nodes(g)
-        for node in g.nodes:
-            if isinstance(node, Input):
-                continue
-            if node.name in fused:         # computed in the lanes of the folded layer before
-                self.modules.append((node.name, None))
-                prev = node
-                continue
-            folded = getattr(node, "fold", None)
-            post = [g.node(n) for n in folded.post] if folded else []
-            layer = node.component(prev, post, folded.latch if folded else True)
+        for node in g.nodes[1:]:
+            start = max(at[i] for i in node.inputs)
+            ins = [tapped(i, start - at[i]) for i in node.inputs]
+            layer = node.component(g.sources(node))
             name = module_name(node.name)
             m.submodules[name] = layer
-            self.modules.append((node.name, name))
-            m.d.comb += layer.valid_in.eq(valid)
-            m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, values)]
-            values = [getattr(layer, f"y_{j}") for j in range((post or [node])[-1].size)]
-            valid = layer.valid_out
-            cycles += node_latency(node)
-            prev = node
+            self.modules.append((node, name))
+            self.modules += [(p, None) for p in node.post]   # computed in its lanes
+            m.d.comb += layer.valid_in.eq(ins[0][1])
+            m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, [v for vs, _ in ins for v in vs])]
+            taps[node.name] = [([getattr(layer, f"y_{j}") for j in range(node.size)],
+                                layer.valid_out)]
+        end = max(at[h] for h in g.output_names)
+        outs = [tapped(h, end - at[h]) for h in g.output_names]
+        values, valid = [v for vs, _ in outs for v in vs], outs[0][1]
+        cycles = 1 + end
         if g.softmax_removed:
             # Register the logits first: the comparison tree then has a stage of its own
             # instead of lengthening the last layer's critical path.
@@ -96,13 +135,15 @@ class Top(wiring.Component):
             index, values, valid = _argmax(m, values, valid, g.argmax_register_after, carry)
             cycles += len(g.argmax_register_after)
             fields = list(values) + [index]
-        packed = []
-        t_out = g.output.type
-        for v in fields[:g.output.size]:
-            s = Signal(signed(t_out.width) if t_out.signed else unsigned(t_out.width))
-            m.d.comb += s.eq(v)
-            packed.append(s)
-        packed += fields[g.output.size:]
+        packed, k = [], 0
+        for head in g.heads:
+            t_out = head.type
+            for v in fields[k:k + head.size]:
+                s = Signal(signed(t_out.width) if t_out.signed else unsigned(t_out.width))
+                m.d.comb += s.eq(v)
+                packed.append(s)
+            k += head.size
+        packed += fields[k:]
         out = Signal(self.out_width, name="out_r", reset_less=True)
         with m.If(valid):
             m.d.sync += out.eq(Cat(*packed))
