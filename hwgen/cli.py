@@ -1,10 +1,10 @@
-"""The `hwgen` command. The Makefile calls it; every sub-command is one function."""
+"""The `hwgen` command: it parses and prints; the work is in `flow/run.py` (and the
+modules it calls). The Makefile calls it; every sub-command is one function."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from .errors import HwgenError
@@ -107,19 +107,18 @@ def cmd_inspect(args) -> int:
 
 
 def _verify(args, loaded, graph):
-    from .flow import design_data
-    from .verify import verify_model
-    result = verify_model(loaded, graph, args.n, args.seed, design_data(loaded))
-    print(result.summary())
-    if result.first or not result.exact:
-        print(result.details())
-    return result
+    from .flow.run import verify
+    return verify(loaded, graph, args.n, args.seed, log=_say)
 
 
 def cmd_verify(args) -> int:
     loaded, graph = _compile(args)
     result = _verify(args, loaded, graph)
     return 1 if result.exact and result.mismatches else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _hw_options(args, auto_default: bool = False):
@@ -129,6 +128,19 @@ def _hw_options(args, auto_default: bool = False):
     reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
     auto = reuse == "auto" or (auto_default and args.reuse is None)
     return HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse), auto
+
+
+def _sim_options(args):
+    from .flow.run import SimOptions
+    return SimOptions(args.n, args.seed, getattr(args, "mode", "batch"),
+                      getattr(args, "waves", False))
+
+
+def _estimate_options(args, **fields):
+    from .flow.run import EstimateOptions
+    return EstimateOptions(args.target, args.full, getattr(args, "pnr", False),
+                           getattr(args, "device", None), not getattr(args, "no_power", False),
+                           args.clock, **fields)
 
 
 def _hw_args(p):
@@ -146,33 +158,10 @@ def _hw_args(p):
                         "otherwise 1: fully parallel, one vector per clock)")
 
 
-def _build(args, loaded, graph, out: Path, fit_target: str | None = None):
-    """Lower and write the RTL; with `--reuse auto` (the default when `fit_target` is set
-    by flow), the smallest reuse factor whose Yosys estimate fits `fit_target`'s largest
-    device (ecp5: LFE5U-85F with routing headroom, ice40: UP5K; xc7 and asic: fully
-    parallel)."""
-    from .flow import build_fitting, build_rtl, fits_for_auto
-    t0 = time.monotonic()
-    hw, auto = _hw_options(args, auto_default=fit_target is not None)
-    target = fit_target or getattr(args, "target", None)
-    if auto and target is None:
-        raise HwgenError("--reuse auto needs a target to fit: use it with estimate, flow or "
-                         "export, or give a number")
-    if auto and target in ("ecp5", "ice40"):
-        print(f"      --reuse auto: the smallest reuse factor that fits the "
-              f"{'LFE5U-85F' if target == 'ecp5' else 'iCE40UP5K'}", flush=True)
-        lowered, rtl, _ = build_fitting(
-            graph, out, hw, target, lambda m, total: fits_for_auto(target, m, total),
-            getattr(args, "full", False), log=lambda s: print("      " + s.strip(), flush=True))
-    else:
-        lowered, rtl = build_rtl(graph, out, hw)
-    m = rtl.data
-    adders = sum(r.get("adders", 0) for r in m["layers"])
-    mults = sum(r.get("multipliers", 0) for r in m["layers"])
-    print(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
-          f"{rtl.manifest}: {adders} adders, {mults} multipliers, latency {m['latency']} "
-          f"cycles, II {m['ii']} ({time.monotonic() - t0:.1f} s)", flush=True)
-    return lowered, rtl
+def _build(args, graph, out: Path, target: str | None = None):
+    from .flow.run import build
+    hw, auto = _hw_options(args)
+    return build(graph, out, hw, auto, target, getattr(args, "full", False), log=_say)
 
 
 def cmd_build(args) -> int:
@@ -180,27 +169,12 @@ def cmd_build(args) -> int:
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
     print(f"[2/2] hardware passes + RTL into {out}", flush=True)
-    _build(args, loaded, graph, out)
+    _build(args, graph, out)
     return 0
 
 
-def _simulate(args, loaded, graph, manifest, rtl_dir: Path, out: Path,
-              toggles: bool = False) -> dict:
-    from .flow import design_data
-    from .sim.runner import cosim
-    result = cosim(graph, manifest, rtl_dir, out / "sim", args.n, args.seed,
-                   design_data(loaded), args.mode, args.waves,
-                   log=lambda s: print("      " + s.strip(), flush=True),
-                   toggles=toggles and args.mode == "batch" and not args.waves)
-    print(f"{result['vectors']} vectors, {result['mismatches']} mismatches "
-          f"({result['vectors_per_second']} vectors/s; results in {out / 'sim' / 'results.json'})",
-          flush=True)
-    for mm in result["first_mismatches"][:3]:
-        print(f"  vector {mm['vector']}: expected {mm['expected']}, got {mm['got']}")
-    return result
-
-
 def cmd_sim(args) -> int:
+    from .flow.run import simulate
     from .sim.runner import load_manifest
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
@@ -216,178 +190,36 @@ def cmd_sim(args) -> int:
     else:
         out = _out_dir(args, loaded.name)
         print(f"[2/3] hardware passes + RTL into {out}", flush=True)
-        _, rtl = _build(args, loaded, graph, out)
+        _, rtl = _build(args, graph, out)
         manifest, rtl_dir = rtl.data, out / "rtl"
     print("[3/3] co-simulation with Verilator", flush=True)
-    result = _simulate(args, loaded, graph, manifest, rtl_dir, out)
+    result = simulate(loaded, graph, manifest, rtl_dir, out, _sim_options(args), log=_say)
     return 1 if result["mismatches"] else 0
 
 
-def _power(args, loaded, graph, manifest, out: Path, resources: dict, placed, target: str,
-           build_root: Path | None = None) -> dict:
-    """Toggle rates over the co-simulation vectors, then the target's energy model."""
-    activity = _activity(args, loaded, graph, manifest, out, build_root)
-    return _energy(args, manifest, out, resources, placed, target, activity)
-
-
-def _activity(args, loaded, graph, manifest, out: Path, build_root: Path | None = None):
-    """Toggle rates over min(n, 100000) co-simulation vectors, busy and idle."""
-    from .estimate.activity import measure
-    from .flow import design_data, save_json
-    n = min(args.n, 100_000)
-    activity = measure(graph, manifest, out / "rtl", out / "power", n, args.seed,
-                       design_data(loaded), log=lambda s: print("      " + s.strip(),
-                                                                flush=True),
-                       build_root=build_root)
-    save_json(out / "power" / "activity.json", activity)
-    return activity
-
-
-def _energy(args, manifest, out: Path, resources: dict, placed, target: str, activity):
-    """The target's energy model on measured toggle rates, at --clock or Fmax (<= 100 MHz)."""
-    from .estimate.power import estimate_power, memory_duty
-    from .flow import power_device, save_json
-    fmax = placed.get("fmax_mhz") if placed else None
-    clock = args.clock if args.clock is not None else (min(fmax, 100.0) if fmax else None)
-    result = estimate_power(resources, activity, manifest["latency"], target, clock,
-                            power_device(target, placed, resources), manifest["ii"],
-                            memory_duty(manifest))
-    save_json(out / "power" / f"power-{target}.json", result)
-    e = result["energy_per_inference_nj"]
-    print(f"      estimate at {result['clock_mhz']} MHz: busy {result['busy_mw']} mW, idle "
-          f"{result['idle_mw']} mW (static {result['static_mw']}); {e['busy']} nJ per "
-          f"inference back to back, {e['isolated']} nJ alone", flush=True)
-    return result
-
-
-def _print_pnr(placed) -> None:
-    if placed is None:
-        return
-    if not placed.get("fits"):
-        print(f"      not placed and routed: {placed['message']}", flush=True)
-    else:
-        print(f"      Fmax {placed['fmax_mhz']} MHz on {placed['device']}, latency "
-              f"{placed['latency_ns']} ns", flush=True)
-
-
 def cmd_estimate(args) -> int:
-    from .flow import save_json, synthesize_and_place
-    steps = 3 if args.no_power else 4
-    if args.pnr and args.target not in ("ecp5", "ice40"):
-        raise HwgenError("--pnr runs nextpnr for --target ecp5 or ice40")
-    if args.device and (args.target == "ice40") != (args.device == "up5k"):
-        raise HwgenError(f"--device {args.device} is not an {args.target} device: use "
-                         + ("up5k" if args.target == "ice40" else "25k, 45k or 85k"))
-    print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
+    from .flow.run import check_estimate_options, estimate
+    est = _estimate_options(args)
+    check_estimate_options(est)
+    print(f"[1/{4 if est.power else 3}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
-    print(f"[2/{steps}] hardware passes + RTL into {out}", flush=True)
-    _, rtl = _build(args, loaded, graph, out)
-    print(f"[3/{steps}] synthesis for {args.target} (layers in parallel, cached)"
-          + (" + place and route" if args.pnr else ""), flush=True)
-    resources, placed, _ = synthesize_and_place(
-        out, rtl.data, args.target, args.full, args.pnr, args.device,
-        log=lambda s: print("      " + s.strip(), flush=True))
-    if placed and not placed.get("fits") and args.device:
-        raise HwgenError(placed["message"])
-    _print_pnr(placed)
-    result = dict(resources, pnr=placed)
-    t = resources["total"]
-    print("      " + ", ".join(f"{k} {v}" for k, v in t.items()), flush=True)
-    if not args.no_power:
-        print(f"[4/{steps}] power: toggle counts over {min(args.n, 100_000)} co-simulation "
-              "vectors (Verilator), energy model", flush=True)
-        result["power"] = _power(args, loaded, graph, rtl.data, out, resources, placed,
-                                 args.target)
-    path = out / "synth" / args.target / "estimate.json"
-    save_json(path, result)
-    print(f"      wrote {path}", flush=True)
+    hw, auto = _hw_options(args)
+    estimate(loaded, graph, out, hw, auto, est, _sim_options(args), step=_say, log=_say)
     return 0
 
 
 def cmd_flow(args) -> int:
     """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
     background) | co-simulation -> power -> report, into build/<design>/."""
-    from .estimate import report
-    from .flow import make_report, place, save_json, synthesize_layers
-    from .ir.text import dump, table
-    from .passes.pipelines import DEFAULT
-    from .outputs import write_text
-    from .processes import Background
-    steps = 7
-    seconds = {}
-    t0 = time.monotonic()
-    say = lambda s: print("      " + s.strip(), flush=True)    # noqa: E731
-
-    def step(name, t):
-        seconds[name] = round(time.monotonic() - t, 1)
-        return time.monotonic()
-
-    print(f"[1/{steps}] load + lower to IR: {args.model}", flush=True)
+    from .flow.run import flow
+    print(f"[1/7] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    ranged = DEFAULT.run(graph)
     out = _out_dir(args, loaded.name)
-    write_text(out / "ir.txt", dump(ranged))
-    write_text(out / "inspect.txt", table(ranged) + "\n")
-    print(f"      wrote {out / 'ir.txt'} and {out / 'inspect.txt'} "
-          f"({time.monotonic() - t0:.1f} s)", flush=True)
-    t = step("ir", t0)
-    print(f"[2/{steps}] verify reference against QKeras on {args.n} vectors", flush=True)
-    from .verify import float64_overflow
-    wide = float64_overflow(ranged) if graph.exact else None
-    if wide is not None:       # verify-model explains; the flow goes on without it
-        print(f"      skipped: layer '{wide[0]}' {wide[2]} need {wide[1]} bits, more than the "
-              "float64 comparison holds exactly (`hwgen verify-model` says more)", flush=True)
-        verify = {"exact": False, "skipped": f"layer {wide[0]}: {wide[1]}-bit {wide[2]}"}
-        bad_verify = 0
-    else:
-        result = _verify(args, loaded, graph)
-        verify = {"vectors": result.vectors, "exact": result.exact,
-                  "mismatches": result.mismatches, "first_mismatches": result.first,
-                  "max_abs_error": result.max_abs_error,
-                  "mean_abs_error": result.mean_abs_error,
-                  "argmax_agreement": result.argmax_agreement}
-        bad_verify = result.exact and result.mismatches
-    save_json(out / "verify.json", verify)
-    t = step("verify", t)
-    print(f"[3/{steps}] hardware passes + RTL", flush=True)
-    lowered, rtl = _build(args, loaded, graph, out, fit_target=args.target)
-    t = step("rtl", t)
-    pnr = args.target in ("ecp5", "ice40")
-    print(f"[4/{steps}] synthesis for {args.target} (layers in parallel, cached)"
-          + ("; place and route starts in the background" if pnr else ""), flush=True)
-    resources, synth_seconds = synthesize_layers(out, rtl.data, args.target, args.full, say)
-    seconds.update(synth_seconds)
-    # nextpnr runs on one core for minutes: co-simulation and the toggle count run on the
-    # other meanwhile. Its log lines arrive between theirs.
-    pnr_log = out / "synth" / args.target / "pnr" / "nextpnr.log"
-    placing = Background(place, out, rtl.data, args.target, resources,
-                         log=lambda s: say(f"{s} (log: {pnr_log})"))
-    t = time.monotonic()
-    print(f"[5/{steps}] co-simulation with Verilator on {args.n} vectors (toggle counting "
-          "build, shared with the power step)", flush=True)
-    sim = _simulate(args, loaded, graph, rtl.data, out / "rtl", out, toggles=True)
-    t = step("cosim", t)
-    print(f"[6/{steps}] power: toggle counts over {min(args.n, 100_000)} vectors, busy and "
-          "idle, energy model", flush=True)
-    activity = _activity(args, loaded, graph, rtl.data, out, build_root=out / "sim")
-    t = step("power", t)
-    if not placing.done():
-        print("      waiting for place and route", flush=True)
-    placed, pnr_seconds = placing.result()
-    seconds.update(pnr_seconds)
-    _print_pnr(placed)
-    power = _energy(args, rtl.data, out, resources, placed, args.target, activity)
-    print(f"[7/{steps}] report", flush=True)
-    t = time.monotonic()
-    record = make_report(loaded.name, lowered, rtl.data, args.target, resources, placed,
-                         power, verify, sim, seconds)
-    paths = report.write(out, record)
-    seconds["report"] = round(time.monotonic() - t, 1)
-    print("      wrote " + ", ".join(str(p) for p in paths)
-          + f" ({time.monotonic() - t0:.1f} s in all)", flush=True)
-    bad = bad_verify or sim["mismatches"]
-    return 1 if bad else 0
+    hw, auto = _hw_options(args, auto_default=True)
+    result = flow(loaded, graph, out, hw, auto, _estimate_options(args, pnr=True),
+                  _sim_options(args), step=_say, log=_say)
+    return 1 if result.failed else 0
 
 
 def cmd_export(args) -> int:
@@ -413,48 +245,23 @@ def cmd_export(args) -> int:
 
 
 def _export_asic(args) -> int:
-    from .estimate.resources import estimate
-    from .export.asic import export_asic
+    from .flow.run import export_asic
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "export", "asic")
-    print(f"[2/3] hardware passes + RTL into {out}", flush=True)
-    _, rtl = _build(args, loaded, graph, out, fit_target="asic")
-    print("[3/3] asic estimate (Yosys generic gates) for the die, OpenLane 2 config",
-          flush=True)
-    est = estimate(out, rtl.data, "asic", log=lambda s: print("      " + s.strip(), flush=True))
-    info = export_asic(loaded.name, rtl.data, rtl.verilog.read_text(), est, out,
-                       args.clock_ns, args.asic_top == "serial")
-    print(f"wrote {out}: src/{info['top']}.v, config.json (die {info['die_um']} um square, "
-          f"{info['pins']} pins), README.md", flush=True)
+    hw, _ = _hw_options(args)
+    export_asic(loaded, graph, out, hw, args.clock_ns, args.asic_top == "serial",
+                step=_say, log=_say)
     return 0
 
 
 def cmd_hls(args) -> int:
-    from .export.hls import check, write_project
-    from .flow import design_data, save_json
-    from .passes.pipelines import DEFAULT
-    from .sim.vectors import input_codes
+    from .flow.run import hls
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
-    ranged = DEFAULT.run(graph)
     out = _out_dir(args, loaded.name, "hls4ml")
-    print(f"[2/3] hls4ml project ({args.backend}) with hwgen's precisions into {out}",
-          flush=True)
-    hm, last, note = write_project(loaded.model, ranged, out, args.backend, reuse=args.reuse)
-    if note:
-        print(f"      note: {note}", flush=True)
-    print(f"[3/3] hls4ml C simulation against the reference on {args.n} vectors "
-          "(compiles the project)", flush=True)
-    codes = input_codes(graph.input.type, graph.input.shape, args.n, args.seed,
-                        design_data(loaded))
-    result = check(hm, ranged, codes, last)
-    result["note"] = note
-    save_json(out / "hwgen_check.json", result)
-    print(f"{result['vectors']} vectors, {result['mismatches']} mismatches (layer {last}; "
-          f"details in {out / 'hwgen_check.json'})", flush=True)
-    for mm in result["first_mismatches"][:3]:
-        print(f"  vector {mm['vector']}: expected {mm['expected']}, got {mm['got']}")
+    result = hls(loaded, graph, out, args.backend, args.reuse, args.n, args.seed,
+                 step=_say, log=_say)
     return 1 if result["mismatches"] else 0
 
 

@@ -1,6 +1,7 @@
 """Train the model zoo in designs/ from code, seeded, on offline data.
 
     .venv/bin/python scripts/train_designs.py [jet_tagger] [digits_mlp] [digits_mlp_pruned]
+        [digits_resmlp]
 
 Each design folder gets `model.h5` (full QKeras model), `meta.json` (how it was made,
 accuracy, sparsity, input grid) and `test_inputs.npy` (its test inputs as codes on the
@@ -153,10 +154,46 @@ def _digits_model(name: str, pruned: bool):
     _save(name, model, meta, x_te.astype(np.int64), y_te, x_te / 16)
 
 
+def _residual_mlp(name: str):
+    """A functional QKeras MLP with a skip connection: fc1 -> relu1, then a residual
+    block relu1 + relu2(fc2(relu1)) into the output layer (a ResNet block's shape)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1),
+             bias_quantizer=quantized_bits(6, 0, alpha=1))
+    x = tf.keras.Input((64,), name="pixels")
+    h1 = QActivation(quantized_relu(6, 2), name="relu1")(QDense(32, name="fc1", **q)(x))
+    h2 = QActivation(quantized_relu(6, 2), name="relu2")(QDense(32, name="fc2", **q)(h1))
+    res = QActivation(quantized_bits(8, 3, keep_negative=False), name="res_q")(
+        tf.keras.layers.Add(name="residual")([h1, h2]))
+    out = QDense(10, name="output", **q)(res)
+    return tf.keras.Model(x, tf.keras.layers.Activation("softmax", name="softmax")(out),
+                          name=name)
+
+
+def digits_resmlp() -> None:
+    _seed(SEED)
+    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    model = _residual_mlp("digits_resmlp")
+    _fit(model, x_tr / 16, y_tr, epochs=60)
+    meta = {"summary": "64-32-(32 + skip)-10 residual digits MLP, 6-bit weights, "
+                       "scikit-learn 8x8 digits",
+            "architecture": "functional: QDense 64-32 + quantized_relu(6,2), a residual "
+                            "block (QDense 32-32 + quantized_relu(6,2), Add with its "
+                            "input, quantized_bits(8,3,keep_negative=False)), QDense 32-10, "
+                            "softmax output; quantized_bits(6,0,alpha=1) weights and biases",
+            "data": "scikit-learn's bundled 8x8 digits (pixels 0..16 scaled by 1/16), "
+                    "80/20 stratified split",
+            "input_format": "ufixed<5,1>",
+            "pruning": "none"}
+    _save("digits_resmlp", model, meta, x_te.astype(np.int64), y_te, x_te / 16)
+
+
 def main(argv: list[str]) -> int:
     jobs = {"jet_tagger": jet_tagger,
             "digits_mlp": lambda: _digits_model("digits_mlp", False),
-            "digits_mlp_pruned": lambda: _digits_model("digits_mlp_pruned", True)}
+            "digits_mlp_pruned": lambda: _digits_model("digits_mlp_pruned", True),
+            "digits_resmlp": digits_resmlp}
     for name in argv or list(jobs):
         jobs[name]()
     return 0

@@ -147,3 +147,15 @@ def test_a_shared_layer_and_two_inputs_get_a_clear_error():
     two = tf.keras.Model([a, b], L.Add()([a, b]), name="two")
     with pytest.raises(UnsupportedError, match="2 inputs; hwgen supports single-input"):
         to_ir(load(two), FrontendOptions.from_strings("fixed<8,3>"))
+
+
+def test_the_residual_design_cosimulates_folded(tmp_path, capsys):
+    """designs/digits_resmlp (a skip connection around a dense block) at --reuse 4; its
+    fully parallel co-simulation is with the other large zoo designs (slow)."""
+    from hwgen.cli import main
+    assert main(["sim", "digits_resmlp", "--reuse", "4", "-o", str(tmp_path),
+                 "--n", "2000"]) == 0
+    assert "2000 vectors, 0 mismatches" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["ii"] > 1 and manifest["delay_registers"] > 0
+    assert any(r["op"] == "add" for r in manifest["layers"])

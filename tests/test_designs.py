@@ -12,7 +12,8 @@ from hwgen.verify import verify_model
 
 
 def test_zoo_has_the_required_designs():
-    assert {"jet_tagger", "digits_mlp", "digits_mlp_pruned"} <= set(design_names())
+    assert {"jet_tagger", "digits_mlp", "digits_mlp_pruned", "digits_resmlp"} <= \
+        set(design_names())
 
 
 @pytest.mark.parametrize("name", design_names())

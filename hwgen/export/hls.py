@@ -70,6 +70,12 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
         raise HwgenError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if reuse < 1:
         raise HwgenError(f"--reuse must be a whole number >= 1, not {reuse}")
+    wide = [n for n in graph.nodes if n.arity is None and len(n.inputs) > 2]
+    if wide:
+        raise HwgenError(f"layer '{wide[0].layer}': {wide[0].origin} of {len(wide[0].inputs)} "
+                         "tensors; hls4ml merges two at a time (its converter refuses more). "
+                         "Chain two-input merges in the model for the hls4ml path; hwgen's "
+                         "own RTL (`hwgen build`, `flow`) takes it as it is")
     keras_model = safe_model(model)
     config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
                                                   backend=backend, default_reuse_factor=reuse)
@@ -89,6 +95,9 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
         if f"{layer}_linear" in config["LayerName"]:
             _set(config["LayerName"][f"{layer}_linear"], {"result": prec["result"]})
     config["LayerName"][last]["Trace"] = True
+    for head in graph.heads:       # `check` compares every output of a model with several
+        if head.layer in config["LayerName"]:
+            config["LayerName"][head.layer]["Trace"] = True
     kwargs = {"part": part} if part else {}
     hm = hls4ml.converters.convert_from_keras_model(
         keras_model, hls_config=config, output_dir=str(out), backend=backend,
@@ -105,24 +114,32 @@ def _set(entry: dict, prec: dict) -> None:
 
 
 def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
-    """hls4ml's C simulation against the reference on input codes [N, *shape]."""
+    """hls4ml's C simulation against the reference on input codes [N, *shape]: the
+    layer `last`, or every output of a model with several when `last` is the end."""
     from ..ir import interp
     t_in = graph.input.type
     x = np.ldexp(codes.astype(np.float64), -t_in.frac)       # exact in float64
     compile_project(hm)
     _, trace = hm.trace(x)
-    got = np.asarray(trace[last], dtype=np.float64).reshape(len(codes), -1)
-    node = _node_of(graph, last)
-    values = interp.run(graph, codes, keep=True)[node.name]
-    expected = np.asarray(values).reshape(len(codes), -1)
-    got_codes = np.ldexp(got, node.type.frac)
-    exact = np.equal(got_codes, np.round(got_codes))
-    got_int = np.where(exact, got_codes, np.nan)
-    bad = np.any(~(got_int == expected), axis=1)
-    first = [{"vector": int(k), "expected": expected[k].tolist(),
-              "got": got_codes[k].tolist()} for k in np.flatnonzero(bad)[:5]]
-    return {"vectors": len(codes), "mismatches": int(bad.sum()), "compared_layer": last,
-            "first_mismatches": first}
+    values = interp.run(graph, codes, keep=True)
+    compared = [last]
+    if len(graph.heads) > 1 and last == graph.nodes[-1].layer:
+        compared = [h.layer for h in graph.heads]
+    bad = np.zeros(len(codes), dtype=bool)
+    first = []
+    for layer in compared:
+        got = np.asarray(trace[layer], dtype=np.float64).reshape(len(codes), -1)
+        node = _node_of(graph, layer)
+        expected = np.asarray(values[node.name]).reshape(len(codes), -1)
+        got_codes = np.ldexp(got, node.type.frac)
+        exact = np.equal(got_codes, np.round(got_codes))
+        got_int = np.where(exact, got_codes, np.nan)
+        wrong = np.any(~(got_int == expected), axis=1)
+        first += [{"vector": int(k), "layer": layer, "expected": expected[k].tolist(),
+                   "got": got_codes[k].tolist()} for k in np.flatnonzero(wrong)[:5]]
+        bad |= wrong
+    return {"vectors": len(codes), "mismatches": int(bad.sum()),
+            "compared_layer": ", ".join(compared), "first_mismatches": first[:5]}
 
 
 def compile_project(hm) -> None:

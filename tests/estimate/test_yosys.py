@@ -152,8 +152,9 @@ def test_per_layer_numbers_agree_with_one_whole_design_run(pruned_digits, tmp_pa
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--target", "ice40", "--device", "25k"], "--device 25k is not an ice40 device: use up5k"),
-    (["--target", "xc7", "--pnr"], "--pnr runs nextpnr for --target ecp5 or ice40")])
+    (["--target", "ice40", "--device", "25k"], "device 25k is not an ice40 device: use up5k"),
+    (["--target", "xc7", "--pnr"], "place and route (pnr) runs nextpnr for target ecp5 or "
+                                   "ice40")])
 def test_estimate_option_errors_are_clear(args, message, capsys):
     from hwgen.cli import main
     assert main(["estimate", "digits_mlp_pruned", "--no-power"] + args) == 2

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .ir.graph import Graph
-from .ops import FoldedLinearSum
-from .options import HardwareOptions
+from ..ir.graph import Graph
+from ..ops import FoldedLinearSum
+from ..options import HardwareOptions
 
 
 def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Graph:
     """The hardware pass pipeline (ranges, pruning, constant multiplies, widths, pipeline);
     with `dump_dir`, the IR after each pass goes to `dump_dir/NN-<pass>.txt`."""
-    from .passes.pipelines import hardware
+    from ..passes.pipelines import hardware
     return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse).run(graph,
                                                                         dump_dir=dump_dir)
 
@@ -23,14 +23,14 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
 def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
     """Lower `graph` and write `out/rtl/<top>.v`, `out/manifest.json`, `out/passes/`.
     Returns (lowered graph, emit.RtlBuild)."""
-    from .backends.amaranth import emit
+    from ..backends.amaranth import emit
     lowered = lower(graph, hw, Path(out) / "passes")
     return lowered, emit.build(lowered, Path(out), hw.as_dict())
 
 
 def design_data(loaded) -> np.ndarray | None:
     """The design's own test inputs (codes), if it ships some."""
-    from .designs import design_dir
+    from ..designs import design_dir
     if not loaded.source.startswith("designs/"):
         return None
     path = design_dir(loaded.name) / "test_inputs.npy"
@@ -74,7 +74,7 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
 def target_device(target: str, manifest: dict, total: dict, device: str | None = None) -> str:
     """The device place and route uses (ecp5: the smallest LFE5U that holds the design,
     ice40: the UP5K), or a HwgenError with the numbers and a hint."""
-    from .estimate.nextpnr import fits_up5k, lut_slots, pick_device
+    from ..estimate.nextpnr import fits_up5k, lut_slots, pick_device
     if target == "ecp5":
         return pick_device(lut_slots(total), total["FF"], total["DSP"],
                            None if device == "up5k" else device)
@@ -94,8 +94,8 @@ AUTO_ECP5_HEADROOM = 0.70
 
 def fits_for_auto(target: str, manifest: dict, total: dict) -> str:
     """`target_device`, and for ecp5 with room to route (AUTO_ECP5_HEADROOM)."""
-    from .errors import HwgenError
-    from .estimate.nextpnr import ECP5_DEVICES, lut_slots
+    from ..errors import HwgenError
+    from ..estimate.nextpnr import ECP5_DEVICES, lut_slots
     device = target_device(target, manifest, total)
     if target == "ecp5":
         slots, cap = lut_slots(total), ECP5_DEVICES[-1][1]
@@ -119,8 +119,8 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
     A candidate's synthesis stops as soon as its finished layers alone do not fit.
     Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
     import dataclasses
-    from .errors import HwgenError
-    from .estimate.resources import estimate
+    from ..errors import HwgenError
+    from ..estimate.resources import estimate
     reuses = reuses or AUTO_REUSE
     for k, reuse in enumerate(reuses):
         hw = dataclasses.replace(hw, reuse=reuse)
@@ -165,7 +165,7 @@ def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = Fa
 def synthesize_layers(out: Path, manifest: dict, target: str, full: bool = False, log=print):
     """Per-layer synthesis for `target` (cached). (resources, seconds)."""
     import time
-    from .estimate.resources import estimate
+    from ..estimate.resources import estimate
     t0 = time.perf_counter()
     resources = estimate(out, manifest, target, full, log=log)
     resources.pop("seconds", None)       # wall time goes to the report's `seconds` only
@@ -178,8 +178,8 @@ def place(out: Path, manifest: dict, target: str, resources: dict, device: str |
     `resources` (or `device`). (pnr record or None, seconds); a design that fits no device
     gives a record with `fits` False and the message."""
     import time
-    from .errors import HwgenError
-    from .estimate.nextpnr import ecp5_part, place_and_route
+    from ..errors import HwgenError
+    from ..estimate.nextpnr import ecp5_part, place_and_route
     if target not in ("ecp5", "ice40"):
         return None, {}
     t1 = time.perf_counter()
@@ -203,7 +203,7 @@ def tool_versions(target: str) -> dict:
     import subprocess
     from importlib.metadata import version
     from . import toolchain
-    from .estimate.yosys import yosys_version
+    from ..estimate.yosys import yosys_version
     tools = {"hwgen": version("hwgen"), "amaranth": version("amaranth"),
              "cocotb": version("cocotb"), "verilator": toolchain.verilator_version(),
              "yosys": yosys_version()}
@@ -239,8 +239,8 @@ def power_device(target: str, placed: dict | None, resources: dict) -> str | Non
         return None
     if placed and placed.get("fits"):
         return placed["nextpnr_device"]
-    from .errors import HwgenError
-    from .estimate.nextpnr import ECP5_DEVICES, lut_slots, pick_device
+    from ..errors import HwgenError
+    from ..estimate.nextpnr import ECP5_DEVICES, lut_slots, pick_device
     total = resources["total"]
     try:
         return pick_device(lut_slots(total), total.get("FF", 0), total.get("DSP", 0))
@@ -255,5 +255,5 @@ def _check(result: dict | None) -> dict | None:
 
 
 def save_json(path: Path, data: dict) -> None:
-    from .outputs import save_json as atomic
+    from ..outputs import save_json as atomic
     atomic(path, data)
