@@ -138,9 +138,10 @@ def _sim_options(args):
 
 def _estimate_options(args, **fields):
     from .flow.run import EstimateOptions
-    return EstimateOptions(args.target, args.full, getattr(args, "pnr", False),
-                           getattr(args, "device", None), not getattr(args, "no_power", False),
-                           args.clock, **fields)
+    values = dict(target=args.target, full=args.full, pnr=getattr(args, "pnr", False),
+                  device=getattr(args, "device", None),
+                  power=not getattr(args, "no_power", False), clock_mhz=args.clock)
+    return EstimateOptions(**dict(values, **fields))
 
 
 def _hw_args(p):

@@ -124,8 +124,11 @@ def markdown(r: dict, plots: list[str]) -> str:
              + ("one input vector per clock" if hw["ii"] == 1 else
                 f"one input vector every {hw['ii']} clocks")
              + (f", {r['throughput_per_s']:,} inferences/s at Fmax"
-                if r.get("throughput_per_s") else "") + ")", ""]
-    lines += ["## Layers", ""]
+                if r.get("throughput_per_s") else "") + ")"]
+    if hw.get("delay_registers"):
+        lines.append(f"- {hw['delay_registers']} flip-flops of delay registers, where the "
+                     "paths of a branch meet (`delay_stages` in manifest.json)")
+    lines += ["", "## Layers", ""]
     keys = ["layer", "op", "module", "in", "out", "nonzero_weights", "adders", "multipliers",
             "registers", "folded"]
     lines += _table(["layer", "op", "module", "input format", "output format",

@@ -40,6 +40,7 @@ def design_data(loaded) -> np.ndarray | None:
 def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
     """One row per hardware layer for report.md (a folded layer's fused ops included)."""
     # A folded layer's row shows its sum; each fused op reads the one before it.
+    real = {n.name: n for n in lowered.nodes}
     nodes = {n.name: n.linear if isinstance(n, FoldedLinearSum) else n for n in lowered.nodes}
     nodes.update({p.name: p for n in lowered.nodes for p in n.post})
     ins = {p.name: n.post[k - 1] if k else n.linear for n in lowered.nodes
@@ -47,7 +48,7 @@ def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
     rows = []
     for row in manifest["layers"]:
         node = nodes[row["node"]]
-        srcs = [ins[node.name]] if node.name in ins else [nodes[i] for i in node.inputs]
+        srcs = [ins[node.name]] if node.name in ins else [real[i] for i in node.inputs]
         nonzero = node.stats()[1]
         rows.append({"layer": node.layer, "op": node.op,
                      "module": row.get("instance") or "(in the folded layer's lanes)",
@@ -67,7 +68,10 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
     return {"top": manifest["top"], "verilog": manifest["verilog"], "ii": manifest["ii"],
             "input": f"{manifest['input']['format']} x {manifest['input']['shape']}",
             "output": f"{out['format']} x {out['shape']}"
-                      + (" (logits) + argmax" if out["logits"] else ""),
+                      + (" (logits) + argmax" if out["logits"] else "")
+                      + ("".join(f"; {h['layer']} {h['format']} x {h['shape']}"
+                                 for h in out["heads"]) if len(out["heads"]) > 1 else ""),
+            "delay_registers": manifest.get("delay_registers", 0),
             "layers": layer_rows(lowered, manifest)}
 
 
@@ -202,7 +206,7 @@ def place(out: Path, manifest: dict, target: str, resources: dict, device: str |
 def tool_versions(target: str) -> dict:
     import subprocess
     from importlib.metadata import version
-    from . import toolchain
+    from .. import toolchain
     from ..estimate.yosys import yosys_version
     tools = {"hwgen": version("hwgen"), "amaranth": version("amaranth"),
              "cocotb": version("cocotb"), "verilator": toolchain.verilator_version(),
