@@ -38,7 +38,7 @@ class FrontendOptions:
             if "=" in item:
                 layer, _, text = item.partition("=")
                 if not layer.strip():
-                    raise HwgenError(f"--precision {item!r} has no layer name before '='; "
+                    raise HwgenError(f"precision {item!r} has no layer name before '='; "
                                      "write LAYER=fixed<W,I> or just fixed<W,I>")
                 per_layer[layer.strip()] = parse_precision(text, f"--precision {layer.strip()}=")
             elif glob is not None:
@@ -83,19 +83,19 @@ class HardwareOptions:
             layer, _, text = item.rpartition("=")
             if not layer and text.strip() == "auto":
                 if glob is not None:
-                    raise HwgenError(f"--reuse given twice without a layer name ({glob} and "
+                    raise HwgenError(f"reuse given twice without a layer name ({glob} and "
                                      "auto)")
                 glob = "auto"
                 continue
             try:
                 value = int(text)
             except ValueError:
-                raise HwgenError(f"--reuse takes a whole number of cycles or LAYER=N, "
+                raise HwgenError(f"reuse takes a whole number of cycles or LAYER=N, "
                                  f"not {item!r}") from None
             if layer:
                 per_layer[layer.strip()] = value
             elif glob is not None:
-                raise HwgenError(f"--reuse given twice without a layer name ({glob} and "
+                raise HwgenError(f"reuse given twice without a layer name ({glob} and "
                                  f"{value}); use LAYER=N for per-layer values")
             else:
                 glob = value
@@ -103,9 +103,9 @@ class HardwareOptions:
 
     def __post_init__(self):
         if self.mult not in MULT_MODES:
-            raise HwgenError(f"--mult must be one of {', '.join(MULT_MODES)}, not {self.mult!r}")
+            raise HwgenError(f"mult must be one of {', '.join(MULT_MODES)}, not {self.mult!r}")
         if not isinstance(self.pipeline, int) or self.pipeline < 0:
-            raise HwgenError(f"--pipeline must be a whole number of levels >= 0, "
+            raise HwgenError(f"pipeline must be a whole number of levels >= 0, "
                              f"not {self.pipeline!r}")
         for where, r in [("--reuse", self.reuse)] + [
                 (f"--reuse {k}=", v) for k, v in sorted(self.layer_reuse.items())]:

@@ -47,7 +47,7 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
     largest if it holds it at all, or a clear error with the numbers."""
     names = [d[0] for d in ECP5_DEVICES]
     if device is not None and device not in names:
-        raise HwgenError(f"--device must be one of {', '.join(names)}, not {device!r}")
+        raise HwgenError(f"device must be one of {', '.join(names)}, not {device!r}")
     def holds(caps, share=1.0):
         return all(n <= share * cap for n, cap in zip((luts, ffs, dsps), caps))
 

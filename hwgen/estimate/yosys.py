@@ -71,7 +71,7 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
     `stop(done)`, called with the modules finished so far, may end the run early (True):
     the running Yosys processes are stopped and only the finished modules are returned."""
     if target not in TARGETS:
-        raise HwgenError(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+        raise HwgenError(f"target must be one of {', '.join(TARGETS)}, not {target!r}")
     t = TARGETS[target]
     text = Path(verilog).read_text()
     # A layer module instantiates nothing, so its own text is a complete design: its cache

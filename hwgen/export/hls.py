@@ -67,9 +67,9 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
     it shapes the vendor project, not the C simulation's numbers."""
     import hls4ml
     if backend not in BACKENDS:
-        raise HwgenError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        raise HwgenError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if reuse < 1:
-        raise HwgenError(f"--reuse must be a whole number >= 1, not {reuse}")
+        raise HwgenError(f"reuse must be a whole number >= 1, not {reuse}")
     wide = [n for n in graph.nodes if n.arity is None and len(n.inputs) > 2]
     if wide:
         raise HwgenError(f"layer '{wide[0].layer}': {wide[0].origin} of {len(wide[0].inputs)} "

@@ -32,9 +32,9 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     from ..flow import AUTO_REUSE, build_fitting, build_rtl
     b = boards.board(board_name)
     if top not in TOPS:
-        raise HwgenError(f"--top must be one of {', '.join(TOPS)}, not {top!r}")
+        raise HwgenError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
     if not 1 <= vectors <= stimulus.ROM_LIMIT:
-        raise HwgenError(f"--vectors must be 1..{stimulus.ROM_LIMIT}, not {vectors}")
+        raise HwgenError(f"vectors must be 1..{stimulus.ROM_LIMIT}, not {vectors}")
     divisor = round(b.clock_mhz * 1e6 / baud)
     if divisor < 4:
         raise HwgenError(f"--baud {baud} is too fast for the {b.clock_mhz} MHz clock: at "

@@ -81,7 +81,7 @@ def _check_layer_names(model, options: FrontendOptions) -> None:
     names = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
     unknown = sorted(set(options.layer_precision) - set(names))
     if unknown:
-        raise HwgenError(f"--precision names {', '.join(repr(u) for u in unknown)}, which "
+        raise HwgenError(f"precision names {', '.join(repr(u) for u in unknown)}, which "
                          f"{'is not a layer' if len(unknown) == 1 else 'are not layers'} of "
                          f"model '{model.name}'; its layers are: {', '.join(names)}")
 

@@ -34,7 +34,7 @@ class FoldLayers:
         dense = [n.layer for n in graph.nodes if isinstance(n, LinearSum)]
         unknown = sorted(set(self.layer_reuse) - set(dense))
         if unknown:
-            raise HwgenError(f"--reuse names {', '.join(unknown)}, which is not a dense layer "
+            raise HwgenError(f"reuse names {', '.join(unknown)}, which is not a dense layer "
                              f"of {graph.name}; its dense layers are: "
                              f"{', '.join(dense) or 'none'}")
         plans = {}                # node name -> (plan, reuse, its inputs latched)

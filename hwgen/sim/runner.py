@@ -70,7 +70,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     if mode not in MODES:
         raise HwgenError(f"sim mode must be one of {', '.join(MODES)}, not {mode!r}")
     if n < 1:
-        raise HwgenError(f"--n must be at least 1, not {n}")
+        raise HwgenError(f"n (vectors) must be at least 1, not {n}")
     check_matches(graph, manifest)
     sources = sorted(Path(rtl_dir).glob("*.v")) + sorted(Path(rtl_dir).glob("*.sv"))
     if not sources:

@@ -182,7 +182,7 @@ def test_bad_hardware_option_is_a_clear_error(capsys):
         main(["build", "digits_mlp", "--pipeline", "-1"])
     assert exc.value.code == 2
     assert "argument --pipeline: must be at least 0" in capsys.readouterr().err
-    with pytest.raises(HwgenError, match="--pipeline must be a whole number of levels"):
+    with pytest.raises(HwgenError, match="pipeline must be a whole number of levels"):
         HardwareOptions(pipeline=-1)             # and where the options are made
 
 
