@@ -64,7 +64,7 @@ test-all: $(STAMP)
 # fuzz: N random QKeras models from SEED, reference vs QKeras (twin and untouched model) and
 # RTL vs reference in Verilator; a failing seed is printed with its replay command.
 fuzz: $(STAMP)
-	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS))
+	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS)) $(if $(BRANCHES),--branches)
 
 # golden: rewrite designs/*/golden.json (sha256 of each design's Verilog, manifest and IR)
 # after a change meant to alter the hardware; make test compares against them.

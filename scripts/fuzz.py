@@ -1,9 +1,11 @@
 """Differential fuzzing: random QKeras models through the three equalities.
 
-    make fuzz N=200 SEED=0 [VECTORS=300] [RTL=1]
+    make fuzz N=200 SEED=0 [VECTORS=300] [BRANCHES=1]
 
 Model SEED+i comes from `tests/model_factory.random_model` (every supported layer and
-quantizer, random shapes and pruning); its hardware options (mult, pipeline, reuse) are
+quantizer, random shapes and pruning), or with `--branches` (BRANCHES=1) from
+`random_branchy_model` (functional models with every merge layer, skip connections and
+two heads); its hardware options (mult, pipeline, reuse) are
 drawn from the same seed. Each model is checked: reference == QKeras (the float64 twin),
 reference == the untouched model's float32 predict (where float32 is exact), and, with
 RTL=1 (the default), RTL == reference in Verilator on every output bit. A failing seed is
@@ -35,7 +37,7 @@ def options(seed: int) -> dict:
             "reuse": REUSES[int(rng.integers(0, len(REUSES)))]}
 
 
-def check(seed: int, vectors: int, rtl: bool, work: Path) -> dict:
+def check(seed: int, vectors: int, rtl: bool, work: Path, branches: bool = False) -> dict:
     """Every check on model `seed`; a record with the mismatch counts."""
     from hwgen.flow import build_rtl
     from hwgen.frontends.loader import load
@@ -44,8 +46,8 @@ def check(seed: int, vectors: int, rtl: bool, work: Path) -> dict:
     from hwgen.sim.runner import cosim
     from hwgen.sim.vectors import input_codes
     from hwgen.verify import untouched_mismatches, verify_model
-    from tests.model_factory import random_model
-    model, in_fmt, desc = random_model(seed)
+    from tests.model_factory import random_branchy_model, random_model
+    model, in_fmt, desc = (random_branchy_model if branches else random_model)(seed)
     opts = options(seed)
     record = {"seed": seed, "model": desc, "input_format": in_fmt, **opts}
     loaded = load(model)
@@ -72,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="first model seed (default 0)")
     parser.add_argument("--vectors", type=int, default=300, help="vectors per model")
     parser.add_argument("--no-rtl", action="store_true", help="skip the Verilator check")
+    parser.add_argument("--branches", action="store_true",
+                        help="functional models with merges, skips and two heads")
     parser.add_argument("-o", "--out", default=str(ROOT / "build" / "fuzz"))
     args = parser.parse_args(argv)
     import os
@@ -88,7 +92,7 @@ def main(argv=None) -> int:
     for i in range(args.n):
         seed = args.seed + i
         try:
-            rec = check(seed, args.vectors, not args.no_rtl, work)
+            rec = check(seed, args.vectors, not args.no_rtl, work, args.branches)
         except Exception as exc:       # a crash is a finding too: keep going, report it
             rec = {"seed": seed, "ok": False, "error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc()}
@@ -101,10 +105,11 @@ def main(argv=None) -> int:
               f"{rec.get('mult')} pipeline {rec.get('pipeline')} reuse {rec.get('reuse')}; "
               f"{time.monotonic() - t0:.0f} s)", flush=True)
         if not rec["ok"]:
-            print(f"    replay: make fuzz N=1 SEED={seed}", flush=True)
+            print(f"    replay: make fuzz N=1 SEED={seed}"
+                  + (" BRANCHES=1" if args.branches else ""), flush=True)
     failed = [r["seed"] for r in records if not r["ok"]]
     summary = {"models": len(records), "vectors_per_model": args.vectors,
-               "rtl": not args.no_rtl, "failed_seeds": failed,
+               "rtl": not args.no_rtl, "branches": args.branches, "failed_seeds": failed,
                "compared_with_untouched_model": sum(r.get("model_mismatches") is not None
                                                     for r in records),
                "seconds": round(time.monotonic() - t0, 1), "records": records}
