@@ -138,9 +138,3 @@ def topology(model) -> Topology:
     layers = [model.get_layer(n) for n in order if n in needed and n != input_name]
     return Topology(layers, {n: inbound[n] for n in order if n in needed}, input_name,
                     outputs)
-
-
-def chain(model) -> list:
-    """The model's layers from input to output (a chain; for tests and tools)."""
-    return topology(model).layers
-

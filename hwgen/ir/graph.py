@@ -104,9 +104,3 @@ class Graph:
 
     def consumers(self, name: str) -> list[Node]:
         return [n for n in self.nodes if name in n.inputs]
-
-    @property
-    def is_chain(self) -> bool:
-        return len(self.output_names) == 1 and all(
-            n.inputs == (p.name,) for p, n in zip(self.nodes, self.nodes[1:])) and \
-            self.output_names[0] == self.nodes[-1].name

@@ -38,12 +38,6 @@ def run(graph: Graph, x: np.ndarray, keep: bool = False):
     return np.concatenate([values[h].reshape(len(x), -1) for h in heads], axis=1)
 
 
-def heads(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
-    """Each output's codes [N, *its shape], in output order."""
-    values = run(graph, x, keep=True)
-    return [values[h] for h in graph.output_names]
-
-
 def evaluate(node, src, x: np.ndarray) -> np.ndarray:
     """One op: codes of `src` (format `src.type`) to codes of `node` (the op's own
     `evaluate` rule, in its file in `hwgen/ops/`)."""
