@@ -276,9 +276,8 @@ def test_idle_datapath_does_not_toggle(tmp_path):
 # slow: the CLI export with automatic reuse and the early-stop test cover build_fitting
 @pytest.mark.slow
 def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
-    from hwgen import flow
     from hwgen.errors import HwgenError
-    from hwgen.flow import AUTO_REUSE, build_fitting
+    from hwgen.flow import AUTO_REUSE, build_fitting, steps
     g = random_graph(13, sparsity=0.3, n_in=8)
     tried = []
 
@@ -293,7 +292,7 @@ def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
     assert tried == list(AUTO_REUSE[:2]) and rtl.data["options"]["reuse"] == AUTO_REUSE[1]
     assert rtl.data["ii"] > 1 and resources["total"]["LUT"] > 0
     assert "unfinished" not in resources          # the chosen candidate is synthesized whole
-    monkeypatch.setattr(flow, "AUTO_REUSE", AUTO_REUSE[:2])   # the same two, cached
+    monkeypatch.setattr(steps, "AUTO_REUSE", AUTO_REUSE[:2])  # the same two, cached
     with pytest.raises(HwgenError, match="needs"):     # fits nowhere: the last error
         build_fitting(g, tmp_path, HardwareOptions(), "xc7",
                       lambda m, t: (_ for _ in ()).throw(HwgenError("needs more")),
@@ -304,6 +303,7 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
     from hwgen import flow
     from hwgen.errors import HwgenError
     from hwgen.estimate.resources import estimate
+    from hwgen.flow import steps
     g = random_graph(13, sparsity=0.3, n_in=8)
     _, rtl = build_rtl(g, tmp_path / "whole", HardwareOptions())
     whole = estimate(tmp_path / "whole", rtl.data, "ecp5", log=lambda s: None)
@@ -316,7 +316,7 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
         if total["LUT4"]:
             raise HwgenError(f"needs {total['LUT4']} LUT4")
 
-    monkeypatch.setattr(flow, "AUTO_REUSE", (1,))
+    monkeypatch.setattr(steps, "AUTO_REUSE", (1,))       # where build_fitting reads it
     messages = []
     with pytest.raises(HwgenError, match="lower bound") as err:
         flow.build_fitting(g, tmp_path / "auto", HardwareOptions(), "ecp5", fits,
