@@ -44,8 +44,8 @@ def test_the_factory_uses_every_merge_and_branch_form():
         assert form in text, form
 
 
-COSIM = [  # seed, reuse
-    (0, 1), (6, 4), (4, 4),
+COSIM = [  # seed, reuse (slow: test_edge_cases_of_branches covers a third folded case)
+    (0, 1), (6, 4), pytest.param(4, 4, marks=pytest.mark.slow),
     pytest.param(1, 1, marks=pytest.mark.slow), pytest.param(7, 4, marks=pytest.mark.slow),
     pytest.param(11, 2, marks=pytest.mark.slow),
 ]
@@ -110,6 +110,43 @@ def test_paths_of_a_branch_meet_in_the_same_cycle(tmp_path):
     assert [row["layer"] for row in layer_rows(lowered, m)][-1] == "head"
     r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 1000, 0, mode="stream",
               log=lambda s: None)
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
+def _edge_model():
+    """A raw-input skip, one tensor read twice by a merge, an output that later layers
+    read too, a Concatenate of rank-2 tensors on their second axis, two heads."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from .model_factory import quantizer
+    L = tf.keras.layers
+    q = dict(kernel_quantizer=quantizer("quantized_bits(5,0,alpha=1)"),
+             bias_quantizer=quantizer("quantized_bits(5,0,alpha=1)"))
+    x = tf.keras.Input((4,), name="x")
+    d1 = QActivation(quantizer("quantized_relu(5,2)"), name="a1")(QDense(4, name="d1", **q)(x))
+    raw = L.Add(name="rawskip")([d1, x])
+    twice = L.Add(name="twice")([d1, d1])
+    mid = QDense(4, name="mid", **q)(twice)
+    cat = L.Concatenate(axis=1, name="cat")([L.Reshape((2, 2), name="r1")(raw),
+                                              L.Reshape((2, 2), name="r2")(mid)])
+    flat = QActivation(quantizer("quantized_bits(8,3)"), name="qf")(L.Flatten(name="f")(cat))
+    model = tf.keras.Model(x, [QDense(3, name="out", **q)(flat), mid], name="edges")
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
+def test_edge_cases_of_branches(tmp_path):
+    loaded = load(_edge_model())
+    graph = to_ir(loaded, FrontendOptions.from_strings("fixed<8,3>"))
+    assert graph.node("twice").inputs == ("a1", "a1") and graph.output_names == ("out", "mid")
+    assert graph.consumers("mid")                  # an output other layers read
+    assert verify_model(loaded, graph, n=1000, seed=1).mismatches == 0
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, 3))
+    assert rtl.data["ii"] > 1 and rtl.data["delay_registers"] > 0
+    r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 1500, 1, log=lambda s: None)
     assert r["mismatches"] == 0, r["first_mismatches"][:2]
 
 
