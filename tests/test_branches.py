@@ -63,6 +63,14 @@ def test_random_branchy_model_cosimulates_bit_exact(tmp_path, seed, reuse):
     assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, (desc, r["first_mismatches"][:2])
 
 
+def _with_random_weights(model, seed: int):
+    """`model` with seeded N(0, 0.5) weights (the quantizers then round them)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
+                       for w in model.get_weights()])
+    return model
+
+
 def _skip_model():
     """x -> q -> (dense a -> relu quantizer -> dense b) + q -> two heads (sum, a)."""
     import tensorflow as tf
@@ -80,10 +88,7 @@ def _skip_model():
     head = QDense(2, kernel_quantizer=quantizer("quantized_bits(4,0)"), use_bias=False,
                   name="head")(ar)
     model = tf.keras.Model(inp, [s, head], name="skip")
-    rng = np.random.default_rng(3)
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
-    return model
+    return _with_random_weights(model, 3)
 
 
 def test_paths_of_a_branch_meet_in_the_same_cycle(tmp_path):
@@ -132,10 +137,7 @@ def _edge_model():
                                               L.Reshape((2, 2), name="r2")(mid)])
     flat = QActivation(quantizer("quantized_bits(8,3)"), name="qf")(L.Flatten(name="f")(cat))
     model = tf.keras.Model(x, [QDense(3, name="out", **q)(flat), mid], name="edges")
-    rng = np.random.default_rng(5)
-    model.set_weights([rng.normal(0, 0.5, w.shape).astype(np.float32)
-                       for w in model.get_weights()])
-    return model
+    return _with_random_weights(model, 5)
 
 
 def test_edge_cases_of_branches(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 from ...errors import UnsupportedError, layer_error
 from ...ir.types import FixedType
 from ...ops import Add, Concatenate, Extremum, Multiply
+from ...ops.multiply import product_bounds
 from ..registry import handler
 
 
@@ -60,12 +61,9 @@ def add(b, layer, following) -> int:
 def multiply(b, layer, following) -> int:
     sources = b.sources
     shape = _same_shapes(layer, sources)
-    lo, hi = sources[0].type.min_code, sources[0].type.max_code
-    for s in sources[1:]:
-        corners = [lo * s.type.min_code, lo * s.type.max_code, hi * s.type.min_code,
-                   hi * s.type.max_code]
-        lo, hi = min(corners), max(corners)
-    out = FixedType.for_range(lo, hi, sum(s.type.frac for s in sources))
+    lo, hi = product_bounds([(np.array(s.type.min_code, dtype=object),   # exact ints
+                              np.array(s.type.max_code, dtype=object)) for s in sources])
+    out = FixedType.for_range(int(lo), int(hi), sum(s.type.frac for s in sources))
     b.push(Multiply, layer, inputs=[s.name for s in sources], shape=shape, type=out,
            note="multiply")
     return 1
