@@ -119,7 +119,8 @@ class Builder:
             self.quantizer(act.quantizer, layer, "_act")
             return
         name = getattr(act, "__name__", str(act))
-        suffix = "_act" if type(layer).__name__ in ("Dense", "QDense") else ""
+        # A layer that computes something first (Dense, Conv) names its activation apart.
+        suffix = "_act" if any(n.name == layer.name for n in self.nodes) else ""
         if name == "linear":
             return
         if name == "relu":

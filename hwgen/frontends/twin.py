@@ -88,7 +88,15 @@ def inbound_tensors(node) -> list:
 # deployed model, a batch normalization computes round32(round32(x * a) + b) per element
 # and its quantizer sees exactly that. In float64 it differed in the last float32 bit and
 # the quantizer after it then, near a step, in one level (5 of 300 random vectors).
-FLOAT32_LAYERS = {"BatchNormalization", "QBatchNormalization"}
+FLOAT32_LAYERS = {"BatchNormalization", "QBatchNormalization", "AveragePooling1D",
+                  "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+                  "QAveragePooling2D", "QGlobalAveragePooling2D"}
+# An average pool divides in float32 (`ops/average.py` reproduces it): run so in the twin.
+
+# Layers whose `activation` may hold a QKeras quantizer (wrapped to run in float32).
+QUANTIZED_ACTIVATION_LAYERS = {"QActivation", "QDense", "QConv1D", "QConv2D",
+                               "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D",
+                               "QAveragePooling2D", "QGlobalAveragePooling2D"}
 
 
 def _set_dtype(config: dict, dtype: str) -> None:
@@ -115,7 +123,7 @@ def _wrap_activation_quantizers(config: dict, model) -> None:
     from qkeras.quantizers import get_quantizer
     for lc in config["layers"]:
         act = lc["config"].get("activation")
-        if lc["class_name"] not in ("QActivation", "QDense") or act is None:
+        if lc["class_name"] not in QUANTIZED_ACTIVATION_LAYERS or act is None:
             continue
         layer = model.get_layer(lc["config"]["name"])
         own = getattr(layer, "quantizer" if lc["class_name"] == "QActivation" else
@@ -135,7 +143,9 @@ def _wrap_activation_quantizers(config: dict, model) -> None:
 # Weight variable name -> the layer's config key of the quantizer applied to it.
 WEIGHT_QUANTIZER_KEYS = {"kernel": "kernel_quantizer", "bias": "bias_quantizer",
                          "gamma": "gamma_quantizer", "beta": "beta_quantizer",
-                         "moving_mean": "mean_quantizer", "moving_variance": "variance_quantizer"}
+                         "moving_mean": "mean_quantizer", "moving_variance": "variance_quantizer",
+                         "depthwise_kernel": "depthwise_quantizer",
+                         "pointwise_kernel": "pointwise_quantizer"}
 
 
 def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:

@@ -106,14 +106,16 @@ class LinearSum(Node):
         x = x.reshape(x.shape[0], -1)
         w, c = self.matrix(x.shape[1])
         lo, hi = dense_bounds(w, c, src.type.min_code, src.type.max_code, 0, 0, 0, 0)
+        shape = (x.shape[0],) + tuple(self.shape)      # a lowered conv keeps its image
         if max(-int(lo.min()), int(hi.max())) < INT64_SAFE and x.dtype != object \
                 and max(abs(int(v)) for v in list(w.ravel()) + [0]) < INT64_SAFE:
-            return x.astype(np.int64) @ w.astype(np.int64) + c.astype(np.int64)
-        return as_codes(x.astype(object) @ w + c)
+            return (x.astype(np.int64) @ w.astype(np.int64) + c.astype(np.int64)).reshape(shape)
+        return as_codes(x.astype(object) @ w + c).reshape(shape)
 
     def interval(self, src):
         w, c = self.matrix(src.size)
-        return dense_bounds(w, c, src.lo, src.hi, 0, 0, 0, 0)
+        lo, hi = dense_bounds(w, c, src.lo, src.hi, 0, 0, 0, 0)
+        return lo.reshape(self.shape), hi.reshape(self.shape)
 
     def logic_levels(self) -> int:
         depth = max(t.depth for t in self.trees)

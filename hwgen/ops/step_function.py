@@ -19,10 +19,9 @@ class StepLayer(Layer):
     def compute(self, m: Module) -> list:
         node = self.node
         lo, hi = self.src.lo.reshape(-1), self.src.hi.reshape(-1)
-        rows, last = node.thresholds.shape[0], node.shape[-1]
         out = []
         for e, x in enumerate(self.inputs):
-            c = e % last if rows > 1 else 0
+            c = node.row(e)
             out.append(step_value(x, int(lo[e]), int(hi[e]), node.thresholds[c],
                                   node.levels[c]))
         return self.stage(m, 1, [fit(m, v, self.node, j, "f") for j, v in enumerate(out)])
@@ -60,27 +59,35 @@ class StepFunction(Node):
     function: str = ""
     op = "step"
 
+    def row(self, e: int) -> int:
+        """The row of steps that element `e` (flat index) uses: one row for all, one per
+        channel (the last axis), or one per element."""
+        rows = self.thresholds.shape[0]
+        if rows == 1:
+            return 0
+        return e if rows == self.size else e % self.shape[-1]
+
     def evaluate(self, src, x):
-        """Per-channel lookup; channels are the last axis."""
+        """Per-channel (or per-element) lookup; channels are the last axis."""
         th, lv = self.thresholds, self.levels
         if th.shape[0] == 1:
             idx = np.searchsorted(th[0], x.ravel(), side="right").reshape(x.shape)
             return as_codes(lv[0][idx])
-        flat = x.reshape(-1, x.shape[-1])
+        shape = x.shape
+        x = x.reshape((-1,) + tuple(self.shape))        # codes may come flat
+        flat = x.reshape(-1, x.shape[-1] if th.shape[0] != self.size else self.size)
         out = np.empty(flat.shape, dtype=lv.dtype)
         for c in range(flat.shape[1]):
             out[:, c] = lv[c][np.searchsorted(th[c], flat[:, c], side="right")]
-        return as_codes(out.reshape(x.shape))
+        return as_codes(out.reshape(shape))
 
     def interval(self, src):
         """min/max of the levels reachable between the interval ends, per element."""
         flat_lo, flat_hi = src.lo.reshape(-1), src.hi.reshape(-1)
-        channels = self.thresholds.shape[0]
         out_lo = np.empty(flat_lo.shape, dtype=object)
         out_hi = np.empty(flat_hi.shape, dtype=object)
-        last = self.shape[-1]
         for k in range(flat_lo.size):
-            c = (k % last) if channels > 1 else 0
+            c = self.row(k)
             th, lv = self.thresholds[c], self.levels[c]
             i = np.searchsorted(th, flat_lo[k], side="right")
             j = np.searchsorted(th, flat_hi[k], side="right")
@@ -111,10 +118,11 @@ class StepFunction(Node):
     def problems(self, src):
         out = same_shape(self, src)
         rows = self.thresholds.shape[0]
-        if rows not in (1, self.shape[-1]) or self.levels.shape != \
+        if rows not in (1, self.shape[-1], self.size) or self.levels.shape != \
                 (rows, self.thresholds.shape[1] + 1):
             out.append(f"thresholds {self.thresholds.shape} and levels "
-                       f"{self.levels.shape} for {self.shape[-1]} channels")
+                       f"{self.levels.shape} for {self.shape[-1]} channels, "
+                       f"{self.size} elements")
         elif np.any(np.diff(self.thresholds, axis=1) < 0):
             out.append("thresholds not in ascending order")
         return out

@@ -75,10 +75,11 @@ class FoldLayers:
             raise ValueError("FoldLayers needs InferRanges first")
         weights, consts = node.matrix(src.size)
         plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse)
+        lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
         for j, bounds in enumerate(plan.out_bounds):
-            if bounds != (int(node.lo[j]), int(node.hi[j])):
+            if bounds != (int(lo[j]), int(hi[j])):
                 raise AssertionError(f"{node.name}[{j}]: folded range {bounds} differs "
-                                     f"from the layer range [{node.lo[j]}, {node.hi[j]}]")
+                                     f"from the layer range [{lo[j]}, {hi[j]}]")
         return plan
 
     @staticmethod

@@ -27,10 +27,11 @@ def _with_trees(node: LinearSum, src) -> LinearSum:
         raise ValueError("InferWidths needs InferRanges first")
     lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
     trees = [adder_tree.build(col, lo, hi) for col in node.terms]
+    out_lo, out_hi = node.lo.reshape(-1), node.hi.reshape(-1)
     for j, tree in enumerate(trees):
         root = tree.root
         value = (-root.hi, -root.lo) if root.neg else (root.lo, root.hi)
-        if value != (int(node.lo[j]), int(node.hi[j])):
+        if value != (int(out_lo[j]), int(out_hi[j])):
             raise AssertionError(f"{node.name}[{j}]: tree range {value} differs from "
-                                 f"the layer range [{node.lo[j]}, {node.hi[j]}]")
+                                 f"the layer range [{out_lo[j]}, {out_hi[j]}]")
     return dataclasses.replace(node, trees=trees)

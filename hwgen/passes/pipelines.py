@@ -13,6 +13,7 @@ from .fold_layers import FoldLayers
 from .infer_ranges import InferRanges
 from .infer_widths import InferWidths
 from .lower_constant_multiplies import LowerConstantMultiplies
+from .lower_float32_average import LowerFloat32Average
 from .lower_float32_quantize import LowerFloat32Quantize
 from .schedule_pipeline import DEFAULT_EVERY, SchedulePipeline
 
@@ -46,9 +47,11 @@ DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
 
 def hardware(mult: str = "csd", pipeline: int = DEFAULT_EVERY, reuse: int = 1,
              layer_reuse=None) -> Pipeline:
-    """The lowering for the RTL back end: ranges, float32 casts, pruned weights, constant
+    """The lowering for the RTL back end: ranges, float32 casts and averages, pruned weights
+    (dense and convolution kernels to linear sums), constant
     multiplications, exact adder-tree widths, folding by the reuse factor, pipeline
     schedule."""
-    return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Quantize(),
+    return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
+                     LowerFloat32Quantize(),
                      DropPrunedWeights(), LowerConstantMultiplies(mult), InferWidths(),
                      FoldLayers(reuse, layer_reuse), SchedulePipeline(pipeline)))
