@@ -7,6 +7,7 @@ is reported instead.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from .ir import interp
 from .errors import HwgenError
 from .ir.bounds import dense_bounds
 from .ir.graph import Graph
-from .ops import Dense
+from .ops import Average, Conv, Dense
 from .ir.types import codes_to_float, exact_codes
 from .sim.vectors import gaussian_codes, input_codes
 
@@ -67,7 +68,12 @@ def float64_overflow(graph: Graph, exact_bits: int = FLOAT64_EXACT_BITS
     # A graph that has been through InferRanges already is not ranged again.
     ranged = graph if all(n.lo is not None for n in graph.nodes) else DEFAULT.run(graph)
     by_name = {node.name: node for node in ranged.nodes}
+    float32_values = set()      # averages, and values moved unchanged from them
     for node in ranged.nodes:
+        if isinstance(node, Average) or (node.op in ("reshape", "gather", "max_pool")
+                                         and node.inputs[0] in float32_values):
+            float32_values.add(node.name)     # a float32 value: exact in float32 and 64
+            continue
         if isinstance(node, Dense):
             src = by_name[node.inputs[0]]
             big = np.maximum(np.abs(np.asarray(src.lo, dtype=object)),
@@ -77,6 +83,16 @@ def float64_overflow(graph: Graph, exact_bits: int = FLOAT64_EXACT_BITS
                                  src.type.frac, node.weight_frac, node.bias_frac,
                                  node.type.frac)
             bits, what = max(int(v) for v in np.asarray(hi).ravel()).bit_length(), "sums"
+        elif isinstance(node, Conv):
+            src = by_name[node.inputs[0]]
+            big = np.maximum(np.abs(np.asarray(src.lo, dtype=object)),
+                             np.abs(np.asarray(src.hi, dtype=object)))
+            mags = dataclasses.replace(
+                node, kernel=np.abs(node.kernel.astype(object)),
+                bias=None if node.bias is None else np.abs(node.bias.astype(object)))
+            ends = dataclasses.replace(src, lo=np.zeros_like(big), hi=big)
+            bits, what = max(int(v) for v in np.asarray(mags.interval(ends)[1]).ravel()
+                             ).bit_length(), "sums"
         else:
             bits, what = max(abs(node.type.min_code), node.type.max_code).bit_length(), \
                 "values"

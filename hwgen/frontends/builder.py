@@ -12,6 +12,7 @@ from ..ir.types import (FixedType, Precision, Rounding, apply_overflow, codes_to
 from ..options import DEFAULT_INPUT_FORMAT, FrontendOptions
 from . import quantizers
 from .float32 import Float32Quantizer, keras_floatx
+from .twin import WEIGHT_QUANTIZER_KEYS
 
 MAX_INPUT_BITS = 62
 
@@ -19,6 +20,12 @@ MAX_INPUT_BITS = 62
 def unwrap(q):
     """The QKeras quantizer inside the twin's float32 wrapper."""
     return q.quantizer if isinstance(q, Float32Quantizer) else q
+
+
+def _quantized_class(layer) -> str:
+    """The QKeras class of a Keras layer's kind (Conv2D -> QConv2D)."""
+    cls = type(layer).__name__
+    return cls if cls.startswith("Q") else "Q" + cls
 
 
 class Builder:
@@ -100,7 +107,8 @@ class Builder:
                               f"{role} values and no precision",
                               f"Pass --precision 'fixed<16,6>' (all float layers) or "
                               f"--precision {layer.name}=fixed<W,I>, or quantize it in QKeras "
-                              f"(QDense with {role}_quantizer)")
+                              f"({_quantized_class(layer)} with "
+                              f"{WEIGHT_QUANTIZER_KEYS.get(role, role + '_quantizer')})")
         self.exact = False
         t = prec.type
         codes = apply_overflow(float_to_codes(values, t.frac, prec.rounding), t, prec.overflow)

@@ -176,6 +176,22 @@ def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
     return values, applied
 
 
+def _float32_poolings() -> dict:
+    """QKeras's average poolings casting their constants to `floatx` (the twin's float64):
+    here they run entirely in float32, with floatx float32, as the deployed model."""
+    from qkeras import QAveragePooling2D, QGlobalAveragePooling2D
+
+    def float32(base):
+        class Float32Pooling(base):
+            def call(self, inputs):
+                import tensorflow as tf
+                with keras_floatx("float32"):
+                    return super().call(tf.cast(inputs, tf.float32))
+        Float32Pooling.__name__ = base.__name__
+        return Float32Pooling
+    return {c.__name__: float32(c) for c in (QAveragePooling2D, QGlobalAveragePooling2D)}
+
+
 def build_twin(model, dtype: str = "float64"):
     """A `dtype` copy of `model` without its final softmax, same weights.
 
@@ -197,7 +213,8 @@ def build_twin(model, dtype: str = "float64"):
     _wrap_activation_quantizers(config, model)
     cls = tf.keras.Sequential if "output_layers" not in config else tf.keras.Model
     with keras_floatx(dtype):
-        twin = cls.from_config(config, custom_objects=custom_objects())
+        twin = cls.from_config(config, custom_objects={**custom_objects(),
+                                                       **_float32_poolings()})
     applied_all = {}
     with keras_floatx(dtype):
         for layer in twin.layers:

@@ -30,6 +30,12 @@ def _channels(b, layer) -> int:
     return channels
 
 
+def _as_input(b, v: np.ndarray) -> np.ndarray:
+    """Values [n, channels] shaped as the layer's input rank wants them (a batch norm
+    after a convolution reads images): [n, 1, ..., channels]."""
+    return v.reshape((v.shape[0],) + (1,) * (len(b.cur.shape) - 1) + (v.shape[-1],))
+
+
 def _fused(b, bn, act) -> None:
     """BN followed by a quantizer is one monotonic step function per channel."""
     import tensorflow as tf
@@ -39,8 +45,8 @@ def _fused(b, bn, act) -> None:
 
     def fn(v):
         with keras_floatx("float64"):
-            y = bn(tf.constant(v, tf.float64), training=False)
-        return quantizers.call_quantizer(q, np.asarray(y, dtype=np.float64))
+            y = bn(tf.constant(_as_input(b, v), tf.float64), training=False)
+        return quantizers.call_quantizer(q, np.asarray(y, dtype=np.float64).reshape(v.shape))
     what = f"{type(bn).__name__} + {quantizers.describe(q)}"
     th, lv, out = quantizers.step_function(fn, b.cur.type, channels, bn.name, what)
     b.push(StepFunction, bn, shape=b.cur.shape, type=out, thresholds=th, levels=lv,
@@ -57,8 +63,10 @@ def _scale_shift(b, layer) -> None:
                           "pass --precision 'fixed<16,6>'")
     channels = _channels(b, layer)
     with keras_floatx("float64"):
-        y = np.asarray(layer(tf.constant(np.stack([np.zeros(channels), np.ones(channels)]),
+        y = np.asarray(layer(tf.constant(_as_input(b, np.stack([np.zeros(channels),
+                                                                np.ones(channels)])),
                                          tf.float64), training=False), np.float64)
+    y = y.reshape(2, channels)
     shift_f, scale_f = y[0], y[1] - y[0]
     t = prec.type
     scale = apply_overflow(float_to_codes(scale_f, t.frac, prec.rounding), t, prec.overflow)

@@ -128,17 +128,19 @@ def conv(b, layer, following) -> int:
     c_in = b.cur.shape[-1]
     float_roles = []
     quantized = b.weight_quantizers.get(layer.name, {})
-    if layer.use_bias:
-        bias, bf, b_note = b.weights(layer, "bias", np.asarray(layer.bias, np.float64), prec)
-        float_roles += [] if "bias" in quantized else ["bias"]
-    else:
-        bias, bf, b_note = None, 0, "no bias"
+
+    def bias_codes():
+        if not layer.use_bias:
+            return None, 0, "no bias"
+        float_roles.extend([] if "bias" in quantized else ["bias"])
+        return b.weights(layer, "bias", np.asarray(layer.bias, np.float64), prec)
     if "Depthwise" in cls or "Separable" in cls:
         dk, dwf, d_note = _kernel(b, layer, "depthwise_kernel",
                                   np.asarray(layer.depthwise_kernel, np.float64), prec)
         float_roles += [] if "depthwise_kernel" in quantized else ["depthwise_kernel"]
         full = expand_depthwise(dk)
         if "Depthwise" in cls:
+            bias, bf, b_note = bias_codes()
             push_conv(b, layer, "", win, full, dwf, bias, bf,
                       f"depthwise kernel {d_note}; bias {b_note}")
         else:
@@ -147,12 +149,14 @@ def conv(b, layer, following) -> int:
             pk, pwf, p_note = _kernel(b, layer, "pointwise_kernel",
                                       np.asarray(layer.pointwise_kernel, np.float64), prec)
             float_roles += [] if "pointwise_kernel" in quantized else ["pointwise_kernel"]
+            bias, bf, b_note = bias_codes()
             point = Window(win.out_image, (1, 1))
             push_conv(b, layer, "", point, pk, pwf, bias, bf,
                       f"pointwise kernel {p_note}; bias {b_note}")
     else:
         k, wf, k_note = _kernel(b, layer, "kernel", np.asarray(layer.kernel, np.float64), prec)
         float_roles += [] if "kernel" in quantized else ["kernel"]
+        bias, bf, b_note = bias_codes()
         groups = int(getattr(layer, "groups", 1) or 1)
         if k.shape[2] * groups != c_in:
             raise layer_error(layer.name, f"kernel shape {k.shape} with {groups} group(s) "

@@ -73,6 +73,7 @@ def average_pooling(b, layer, following) -> int:
     for ch in range(c):
         ones[:, :, ch, ch] = 1
     push_conv(b, layer, "_sum", win, ones, 0, None, 0, f"window sum over {win.describe()}")
+    _keepdims(b, layer, global_pool)     # before the average: its quantizer then reads it
     total = b.cur
     if max(-total.type.min_code, total.type.max_code) >= FLOAT32_EXACT:
         raise layer_error(layer.name, f"a window sum of {win.kernel[0] * win.kernel[1]} "
@@ -96,6 +97,5 @@ def average_pooling(b, layer, following) -> int:
     t = Average.output_type(count, factors, total.type, layer.name)
     b.push(Average, layer, shape=total.shape, type=t, count=count, factors=tuple(factors),
            note=note)
-    _keepdims(b, layer, global_pool)
     b.activation(getattr(layer, "activation", None), layer, following is None)
     return 1

@@ -1,0 +1,169 @@
+"""Convolutional models: every convolution, pooling and spatial layer with its options is
+exact against QKeras (the float64 twin and the untouched float32 model), average pooling
+rounds as TensorFlow does on every sum (ties included), and the hardware equals the
+reference in Verilator, fully parallel and folded; bad options get a clear error."""
+import itertools
+
+import numpy as np
+import pytest
+
+from hwgen.errors import HwgenError, UnsupportedError
+from hwgen.flow import build_rtl
+from hwgen.frontends.loader import load
+from hwgen.frontends.qkeras import to_ir
+from hwgen.options import FrontendOptions, HardwareOptions
+from hwgen.passes.pipelines import hardware
+from hwgen.sim.runner import cosim
+from hwgen.sim.vectors import input_codes
+from hwgen.verify import untouched_mismatches, verify_model
+
+from .conv_factory import BLOCKS_1D, BLOCKS_2D, random_conv_model
+from .model_factory import quantizer
+
+N_MODELS = 24
+
+
+def _compile(seed):
+    model, fmt, desc = random_conv_model(seed)
+    loaded = load(model)
+    # Float layers (Keras's DepthwiseConv1D) take the precision; quantized ones ignore it.
+    return loaded, to_ir(loaded, FrontendOptions.from_strings(fmt, ["fixed<8,2>"])), desc
+
+
+@pytest.mark.parametrize("seed", range(N_MODELS))
+def test_random_cnn_is_bit_exact(seed):
+    loaded, graph, desc = _compile(seed)
+    result = verify_model(loaded, graph, n=300, seed=seed)
+    assert result.mismatches == 0, f"{desc}\n{result.details()}"
+    codes = input_codes(graph.input.type, graph.input.shape, 300, seed, None)
+    bad = untouched_mismatches(loaded, graph, codes)
+    assert not bad, f"{desc}: the untouched model differs on vectors {bad[:5]}"
+
+
+def test_the_factory_uses_every_layer_form():
+    text = " ".join(random_conv_model(seed)[2] for seed in range(N_MODELS))
+    for form in ["QConv2D", "QConv1D", "QDepthwiseConv2D", "DepthwiseConv1D",
+                 "QSeparableConv2D", "QSeparableConv1D", "MaxPooling2D", "MaxPooling1D",
+                 "avgpool", "qavgpool", "ZeroPadding", "Cropping", "UpSampling", "BN +",
+                 "causal", "groups 2", "dilation 2", "strides (2, 2)", "same", "valid",
+                 "no bias", "flatten", "gap", "gmp", "qgap"]:
+        assert form in text, form
+    assert set(BLOCKS_1D) | set(BLOCKS_2D) >= {"conv", "avgpool", "separable"}
+
+
+def _pool_model(layer, shape, act="quantized_bits(6,2)", in_q="quantized_bits(4,2)"):
+    import tensorflow as tf
+    from qkeras import QActivation
+    inp = tf.keras.Input(shape, name="x")
+    x = QActivation(quantizer(in_q), name="q_in")(inp)
+    x = layer(x)
+    if act:
+        x = QActivation(quantizer(act), name="q_out")(x)
+    x = tf.keras.layers.Flatten(name="flat")(x)
+    return tf.keras.Model(inp, x, name="pool")
+
+
+def _every_window(shape, t):
+    """Input codes holding every combination of codes in the first window positions."""
+    codes = np.arange(t.min_code, t.max_code + 1)
+    n = int(np.prod(shape))
+    k = min(n, 3)
+    rows = np.array(list(itertools.product(codes, repeat=k)), dtype=np.int64)
+    fill = np.zeros((len(rows), n - k), dtype=np.int64)
+    return np.concatenate([rows, fill], axis=1).reshape((len(rows),) + tuple(shape))
+
+
+POOLS = [  # (layer factory, input shape): divisors 3, 5 (and 3, 4 at 'same' borders), 6
+    (lambda L: L.AveragePooling1D(3, name="pool"), (3, 1)),
+    (lambda L: L.AveragePooling1D(5, strides=1, padding="same", name="pool"), (5, 1)),
+    (lambda L: L.AveragePooling2D((2, 3), name="pool"), (2, 3, 1)),
+    (lambda L: L.GlobalAveragePooling1D(name="pool"), (3, 1)),
+    (lambda L: L.AveragePooling1D(2, name="pool"), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(POOLS)))
+def test_average_pooling_rounds_as_tensorflow_on_every_sum(case):
+    """Every sum a window can hold (ties of the quantizer after it among them) against the
+    untouched float32 model: a division by the pixel count rounded to float32, then the
+    quantizer's own rounding."""
+    import tensorflow as tf
+    make, shape = POOLS[case]
+    model = _pool_model(make(tf.keras.layers), shape)
+    loaded = load(model)
+    graph = to_ir(loaded)
+    codes = _every_window(shape, graph.input.type)
+    bad = untouched_mismatches(loaded, graph, codes)
+    assert bad == [], bad[:5]
+    hardware().run(graph)         # lowers to a step function (or shifts) without error
+
+
+def test_quantized_average_pooling_multiplies_as_qkeras():
+    """QAveragePooling2D: TensorFlow's average, times the pool area, times the quantized
+    reciprocal, each rounded to float32; every sum of a 1x3 window."""
+    from qkeras import QAveragePooling2D
+    layer = QAveragePooling2D((1, 3), average_quantizer=quantizer("quantized_bits(8,0)"),
+                              name="pool")
+    model = _pool_model(layer, (1, 3, 1))
+    loaded = load(model)
+    graph = to_ir(loaded)
+    bad = untouched_mismatches(loaded, graph, _every_window((1, 3, 1), graph.input.type))
+    assert bad == [], bad[:5]
+
+
+def test_average_without_a_quantizer_after_it_is_refused_in_hardware():
+    import tensorflow as tf
+    model = _pool_model(tf.keras.layers.AveragePooling1D(3, name="pool"), (6, 1), act=None,
+                        in_q="quantized_bits(12,4)")
+    graph = to_ir(load(model))
+    with pytest.raises(UnsupportedError, match="layer 'pool'.*divides by 3.*quantizer"):
+        hardware().run(graph)
+
+
+def _one_layer(layer, shape):
+    import tensorflow as tf
+    inp = tf.keras.Input(shape, name="x")
+    return tf.keras.Model(inp, tf.keras.layers.Flatten()(layer(inp)), name="one")
+
+
+def test_unsupported_convolution_options_get_clear_errors():
+    import tensorflow as tf
+    L = tf.keras.layers
+    cases = [
+        (L.UpSampling2D(2, interpolation="bilinear", name="up"), (4, 4, 1),
+         "layer 'up': interpolation='bilinear'.*nearest"),
+        (L.MaxPooling2D(2, data_format="channels_first", name="mp"), (1, 4, 4),
+         "layer 'mp': data_format='channels_first'.*channels_last"),
+        (L.Conv2D(2, 5, name="big"), (3, 3, 1), None),
+    ]
+    for layer, shape, pattern in cases:
+        if pattern is None:
+            with pytest.raises(ValueError):       # Keras itself refuses the window
+                _one_layer(layer, shape)
+            continue
+        model = _one_layer(layer, shape)
+        with pytest.raises(HwgenError, match=pattern):
+            to_ir(load(model), FrontendOptions.from_strings(None, ["fixed<8,3>"]))
+
+
+def test_float_convolution_needs_a_precision():
+    import tensorflow as tf
+    model = _one_layer(tf.keras.layers.Conv2D(2, 3, name="c"), (5, 5, 1))
+    with pytest.raises(HwgenError, match="layer 'c'.*float.*kernel.*--precision"):
+        to_ir(load(model))
+    graph = to_ir(load(model), FrontendOptions.from_strings(None, ["fixed<8,3>"]))
+    assert [n.op for n in graph.nodes] == ["input", "conv", "quantize", "reshape"]
+
+
+COSIM = [(10, 1), (3, 4), pytest.param(0, 1, marks=pytest.mark.slow),
+         pytest.param(5, 2, marks=pytest.mark.slow), pytest.param(22, 3, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("seed,reuse", COSIM)
+def test_random_cnn_cosimulates_bit_exact(tmp_path, seed, reuse):
+    _, graph, desc = _compile(seed)
+    lowered, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, reuse))
+    assert (rtl.data["ii"] > 1) == (reuse > 1)
+    r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 1000, seed,
+              log=lambda s: None)
+    assert r["outputs_seen"] == 1000 and r["mismatches"] == 0, (desc, r["first_mismatches"][:2])
