@@ -1,7 +1,7 @@
 """Train the model zoo in designs/ from code, seeded, on offline data.
 
     .venv/bin/python scripts/train_designs.py [jet_tagger] [digits_mlp] [digits_mlp_pruned]
-        [digits_resmlp]
+        [digits_resmlp] [digits_cnn] [waveform_cnn1d]
 
 Each design folder gets `model.h5` (full QKeras model), `meta.json` (how it was made,
 accuracy, sparsity, input grid) and `test_inputs.npy` (its test inputs as codes on the
@@ -92,7 +92,8 @@ def _save(name: str, model, meta: dict, test_codes: np.ndarray, test_y: np.ndarr
     _, graph = hwgen.compile_model(name)
     ref = interp.run(graph, test_codes)
     ref_acc = float(np.mean(np.argmax(np.asarray(ref, dtype=np.float64), 1) == test_y))
-    weights = [n.weights for n in graph.nodes if n.op == "dense"]
+    weights = [n.weights for n in graph.nodes if n.op == "dense"] + \
+        [n.kernel for n in graph.nodes if n.op == "conv" and not n.name.endswith("_sum")]
     total = sum(w.size for w in weights)
     zeros = sum(int(np.sum(w == 0)) for w in weights)
     meta.update({"accuracy": {"qkeras_predict": round(keras_acc, 4),
@@ -189,11 +190,104 @@ def digits_resmlp() -> None:
     _save("digits_resmlp", model, meta, x_te.astype(np.int64), y_te, x_te / 16)
 
 
+def digits_cnn() -> None:
+    """The 8x8 digits as images through a small QKeras CNN."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+    _seed(SEED)
+    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1),
+             bias_quantizer=quantized_bits(6, 0, alpha=1))
+    L = tf.keras.layers
+    model = tf.keras.Sequential([
+        L.InputLayer(input_shape=(8, 8, 1), name="image"),
+        QConv2D(8, (3, 3), name="conv1", **q),
+        QActivation(quantized_relu(6, 2), name="relu1"),
+        L.MaxPooling2D((2, 2), name="pool1"),
+        L.Flatten(name="flatten"),
+        QDense(10, name="output", **q),
+        L.Activation("softmax", name="softmax")], name="digits_cnn")
+    img = lambda x: (x / 16).reshape(-1, 8, 8, 1)      # noqa: E731
+    _fit(model, img(x_tr), y_tr, epochs=60)
+    meta = {"summary": "8x8 digits CNN: QConv2D 3x3x8, max pool 2x2, QDense 72-10; "
+                       "6-bit weights",
+            "architecture": "QConv2D(8, 3x3, valid) + quantized_relu(6,2), MaxPooling2D "
+                            "2x2, Flatten, QDense 72-10, softmax output; "
+                            "quantized_bits(6,0,alpha=1) weights and biases",
+            "data": "scikit-learn's bundled 8x8 digits as 8x8x1 images (pixels 0..16 "
+                    "scaled by 1/16), 80/20 stratified split",
+            "input_format": "ufixed<5,1>",
+            "pruning": "none"}
+    _save("digits_cnn", model, meta, x_te.astype(np.int64).reshape(-1, 8, 8, 1), y_te,
+          img(x_te))
+
+
+WAVEFORMS = ("sine", "square", "triangle", "sawtooth")
+
+
+def _waveform_data(seed: int, n: int = 4000, length: int = 32):
+    """A synthetic sensor task: 32 samples of a periodic signal with random period (5 to
+    16 samples), phase, amplitude (0.4 to 0.9), offset and noise; the class is its
+    waveform (`WAVEFORMS`). Samples lie in [-1, 1)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(WAVEFORMS), n)
+    period = rng.uniform(5, 16, n)[:, None]
+    phase = rng.uniform(0, 1, n)[:, None]
+    t = (np.arange(length)[None, :] / period + phase) % 1.0
+    shapes = {0: np.sin(2 * np.pi * t), 1: np.where(t < 0.5, 1.0, -1.0),
+              2: 4 * np.abs(t - 0.5) - 1, 3: 2 * t - 1}
+    x = np.select([y[:, None] == k for k in range(4)], [shapes[k] for k in range(4)])
+    x = x * rng.uniform(0.4, 0.9, (n, 1)) + rng.uniform(-0.1, 0.1, (n, 1))
+    x = x + rng.normal(0, 0.05, x.shape)
+    return np.clip(x, -1, 31 / 32).astype(np.float32)[:, :, None], y
+
+
+def waveform_cnn1d() -> None:
+    """A 1-D CNN over a time series (two convolutions, max and global average pooling)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D, QDense, quantized_bits, quantized_relu
+    _seed(SEED)
+    x, y = _waveform_data(SEED)
+    codes = np.clip(np.round(x * 32), -32, 31).astype(np.int64)       # fixed<6,1>
+    x = codes / 32
+    x_tr, x_te, y_tr, y_te = x[:3200], x[3200:], y[:3200], y[3200:]
+    q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1),
+             bias_quantizer=quantized_bits(6, 0, alpha=1))
+    L = tf.keras.layers
+    model = tf.keras.Sequential([
+        L.InputLayer(input_shape=(32, 1), name="signal"),
+        QConv1D(8, 5, name="conv1", **q),
+        QActivation(quantized_relu(6, 2), name="relu1"),
+        L.MaxPooling1D(2, name="pool1"),
+        QConv1D(8, 3, name="conv2", **q),
+        QActivation(quantized_relu(6, 2), name="relu2"),
+        L.GlobalAveragePooling1D(name="gap"),
+        QActivation(quantized_bits(8, 2, keep_negative=False), name="gap_q"),
+        QDense(4, name="output", **q),
+        L.Activation("softmax", name="softmax")], name="waveform_cnn1d")
+    _fit(model, x_tr, y_tr, epochs=40)
+    meta = {"summary": "1-D CNN over 32-sample waveforms: two QConv1D, max pool, global "
+                       "average pool, QDense 8-4; 6-bit weights",
+            "architecture": "QConv1D(8, 5) + quantized_relu(6,2), MaxPooling1D 2, "
+                            "QConv1D(8, 3) + quantized_relu(6,2), GlobalAveragePooling1D "
+                            "(divides by 12 in float32) + quantized_bits(8,2,"
+                            "keep_negative=False), QDense 8-4, softmax output; "
+                            "quantized_bits(6,0,alpha=1) weights and biases",
+            "data": "synthetic sensor signals made by scripts/train_designs.py "
+                    "(_waveform_data): 32 samples of a sine, square, triangle or sawtooth "
+                    "wave with random period, phase, amplitude, offset and noise; 3200 "
+                    "training and 800 test signals",
+            "input_format": "fixed<6,1>",
+            "pruning": "none"}
+    _save("waveform_cnn1d", model, meta, codes[3200:], y_te, x_te)
+
+
 def main(argv: list[str]) -> int:
     jobs = {"jet_tagger": jet_tagger,
             "digits_mlp": lambda: _digits_model("digits_mlp", False),
             "digits_mlp_pruned": lambda: _digits_model("digits_mlp_pruned", True),
-            "digits_resmlp": digits_resmlp}
+            "digits_resmlp": digits_resmlp, "digits_cnn": digits_cnn,
+            "waveform_cnn1d": waveform_cnn1d}
     for name in argv or list(jobs):
         jobs[name]()
     return 0

@@ -23,6 +23,9 @@ class GatherLayer(Layer):
 class Gather(Node):
     index: np.ndarray = field(default=None, repr=False)    # [size] input element or -1
     what: str = ""                                          # e.g. "zero padding (1, 1)"
+    # What the map is on a channels-last image, for the streaming form: ("pad" or "crop",
+    # (top, bottom, left, right)) or ("upsample", (rows, columns)); () for none of them.
+    geometry: tuple = ()
     op = "gather"
 
     def _take(self, codes, n: int) -> np.ndarray:

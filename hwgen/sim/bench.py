@@ -45,6 +45,43 @@ class Driver:
         dut.in_valid.value = 0
 
 
+class PixelDriver:
+    """Streams images pixel by pixel on `in_valid`/`in_ready`/`in_data` (a streaming
+    design): a pixel moves at an edge where both are high. The first `back_to_back` images
+    are offered on every cycle; the rest with random idle cycles."""
+
+    def __init__(self, dut, manifest: dict):
+        self.dut, self.manifest = dut, manifest
+        self.first_taken: list[int] = []     # edge that took each image's first pixel
+
+    async def run(self, images: np.ndarray, back_to_back: int, gap_rate: float, seed: int):
+        from cocotb.triggers import ReadOnly, RisingEdge
+        rng = random.Random(seed)
+        dut = self.dut
+        elements = self.manifest["input"]["pixel_elements"]
+        channels = len(elements)
+        edge = 0
+        for k, image in enumerate(images):
+            words = pack(elements, np.asarray(image).reshape(-1, channels))
+            for p, w in enumerate(words):
+                while k >= back_to_back and gap_rate and rng.random() < gap_rate:
+                    dut.in_valid.value = 0
+                    await RisingEdge(dut.clk)
+                    edge += 1
+                dut.in_valid.value = 1
+                dut.in_data.value = w
+                while True:
+                    await ReadOnly()
+                    taken = int(dut.in_ready.value)
+                    await RisingEdge(dut.clk)
+                    edge += 1
+                    if taken:
+                        break
+                if p == 0:
+                    self.first_taken.append(edge)
+        dut.in_valid.value = 0
+
+
 class Monitor:
     def __init__(self, dut):
         self.dut, self.seen, self.cycles, self.at = dut, [], 0, []

@@ -3,7 +3,7 @@
 All read `HWGEN_SIM_CONFIG` (a JSON file written by `hwgen.sim.runner`) and write their
 findings next to it; the comparison with the reference happens in `bench.Scoreboard`.
 cocotb selects a test by a regular expression on its name, so no test name may contain
-another (`stream`, `batch`, `selftest`, `uart_top`).
+another (`stream`, `batch`, `selftest`, `uart_top`, `pixels`).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from ..outputs import write_text
-from .bench import Driver, Monitor, ReferenceModel, Scoreboard, input_words
+from .bench import Driver, Monitor, PixelDriver, ReferenceModel, Scoreboard, input_words
 
 PERIOD_NS = 10
 
@@ -62,6 +62,39 @@ async def stream(dut):
         result["mismatches"] += 1
         result["latency_error"] = (f"outputs came {delays} cycles after their inputs, the "
                                    f"manifest says {manifest['latency']}")
+    write_text(cfg["result"], json.dumps(result))
+
+
+@cocotb.test()
+async def pixels(dut):
+    """A streaming design: images pixel by pixel with the ready/valid handshake, the
+    first back to back (their latency and output interval must be the manifest's), the
+    rest with random idle cycles."""
+    cfg, manifest, inputs, expected = _vectors()
+    model = ReferenceModel(expected, manifest["output"]["logits"])
+    await _reset(dut)
+    monitor = Monitor(dut)
+    cocotb.start_soon(monitor.run())
+    driver = PixelDriver(dut, manifest)
+    full = cfg["back_to_back"]
+    await driver.run(inputs, full, cfg["gap_rate"], cfg["seed"])
+    wait = manifest["latency"] + 4 * (manifest["ii"] or 1) + 16
+    for _ in range(100):
+        if len(monitor.seen) >= len(inputs):
+            break
+        await ClockCycles(dut.clk, wait)
+    await ClockCycles(dut.clk, wait)
+    result = Scoreboard(manifest, model, inputs).check(monitor.seen)
+    result["cycles"] = monitor.cycles
+    latency = [o - i for i, o in zip(driver.first_taken, monitor.at)]
+    intervals = [b - a for a, b in zip(monitor.at[:full], monitor.at[1:full])]
+    result.update(latency_observed=latency[:1], intervals_observed=sorted(set(intervals)))
+    if latency[:1] != [manifest["latency"]] or (intervals and max(intervals) != manifest["ii"]):
+        result["mismatches"] += 1
+        result["latency_error"] = (f"first image out {latency[:1]} cycles after its first "
+                                   f"pixel, images {sorted(set(intervals))} cycles apart; "
+                                   f"the manifest says {manifest['latency']} and "
+                                   f"{manifest['ii']}")
     write_text(cfg["result"], json.dumps(result))
 
 

@@ -28,7 +28,7 @@ from . import stimulus
 from .bench import ReferenceModel, Scoreboard
 from .codec import pack
 
-MODES = ("batch", "stream")
+MODES = ("batch", "stream", "pixels")
 # HWGEN_VERILATOR_ARGS adds arguments (e.g. "--threads 2"; measured: no faster here).
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial", "fast"] \
     + os.environ.get("HWGEN_VERILATOR_ARGS", "").split()
@@ -72,12 +72,16 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     if n < 1:
         raise HwgenError(f"n (vectors) must be at least 1, not {n}")
     check_matches(graph, manifest)
+    if manifest.get("io") == "stream" and mode != "pixels":
+        mode = "pixels"          # a streaming design takes pixels: the pixel bench
+    elif manifest.get("io") != "stream" and mode == "pixels":
+        raise HwgenError("the pixel bench needs a streaming design (build with --io stream)")
     sources = sorted(Path(rtl_dir).glob("*.v")) + sorted(Path(rtl_dir).glob("*.sv"))
     if not sources:
         raise HwgenError(f"no Verilog (*.v) in {rtl_dir}")
     sim_dir = Path(sim_dir)
     sim_dir.mkdir(parents=True, exist_ok=True)
-    if (toggles or idle or codes is not None) and mode != "batch":
+    if (toggles or idle or codes is not None) and mode != "batch" and mode != "pixels":
         raise HwgenError("toggle counts, idle cycles and given vectors need batch mode")
     if codes is not None:
         codes = np.asarray(codes, dtype=np.int64).reshape(n, -1)
@@ -94,7 +98,15 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
            "latency": manifest["latency"], "ii": manifest.get("ii", 1),
            "result": str((sim_dir / "shard0" / f"{mode}.json").resolve())}
     write_text(sim_dir / "manifest.json", json.dumps(manifest, indent=1))
-    if mode == "batch":
+    if mode == "pixels":
+        n_full = max(2, min(n // 2, 8))
+        np.save(sim_dir / "inputs.npy", codes.reshape((n,) + tuple(graph.input.shape)))
+        np.save(sim_dir / "expected.npy", np.asarray(expected).reshape(n, -1))
+        cfg.update(inputs=str((sim_dir / "inputs.npy").resolve()),
+                   expected=str((sim_dir / "expected.npy").resolve()), gap_rate=0.2,
+                   back_to_back=n_full)
+        top = manifest["top"]
+    elif mode == "batch":
         from .harness import HARNESS, BatchHarness, verilog
         harness = sim_dir / "harness" / f"{HARNESS}.v"
         harness.parent.mkdir(exist_ok=True)
@@ -113,7 +125,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     t1 = time.perf_counter()
     built = _build(sources, top, build_dir, waves, log, toggles)
     build_s = time.perf_counter() - t1
-    jobs = 1 if (waves or toggles or mode == "stream") else \
+    jobs = 1 if (waves or toggles or mode in ("stream", "pixels")) else \
         max(1, min(os.cpu_count() or 1, n // 20000))
     log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
@@ -135,7 +147,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         result = Scoreboard(manifest, model, codes).check(seen)
         result["cycles"] = cycles
     else:
-        _run_all(top, "stream", build_dir, sim_dir, [cfg], waves)
+        _run_all(top, mode, build_dir, sim_dir, [cfg], waves)
         result = _read_result(cfg, sim_dir / "shard0")
     sim_s = time.perf_counter() - t2
     result.update(mode=mode, seed=seed, processes=jobs, fixed_vectors=n_fixed,

@@ -111,3 +111,114 @@ def manifest(graph: Graph, top: Top, name: str, options: dict) -> dict:
         "options": dict(options),
         "layers": layers,
     }
+
+
+@dataclass
+class StreamBuild:
+    """What `build_stream` made: the RTL build, the stream plan, and the lowered graphs
+    (one per stage's pixel datapath, then the tail's)."""
+    rtl: RtlBuild
+    plan: object
+    lowered: list
+
+
+def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBuild:
+    """The streaming form of `graph` (front-end IR): `lower(graph, part)` runs the hardware
+    passes on each stage's pixel graph and on the tail (`part` names it)."""
+    from amaranth.back import verilog
+    from ...ir import stream
+    from .stream import StageBuild, StreamTop, fifo_depth, timing
+    out_dir = Path(out_dir)
+    plan = stream.plan(graph)
+    builds, lowered, rows = [], [], []
+    src_type = graph.input.type
+    for s in plan.stages:
+        in_width = s.scan.channels * src_type.width
+        out_width = s.node.shape[-1] * s.node.type.width
+        pixel = None
+        if s.pixel is not None:
+            low = lower(s.pixel, s.name)
+            lowered.append(low)
+            pixel = Top(low)
+            region = s.pixel.input.size // s.scan.channels        # pixels of a window
+            if pixel.in_width != region * in_width or pixel.out_width != out_width:
+                raise AssertionError(f"stage {s.name}: pixel datapath ports "
+                                     f"{pixel.in_width}/{pixel.out_width} bits, stream "
+                                     f"{in_width}/{out_width}")
+        builds.append(StageBuild(s.name, s.scan, pixel, in_width, out_width))
+        rows.append({"stage": s.name, "nodes": list(s.nodes),
+                     "layers": sorted({graph.node(n).layer for n in s.nodes}),
+                     "image": list(s.scan.image), "channels": s.scan.channels,
+                     "pads": list(s.scan.pads), "window": list(s.scan.extent),
+                     "strides": list(s.scan.strides), "crop": list(s.scan.crop),
+                     "out_image": list(s.scan.out_image),
+                     "line_buffer_pixels": s.scan.line_pixels,
+                     "line_buffer_bits": (s.scan.line_pixels - 1) * in_width,
+                     "pixel_latency": pixel.latency if pixel else 0,
+                     "pixel_ii": pixel.ii if pixel else 1,
+                     "fifo_depth": fifo_depth(pixel.latency if pixel else 0)})
+        src_type = s.node.type
+    collected = plan.collected
+    pixels = collected.size // collected.shape[-1]
+    tail = None
+    if plan.tail is not None:
+        low = lower(plan.tail, "tail")
+        lowered.append(low)
+        tail = Top(low)
+        out_width = tail.out_width
+        heads_graph = low
+    else:
+        out_width = collected.size * collected.type.width
+        heads_graph = Graph([collected], graph.name)
+    top = StreamTop(graph.name, builds, pixels, collected.shape[-1] * collected.type.width,
+                    tail, out_width)
+    name = top_name(graph)
+    text = verilog.convert(top, name=name, emit_src=False)
+    (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
+    v_path = out_dir / "rtl" / f"{name}.v"
+    write_text(v_path, text)
+    t = timing(builds, pixels, tail)
+    in_elems = [{"index": c, "lsb": c * graph.input.type.width, "width": graph.input.type.width,
+                 "format": str(graph.input.type), "signed": graph.input.type.signed,
+                 "frac": graph.input.type.frac} for c in range(graph.input.shape[-1])]
+    data = {
+        "version": MANIFEST_VERSION,
+        "design": graph.name,
+        "top": name,
+        "verilog": f"rtl/{name}.v",
+        "io": "stream",
+        "clock": "clk", "reset": "rst", "reset_kind": "synchronous, active high",
+        "ports": [{"name": "clk", "direction": "in", "width": 1},
+                  {"name": "rst", "direction": "in", "width": 1},
+                  {"name": "in_valid", "direction": "in", "width": 1},
+                  {"name": "in_ready", "direction": "out", "width": 1},
+                  {"name": "in_data", "direction": "in", "width": top.in_width},
+                  {"name": "out_valid", "direction": "out", "width": 1},
+                  {"name": "out_data", "direction": "out", "width": out_width}],
+        "latency": t["latency"],
+        "ii": t["ii"],
+        "timing": {"what": "cycles with a pixel offered on every clock: latency from an "
+                           "image's first pixel taken to its out_valid, ii between two "
+                           "images' outputs",
+                   "pixels_per_image": int(np_prod(graph.input.shape[:-1])),
+                   "intervals": t["intervals"]},
+        "input": {"port": "in_data", "shape": list(graph.input.shape),
+                  "format": str(graph.input.type), "pixel_elements": in_elems,
+                  "elements": _elements(graph.input)},
+        "output": output_port(heads_graph),
+        "options": dict(options, io="stream"),
+        "stream": {"stages": rows, "collected": {"node": collected.name,
+                                                 "shape": list(collected.shape)},
+                   "tail": None if tail is None else {"latency": tail.latency, "ii": tail.ii}},
+        "layers": [],
+    }
+    m_path = out_dir / "manifest.json"
+    write_text(m_path, json.dumps(data, indent=1) + "\n")
+    return StreamBuild(RtlBuild(name, v_path, m_path, data), plan, lowered)
+
+
+def np_prod(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

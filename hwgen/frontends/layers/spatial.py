@@ -25,7 +25,7 @@ def _check(b, layer) -> tuple[int, int, int, bool]:
     return h, w, c, one_d
 
 
-def _push(b, layer, rows, cols, c, one_d, what) -> None:
+def _push(b, layer, rows, cols, c, one_d, what, geometry) -> None:
     """Output pixel (i, j) reads input pixel (rows[i], cols[j]) (-1: zero)."""
     h, w, _ = image_of(tuple(b.cur.shape))
     r, q = np.asarray(rows)[:, None], np.asarray(cols)[None, :]
@@ -35,7 +35,8 @@ def _push(b, layer, rows, cols, c, one_d, what) -> None:
     if min(shape) < 1:
         raise layer_error(layer.name, f"{what} leaves no pixel of {b.cur.shape}",
                           "Crop less", UnsupportedError)
-    b.push(Gather, layer, shape=shape, type=b.cur.type, index=index.reshape(-1), what=what)
+    b.push(Gather, layer, shape=shape, type=b.cur.type, index=index.reshape(-1), what=what,
+           geometry=geometry)
 
 
 @handler("ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D",
@@ -48,10 +49,12 @@ def spatial(b, layer, following) -> int:
         rows = [i - t if 0 <= i - t < h else -1 for i in range(h + t + bo)]
         cols = [j - le if 0 <= j - le < w else -1 for j in range(w + le + ri)]
         what = f"zero padding {(t, bo, le, ri) if not one_d else (le, ri)}"
+        geometry = ("pad", (t, bo, le, ri))
     elif cls.startswith("Cropping"):
         (t, bo), (le, ri) = ((0, 0), tuple(layer.cropping)) if one_d else _pairs2(layer.cropping)
         rows, cols = list(range(t, h - bo)), list(range(le, w - ri))
         what = f"cropping {(t, bo, le, ri) if not one_d else (le, ri)}"
+        geometry = ("crop", (t, bo, le, ri))
     else:
         interpolation = getattr(layer, "interpolation", "nearest")
         if interpolation != "nearest":
@@ -61,5 +64,6 @@ def spatial(b, layer, following) -> int:
         rows = [i // sh for i in range(h * sh)]
         cols = [j // sw for j in range(w * sw)]
         what = f"nearest upsampling by {(sh, sw) if not one_d else sw}"
-    _push(b, layer, rows, cols, c, one_d, what)
+        geometry = ("upsample", (sh, sw))
+    _push(b, layer, rows, cols, c, one_d, what, geometry)
     return 1
