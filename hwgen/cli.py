@@ -122,12 +122,16 @@ def _say(line: str) -> None:
 
 
 def _hw_options(args, auto_default: bool = False):
-    """(HardwareOptions, auto): `auto` when the reuse factor is to be chosen to fit the
-    target (`--reuse auto`, the default of flow and export)."""
+    """(HardwareOptions, auto, auto_io): `auto` when the reuse factor is to be chosen to
+    fit the target (`--reuse auto`, the default of flow and export), `auto_io` when the
+    input form is (`--io auto`, the default of flow)."""
     from .options import HardwareOptions
     reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
     auto = reuse == "auto" or (auto_default and args.reuse is None)
-    return HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse), auto
+    io = getattr(args, "io", None) or ("auto" if auto_default else "parallel")
+    hw = HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse,
+                         "parallel" if io == "auto" else io)
+    return hw, auto, io == "auto"
 
 
 def _sim_options(args):
@@ -151,6 +155,11 @@ def _hw_args(p):
     p.add_argument("--pipeline", type=_number(int, 0, 1000), default=3, metavar="N",
                    help="a pipeline register every N adder/activation levels "
                         "(default 3; 0: input and output registers only)")
+    p.add_argument("--io", choices=("parallel", "stream", "auto"), default=None,
+                   help="parallel: the whole input vector at once (default of build, sim "
+                        "and estimate); stream: an image one pixel per in_valid/in_ready "
+                        "handshake through line-buffered convolution stages; auto: fully "
+                        "parallel if it fits the target, else streaming (default of flow)")
     p.add_argument("--reuse", action="append", metavar="R|auto|LAYER=R",
                    help="fold dense layers onto multiply-accumulate lanes taking at most R "
                         "cycles per vector (hls4ml's reuse factor; weights in memory, one "
@@ -161,8 +170,9 @@ def _hw_args(p):
 
 def _build(args, graph, out: Path, target: str | None = None):
     from .flow.run import build
-    hw, auto = _hw_options(args)
-    return build(graph, out, hw, auto, target, getattr(args, "full", False), log=_say)
+    hw, auto, auto_io = _hw_options(args)
+    return build(graph, out, hw, auto, target, getattr(args, "full", False), log=_say,
+                 auto_io=auto_io)
 
 
 def cmd_build(args) -> int:
@@ -205,8 +215,9 @@ def cmd_estimate(args) -> int:
     print(f"[1/{4 if est.power else 3}] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
-    hw, auto = _hw_options(args)
-    estimate(loaded, graph, out, hw, auto, est, _sim_options(args), step=_say, log=_say)
+    hw, auto, auto_io = _hw_options(args)
+    estimate(loaded, graph, out, hw, auto, est, _sim_options(args), step=_say, log=_say,
+             auto_io=auto_io)
     return 0
 
 
@@ -217,9 +228,9 @@ def cmd_flow(args) -> int:
     print(f"[1/7] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name)
-    hw, auto = _hw_options(args, auto_default=True)
+    hw, auto, auto_io = _hw_options(args, auto_default=True)
     result = flow(loaded, graph, out, hw, auto, _estimate_options(args, pnr=True),
-                  _sim_options(args), step=_say, log=_say)
+                  _sim_options(args), step=_say, log=_say, auto_io=auto_io)
     return 1 if result.failed else 0
 
 
@@ -233,7 +244,11 @@ def cmd_export(args) -> int:
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "export", args.board)
-    hw, auto = _hw_options(args, auto_default=True)
+    hw, auto, _ = _hw_options(args, auto_default=True)
+    if hw.io == "stream" or getattr(args, "io", None) == "auto":
+        raise HwgenError("board export builds the parallel form (its self-test feeds whole "
+                         "vectors): drop --io, or use `hwgen flow --io stream` for the "
+                         "streaming design's estimates")
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         hw, design_data(loaded), auto_reuse=auto,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
@@ -250,7 +265,7 @@ def _export_asic(args) -> int:
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "export", "asic")
-    hw, _ = _hw_options(args)
+    hw, _, _ = _hw_options(args)
     export_asic(loaded, graph, out, hw, args.clock_ns, args.asic_top == "serial",
                 step=_say, log=_say)
     return 0

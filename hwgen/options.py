@@ -50,6 +50,8 @@ class FrontendOptions:
         return FrontendOptions(fmt, glob, per_layer)
 
 
+# How the hardware takes its input: whole vectors, or images a pixel at a time.
+IO_MODES = ("parallel", "stream")
 MULT_MODES = ("csd", "dsp")
 
 
@@ -64,12 +66,15 @@ class HardwareOptions:
     reuse: 1 computes every dense layer fully in parallel (one vector per clock); R > 1
     folds each dense layer onto the fewest multiply-accumulate lanes that take at most R
     cycles per vector (hls4ml's reuse factor); `layer_reuse` overrides it by Keras layer.
+    io: "parallel" takes the whole input at once; "stream" takes an image one pixel per
+    handshake through line-buffered convolution stages (`ir/stream.py`).
     """
 
     mult: str = "csd"
     pipeline: int = 3
     reuse: int = 1
     layer_reuse: Mapping[str, int] = field(default_factory=dict)
+    io: str = "parallel"     # "parallel": a whole vector per clock; "stream": pixels
 
     def reuse_for(self, layer: str) -> int:
         return self.layer_reuse.get(layer, self.reuse)
@@ -107,6 +112,8 @@ class HardwareOptions:
         if not isinstance(self.pipeline, int) or self.pipeline < 0:
             raise HwgenError(f"pipeline must be a whole number of levels >= 0, "
                              f"not {self.pipeline!r}")
+        if self.io not in IO_MODES:
+            raise HwgenError(f"io must be one of {', '.join(IO_MODES)}, not {self.io!r}")
         for where, r in [("--reuse", self.reuse)] + [
                 (f"--reuse {k}=", v) for k, v in sorted(self.layer_reuse.items())]:
             if not isinstance(r, int) or r < 1:
@@ -117,4 +124,6 @@ class HardwareOptions:
         d = {"mult": self.mult, "pipeline": self.pipeline, "reuse": self.reuse}
         if self.layer_reuse:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
+        if self.io != "parallel":
+            d["io"] = self.io
         return d

@@ -21,11 +21,20 @@ def _indent(log):
     return lambda s: log("      " + s.strip())
 
 
+# `io auto` tries the fully parallel form first only below this many products (the
+# Yosys estimate of a larger one takes minutes and never fits a device of the targets).
+FULL_RATE_PRODUCTS = 20_000
+
+
 def build(graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool = False,
-          target: str | None = None, full: bool = False, log=print):
+          target: str | None = None, full: bool = False, log=print, auto_io: bool = False):
     """Lower and write the RTL; with `auto_reuse`, the smallest reuse factor whose Yosys
     estimate fits `target`'s largest device (ecp5: LFE5U-85F with routing headroom,
-    ice40: UP5K; xc7 and asic: fully parallel). Returns (lowered graph, RtlBuild)."""
+    ice40: UP5K; xc7 and asic: fully parallel). With `auto_io`, the fully parallel form if
+    it fits at reuse 1, else the streaming form (when the model streams), else folded.
+    Returns (lowered graph, RtlBuild)."""
+    if auto_io:
+        return _build_auto_io(graph, out, hw, auto_reuse, target, full, log)
     t0 = time.monotonic()
     if auto_reuse and target is None:
         raise HwgenError("reuse 'auto' needs a target to fit: give a target (estimate, flow "
@@ -39,12 +48,47 @@ def build(graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool = False
     else:
         lowered, rtl = build_rtl(graph, out, hw)
     m = rtl.data
-    adders = sum(r.get("adders", 0) for r in m["layers"])
-    mults = sum(r.get("multipliers", 0) for r in m["layers"])
+    if m.get("io") == "stream":
+        what = f"{len(m['stream']['stages'])} stream stages"
+    else:
+        adders = sum(r.get("adders", 0) for r in m["layers"])
+        mults = sum(r.get("multipliers", 0) for r in m["layers"])
+        what = f"{adders} adders, {mults} multipliers"
     log(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
-        f"{rtl.manifest}: {adders} adders, {mults} multipliers, latency {m['latency']} "
-        f"cycles, II {m['ii']} ({time.monotonic() - t0:.1f} s)")
+        f"{rtl.manifest}: {what}, latency {m['latency']} cycles, II {m['ii']} "
+        f"({time.monotonic() - t0:.1f} s)")
     return lowered, rtl
+
+
+def _build_auto_io(graph, out, hw, auto_reuse, target, full, log):
+    import dataclasses
+    from ..errors import UnsupportedError
+    from ..ir import stream
+    from ..passes.pipelines import DEFAULT
+    try:
+        stream.plan(graph)
+    except UnsupportedError as exc:
+        log(f"      io auto: parallel ({str(exc).split(': ', 1)[-1].split('. ')[0]})")
+        return build(graph, out, dataclasses.replace(hw, io="parallel"), auto_reuse, target,
+                     full, log)
+    products = sum(n.stats()[2] for n in DEFAULT.run(graph).nodes)
+    parallel = dataclasses.replace(hw, io="parallel")
+    if products <= FULL_RATE_PRODUCTS and target in ("ecp5", "ice40"):
+        log(f"      io auto: fully parallel if it fits ({products} products)")
+        try:
+            lowered, rtl, _ = build_fitting(
+                graph, out, parallel, target, lambda m, total: fits_for_auto(target, m, total),
+                full, log=_indent(log), reuses=(1,))
+            return lowered, rtl
+        except HwgenError as exc:
+            log(f"      io auto: streaming ({str(exc).split('. ')[0]})")
+    elif target not in ("ecp5", "ice40") and products <= FULL_RATE_PRODUCTS:
+        return build(graph, out, parallel, False, target, full, log)
+    else:
+        log(f"      io auto: streaming ({products} products are too many to compute in "
+            "parallel)")
+    return build(graph, out, dataclasses.replace(hw, io="stream"), auto_reuse, target,
+                 full, log)
 
 
 @dataclass
@@ -127,13 +171,14 @@ def check_estimate_options(est: EstimateOptions) -> None:
 
 
 def estimate(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
-             est: EstimateOptions, sim: SimOptions, step=print, log=print) -> dict:
+             est: EstimateOptions, sim: SimOptions, step=print, log=print,
+             auto_io: bool = False) -> dict:
     """Build, synthesize per layer (and place and route), and estimate power; the result
     is written to `out/synth/<target>/estimate.json`."""
     check_estimate_options(est)
     steps = 4 if est.power else 3
     step(f"[2/{steps}] hardware passes + RTL into {out}")
-    _, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log)
+    _, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log, auto_io)
     step(f"[3/{steps}] synthesis for {est.target} (layers in parallel, cached)"
          + (" + place and route" if est.pnr else ""))
     resources, placed, _ = synthesize_and_place(out, rtl.data, est.target, est.full,
@@ -178,7 +223,8 @@ def verify(loaded, graph: Graph, n: int, seed: int, log=print):
 
 
 def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
-         est: EstimateOptions, sim: SimOptions, step=print, log=print) -> FlowResult:
+         est: EstimateOptions, sim: SimOptions, step=print, log=print,
+         auto_io: bool = False) -> FlowResult:
     """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
     background) | co-simulation -> power -> report, into `out`."""
     from ..estimate import report
@@ -217,7 +263,7 @@ def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
     save_json(out / "verify.json", checked)
     t = done("verify", t)
     step(f"[3/{steps}] hardware passes + RTL")
-    lowered, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log)
+    lowered, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log, auto_io)
     t = done("rtl", t)
     pnr = est.target in ("ecp5", "ice40")
     step(f"[4/{steps}] synthesis for {est.target} (layers in parallel, cached)"

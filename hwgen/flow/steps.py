@@ -22,8 +22,14 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
 
 def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
     """Lower `graph` and write `out/rtl/<top>.v`, `out/manifest.json`, `out/passes/`.
-    Returns (lowered graph, emit.RtlBuild)."""
+    Returns (lowered graph, emit.RtlBuild); a streaming build (`hw.io`) lowers each
+    stage's pixel graph and the tail (`passes/<stage>/`) and returns the tail's lowered
+    graph (or the last stage's)."""
     from ..backends.amaranth import emit
+    if hw.io == "stream":
+        built = emit.build_stream(graph, Path(out), hw.as_dict(),
+                                  lambda g, part: lower(g, hw, Path(out) / "passes" / part))
+        return built.lowered[-1], built.rtl
     lowered = lower(graph, hw, Path(out) / "passes")
     return lowered, emit.build(lowered, Path(out), hw.as_dict())
 
@@ -72,7 +78,29 @@ def hardware_section(lowered: Graph, manifest: dict) -> dict:
                       + ("".join(f"; {h['layer']} {h['format']} x {h['shape']}"
                                  for h in out["heads"]) if len(out["heads"]) > 1 else ""),
             "delay_registers": manifest.get("delay_registers", 0),
-            "layers": layer_rows(lowered, manifest)}
+            "layers": stream_rows(manifest) if manifest.get("io") == "stream"
+            else layer_rows(lowered, manifest)}
+
+
+def stream_rows(manifest: dict) -> list[dict]:
+    """One row per stream stage (and the tail) for report.md."""
+    rows = []
+    for s in manifest["stream"]["stages"]:
+        rows.append({"layer": ", ".join(s["layers"]), "op": "stream stage",
+                     "module": s["stage"], "in": f"{s['image'][0]}x{s['image'][1]}x"
+                     f"{s['channels']}", "out": f"{s['out_image'][0]}x{s['out_image'][1]}",
+                     "nonzero_weights": "", "adders": "", "multipliers": "",
+                     "registers": s["pixel_latency"],
+                     "folded": f"one window per {s['pixel_ii']} cycles"
+                     if s["pixel_ii"] > 1 else ""})
+    tail = manifest["stream"]["tail"]
+    if tail:
+        rows.append({"layer": "(the rest, on the collected tensor)", "op": "tail",
+                     "module": "tail", "in": "x".join(map(str, manifest["stream"]["collected"]["shape"])),
+                     "out": manifest["output"]["format"], "nonzero_weights": "", "adders": "",
+                     "multipliers": "", "registers": tail["latency"],
+                     "folded": f"II {tail['ii']}" if tail["ii"] > 1 else ""})
+    return rows
 
 
 def target_device(target: str, manifest: dict, total: dict, device: str | None = None) -> str:

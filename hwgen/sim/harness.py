@@ -3,7 +3,8 @@ prints the outputs in hardware, so Verilator runs whole simulations without Pyth
 loop (per-vector cost in C++, not in cocotb's per-edge callbacks).
 
 It plays the fixed vectors from a memory, then random vectors from `stimulus.lowbias32` of a
-counter, one per clock (one every `ii` clocks for a folded design); in the last quarter it leaves random idle gaps (about one cycle
+counter, one per clock (one every `ii` clocks for a folded design; a streaming design takes
+each vector, an image, a pixel per in_valid/in_ready handshake); in the last quarter it leaves random idle gaps (about one cycle
 in four) so the valid pipeline is exercised. `cfg_idle` holds the first vector back for that
 many cycles, so a run can measure what an idle datapath does (the power estimate's toggle
 counts). Every output with `out_valid` is printed as
@@ -90,10 +91,24 @@ class BatchHarness(wiring.Component):
         idle_over = self.cycles >= self.cfg_idle
         go = idle_over & (~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0))
         valid = Signal(name="valid")
-        if self.manifest.get("ii", 1) > 1:      # the DUT takes one vector every ii clocks
+        stream = self.manifest.get("io") == "stream"
+        if self.manifest.get("ii", 1) > 1 and not stream:   # one vector every ii clocks
             go &= paced(m, valid, self.manifest["ii"])
         m.d.comb += valid.eq(running & (issued < n) & go)
-        with m.If(valid):
+        advance = valid
+        ports = {}
+        if stream:
+            # A streaming DUT takes the image a pixel per in_valid/in_ready handshake.
+            pw = sum(e["width"] for e in self.manifest["input"]["pixel_elements"])
+            npix = self.in_bits // pw
+            pix = Signal(range(max(npix, 2)), name="pixel")
+            in_ready = Signal(name="dut_in_ready")
+            take = valid & in_ready
+            with m.If(take):
+                m.d.sync += pix.eq(Mux(pix == npix - 1, 0, pix + 1))
+            advance = take & (pix == npix - 1)
+            ports = {"i_in_data": data.word_select(pix, pw), "o_in_ready": in_ready}
+        with m.If(advance):
             m.d.sync += issued.eq(issued + 1)
             with m.If(issued >= r):
                 m.d.sync += rnd_index.eq(rnd_index + 1)
@@ -101,7 +116,8 @@ class BatchHarness(wiring.Component):
         out_data = Signal(self.out_bits, name="dut_out_data")
         m.submodules.dut = Instance(
             self.manifest["top"], i_clk=ClockSignal(), i_rst=ResetSignal(),
-            i_in_valid=valid, i_in_data=data, o_out_valid=out_valid, o_out_data=out_data)
+            i_in_valid=valid, o_out_valid=out_valid, o_out_data=out_data,
+            **({"i_in_data": data} | ports))
         with m.If(out_valid & ~ResetSignal()):
             m.d.sync += [Print(Format("@{:x}", out_data)), received.eq(received + 1)]
         with m.If(running):

@@ -72,8 +72,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     if n < 1:
         raise HwgenError(f"n (vectors) must be at least 1, not {n}")
     check_matches(graph, manifest)
-    if manifest.get("io") == "stream" and mode != "pixels":
-        mode = "pixels"          # a streaming design takes pixels: the pixel bench
+    if manifest.get("io") == "stream" and mode == "stream":
+        mode = "pixels"          # the cocotb bench of a streaming design
     elif manifest.get("io") != "stream" and mode == "pixels":
         raise HwgenError("the pixel bench needs a streaming design (build with --io stream)")
     sources = sorted(Path(rtl_dir).glob("*.v")) + sorted(Path(rtl_dir).glob("*.sv"))
@@ -81,7 +81,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
         raise HwgenError(f"no Verilog (*.v) in {rtl_dir}")
     sim_dir = Path(sim_dir)
     sim_dir.mkdir(parents=True, exist_ok=True)
-    if (toggles or idle or codes is not None) and mode != "batch" and mode != "pixels":
+    if (toggles or idle or codes is not None) and mode != "batch":
         raise HwgenError("toggle counts, idle cycles and given vectors need batch mode")
     if codes is not None:
         codes = np.asarray(codes, dtype=np.int64).reshape(n, -1)

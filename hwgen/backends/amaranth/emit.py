@@ -210,7 +210,15 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
         "stream": {"stages": rows, "collected": {"node": collected.name,
                                                  "shape": list(collected.shape)},
                    "tail": None if tail is None else {"latency": tail.latency, "ii": tail.ii}},
-        "layers": [],
+        # Per stage (and the tail) its module, for the per-module synthesis estimates.
+        "layers": [{"layer": ", ".join(r["layers"]), "class": "stream stage",
+                    "node": r["stage"], "op": "stream_stage",
+                    "module": f"{name}.{module_name(r['stage'])}",
+                    "instance": module_name(r["stage"]), "register_stages": r["pixel_latency"]}
+                   for r in rows] + ([{"layer": "(tail)", "class": "tail", "node": "tail",
+                                       "op": "tail", "module": f"{name}.tail",
+                                       "instance": "tail", "register_stages": tail.latency}]
+                                     if tail is not None else []),
     }
     m_path = out_dir / "manifest.json"
     write_text(m_path, json.dumps(data, indent=1) + "\n")
