@@ -277,7 +277,7 @@ def cmd_hls(args) -> int:
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "hls4ml")
     result = hls(loaded, graph, out, args.backend, args.reuse, args.n, args.seed,
-                 step=_say, log=_say)
+                 step=_say, log=_say, io=args.io)
     return 1 if result["mismatches"] else 0
 
 
@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("-o", "--out", help="output folder (default build/<design>/hls4ml)")
     p.add_argument("--backend", choices=BACKENDS, default="Vitis")
+    p.add_argument("--io", choices=("parallel", "stream"), default="parallel",
+                   help="hls4ml's io_parallel (default) or io_stream (convolutions through "
+                        "line buffers, pixels on hls::stream)")
     p.add_argument("--reuse", type=_COUNT, default=1, metavar="R",
                    help="hls4ml's ReuseFactor for every layer (Resource strategy when > 1; "
                    "hls4ml may round it to a factor its dense layers allow); default 1")

@@ -77,7 +77,7 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
     # A layer module instantiates nothing, so its own text is a complete design: its cache
     # entry then survives changes to other layers. Largest first: the long runs start
     # early (less idle time at the end), and `stop` sees the big numbers soonest.
-    tasks = sorted(((m, module_text(text, m), t.script(m, [], full)) for m in modules),
+    tasks = sorted(((m, module_closure(text, m), t.script(m, [], full)) for m in modules),
                    key=lambda task: -len(task[1]))
     tasks.append((top, text, t.script(top, modules, full)))
 
@@ -142,6 +142,24 @@ def synthesize_text(text: str, top: str, target: str, work: Path,
     counts = summarize(t, result["stat"], result["ltp"])
     counts.pop("logic_levels", None)
     return counts
+
+
+def module_closure(text: str, name: str) -> str:
+    """The Verilog of module `name` and of every module it instantiates, transitively (a
+    stream stage holds its pixel datapath and FIFO): a complete design on its own."""
+    names = re.findall(r"^module (\\?\S+?) ?\(", text, flags=re.M)
+    names = [n[1:] if n.startswith("\\") else n for n in names]
+    seen, order, todo = set(), [], [name]
+    while todo:
+        cur = todo.pop()
+        if cur in seen:
+            continue
+        seen.add(cur)
+        body = module_text(text, cur)
+        order.append(body)
+        todo += [n for n in names if n not in seen and re.search(
+            r"^\s*" + re.escape(_esc(n)) + r"\s+\S+\s*\(", body, flags=re.M)]
+    return "\n".join(order)
 
 
 def module_text(text: str, name: str) -> str:

@@ -60,7 +60,8 @@ def safe_model(model):
 
 
 def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
-                  part: str | None = None, overrides: dict | None = None, reuse: int = 1):
+                  part: str | None = None, overrides: dict | None = None, reuse: int = 1,
+                  io: str = "parallel"):
     """Convert with hwgen's precisions (`overrides` replaces some, e.g. to show that the
     check catches a wrong one) and write the project; (hls model, compared layer, note).
     `reuse` is hls4ml's ReuseFactor for every layer, with its Resource strategy when > 1:
@@ -70,6 +71,8 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
         raise HwgenError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if reuse < 1:
         raise HwgenError(f"reuse must be a whole number >= 1, not {reuse}")
+    if io not in ("parallel", "stream"):
+        raise HwgenError(f"io must be parallel or stream, not {io!r}")
     wide = [n for n in graph.nodes if n.arity is None and len(n.inputs) > 2]
     if wide:
         raise HwgenError(f"layer '{wide[0].layer}': {wide[0].origin} of {len(wide[0].inputs)} "
@@ -101,7 +104,7 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
     kwargs = {"part": part} if part else {}
     hm = hls4ml.converters.convert_from_keras_model(
         keras_model, hls_config=config, output_dir=str(out), backend=backend,
-        io_type="io_parallel", **kwargs)
+        io_type=f"io_{io}", **kwargs)
     hm.write()
     (Path(out) / "hwgen_precisions.json").write_text(
         json.dumps({"layers": types, "compared_layer": last, "note": reason}, indent=1) + "\n")

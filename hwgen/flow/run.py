@@ -318,14 +318,15 @@ def export_asic(loaded, graph: Graph, out: Path, hw: HardwareOptions, clock_ns: 
 
 
 def hls(loaded, graph: Graph, out: Path, backend: str, reuse: int, n: int, seed: int,
-        step=print, log=print) -> dict:
-    """An hls4ml project with hwgen's precisions, checked in its C simulation."""
+        step=print, log=print, io: str = "parallel") -> dict:
+    """An hls4ml project with hwgen's precisions (io_parallel, or io_stream with `io`
+    "stream"), checked in its C simulation."""
     from ..export.hls import check, write_project
     from ..passes.pipelines import DEFAULT
     from ..sim.vectors import input_codes
     ranged = DEFAULT.run(graph)
-    step(f"[2/3] hls4ml project ({backend}) with hwgen's precisions into {out}")
-    hm, last, note = write_project(loaded.model, ranged, out, backend, reuse=reuse)
+    step(f"[2/3] hls4ml project ({backend}, io_{io}) with hwgen's precisions into {out}")
+    hm, last, note = write_project(loaded.model, ranged, out, backend, reuse=reuse, io=io)
     if note:
         log(f"      note: {note}")
     step(f"[3/3] hls4ml C simulation against the reference on {n} vectors "

@@ -157,8 +157,10 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
     for k, reuse in enumerate(reuses):
         hw = dataclasses.replace(hw, reuse=reuse)
         lowered, rtl = build_rtl(graph, out, hw)
-        log(f"  reuse {reuse}: {'fully parallel' if reuse == 1 else 'folded'}, II "
-            f"{rtl.data['ii']}; Yosys estimate for {target}")
+        form = "fully parallel" if reuse == 1 else "folded"
+        if hw.io == "stream":
+            form = "streaming" + (", kernels folded" if reuse > 1 else "")
+        log(f"  reuse {reuse}: {form}, II {rtl.data['ii']}; Yosys estimate for {target}")
 
         def too_big(total, manifest=rtl.data):
             try:

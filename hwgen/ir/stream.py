@@ -117,6 +117,7 @@ class StreamPlan:
     stages: list[Stage]
     collected: object          # the last streamed node: its tensor is collected whole
     tail: Graph | None         # the rest of the graph on that tensor (None: it is the output)
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _uniform(node, c: int) -> bool:
@@ -230,18 +231,8 @@ def plan(graph: Graph) -> StreamPlan:
             f"layer on the input to stream; its first layer '{first.layer}' ({first.origin}) "
             "reads the whole input. Use --io parallel")
     rest = graph.nodes[index:]
-    streamed = {n.name for n in graph.nodes[:index]}
-    for node in rest:
-        early = [i for i in node.inputs if i in streamed and i != prev.name]
-        if early:
-            raise UnsupportedError(
-                f"layer '{node.layer}': --io stream computes the convolutional part as a "
-                f"chain, and this layer reads '{graph.node(early[0]).layer}' from inside it "
-                "(a branch or skip connection). Use --io parallel for this model")
-    heads_inside = [h for h in graph.output_names if h in streamed and h != prev.name]
-    if heads_inside:
-        raise UnsupportedError(f"model '{graph.name}': an output inside the streamed part "
-                               "is not supported by --io stream; use --io parallel")
+    # The chain stops at a tensor read twice or at an output, so the tail reads no
+    # streamed tensor but the collected one.
     tail = None
     if rest:
         start = Input(name=prev.name, layer=prev.layer, shape=prev.shape, type=prev.type,
@@ -252,7 +243,16 @@ def plan(graph: Graph) -> StreamPlan:
         raise UnsupportedError(f"model '{graph.name}': --io stream needs a layer after the "
                                "streamed part to take the argmax of a softmax output; use "
                                "--io parallel")
-    return StreamPlan(stages, prev, tail)
+    notes = []
+    windows = [n for n in rest if isinstance(n, (Conv, MaxPool)) and not
+               (n.window.kernel == n.window.image and n.window.out_image == (1, 1))]
+    if windows:
+        why = "a branch" if len(graph.consumers(prev.name)) > 1 else \
+            f"'{rest[0].layer}' ({rest[0].origin}), which does not stream"
+        notes.append(f"the stream ends after '{prev.layer}' at {why}: "
+                     f"{', '.join(sorted({n.layer for n in windows}))} then run fully parallel "
+                     "(or folded) on the collected tensor")
+    return StreamPlan(stages, prev, tail, notes)
 
 
 def _pixel_graph(graph, window, region, ops, last, src) -> Graph | None:

@@ -207,7 +207,8 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
                   "elements": _elements(graph.input)},
         "output": output_port(heads_graph),
         "options": dict(options, io="stream"),
-        "stream": {"stages": rows, "collected": {"node": collected.name,
+        "stream": {"stages": rows, "notes": plan.notes,
+                   "collected": {"node": collected.name,
                                                  "shape": list(collected.shape)},
                    "tail": None if tail is None else {"latency": tail.latency, "ii": tail.ii}},
         # Per stage (and the tail) its module, for the per-module synthesis estimates.

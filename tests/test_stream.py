@@ -1,0 +1,119 @@
+"""The streaming form (`--io stream`): the cut into stages, each stage's scan against the
+window it streams (every geometry: kernels, strides, dilation, padding, cropping), and
+random CNNs in Verilator, every output bit, through the pixel handshake (the batch
+harness streams images; the cocotb bench checks the manifest's latency and II against the
+RTL); models that cannot stream get a clear error."""
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.errors import UnsupportedError
+from hwgen.flow import build_rtl
+from hwgen.frontends.loader import load
+from hwgen.frontends.qkeras import to_ir
+from hwgen.ir import stream
+from hwgen.ir.stream import Scan
+from hwgen.ops.window import Window, same_pads
+from hwgen.options import FrontendOptions, HardwareOptions
+from hwgen.sim.runner import cosim
+
+from .conv_factory import random_conv_model
+
+
+def test_digits_cnn_streams_as_two_stages_and_a_tail():
+    _, graph = hwgen.compile_model("digits_cnn")
+    plan = stream.plan(graph)
+    assert [s.nodes for s in plan.stages] == [("conv1", "relu1"), ("pool1",)]
+    assert plan.stages[0].scan.extent == (3, 3) and plan.stages[1].scan.strides == (2, 2)
+    assert plan.collected.name == "pool1"
+    assert [n.name for n in plan.tail.nodes] == ["pool1", "flatten", "output"]
+    assert [n.op for n in plan.stages[0].pixel.nodes] == ["input", "conv", "quantize"]
+
+
+def _replay(scan: Scan, dilation) -> list[list[int]]:
+    """The line buffer in Python: per emitted window, the input pixel each kernel tap
+    reads (-1: padding), in the order the stage emits them."""
+    hs, ws = scan.scan
+    line, out, k = [], [], 0
+    (kh, kw) = ((scan.extent[0] - 1) // dilation[0] + 1, (scan.extent[1] - 1) // dilation[1] + 1)
+    for py in range(hs):
+        for px in range(ws):
+            real = scan.real_rows[py] and scan.real_cols[px]
+            line.insert(0, k if real else -1)
+            k += bool(real)
+            if scan.emit_rows[py] and scan.emit_cols[px]:
+                out.append([line[scan.tap(dy * dilation[0], dx * dilation[1])]
+                            for dy in range(kh) for dx in range(kw)])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_stage_scan_reads_the_windows_of_its_op(seed):
+    """Every geometry: the taps the stream control hands over equal `Window.taps`."""
+    rng = np.random.default_rng(seed)
+    h, w = (1, int(rng.integers(3, 12))) if seed % 3 == 0 else \
+        (int(rng.integers(3, 9)), int(rng.integers(3, 9)))
+    kh = 1 if h == 1 else int(rng.integers(1, min(h, 4) + 1))
+    kw = int(rng.integers(1, min(w, 4) + 1))
+    strides = (1 if h == 1 else int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    dil = (1, 1) if strides != (1, 1) or seed % 2 else (1 if h == 1 else int(rng.integers(1, 3)), 2)
+    if (kh - 1) * dil[0] + 1 > h or (kw - 1) * dil[1] + 1 > w:
+        dil = (1, 1)
+    pads = (0, 0, 0, 0)
+    if seed % 4 == 1:
+        pads = same_pads(h, kh, strides[0], dil[0]) + same_pads(w, kw, strides[1], dil[1])
+    win = Window((h, w), (kh, kw), strides, dil, pads)
+    scan = Scan((h, w), 1, pads, ((kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1), strides)
+    assert scan.out_image == win.out_image
+    assert _replay(scan, dil) == win.taps.tolist()
+
+
+def test_cropping_and_padding_scans():
+    crop = Scan((5, 6), 1, crop=(1, 2, 0, 1))
+    assert crop.out_image == (2, 5)
+    pad = Scan((2, 3), 1, pads=(1, 0, 2, 1))
+    assert pad.out_image == (3, 6) and pad.steps == 18 and int(
+        np.outer(pad.real_rows, pad.real_cols).sum()) == 6
+
+
+def test_models_that_cannot_stream_get_a_clear_error(tmp_path):
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D
+
+    from .model_factory import quantizer
+    _, mlp = hwgen.compile_model("digits_mlp")
+    with pytest.raises(UnsupportedError, match="--io stream streams images"):
+        stream.plan(mlp)
+    inp = tf.keras.Input((6, 6, 1), name="x")
+    q = QActivation(quantizer("quantized_bits(6,2)"), name="q")(inp)
+    c = QConv2D(1, 3, padding="same", kernel_quantizer=quantizer("quantized_bits(4,0)"),
+                use_bias=False, name="c")(q)
+    s = tf.keras.layers.Add(name="skip")([c, q])
+    out = tf.keras.layers.Flatten(name="f")(s)
+    graph = to_ir(load(tf.keras.Model(inp, out, name="skipcnn")))
+    plan = stream.plan(graph)           # the stream stops where the branch starts
+    assert [s.nodes for s in plan.stages] == [("q",)]
+    assert [n.name for n in plan.tail.nodes] == ["q", "c", "skip", "f"]
+    assert "ends after 'q' at a branch: c then run fully parallel" in plan.notes[0]
+
+
+COSIM = [(1, 1), pytest.param(2, 3, marks=pytest.mark.slow),
+         pytest.param(5, 1, marks=pytest.mark.slow), pytest.param(8, 2, marks=pytest.mark.slow),
+         pytest.param(13, 1, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("seed,reuse", COSIM)
+def test_random_cnn_streams_bit_exact(tmp_path, seed, reuse):
+    model, fmt, desc = random_conv_model(seed)
+    graph = to_ir(load(model), FrontendOptions.from_strings(fmt, ["fixed<8,2>"]))
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, reuse, io="stream"))
+    assert rtl.data["io"] == "stream" and rtl.data["stream"]["stages"]
+    fast = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 600, seed,
+                 log=lambda s: None)
+    assert fast["outputs_seen"] == 600 and fast["mismatches"] == 0, \
+        (desc, fast["first_mismatches"][:2])
+    bench = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "pixels", 10, seed,
+                  mode="pixels", log=lambda s: None)
+    assert bench["mismatches"] == 0, (desc, bench.get("latency_error"),
+                                      bench["first_mismatches"][:2])
+    assert bench["latency_observed"] == [rtl.data["latency"]]
