@@ -244,11 +244,9 @@ def cmd_export(args) -> int:
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "export", args.board)
-    hw, auto, _ = _hw_options(args, auto_default=True)
-    if hw.io == "stream" or getattr(args, "io", None) == "auto":
-        raise HwgenError("board export builds the parallel form (its self-test feeds whole "
-                         "vectors): drop --io, or use `hwgen flow --io stream` for the "
-                         "streaming design's estimates")
+    hw, auto, auto_io = _hw_options(args, auto_default=True)
+    if auto_io:
+        hw = _board_io(graph, hw)
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         hw, design_data(loaded), auto_reuse=auto,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
@@ -258,6 +256,24 @@ def cmd_export(args) -> int:
         f"{info['script']} (needs {', '.join(info['needs'])})"
     print(f"wrote {out}: {what}; see {out / 'README.md'}", flush=True)
     return 0
+
+
+def _board_io(graph, hw):
+    """`--io auto` for a board: the streaming form when the model streams and its fully
+    parallel form has more products than `flow.run.FULL_RATE_PRODUCTS`, else parallel."""
+    import dataclasses
+    from .errors import UnsupportedError
+    from .flow.run import FULL_RATE_PRODUCTS
+    from .ir import stream
+    from .passes.pipelines import DEFAULT
+    try:
+        stream.plan(graph)
+    except UnsupportedError:
+        return hw
+    products = sum(n.stats()[2] for n in DEFAULT.run(graph).nodes)
+    io = "stream" if products > FULL_RATE_PRODUCTS else "parallel"
+    print(f"      io auto: {io} ({products} products)", flush=True)
+    return dataclasses.replace(hw, io=io)
 
 
 def _export_asic(args) -> int:

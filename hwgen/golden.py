@@ -18,17 +18,32 @@ from pathlib import Path
 from .designs import design_dir, design_names
 from .options import HardwareOptions
 
-# Fully parallel (the default of `hwgen build`), hardware multipliers, and folded.
+# Fully parallel (the default of `hwgen build`), hardware multipliers, folded, and (for
+# the designs that stream: the CNNs) streaming.
 VARIANTS = {
     "csd-pipeline3": HardwareOptions(),
     "dsp-pipeline3": HardwareOptions(mult="dsp"),
     "csd-reuse4": HardwareOptions(reuse=4),
+    "csd-stream": HardwareOptions(io="stream"),
 }
 GOLDEN_FILE = "golden.json"
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def variants_of(name: str) -> tuple[str, ...]:
+    """The option sets that apply to design `name` (streaming only for those that stream)."""
+    from . import compile_model
+    from .errors import UnsupportedError
+    from .ir import stream
+    _, graph = compile_model(name)
+    try:
+        stream.plan(graph)
+        return tuple(VARIANTS)
+    except UnsupportedError:
+        return tuple(v for v in VARIANTS if VARIANTS[v].io != "stream")
 
 
 def record(name: str, variants=tuple(VARIANTS)) -> dict:
@@ -39,9 +54,12 @@ def record(name: str, variants=tuple(VARIANTS)) -> dict:
     from .passes.pipelines import DEFAULT
     _, graph = compile_model(name)
     ir_text = dump(DEFAULT.run(graph)).encode()
+    applicable = variants_of(name)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for variant in variants:
+            if variant not in applicable:
+                continue                     # an MLP has no streaming form
             folder = Path(tmp) / variant
             lowered, rtl = build_rtl(graph, folder, VARIANTS[variant])
             out[variant] = {"verilog": _sha(rtl.verilog.read_bytes()),

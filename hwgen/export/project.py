@@ -119,6 +119,9 @@ def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int
         codes, _ = stimulus.all_codes(manifest, vectors, seed, extra)
         in_words, expected = selftest.test_words(manifest, graph, codes)
         return selftest.SelfTest(manifest, in_words, expected, divisor, repeat=repeat)
+    if manifest.get("io") == "stream":
+        raise HwgenError("the UART top sends whole vectors; a streaming design exports with "
+                         "the self-test top (--top selftest), or build it with --io parallel")
     return uart_top.UartTop(manifest, divisor)
 
 
@@ -132,8 +135,10 @@ def wrapper_resources(wrapper, manifest: dict, target: str, work: Path) -> dict:
     from ..estimate.yosys import synthesize_text
     in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
     core = manifest["top"]
+    ready = ", output in_ready" if manifest.get("io") == "stream" else ""
     stub = (f"module {core}(input clk, input rst, input in_valid, input [{in_bits - 1}:0] "
-            f"in_data, output out_valid, output [{out_bits - 1}:0] out_data);\nendmodule\n")
+            f"in_data, output out_valid, output [{out_bits - 1}:0] out_data{ready});\n"
+            "endmodule\n")
     return synthesize_text(verilog.convert(wrapper, name=WRAPPER_TOP) + stub, WRAPPER_TOP,
                            target, work, [core], log=lambda s: None)
 

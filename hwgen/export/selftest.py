@@ -24,10 +24,17 @@ SELFTEST_TOP = "hwgen_selftest"
 CHUNK = 16          # ROM word of the chunked layout: an iCE40 EBR's 256x16 port
 
 
+def pixel_bits(manifest: dict) -> int:
+    return sum(e["width"] for e in manifest["input"]["pixel_elements"])
+
+
 def rom_layout(manifest: dict) -> tuple[bool, int, int]:
     """(chunked, input ROM width, answer ROM width): the chunked layout when the core's II
-    leaves time to assemble a vector and check an answer CHUNK bits at a time."""
+    leaves time to assemble a vector and check an answer CHUNK bits at a time. A streaming
+    core's input ROM holds one pixel per word."""
     in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
+    if manifest.get("io") == "stream":
+        return False, pixel_bits(manifest), out_bits
     k_in, k_out = -(-in_bits // CHUNK), -(-out_bits // CHUNK)
     if manifest.get("ii", 1) >= max(k_in, k_out) + 3:
         return True, k_in, k_out
@@ -40,6 +47,9 @@ def rom_blocks(manifest: dict, vectors: int, family: str) -> int:
     chunked, a, b = rom_layout(manifest)
     if chunked:
         return ram_blocks(family, CHUNK, vectors * a) + ram_blocks(family, CHUNK, vectors * b)
+    if manifest.get("io") == "stream":
+        pixels = len(manifest["input"]["elements"]) // len(manifest["input"]["pixel_elements"])
+        return ram_blocks(family, a, vectors * pixels) + ram_blocks(family, b, vectors)
     return ram_blocks(family, a, vectors) + ram_blocks(family, b, vectors)
 
 
@@ -48,8 +58,11 @@ def test_words(manifest: dict, graph, codes: np.ndarray) -> tuple[list[int], lis
     from ..ir import interp
     codes = np.asarray(codes, dtype=np.int64).reshape(len(codes), -1)
     expected = interp.run(graph, codes.reshape((len(codes),) + tuple(graph.input.shape)))
-    return (pack(manifest["input"]["elements"], codes),
-            output_words(manifest, np.asarray(expected).reshape(len(codes), -1)))
+    answers = output_words(manifest, np.asarray(expected).reshape(len(codes), -1))
+    if manifest.get("io") == "stream":     # image after image, a word per pixel
+        per_pixel = manifest["input"]["pixel_elements"]
+        return pack(per_pixel, codes.reshape(-1, len(per_pixel))), answers
+    return pack(manifest["input"]["elements"], codes), answers
 
 
 class SelfTest(wiring.Component):
@@ -60,7 +73,11 @@ class SelfTest(wiring.Component):
 
     def __init__(self, manifest: dict, in_words: list[int], expected: list[int],
                  divisor: int, repeat: int = 0):
-        if not in_words or len(in_words) != len(expected):
+        self.pixels = 1
+        if manifest.get("io") == "stream":
+            self.pixels = len(manifest["input"]["elements"]) // \
+                len(manifest["input"]["pixel_elements"])
+        if not in_words or len(in_words) != len(expected) * self.pixels:
             raise ValueError("the self-test needs as many expected outputs as vectors (>= 1)")
         self.manifest = manifest
         self.in_words, self.expected = list(in_words), list(expected)
@@ -69,7 +86,7 @@ class SelfTest(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n = len(self.in_words)
+        n = len(self.expected)
         in_bits = port_width(self.manifest, "in_data")
         out_bits = port_width(self.manifest, "out_data")
         ii = self.manifest.get("ii", 1)
@@ -78,7 +95,13 @@ class SelfTest(wiring.Component):
         errors = Signal(16)
         out_valid = Signal()
         out_data = Signal(out_bits)
-        if chunked:
+        ports = {}
+        if self.manifest.get("io") == "stream":
+            in_ready = Signal()
+            in_valid, in_data = self._pixels(m, in_bits, in_ready)
+            self._answers(m, n, out_bits, out_valid, out_data, received, errors)
+            ports["o_in_ready"] = in_ready
+        elif chunked:
             in_valid, in_data = self._chunked(m, n, in_bits, out_bits, k_in, k_out, ii,
                                               out_valid, out_data, received, errors)
         else:
@@ -87,7 +110,7 @@ class SelfTest(wiring.Component):
         m.submodules.core = Instance(
             self.manifest["top"], i_clk=ClockSignal(), i_rst=ResetSignal(),
             i_in_valid=in_valid, i_in_data=in_data, o_out_valid=out_valid,
-            o_out_data=out_data)
+            o_out_data=out_data, **ports)
         m.d.comb += [self.done.eq(received == n), self.passed.eq(self.done & (errors == 0)),
                      self.failed.eq(self.done & (errors != 0))]
 
@@ -119,6 +142,36 @@ class SelfTest(wiring.Component):
                 with m.Else():
                     m.d.sync += wait.eq(wait - 1)
         return m
+
+    def _pixels(self, m, in_bits, in_ready):
+        """A streaming core: the pixels of every image from a ROM word by word, on the
+        in_valid/in_ready handshake. The ROM's synchronous read port holds its word while
+        not enabled, so the next pixel is read in the cycle the current one is taken."""
+        total = len(self.in_words)
+        m.submodules.vectors = vectors = Memory(shape=in_bits, depth=total, init=self.in_words)
+        rd = vectors.read_port()
+        primed = Signal()
+        sent = Signal(range(total + 1))
+        addr = Signal(range(total + 1))
+        in_valid = Signal()
+        m.d.comb += in_valid.eq(primed & (sent < total))
+        advance = ~primed | (in_valid & in_ready)
+        m.d.comb += [rd.addr.eq(addr), rd.en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [primed.eq(1), addr.eq(addr + (addr < total))]
+        with m.If(in_valid & in_ready):
+            m.d.sync += sent.eq(sent + 1)
+        return in_valid, rd.data
+
+    def _answers(self, m, n, out_bits, out_valid, out_data, received, errors):
+        m.submodules.answers = answers = Memory(shape=out_bits, depth=n, init=self.expected)
+        exp_rd = answers.read_port()
+        # exp_rd.data holds answers[received] in the cycle an output arrives.
+        m.d.comb += exp_rd.addr.eq(received + out_valid)
+        with m.If(out_valid & (received < n)):
+            m.d.sync += received.eq(received + 1)
+            with m.If((out_data != exp_rd.data) & (errors != 0xFFFF)):
+                m.d.sync += errors.eq(errors + 1)
 
     def _parallel(self, m, n, in_bits, out_bits, ii, out_valid, out_data, received, errors):
         """One ROM word per vector and per answer: a new vector every cycle (every ii)."""

@@ -112,3 +112,22 @@ def test_uart_loopback(tmp_path):
     sim.add_process(watch)
     sim.run_until(1e-3)
     assert got == sent
+
+
+def test_streaming_selftest_passes_and_fails(tmp_path):
+    """A streaming core: the image ROM feeds pixels on the handshake; the self-test passes
+    on the reference answers at the core's rate and fails on one flipped bit."""
+    import hwgen
+    _, graph = hwgen.compile_model("digits_cnn")
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
+    codes, _ = stimulus.all_codes(rtl.data, 16, 0)
+    in_words, expected = selftest.test_words(rtl.data, graph, codes)
+    assert len(in_words) == 16 * 64                  # a ROM word per pixel
+    assert selftest.rom_layout(rtl.data) == (False, 5, rtl.data["ports"][-1]["width"])
+    r = _run(tmp_path, rtl, in_words, expected, "good")
+    assert r["uart"] == "PASS 0010 ERR 0000\r\n" and r["passed"] == 1
+    assert r["done_cycle"] <= 16 * rtl.data["ii"] + rtl.data["latency"] + 8
+    bad = list(expected)
+    bad[9] ^= 1 << 2
+    r = _run(tmp_path, rtl, in_words, bad, "bad")
+    assert r["uart"] == "FAIL 0010 ERR 0001\r\n" and r["failed"] == 1
