@@ -25,13 +25,13 @@ def _qmodel(n_in=4, units=3, name="m"):
 
 def test_unsupported_layer_is_named():
     import tensorflow as tf
-    model = tf.keras.Sequential([tf.keras.layers.InputLayer((8, 2)),
-                                 tf.keras.layers.Conv1D(2, 3, name="conv"),
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((8, 8, 2)),
+                                 tf.keras.layers.Conv2DTranspose(2, 3, name="conv"),
                                  tf.keras.layers.Flatten()])
     with pytest.raises(UnsupportedError) as err:
         hwgen.compile_model(model)
     msg = str(err.value)
-    assert "layer 'conv': Conv1D layers are not supported" in msg
+    assert "layer 'conv': Conv2DTranspose layers are not supported" in msg
     assert "Supported layers: InputLayer, QDense, Dense" in msg
 
 

@@ -16,7 +16,10 @@ def test_every_layer_class_has_one_handler_and_the_list_names_them_all():
                 "QBatchNormalization", "Flatten", "Reshape", "Dropout"):
         h = registry.lookup(cls)
         assert h is not None and cls in h.classes and cls in listed
-    assert registry.lookup("QConv2D") is None
+    for cls in ("QConv2D", "Conv1D", "QDepthwiseConv2D", "SeparableConv2D", "MaxPooling2D",
+                "GlobalAveragePooling1D", "QAveragePooling2D", "ZeroPadding2D", "UpSampling1D"):
+        assert registry.lookup(cls) is not None and cls in registry.lookup(cls).classes
+    assert registry.lookup("QConv2DTranspose") is None
 
 
 def test_a_second_handler_for_a_class_is_refused():
@@ -33,7 +36,7 @@ def test_an_unregistered_layer_names_the_registry_list():
     import tensorflow as tf
     from hwgen import HwgenError, compile_model
     inp = tf.keras.Input((4, 1))
-    out = tf.keras.layers.Conv1D(2, 3, name="conv")(inp)
+    out = tf.keras.layers.Conv1DTranspose(2, 3, name="conv")(inp)
     with pytest.raises(HwgenError) as err:
         compile_model(tf.keras.Model(inp, out))
     assert f"Supported layers: {registry.supported_layers()}" in str(err.value)

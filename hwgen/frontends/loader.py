@@ -134,12 +134,18 @@ def _load_json(path: Path, weights: str | None):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"cannot read the architecture JSON '{path}': {_first_line(exc)}; "
                              f"it must be the output of model.to_json()") from None
+    if isinstance(parsed, dict) and parsed.get("class_name") == "Sequential" and \
+            isinstance(parsed.get("config"), list):
+        # Keras 2.0 wrote a Sequential model's config as the bare list of its layers (as
+        # in hls4ml's example models); today's Keras reads {"name", "layers"}.
+        parsed["config"] = {"name": "sequential", "layers": parsed["config"]}
+        arch = json.dumps(parsed)
     if not isinstance(parsed, dict) or "class_name" not in parsed or \
             not isinstance(parsed.get("config"), dict):
         keys = ", ".join(list(parsed)[:5]) if isinstance(parsed, dict) else type(parsed).__name__
-        raise ModelFileError(f"'{path}' is JSON but not a Keras model architecture (it has "
-                             f"no 'class_name' and 'config' at the top; found: {keys}); give "
-                             "the output of model.to_json()")
+        raise ModelFileError(f"'{path}' is JSON but not a Keras model architecture (it "
+                             f"needs 'class_name' and a 'config' object at the top; found: "
+                             f"{keys}); give the output of model.to_json()")
     wpath = Path(weights) if weights else path.with_name(path.stem + "_weights.h5")
     if not wpath.exists():
         raise ModelFileError(f"weights file '{wpath}' not found for architecture '{path}': "
