@@ -43,20 +43,37 @@ from hwgen.options import HardwareOptions  # noqa: E402
 from hwgen.sim import stimulus  # noqa: E402
 from hwgen.sim.runner import cosim  # noqa: E402
 
-SHARED_TAGGER = Path(__file__).resolve().parents[2] / "shared" / "models" / \
-    "hls4ml-example-models" / "qkeras_3layer.json"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "models" / "hls4ml-example-models"
+SHARED_TAGGER = SHARED / "qkeras_3layer.json"
+# hls4ml's float CNNs, at hls4ml's default precision (ap_fixed<16,6>).
+SHARED_CNNS = [SHARED / "KERAS_conv2d_model.json",
+               SHARED / "jetTagger_Conv2D_Small_NoBatchNorm.json"]
+FLOAT_PRECISION = "fixed<16,6>"
+
+
+def streams(graph) -> bool:
+    from hwgen.errors import UnsupportedError
+    from hwgen.ir import stream
+    try:
+        stream.plan(graph)
+        return True
+    except UnsupportedError:
+        return False
 
 
 def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str],
-                 whole: bool, reuse: int = 1, folded: dict | None = None) -> dict:
+                 whole: bool, reuse: int = 1, folded: dict | None = None,
+                 io: str = "parallel") -> dict:
     """A row: RTL, co-simulation, hls4ml, then each target, for `compiled` = (loaded,
     graph) of hwgen.compile_model. `folded` maps the targets that get a folded row (auto)
-    to its reuse factor: synthesized here, not placed."""
+    to its reuse factor: synthesized here, not placed. `io` "stream": the streaming form
+    (and hls4ml's io_stream)."""
     loaded, graph = compiled
-    out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else ""))
-    row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse}
+    out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else "")
+                      + ("-stream" if io == "stream" else ""))
+    row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse, "io": io}
     t = time.perf_counter()
-    lowered, rtl = build_rtl(graph, out, HardwareOptions(reuse=reuse))
+    lowered, rtl = build_rtl(graph, out, HardwareOptions(reuse=reuse, io=io))
     row["model_to_verilog_s"] = round(time.perf_counter() - t, 2)
     row["verilog_bytes"] = rtl.verilog.stat().st_size
     row["adders"] = sum(r.get("adders", 0) for r in rtl.data["layers"])
@@ -78,7 +95,7 @@ def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str
           f"{res['mismatches']} mismatches", flush=True)
     if n_hls:
         codes, _ = stimulus.all_codes(rtl.data, n_hls, 0, extra)
-        row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml")
+        row["hls4ml"] = hls4ml_predict(loaded, graph, codes, out / "hls4ml", io)
     t = time.perf_counter()
     activity = measure(graph, rtl.data, out / "rtl", out / "power", 10000, 0, extra, log=quiet)
     row["toggle_count_s"] = round(time.perf_counter() - t, 1)
@@ -128,8 +145,9 @@ def bench_target(design, lowered, manifest, out, target, activity, sim, whole,
     return row
 
 
-def hls4ml_predict(loaded, graph, codes: np.ndarray, out: Path) -> dict:
-    """hls4ml (Vivado back end, io_parallel) C simulation `predict` on the same inputs."""
+def hls4ml_predict(loaded, graph, codes: np.ndarray, out: Path, io: str = "parallel") -> dict:
+    """hls4ml (Vivado back end, io_parallel or io_stream) C simulation `predict` on the
+    same inputs."""
     try:
         import hls4ml
         model = _hls4ml_safe_names(loaded.model)
@@ -137,7 +155,7 @@ def hls4ml_predict(loaded, graph, codes: np.ndarray, out: Path) -> dict:
                                                       backend="Vivado")
         hm = hls4ml.converters.convert_from_keras_model(
             model, hls_config=config, output_dir=str(out), backend="Vivado",
-            io_type="io_parallel")
+            io_type=f"io_{io}")
         t = time.perf_counter()
         hm.compile()
         compile_s = time.perf_counter() - t
@@ -193,38 +211,50 @@ def main() -> int:
                     help="synthesis targets (default: all four)")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-design "
                     "cross-check synthesis")
+    ap.add_argument("--no-shared", action="store_true", help="leave out the models of "
+                    "../shared/models")
     ap.add_argument("--reuse", nargs="*", default=["auto"], help="reuse factors, each a row "
                     "per design, e.g. --reuse 1 16 128; auto (default): fully parallel, and "
                     "for ice40/ecp5 the smallest factor that fits where that does not")
     args = ap.parse_args()
-    sources = args.designs or design_names() + ([str(SHARED_TAGGER)]
-                                                if SHARED_TAGGER.exists() else [])
+    shared = [] if args.no_shared else \
+        [str(p) for p in [SHARED_TAGGER] + SHARED_CNNS if p.exists()]
+    sources = args.designs or design_names() + shared
     out_root = Path(args.out).parent / "bench"
     rows = []
     for item in args.reuse:
         if item != "auto" and not (item.isdigit() and int(item) >= 1):
             ap.error(f"--reuse takes whole numbers >= 1 or auto, not {item!r}")
-    compiled = {src: hwgen.compile_model(src) for src in sources}
-    runs = []                     # (source, reuse, targets, {target: folded reuse})
+    from hwgen.options import FrontendOptions
+    float_options = FrontendOptions.from_strings(None, [FLOAT_PRECISION])
+    compiled = {src: hwgen.compile_model(src, float_options if Path(src).name in
+                                         {p.name for p in SHARED_CNNS} else None)
+                for src in sources}
+    runs = []                     # (source, reuse, targets, {target: folded reuse}, io)
     for src in sources:
+        if streams(compiled[src][1]):      # a CNN: a streaming row (a pixel per clock)
+            runs.append((src, 1, args.targets, {}, "stream"))
         for item in args.reuse:
             if item != "auto":
-                runs.append((src, int(item), args.targets, {}))
+                runs.append((src, int(item), args.targets, {}, "parallel"))
                 continue
             # A fully parallel row on every target (synthesis only where it does not fit),
             # then a row per folded factor with the targets placed at it.
             print(f"[plan] {src}: reuse auto per target", flush=True)
             plan = auto_plan(compiled[src], args.targets, out_root)
             folded = {t: r for t, r in plan.items() if r > 1}
-            runs.append((src, 1, args.targets, folded))
+            runs.append((src, 1, args.targets, folded, "parallel"))
             for reuse in sorted(set(folded.values())):
-                runs.append((src, reuse, [t for t in args.targets if plan[t] == reuse], {}))
-    benched = set()               # hls4ml predict does not depend on reuse: once per design
-    for i, (src, reuse, targets, folded) in enumerate(runs, 1):
-        print(f"[{i}/{len(runs)}] {src}, reuse {reuse}: {', '.join(targets)}", flush=True)
-        rows.append(bench_design(compiled[src], args.n, 0 if src in benched else args.n_hls,
-                                 out_root, targets, not args.no_whole, reuse, folded))
-        benched.add(src)
+                runs.append((src, reuse, [t for t in args.targets if plan[t] == reuse], {},
+                             "parallel"))
+    benched = set()     # hls4ml predict does not depend on reuse: once per design and io
+    for i, (src, reuse, targets, folded, io) in enumerate(runs, 1):
+        print(f"[{i}/{len(runs)}] {src}, reuse {reuse}, io {io}: {', '.join(targets)}",
+              flush=True)
+        rows.append(bench_design(compiled[src], args.n,
+                                 0 if (src, io) in benched else args.n_hls,
+                                 out_root, targets, not args.no_whole, reuse, folded, io))
+        benched.add((src, io))
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "designs": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -27,8 +27,22 @@ def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
     graph (or the last stage's)."""
     from ..backends.amaranth import emit
     if hw.io == "stream":
-        built = emit.build_stream(graph, Path(out), hw.as_dict(),
-                                  lambda g, part: lower(g, hw, Path(out) / "passes" / part))
+        import dataclasses
+        from ..errors import HwgenError
+        foldable = sorted({n.layer for n in graph.nodes if n.op in ("dense", "conv")})
+        unknown = sorted(set(hw.layer_reuse) - set(foldable))
+        if unknown:
+            raise HwgenError(f"reuse names {', '.join(unknown)}, which "
+                             f"{'is' if len(unknown) == 1 else 'are'} not a dense or "
+                             f"convolution layer of {graph.name}; those are: "
+                             f"{', '.join(foldable) or 'none'}")
+
+        def lower_part(g, part):      # each part folds the layers it holds
+            held = {n.layer for n in g.nodes}
+            sub = dataclasses.replace(hw, layer_reuse={k: v for k, v in hw.layer_reuse.items()
+                                                       if k in held})
+            return lower(g, sub, Path(out) / "passes" / part)
+        built = emit.build_stream(graph, Path(out), hw.as_dict(), lower_part)
         return built.lowered[-1], built.rtl
     lowered = lower(graph, hw, Path(out) / "passes")
     return lowered, emit.build(lowered, Path(out), hw.as_dict())
