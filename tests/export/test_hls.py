@@ -89,3 +89,16 @@ def test_a_failing_cxx_build_is_one_line_with_gxx_first_error(tmp_path):
     assert "hls4ml's C simulation build (g++)" in text and "build_lib.log" in text
     assert "error" in text.lower() and "\n" not in text.strip()
     assert (tmp_path / "build_lib.log").is_file()
+
+
+@pytest.mark.parametrize("io", ["stream", pytest.param("parallel", marks=pytest.mark.slow)])
+def test_hls4ml_cnn_is_bit_exact_in_c_simulation(io, tmp_path, capsys):
+    """digits_cnn in hls4ml's io_stream (line buffers on hls::stream) and io_parallel:
+    the convolution, the max pool and the dense layer, code for code."""
+    from hwgen.cli import main
+    assert main(["hls", "digits_cnn", "-o", str(tmp_path), "--n", "500", "--io", io]) == 0
+    assert "500 vectors, 0 mismatches (layer output" in capsys.readouterr().out
+    defines = (tmp_path / "firmware" / "defines.h").read_text()
+    assert ("hls::stream" in (tmp_path / "firmware" / "myproject.cpp").read_text()) == \
+        (io == "stream")
+    assert "conv1" in defines or "conv1" in (tmp_path / "firmware" / "parameters.h").read_text()
