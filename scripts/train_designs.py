@@ -93,7 +93,7 @@ def _save(name: str, model, meta: dict, test_codes: np.ndarray, test_y: np.ndarr
     ref = interp.run(graph, test_codes)
     ref_acc = float(np.mean(np.argmax(np.asarray(ref, dtype=np.float64), 1) == test_y))
     weights = [n.weights for n in graph.nodes if n.op == "dense"] + \
-        [n.kernel for n in graph.nodes if n.op == "conv" and not n.name.endswith("_sum")]
+        [n.kernel for n in graph.nodes if n.op == "conv" and not n.window_sum]
     total = sum(w.size for w in weights)
     zeros = sum(int(np.sum(w == 0)) for w in weights)
     meta.update({"accuracy": {"qkeras_predict": round(keras_acc, 4),

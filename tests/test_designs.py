@@ -35,7 +35,7 @@ def test_design_metadata_matches_the_model(name):
     acc = np.mean(np.argmax(interp.run(graph, codes).astype(np.float64), axis=1) == labels)
     assert round(float(acc), 4) == meta["accuracy"]["hwgen_reference"]
     weights = [n.weights for n in graph.nodes if n.op == "dense"] + \
-        [n.kernel for n in graph.nodes if n.op == "conv" and not n.name.endswith("_sum")]
+        [n.kernel for n in graph.nodes if n.op == "conv" and not n.window_sum]
     zeros = sum(int(np.sum(w == 0)) for w in weights)
     assert sum(w.size for w in weights) == meta["weights"]
     assert zeros == meta["zero_weights"]

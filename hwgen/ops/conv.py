@@ -30,6 +30,7 @@ class Conv(Node):
     weight_frac: int = 0
     bias: np.ndarray | None = field(default=None, repr=False)
     bias_frac: int = 0
+    window_sum: bool = False    # average pooling's sum: its kernel of ones holds no weights
     op = "conv"
 
     @property
@@ -91,12 +92,16 @@ class Conv(Node):
         return int(np.count_nonzero(self.kernel))
 
     def stats(self):
+        if self.window_sum:
+            return 0, 0, 0            # additions only, no weights or multiplies
         valid = (self.window.taps >= 0).astype(np.int64)               # [P, taps]
         per_tap = np.count_nonzero(self.kernel.reshape(valid.shape[1], -1), axis=1)
         return int(self.kernel.size), self.nonzero, int(np.sum(valid @ per_tap))
 
     def details(self):
         k = self.kernel
+        if self.window_sum:
+            return [f"window sum over {self.window.describe()}, {k.shape[3]} channels"]
         return [f"{self.window.describe()}, channels {k.shape[2]} -> {k.shape[3]}",
                 f"kernel {k.shape} frac={self.weight_frac} nonzero={self.nonzero} "
                 f"range=[{int(k.min())}, {int(k.max())}]; "

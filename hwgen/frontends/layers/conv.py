@@ -70,7 +70,7 @@ def out_shape(src_shape, win: Window, channels: int) -> tuple:
     return (ow, channels) if len(src_shape) == 2 else (oh, ow, channels)
 
 
-def push_conv(b, layer, suffix, win, kernel, wf, bias, bf, note) -> None:
+def push_conv(b, layer, suffix, win, kernel, wf, bias, bf, note, window_sum=False) -> None:
     """A `Conv` node on the current tensor, its format from its exact output bounds."""
     src = b.cur
     frac = max(src.type.frac + wf, bf) if bias is not None else src.type.frac + wf
@@ -83,7 +83,7 @@ def push_conv(b, layer, suffix, win, kernel, wf, bias, bf, note) -> None:
     lo, hi = probe.interval(ends)
     out = FixedType.for_range(int(np.min(lo)), int(np.max(hi)), frac)
     b.push(Conv, layer, suffix, shape=shape, type=out, window=win, kernel=kernel,
-           weight_frac=wf, bias=bias, bias_frac=bf, note=note)
+           weight_frac=wf, bias=bias, bias_frac=bf, note=note, window_sum=window_sum)
 
 
 def expand_depthwise(dk: np.ndarray) -> np.ndarray:

@@ -72,7 +72,8 @@ def average_pooling(b, layer, following) -> int:
     ones = np.zeros(win.kernel + (c, c), dtype=np.int64)
     for ch in range(c):
         ones[:, :, ch, ch] = 1
-    push_conv(b, layer, "_sum", win, ones, 0, None, 0, f"window sum over {win.describe()}")
+    push_conv(b, layer, "_sum", win, ones, 0, None, 0, f"window sum over {win.describe()}",
+              window_sum=True)
     _keepdims(b, layer, global_pool)     # before the average: its quantizer then reads it
     total = b.cur
     if max(-total.type.min_code, total.type.max_code) >= FLOAT32_EXACT:
