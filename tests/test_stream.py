@@ -117,3 +117,23 @@ def test_random_cnn_streams_bit_exact(tmp_path, seed, reuse):
     assert bench["mismatches"] == 0, (desc, bench.get("latency_error"),
                                       bench["first_mismatches"][:2])
     assert bench["latency_observed"] == [rtl.data["latency"]]
+
+
+@pytest.mark.parametrize("seed", [2, pytest.param(4, marks=pytest.mark.slow)])   # 2-D: rows
+def test_line_buffers_in_ram_stream_bit_exact(tmp_path, monkeypatch, seed):
+    """With the RAM threshold lowered, every gap between window rows is a RAM delay line
+    (as a large image's would be): the same outputs, latency and II."""
+    from hwgen.backends.amaranth import stream as stream_rtl
+    model, fmt, desc = random_conv_model(seed)
+    graph = to_ir(load(model), FrontendOptions.from_strings(fmt, ["fixed<8,2>"]))
+    hw = HardwareOptions("csd", 2, 1, io="stream")
+    _, regs = build_rtl(graph, tmp_path / "regs", hw)
+    monkeypatch.setattr(stream_rtl, "LINE_RAM_BITS", 1)
+    _, rtl = build_rtl(graph, tmp_path / "ram", hw)
+    rows = rtl.data["stream"]["stages"]
+    assert any(r["line_buffer_ram_bits"] for r in rows), desc
+    assert "reg " in rtl.verilog.read_text() and "line_ram_" in rtl.verilog.read_text()
+    assert (rtl.data["latency"], rtl.data["ii"]) == (regs.data["latency"], regs.data["ii"])
+    fast = cosim(graph, rtl.data, tmp_path / "ram" / "rtl", tmp_path / "sim", 400, seed,
+                 log=lambda s: None)
+    assert fast["mismatches"] == 0 and fast["outputs_seen"] == 400, desc

@@ -153,7 +153,7 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
                      "strides": list(s.scan.strides), "crop": list(s.scan.crop),
                      "out_image": list(s.scan.out_image),
                      "line_buffer_pixels": s.scan.line_pixels,
-                     "line_buffer_bits": (s.scan.line_pixels - 1) * in_width,
+                     **_line_buffer(s.scan, in_width),
                      "pixel_latency": pixel.latency if pixel else 0,
                      "pixel_ii": pixel.ii if pixel else 1,
                      "fifo_depth": fifo_depth(pixel.latency if pixel else 0)})
@@ -224,6 +224,16 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
     m_path = out_dir / "manifest.json"
     write_text(m_path, json.dumps(data, indent=1) + "\n")
     return StreamBuild(RtlBuild(name, v_path, m_path, data), plan, lowered)
+
+
+def _line_buffer(scan, pixel_bits: int) -> dict:
+    """Bits of a stage's line buffer in flip-flops and in RAM delay lines."""
+    from .stream import ram_rows
+    rams = ram_rows(scan, pixel_bits)
+    ram_pixels = len(rams) * (scan.scan[1] - scan.extent[1] - 1)
+    # Flip-flops: every register of the shift register (a RAM's read register among them).
+    return {"line_buffer_bits": (scan.line_pixels - 1 - ram_pixels) * pixel_bits,
+            "line_buffer_ram_bits": ram_pixels * pixel_bits}
 
 
 def np_prod(shape) -> int:

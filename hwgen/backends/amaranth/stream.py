@@ -30,7 +30,21 @@ from dataclasses import dataclass
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+# A line buffer's stretch between two window rows (pixels no tap reads) is a RAM delay line
+# from this many bits on (block RAM where Yosys finds it worth one), flip-flops below.
+LINE_RAM_BITS = 1024
+
+
+def ram_rows(scan, pixel_bits: int) -> list[int]:
+    """The window rows j whose gap to row j + 1 (scan width - window width pixels) is a RAM
+    delay line: at least 2 pixels (the RAM's read register is the last) and LINE_RAM_BITS."""
+    gap = scan.scan[1] - scan.extent[1]
+    if gap < 2 or gap * pixel_bits < LINE_RAM_BITS:
+        return []
+    return list(range(scan.extent[0] - 1))
 
 from ...ir.stream import Scan
 from .top import Top, module_name
@@ -88,11 +102,23 @@ class WindowStage(wiring.Component):
         fill = Const(_pixel_const(sc.fill, self.in_elem, sc.channels), len(self.in_data))
         pixel_in = Signal(len(self.in_data))
         m.d.comb += pixel_in.eq(Mux(real, self.in_data, fill))
-        line = [Signal(len(self.in_data), name=f"line_{k}", reset_less=True)
-                for k in range(1, sc.line_pixels)]
-        with m.If(step):
-            m.d.sync += [r.eq(v) for r, v in zip(line, [pixel_in] + line[:-1])]
-        at = [pixel_in] + line                      # line-buffer offset -> pixel
+        # The line buffer: at[k] is the pixel shifted in k steps ago. A gap between two
+        # window rows is a RAM ring of depth gap - 1 read before written at one address
+        # on each step; its read register (loaded on the step, held between) is the gap's
+        # last pixel, so the delay is exactly the registers'.
+        width, wp, ex = len(self.in_data), sc.scan[1], sc.extent[1]
+        rams = ram_rows(sc, width)
+        at: list = [pixel_in] + [None] * (sc.line_pixels - 1)
+        for k in range(1, sc.line_pixels):
+            j, r = divmod(k, wp)
+            if j in rams and r >= ex:
+                if r == wp - 1:
+                    at[k] = self._delay_line(m, at[j * wp + ex - 1], wp - ex - 1, step, j)
+                continue
+            reg = Signal(width, name=f"line_{k}", reset_less=True)
+            with m.If(step):
+                m.d.sync += reg.eq(at[k - 1])
+            at[k] = reg
         issue = Signal()
         m.d.comb += issue.eq(step & emit)
         if self.pixel is not None:
@@ -118,6 +144,19 @@ class WindowStage(wiring.Component):
         m.d.comb += [self.out_valid.eq(fifo.r_rdy), self.out_data.eq(fifo.r_data),
                      fifo.r_en.eq(self.out_ready)]
         return m
+
+
+    @staticmethod
+    def _delay_line(m, value, depth: int, step, row: int):
+        mem = Memory(shape=len(value), depth=depth, init=[])
+        m.submodules[f"line_ram_{row}"] = mem
+        wr, rd = mem.write_port(), mem.read_port()
+        ptr = Signal(range(max(depth, 2)), name=f"line_ram_{row}_ptr")
+        with m.If(step):
+            m.d.sync += ptr.eq(Mux(ptr == depth - 1, 0, ptr + 1))
+        m.d.comb += [wr.addr.eq(ptr), wr.data.eq(value), wr.en.eq(step),
+                     rd.addr.eq(ptr), rd.en.eq(step)]
+        return rd.data
 
 
 @dataclass
