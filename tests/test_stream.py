@@ -137,3 +137,18 @@ def test_line_buffers_in_ram_stream_bit_exact(tmp_path, monkeypatch, seed):
     fast = cosim(graph, rtl.data, tmp_path / "ram" / "rtl", tmp_path / "sim", 400, seed,
                  log=lambda s: None)
     assert fast["mismatches"] == 0 and fast["outputs_seen"] == 400, desc
+
+
+def test_io_auto_streams_a_cnn_too_large_for_full_rate_and_keeps_an_mlp_parallel(tmp_path):
+    from hwgen.flow.run import build
+    lines = []
+    _, cnn = hwgen.compile_model("digits_cnn")          # 3,256 products: over 3,000
+    _, rtl = build(cnn, tmp_path / "cnn", HardwareOptions(), False, "ecp5",
+                   log=lines.append, auto_io=True)
+    assert rtl.data["io"] == "stream"
+    assert any("io auto: streaming (3256 products" in s for s in lines), lines
+    lines.clear()
+    _, mlp = hwgen.compile_model("digits_mlp_pruned")
+    _, rtl = build(mlp, tmp_path / "mlp", HardwareOptions(), False, "asic",
+                   log=lines.append, auto_io=True)
+    assert "io" not in rtl.data and any("io auto: parallel" in s for s in lines), lines
