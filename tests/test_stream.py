@@ -152,3 +152,27 @@ def test_io_auto_streams_a_cnn_too_large_for_full_rate_and_keeps_an_mlp_parallel
     _, rtl = build(mlp, tmp_path / "mlp", HardwareOptions(), False, "asic",
                    log=lines.append, auto_io=True)
     assert "io" not in rtl.data and any("io auto: parallel" in s for s in lines), lines
+
+
+def test_a_flat_input_reshaped_to_an_image_streams(tmp_path):
+    """Input(36) -> Reshape(6, 6, 1) -> conv: the flat vector's order is the image's raster
+    order, so its elements stream as pixels."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D
+
+    from .model_factory import quantizer
+    inp = tf.keras.Input((36,), name="x")
+    x = tf.keras.layers.Reshape((6, 6, 1), name="image")(inp)
+    x = QConv2D(2, 3, kernel_quantizer=quantizer("quantized_bits(4,0)"), use_bias=False,
+                name="c")(x)
+    x = QActivation(quantizer("quantized_relu(4,2)"), name="r")(x)
+    x = tf.keras.layers.Flatten(name="f")(x)
+    model = tf.keras.Model(inp, x, name="flatcnn")
+    model.set_weights([np.random.default_rng(0).normal(0, 0.5, w.shape) for w in
+                       model.get_weights()])
+    graph = to_ir(load(model), FrontendOptions.from_strings("fixed<6,2>"))
+    assert [s.nodes for s in stream.plan(graph).stages] == [("c", "r")]
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
+    assert len(rtl.data["input"]["pixel_elements"]) == 1 and rtl.data["ii"] == 36
+    r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 300, 0, log=lambda s: None)
+    assert r["mismatches"] == 0 and r["outputs_seen"] == 300

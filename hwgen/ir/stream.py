@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UnsupportedError
-from ..ops import Average, Conv, Gather, Input, MaxPool, Quantize, Relu, ScaleShift, StepFunction
+from ..ops import (Average, Conv, Gather, Input, MaxPool, Quantize, Relu, Reshape, ScaleShift,
+                   StepFunction)
 from ..ops.window import Window, image_of
 from .graph import Graph
 
@@ -124,11 +125,12 @@ def _uniform(node, c: int) -> bool:
     """Whether an element-wise op computes the same on every pixel."""
     if isinstance(node, StepFunction):
         rows = node.thresholds.shape[0]
-        return rows in (1, c) or (rows == node.size and len(
-            {(tuple(node.thresholds[e]), tuple(node.levels[e]))
-             for e in range(0, node.size, c)}) == 1 and all(
-            np.array_equal(node.thresholds[e:e + c], node.thresholds[:c])
-            for e in range(0, node.size, c)))
+        if rows in (1, c):
+            return True
+        # One row per element: uniform when every pixel's rows are the first pixel's.
+        th = node.thresholds.reshape(-1, c, node.thresholds.shape[1])
+        lv = node.levels.reshape(-1, c, node.levels.shape[1])
+        return bool(np.all(th == th[:1]) and np.all(lv == lv[:1]))
     if isinstance(node, Average):
         per_pixel = node.count.reshape(-1, c)
         return bool(np.all(per_pixel == per_pixel[0]))
@@ -176,15 +178,20 @@ def plan(graph: Graph) -> StreamPlan:
     """Cut `graph` (front-end IR, before the hardware passes) into stream stages and a
     tail. Raises UnsupportedError where the model cannot stream."""
     inp = graph.input
-    if len(inp.shape) not in (2, 3):
+    first = graph.nodes[1] if len(graph.nodes) > 1 else None
+    image = inp
+    if len(inp.shape) == 1 and isinstance(first, Reshape) and len(first.shape) in (2, 3) \
+            and len(graph.consumers(inp.name)) == 1:
+        image = first       # a flat input reshaped to an image: its raster order is the same
+    if len(image.shape) not in (2, 3):
         raise UnsupportedError(
             f"model '{graph.name}': --io stream streams images (height, width, channels) or "
-            f"sequences (length, channels); its input has shape {inp.shape}. Use --io "
-            "parallel")
+            f"sequences (length, channels), or a flat input a Reshape makes one; its input has "
+            f"shape {inp.shape}. Use --io parallel")
     stages: list[Stage] = []
-    prev = inp
+    prev = image
     current = None          # (scan, window op or None, region shape, [element-wise nodes], node names)
-    index = 1
+    index = graph.nodes.index(image) + 1
 
     def close():
         if current is None:

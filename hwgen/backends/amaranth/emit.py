@@ -178,9 +178,10 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
     v_path = out_dir / "rtl" / f"{name}.v"
     write_text(v_path, text)
     t = timing(builds, pixels, tail)
+    channels = plan.stages[0].scan.channels          # of a pixel of the streamed image
     in_elems = [{"index": c, "lsb": c * graph.input.type.width, "width": graph.input.type.width,
                  "format": str(graph.input.type), "signed": graph.input.type.signed,
-                 "frac": graph.input.type.frac} for c in range(graph.input.shape[-1])]
+                 "frac": graph.input.type.frac} for c in range(channels)]
     data = {
         "version": MANIFEST_VERSION,
         "design": graph.name,
@@ -200,7 +201,7 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
         "timing": {"what": "cycles with a pixel offered on every clock: latency from an "
                            "image's first pixel taken to its out_valid, ii between two "
                            "images' outputs",
-                   "pixels_per_image": int(np_prod(graph.input.shape[:-1])),
+                   "pixels_per_image": graph.input.size // channels,
                    "intervals": t["intervals"]},
         "input": {"port": "in_data", "shape": list(graph.input.shape),
                   "format": str(graph.input.type), "pixel_elements": in_elems,
@@ -235,9 +236,3 @@ def _line_buffer(scan, pixel_bits: int) -> dict:
     return {"line_buffer_bits": (scan.line_pixels - 1 - ram_pixels) * pixel_bits,
             "line_buffer_ram_bits": ram_pixels * pixel_bits}
 
-
-def np_prod(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= int(d)
-    return n
