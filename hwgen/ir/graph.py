@@ -16,7 +16,11 @@ where every node reads the one before it. The op set is small on purpose; each o
 | `ScaleShift` | per-channel `x * scale + shift`, exactly (batch-norm given a precision) |
 | `StepFunction` | per-channel piecewise-constant map: `levels[c][#(thresholds[c] <= x)]` |
 | `Reshape` | same codes, new shape (Flatten, Reshape) |
-| `LinearSum` | lowered `Dense`: per output, the exact sum of its `Term`s (products and bias) |
+| `LinearSum` | lowered `Dense` or `Conv`: per output, the exact sum of its `Term`s (products and bias) |
+| `Conv` | a 1-D or 2-D convolution (depthwise, grouped, separable parts; an average pool's window sum), exactly |
+| `MaxPool` | the maximum over each window, per channel (padding never wins) |
+| `Average` | TensorFlow's float32 division of a window sum by its pixel count (and QKeras's factors), held exactly |
+| `Gather` | each element an input element or zero (zero padding, cropping, nearest upsampling) |
 
 Merges (`Add` for Add/Subtract/Average, `Multiply`, `Extremum` for Maximum/Minimum,
 `Concatenate`) read several tensors; the rules of such an op get a tuple of sources.
