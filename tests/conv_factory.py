@@ -34,7 +34,6 @@ def random_conv_model(seed: int):
     desc = [f"in {shape} {in_fmt}"]
     inp = tf.keras.Input(shape, name="image")
     x = inp
-    k = 0
 
     def wq():
         return quantizer(WEIGHT_QUANTIZERS[int(rng.integers(0, 8))])

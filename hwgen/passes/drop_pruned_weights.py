@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..ir.graph import Graph
-from ..ir.rewrite import replacing, rewrite
+from ..ir.rewrite import rewrite
 from ..ir.term import Term
 import numpy as np
 
