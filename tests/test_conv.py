@@ -41,6 +41,7 @@ def test_random_cnn_is_bit_exact(seed):
     assert not bad, f"{desc}: the untouched model differs on vectors {bad[:5]}"
 
 
+@pytest.mark.slow      # builds every model of the factory again
 def test_the_factory_uses_every_layer_form():
     text = " ".join(random_conv_model(seed)[2] for seed in range(N_MODELS))
     for form in ["QConv2D", "QConv1D", "QDepthwiseConv2D", "DepthwiseConv1D",
