@@ -26,12 +26,18 @@ class DropPrunedWeights:
                        else _lower_conv(node, src) if isinstance(node, Conv) else node)
 
 
-def _lower(node: Dense, src) -> LinearSum:
+def _shifts(node, src) -> tuple[int, int]:
+    """(left shift of a product, of the bias) onto the output's fraction bits."""
     frac = node.type.frac
     w_shift = frac - (src.type.frac + node.weight_frac)
     b_shift = frac - node.bias_frac
     if w_shift < 0 or (node.bias is not None and b_shift < 0):   # frontend guarantees this
         raise ValueError(f"layer '{node.layer}': output format {node.type} drops bits")
+    return w_shift, b_shift
+
+
+def _lower(node: Dense, src) -> LinearSum:
+    w_shift, b_shift = _shifts(node, src)
     terms = []
     for j in range(node.weights.shape[1]):
         col = [Term(i, int(node.weights[i, j]), w_shift)
@@ -49,11 +55,7 @@ def _linear_sum(node, terms) -> LinearSum:
 
 
 def _lower_conv(node: Conv, src) -> LinearSum:
-    frac = node.type.frac
-    w_shift = frac - (src.type.frac + node.weight_frac)
-    b_shift = frac - node.bias_frac
-    if w_shift < 0 or (node.bias is not None and b_shift < 0):   # frontend guarantees this
-        raise ValueError(f"layer '{node.layer}': output format {node.type} drops bits")
+    w_shift, b_shift = _shifts(node, src)
     k = node.kernel.reshape(-1, node.kernel.shape[2], node.kernel.shape[3])   # [taps, in, out]
     c_in, c_out = k.shape[1], k.shape[2]
     # Per output channel, its non-zero weights as (tap, input channel, code).
