@@ -248,7 +248,7 @@ def cmd_export(args) -> int:
     if auto_io:
         hw = _board_io(graph, hw)
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
-                        hw, design_data(loaded), auto_reuse=auto,
+                        hw, design_data(loaded), auto_reuse=auto, simulate=not args.no_sim,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
     what = f"bitstream {out / info['bitstream']} (Fmax {info.get('fmax_mhz')} MHz, board " \
@@ -376,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
     p.add_argument("--vectors", type=_number(int, 1, 4096), default=128,
                    help="self-test vectors, at most 4096 (default 128)")
+    p.add_argument("--no-sim", action="store_true",
+                   help="skip the self-test's Verilator run (by default the self-test top "
+                        "is simulated before the build and must print PASS)")
     p.add_argument("--baud", type=_COUNT, default=115200, help="UART baud rate (default 115200)")
     p.add_argument("-o", "--out", help="output folder (default build/<design>/export/<board> "
                    "or build/<design>/export/asic)")

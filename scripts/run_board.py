@@ -41,7 +41,7 @@ def main() -> int:
         port.reset_input_buffer()
         got = stream(port, manifest, in_words)
     bad = [k for k, (g, e) in enumerate(zip(got, expected)) if g != e]
-    print(f"{len(in_words)} vectors, {len(bad)} mismatches")
+    print(f"{len(expected)} vectors, {len(bad)} mismatches")
     for k in bad[:3]:
         print(f"  vector {k}: expected {expected[k]:#x}, got "
               + ("nothing" if got[k] is None else f"{got[k]:#x}"))

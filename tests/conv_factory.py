@@ -161,3 +161,26 @@ def random_conv_model(seed: int):
     model = tf.keras.Model(inp, x, name=f"cnn{seed}")
     _randomise(model, rng)
     return model, in_fmt, "; ".join(desc)
+
+
+def small_cnn_graph():
+    """The IR of a 6x6x2 image through a 3x3 convolution and a dense head: a small
+    streaming design for the board tops."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+
+    inp = tf.keras.Input((6, 6, 2), name="image")
+    x = QConv2D(3, 3, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+                bias_quantizer=quantizer("quantized_bits(4,0)"), name="c")(inp)
+    x = QActivation(quantizer("quantized_relu(4,2)"), name="r")(x)
+    x = tf.keras.layers.Flatten(name="f")(x)
+    x = QDense(4, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+               bias_quantizer=quantizer("quantized_bits(4,0)"), name="d")(x)
+    model = tf.keras.Model(inp, x, name="smallcnn")
+    model.set_weights([np.random.default_rng(1).normal(0, 0.5, w.shape) for w in
+                       model.get_weights()])
+    return to_ir(load(model), FrontendOptions.from_strings("fixed<6,2>"))

