@@ -2,7 +2,6 @@
 reference; a wrong precision is caught; layers hls4ml cannot match are named."""
 import json
 
-import numpy as np
 import pytest
 
 import hwgen

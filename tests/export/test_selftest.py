@@ -1,6 +1,5 @@
 """The board self-test top in Verilator: it passes on the reference's answers, fails when
 one expected bit is flipped, and reports both over a simulated UART."""
-import numpy as np
 import pytest
 
 from hwgen.export import selftest
