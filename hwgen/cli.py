@@ -245,10 +245,9 @@ def cmd_export(args) -> int:
     loaded, graph = _compile(args)
     out = _out_dir(args, loaded.name, "export", args.board)
     hw, auto, auto_io = _hw_options(args, auto_default=True)
-    if auto_io:
-        hw = _board_io(graph, hw)
     info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
                         hw, design_data(loaded), auto_reuse=auto, simulate=not args.no_sim,
+                        auto_io=auto_io,
                         log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
                                             flush=True))
     what = f"bitstream {out / info['bitstream']} (Fmax {info.get('fmax_mhz')} MHz, board " \
@@ -256,24 +255,6 @@ def cmd_export(args) -> int:
         f"{info['script']} (needs {', '.join(info['needs'])})"
     print(f"wrote {out}: {what}; see {out / 'README.md'}", flush=True)
     return 0
-
-
-def _board_io(graph, hw):
-    """`--io auto` for a board: the streaming form when the model streams and its fully
-    parallel form has more products than `flow.run.FULL_RATE_PRODUCTS`, else parallel."""
-    import dataclasses
-    from .errors import UnsupportedError
-    from .flow.run import FULL_RATE_PRODUCTS
-    from .ir import stream
-    from .passes.pipelines import DEFAULT
-    try:
-        stream.plan(graph)
-    except UnsupportedError:
-        return hw
-    products = sum(n.stats()[2] for n in DEFAULT.run(graph).nodes)
-    io = "stream" if products > FULL_RATE_PRODUCTS else "parallel"
-    print(f"      io auto: {io} ({products} products)", flush=True)
-    return dataclasses.replace(hw, io=io)
 
 
 def _export_asic(args) -> int:

@@ -22,11 +22,14 @@ _SYNTH_TARGET = {"ice40": "ice40", "ecp5": "ecp5", "xc7": "xc7", "cyclonev": "xc
 def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str = "selftest",
                  vectors: int = 128, baud: int = 115200, hw: HardwareOptions | None = None,
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
-                 auto_reuse: bool = False, simulate: bool = True) -> dict:
+                 auto_reuse: bool = False, simulate: bool = True,
+                 auto_io: bool = False) -> dict:
     """Build the board project in `out`. With `auto_reuse`, the smallest reuse factor of
     `flow.AUTO_REUSE` whose design fits the board's device: first by the Yosys estimate of
     the whole top (core, self-test ROMs and UART), then by placement itself (a factor
-    nextpnr cannot place moves on to the next one). With `simulate`, the self-test top
+    nextpnr cannot place moves on to the next one). With `auto_io` (`--io auto`), the
+    fully parallel form at reuse 1 when the model is small enough and it fits the board
+    (the same estimate), else the streaming form (flow.run.io_candidates). With `simulate`, the self-test top
     (exactly the logic the bitstream holds, around the core's Verilog) runs in Verilator
     before the build, and a self-test that does not pass stops the export."""
     import dataclasses
@@ -65,6 +68,8 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
         boards.fit_check(b, {k: total.get(k, 0) + use.get(k, 0) for k in set(total) | set(use)})
 
     sub = lambda s: log("  " + s.strip())     # noqa: E731
+    if auto_io:
+        hw = choose_io(graph, out, hw, target, fits, b, log, sub)
     reuses = AUTO_REUSE
     checked = None     # the self-test's simulated result: of the first factor that fits
     while True:
@@ -118,6 +123,30 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     boards.describe(out, info)
     write_text(out / "README.md", readme(info, name, manifest))
     return info
+
+
+def choose_io(graph, out, hw, target, fits, b, log, sub) -> HardwareOptions:
+    """`--io auto` for board `b`: `hw` with the io `flow.run.io_candidates` allows, the
+    fully parallel one only if it passes `fits` (the board's fit check, board top
+    included) by the Yosys estimate."""
+    import dataclasses
+    from ..estimate.resources import estimate
+    from ..flow import build_rtl
+    from ..flow.run import io_candidates
+    choices, why = io_candidates(graph)
+    if len(choices) == 1:
+        log(f"      io auto: {'streaming' if choices[0] == 'stream' else 'parallel'} ({why})")
+        return dataclasses.replace(hw, io=choices[0])
+    log(f"      io auto: {why}: RTL and fit check on the {b.device}")
+    parallel = dataclasses.replace(hw, io="parallel")
+    _, rtl = build_rtl(graph, out, parallel)
+    try:
+        fits(rtl.data, estimate(out, rtl.data, target, log=sub)["total"])
+    except HwgenError as exc:
+        log(f"      io auto: streaming (fully parallel, {str(exc).split('. ')[0]})")
+        return dataclasses.replace(hw, io="stream")
+    log("      io auto: parallel (it fits)")
+    return parallel
 
 
 def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, work: Path,

@@ -62,21 +62,36 @@ def build(graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool = False
     return lowered, rtl
 
 
-def _build_auto_io(graph, out, hw, auto_reuse, target, full, log):
-    import dataclasses
+def io_candidates(graph) -> tuple[list[str], str]:
+    """`--io auto`'s choices for `graph`, in the order to try (the first that fits wins),
+    and why: parallel alone when the model does not stream; streaming alone when its
+    fully parallel form has more than FULL_RATE_PRODUCTS products; else parallel, then
+    streaming if parallel does not fit. Shared by `flow` and `export`."""
     from ..errors import UnsupportedError
     from ..ir import stream
     from ..passes.pipelines import DEFAULT
     try:
         stream.plan(graph)
     except UnsupportedError as exc:
-        log(f"      io auto: parallel ({str(exc).split(': ', 1)[-1].split('. ')[0]})")
-        return build(graph, out, dataclasses.replace(hw, io="parallel"), auto_reuse, target,
-                     full, log)
+        return ["parallel"], str(exc).split(": ", 1)[-1].split(". ")[0]
     products = sum(n.stats()[2] for n in DEFAULT.run(graph).nodes)
+    if products > FULL_RATE_PRODUCTS:
+        return ["stream"], f"{products} products are too many to compute in parallel"
+    return ["parallel", "stream"], f"fully parallel if it fits ({products} products)"
+
+
+def _build_auto_io(graph, out, hw, auto_reuse, target, full, log):
+    import dataclasses
+    choices, why = io_candidates(graph)
+    word = {"parallel": "parallel", "stream": "streaming"}
+    log(f"      io auto: {word[choices[0]]} ({why})" if len(choices) == 1 else
+        f"      io auto: {why}")
     parallel = dataclasses.replace(hw, io="parallel")
-    if products <= FULL_RATE_PRODUCTS and target in ("ecp5", "ice40"):
-        log(f"      io auto: fully parallel if it fits ({products} products)")
+    if choices == ["parallel"]:
+        return build(graph, out, parallel, auto_reuse, target, full, log)
+    if len(choices) == 2:
+        if target not in ("ecp5", "ice40"):
+            return build(graph, out, parallel, False, target, full, log)
         try:
             lowered, rtl, _ = build_fitting(
                 graph, out, parallel, target, lambda m, total: fits_for_auto(target, m, total),
@@ -84,11 +99,6 @@ def _build_auto_io(graph, out, hw, auto_reuse, target, full, log):
             return lowered, rtl
         except HwgenError as exc:
             log(f"      io auto: streaming ({str(exc).split('. ')[0]})")
-    elif target not in ("ecp5", "ice40") and products <= FULL_RATE_PRODUCTS:
-        return build(graph, out, parallel, False, target, full, log)
-    else:
-        log(f"      io auto: streaming ({products} products are too many to compute in "
-            "parallel)")
     return build(graph, out, dataclasses.replace(hw, io="stream"), auto_reuse, target,
                  full, log)
 

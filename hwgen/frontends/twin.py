@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from ..errors import HwgenError, ModelFileError, layer_error
+from ..errors import ModelFileError, layer_error
 from . import quantizers
 from .float32 import Float32Quantizer, keras_floatx
 

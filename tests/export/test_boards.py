@@ -161,3 +161,22 @@ def test_cli_export_picks_the_reuse_factor_itself(tmp_path, capsys):
     assert info["auto_reuse"] is True and info["built"] and info["fmax_mhz"] >= 12
     assert info["board_top_resources"]["FF"] > 0
     assert "--reuse auto: " not in capsys.readouterr().err
+
+
+def test_io_auto_keeps_a_small_cnn_parallel_where_it_fits_and_streams_it_where_not(tmp_path):
+    """`export --io auto`: the small CNN (about 1,000 products) fits the LFE5U-85F fully
+    parallel, not the iCE40UP5K, where it streams; the fit check includes the board top."""
+    from hwgen.export.project import choose_io
+    from hwgen.options import HardwareOptions
+    graph = small_cnn_graph()
+    chosen = {}
+    for name, target in (("ulx3s-85f", "ecp5"), ("icebreaker", "ice40")):
+        b, lines = boards.board(name), []
+
+        def fits(manifest, total, b=b):
+            boards.fit_check(b, total)
+        hw = choose_io(graph, tmp_path / name, HardwareOptions(), target, fits, b,
+                       lines.append, lambda s: None)
+        chosen[name] = hw.io
+        assert any("fully parallel if it fits" in s for s in lines), lines
+    assert chosen == {"ulx3s-85f": "parallel", "icebreaker": "stream"}
