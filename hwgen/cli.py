@@ -355,8 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", choices=["selftest", "uart"], default="selftest",
                    help="selftest: test vectors in ROM, pass/fail on LEDs and UART "
                         "(default); uart: stream vectors from a host (scripts/run_board.py)")
-    p.add_argument("--vectors", type=_number(int, 1, 4096), default=128,
-                   help="self-test vectors, at most 4096 (default 128)")
+    p.add_argument("--vectors", type=_number(int, 1, 4096), default=None,
+                   help="self-test vectors, at most 4096 (default 128; for a streaming "
+                        "design, fewer if its image ROM would take over half the board's "
+                        "block RAM)")
     p.add_argument("--no-sim", action="store_true",
                    help="skip the self-test's Verilator run (by default the self-test top "
                         "is simulated before the build and must print PASS)")

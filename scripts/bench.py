@@ -9,7 +9,8 @@ reports/ (progress on stdout).
 `--reuse auto` (the default, as `make hw`): a fully parallel row per design on every
 target; where that does not fit ice40's UP5K or ecp5's LFE5U-85F (with room to route) it
 is synthesized only, and the target gets a row at the smallest reuse factor that fits
-(flow.build_fitting), so every design has a placed-and-routed Fmax on both.
+(flow.build_fitting), so every design has a placed-and-routed Fmax on both. A CNN gets a
+streaming row, placed on every target, and a fully parallel row, synthesized only.
 
 Throughput is vectors per second of the whole simulation step (simulator start included),
 measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
@@ -114,7 +115,10 @@ def bench_target(design, lowered, manifest, out, target, activity, sim, whole,
     quiet = lambda s: None  # noqa: E731
     resources, placed, seconds = synthesize_and_place(out, manifest, target, log=quiet,
                                                       pnr=folded_at is None)
-    if folded_at is not None:
+    if folded_at == 0:
+        placed = {"fits": False, "fmax_mhz": None, "message": "synthesized only: the "
+                  "streaming row of this CNN is the one placed and routed"}
+    elif folded_at is not None:
         placed = {"fits": False, "fmax_mhz": None, "message": "fully parallel it does not fit "
                   f"(or leaves no room to route): placed in the row of reuse {folded_at}"}
     fmax = placed.get("fmax_mhz") if placed else None
@@ -234,6 +238,9 @@ def main() -> int:
     for src in sources:
         if streams(compiled[src][1]):      # a CNN: a streaming row (a pixel per clock)
             runs.append((src, 1, args.targets, {}, "stream"))
+            if args.reuse == ["auto"]:     # and its full-rate form, synthesized only
+                runs.append((src, 1, args.targets, {t: 0 for t in args.targets}, "parallel"))
+                continue
         for item in args.reuse:
             if item != "auto":
                 runs.append((src, int(item), args.targets, {}, "parallel"))

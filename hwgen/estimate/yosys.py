@@ -133,12 +133,17 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
 
 
 def synthesize_text(text: str, top: str, target: str, work: Path,
-                    blackboxes: list[str] | tuple = (), log=print) -> dict:
+                    blackboxes: list[str] | tuple = (), log=print, rtlil: bool = False) -> dict:
     """Resources of the design `text` (top `top`, `blackboxes` left out) for `target`,
-    cached in `work` by content as the per-layer runs are."""
+    cached in `work` by content as the per-layer runs are. `rtlil`: `text` is RTLIL, not
+    Verilog (a large ROM is one `$meminit_v2` cell there; as Verilog, an initial
+    statement per word, which Yosys's Verilog front end reads for minutes)."""
     t = TARGETS[target]
-    result = _run_cached(text, t.script(top, list(blackboxes), False) + "# " +
-                         yosys_version() + "\n", Path(work), top, log)
+    script = t.script(top, list(blackboxes), False)
+    if rtlil:
+        script = script.replace("read_verilog design.v", "read_rtlil design.il")
+    result = _run_cached(text, script + "# " + yosys_version() + "\n", Path(work), top, log,
+                         file="design.il" if rtlil else "design.v")
     counts = summarize(t, result["stat"], result["ltp"])
     counts.pop("logic_levels", None)
     return counts
@@ -172,7 +177,7 @@ def module_text(text: str, name: str) -> str:
 
 
 def _run_cached(text: str, script: str, work: Path, module: str, log,
-                cancel: threading.Event | None = None) -> dict:
+                cancel: threading.Event | None = None, file: str = "design.v") -> dict:
     from .. import processes, toolchain
     digest = hashlib.sha256((text + "\0" + script).encode()).hexdigest()[:20]
     d = work / "cache" / digest
@@ -181,7 +186,7 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
         log(f"  {module}: cached")
         return json.loads(done.read_text())
     d.mkdir(parents=True, exist_ok=True)
-    (d / "design.v").write_text(text)
+    (d / file).write_text(text)
     (d / "synth.ys").write_text(script)
     log(f"  {module}: synthesizing")
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
@@ -192,7 +197,7 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     result = {"stat": json.loads((d / "stat.json").read_text()),
               "ltp": (d / "ltp.txt").read_text()}
     write_text(done, json.dumps(result))
-    (d / "design.v").unlink()        # the cache keeps results, not copies of the design
+    (d / file).unlink()        # the cache keeps results, not copies of the design
     return result
 
 

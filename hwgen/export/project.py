@@ -20,7 +20,8 @@ _SYNTH_TARGET = {"ice40": "ice40", "ecp5": "ecp5", "xc7": "xc7", "cyclonev": "xc
 
 
 def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str = "selftest",
-                 vectors: int = 128, baud: int = 115200, hw: HardwareOptions | None = None,
+                 vectors: int | None = None, baud: int = 115200,
+                 hw: HardwareOptions | None = None,
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
                  auto_reuse: bool = False, simulate: bool = True,
                  auto_io: bool = False) -> dict:
@@ -38,7 +39,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     b = boards.board(board_name)
     if top not in TOPS:
         raise HwgenError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
-    if not 1 <= vectors <= stimulus.ROM_LIMIT:
+    if vectors is not None and not 1 <= vectors <= stimulus.ROM_LIMIT:
         raise HwgenError(f"vectors must be 1..{stimulus.ROM_LIMIT}, not {vectors}")
     divisor = round(b.clock_mhz * 1e6 / baud)
     if divisor < 4:
@@ -53,11 +54,12 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     def board_top(manifest):
         key = json.dumps(manifest, sort_keys=True)
         if key not in tops:
-            logic = make_wrapper(manifest, graph, top, vectors, seed, extra, divisor,
+            n = vectors or default_vectors(manifest, b)
+            logic = make_wrapper(manifest, graph, top, n, seed, extra, divisor,
                                  int(b.clock_mhz * 1e6))
             use = wrapper_resources(logic, manifest, target, out / "synth" / "board-top")
             if top == "selftest":      # ROMs counted in the board's own block shapes
-                use["RAM"] = selftest.rom_blocks(manifest, vectors, b.family)
+                use["RAM"] = selftest.rom_blocks(manifest, n, b.family)
             elif b.family != target:   # Cyclone V: the xc7 mapping's RAMB count says nothing
                 use["RAM"] = 0
             tops[key] = logic, use
@@ -114,7 +116,8 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     info = {"design": design, "board": b.name, "device": b.device, "top": top,
             "ii": manifest["ii"], "latency": manifest["latency"],
             "clock_mhz": b.clock_mhz, "baud": baud, "uart_divisor": divisor,
-            "vectors": vectors if top == "selftest" else None, "options": manifest["options"],
+            "vectors": len(logic.expected) if top == "selftest" else None,
+            "options": manifest["options"],
             "auto_reuse": auto_reuse,
             "resources": resources["total"],
             "board_top_resources": board_top_use,
@@ -171,6 +174,20 @@ def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, w
             cycles + line_cycles, "vectors": n}
 
 
+DEFAULT_VECTORS = 128
+
+
+def default_vectors(manifest: dict, b: boards.Board) -> int:
+    """Self-test vectors when `--vectors` is not given: DEFAULT_VECTORS, or for a streaming
+    core (a ROM word per pixel) the most, halving, whose ROMs take at most half the board's
+    block RAM (the rest is the line buffers' and the core's)."""
+    n = DEFAULT_VECTORS
+    if manifest.get("io") == "stream":
+        while n > 1 and selftest.rom_blocks(manifest, n, b.family) > b.capacity["RAM"] // 2:
+            n //= 2
+    return n
+
+
 def make_wrapper(manifest: dict, graph: Graph, top: str, vectors: int, seed: int,
                  extra: np.ndarray | None, divisor: int, repeat: int):
     """The board top's logic around the core: the self-test (test vectors and answers in
@@ -188,16 +205,22 @@ WRAPPER_TOP = "hwgen_board_wrapper"
 def wrapper_resources(wrapper, manifest: dict, target: str, work: Path) -> dict:
     """Yosys's count of the board top's own logic (the core a black box): what the fit
     check adds to the core's estimate, since all of it is placed on the device."""
-    from amaranth.back import verilog
+    from amaranth.back import rtlil
     from ..estimate.yosys import synthesize_text
     in_bits, out_bits = port_width(manifest, "in_data"), port_width(manifest, "out_data")
     core = manifest["top"]
-    ready = ", output in_ready" if manifest.get("io") == "stream" else ""
-    stub = (f"module {core}(input clk, input rst, input in_valid, input [{in_bits - 1}:0] "
-            f"in_data, output out_valid, output [{out_bits - 1}:0] out_data{ready});\n"
-            "endmodule\n")
-    return synthesize_text(verilog.convert(wrapper, name=WRAPPER_TOP) + stub, WRAPPER_TOP,
-                           target, work, [core], log=lambda s: None)
+    ports = [("input", 1, "clk"), ("input", 1, "rst"), ("input", 1, "in_valid"),
+             ("input", in_bits, "in_data"), ("output", 1, "out_valid"),
+             ("output", out_bits, "out_data")]
+    if manifest.get("io") == "stream":
+        ports.append(("output", 1, "in_ready"))
+    # RTLIL, not Verilog: a self-test's image ROM is one init cell there (see
+    # estimate.yosys.synthesize_text); the core is a stub with its ports, left out.
+    stub = f"module \\{core}\n" + "".join(
+        f"  wire width {w} {d} {k + 1} \\{n}\n" for k, (d, w, n) in enumerate(ports)) + \
+        "end\n"
+    return synthesize_text(rtlil.convert(wrapper, name=WRAPPER_TOP, emit_src=False) + stub,
+                           WRAPPER_TOP, target, work, [core], log=lambda s: None, rtlil=True)
 
 
 def _tools(b: boards.Board) -> dict:

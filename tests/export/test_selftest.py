@@ -116,13 +116,14 @@ def test_uart_loopback(tmp_path):
 def test_streaming_selftest_passes_and_fails(tmp_path):
     """A streaming core: the image ROM feeds pixels on the handshake; the self-test passes
     on the reference answers at the core's rate and fails on one flipped bit."""
-    import hwgen
-    _, graph = hwgen.compile_model("digits_cnn")
+    from ..conv_factory import small_cnn_graph
+    graph = small_cnn_graph()
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
     codes, _ = stimulus.all_codes(rtl.data, 16, 0)
     in_words, expected = selftest.test_words(rtl.data, graph, codes)
-    assert len(in_words) == 16 * 64                  # a ROM word per pixel
-    assert selftest.rom_layout(rtl.data) == (False, 5, rtl.data["ports"][-1]["width"])
+    assert len(in_words) == 16 * 36                  # a ROM word per pixel
+    pixel_bits = sum(e["width"] for e in rtl.data["input"]["pixel_elements"])
+    assert selftest.rom_layout(rtl.data) == (False, pixel_bits, rtl.data["ports"][-1]["width"])
     r = _run(tmp_path, rtl, in_words, expected, "good")
     assert r["uart"] == "PASS 0010 ERR 0000\r\n" and r["passed"] == 1
     assert r["done_cycle"] <= 16 * rtl.data["ii"] + rtl.data["latency"] + 8
