@@ -38,7 +38,7 @@ def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
                              f"{', '.join(foldable) or 'none'}")
 
         def lower_part(g, part):      # each part folds the layers it holds
-            held = {n.layer for n in g.nodes}
+            held = {n.layer for n in g.nodes if n.op in ("dense", "conv")}
             sub = dataclasses.replace(hw, layer_reuse={k: v for k, v in hw.layer_reuse.items()
                                                        if k in held})
             return lower(g, sub, Path(out) / "passes" / part)
@@ -168,13 +168,25 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
     from ..errors import HwgenError
     from ..estimate.resources import estimate
     reuses = reuses or AUTO_REUSE
-    for k, reuse in enumerate(reuses):
-        hw = dataclasses.replace(hw, reuse=reuse)
+    candidates = [dataclasses.replace(hw, reuse=r) for r in reuses]
+    if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
+        # Between unfolded and a factor for every kernel: each kernel folded as far as its
+        # stage's output rate leaves time, at the same image interval.
+        matched = rate_matched_reuse(graph, candidates[0], reuses)
+        if matched:
+            candidates.insert(1, dataclasses.replace(hw, reuse=1, layer_reuse=matched))
+    for k, hw in enumerate(candidates):
+        reuse = hw.reuse
         lowered, rtl = build_rtl(graph, out, hw)
         form = "fully parallel" if reuse == 1 else "folded"
         if hw.io == "stream":
             form = "streaming" + (", kernels folded" if reuse > 1 else "")
-        log(f"  reuse {reuse}: {form}, II {rtl.data['ii']}; Yosys estimate for {target}")
+        label = f"reuse {reuse}"
+        if hw.layer_reuse:
+            label = "reuse per layer (" + ", ".join(f"{layer} {r}" for layer, r in
+                                                   sorted(hw.layer_reuse.items())) + ")"
+            form += ", kernels folded to the stream's rate"
+        log(f"  {label}: {form}, II {rtl.data['ii']}; Yosys estimate for {target}")
 
         def too_big(total, manifest=rtl.data):
             try:
@@ -193,10 +205,73 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
                                  "once the layers done so far did not fit (not synthesized: "
                                  f"{', '.join(resources['unfinished'])})")
             folded = [r for r in rtl.data["layers"] if r.get("lanes")]
-            if k == len(reuses) - 1 or (folded and all(r["lanes"] == 1 for r in folded)):
+            if k == len(candidates) - 1 or (folded and all(r["lanes"] == 1 for r in folded)
+                                            and not hw.layer_reuse):
                 raise exc from None
             log(f"  does not fit: {str(exc).split('. ')[0]}"
                 + (" (or more: synthesis stopped early)" if "unfinished" in resources else ""))
+
+
+def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
+                       reuses: tuple[int, ...] = AUTO_REUSE) -> dict[str, int]:
+    """Per-layer reuse factors for the streaming form of `graph`: the dense and
+    convolution layers of each stage (and of the tail) folded by the largest factor of
+    `reuses` at which the stream's image interval stays that of the unfolded stream, by
+    the control's own cycle replay (`backends.amaranth.stream.timing`). A stride-2 layer
+    late in a CNN, or the dense tail, has many cycles per output and folds far; the first
+    layers keep one output per clock. The parts with the most products go first. Empty
+    when nothing folds."""
+    from types import SimpleNamespace
+    from ..backends.amaranth.stream import fifo_depths, timing
+    from ..ir import stream
+    from ..passes.pipelines import hardware
+    from ..passes.schedule_pipeline import initiation_interval, latency
+    plan = stream.plan(graph)
+    parts = [s.pixel for s in plan.stages] + [plan.tail]
+    collected = plan.collected.size // plan.collected.shape[-1]
+
+    def layers_of(part):
+        return sorted({n.layer for n in part.nodes if n.op in ("dense", "conv")})
+
+    def timed(part, r):
+        if part is None:
+            return None, 0
+        low = hardware(hw.mult, hw.pipeline, 1,
+                       {layer: r for layer in layers_of(part)} if r > 1 else {}).run(part)
+        products = sum(n.stats()[2] for n in low.nodes)
+        return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), products
+
+    def image_interval(cur):
+        stage_parts = cur[:-1]
+        depths = fifo_depths([c.latency if c else 0 for c in stage_parts],
+                             [c.ii if c else 1 for c in stage_parts])
+        stages = [SimpleNamespace(scan=s.scan, pixel=c, depth=d)
+                  for s, c, d in zip(plan.stages, stage_parts, depths)]
+        return timing(stages, collected, cur[-1])["ii"] or 0
+
+    first = [timed(part, 1) for part in parts]
+    current = [t for t, _ in first]
+    base = image_interval(current)
+    chosen: dict[str, int] = {}
+    emits = [int(s.scan.emit_rows.sum()) * int(s.scan.emit_cols.sum()) for s in plan.stages]
+    emits.append(1)
+    for k in sorted(range(len(parts)), key=lambda k: -first[k][1]):
+        if parts[k] is None or not layers_of(parts[k]):
+            continue
+        # A folded datapath reads its inputs one a cycle: at least size + 1 cycles an
+        # output, which the stage's outputs must leave time for.
+        if (parts[k].input.size + 1) * emits[k] > base:
+            continue
+        for r in reuses:
+            if r <= 1:
+                continue
+            trial = list(current)
+            trial[k] = timed(parts[k], r)[0]
+            if image_interval(trial) > base:
+                break
+            current = trial
+            chosen.update({layer: r for layer in layers_of(parts[k])})
+    return chosen
 
 
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,

@@ -58,14 +58,16 @@ def round_value(m, x, lo: int, hi: int, frac_in: int, node, e):
 
 def overflow_value(moved, mlo: int, mhi: int, node):
     t = node.type
-    if t.min_code <= mlo and mhi <= t.max_code:
+    # SAT_SYM's low end is -max_code: the most negative code saturates too (an input grid
+    # that is the quantizer's own format reaches it).
+    low = -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
+    if low <= mlo and mhi <= t.max_code:
         return moved                         # the range proves no overflow is possible
     if node.overflow is Overflow.WRAP:
         shape = moved.shape()
         if shape.signed and shape.width < t.width:   # a slice does not sign-extend
             moved = Cat(moved, moved[-1].replicate(t.width - shape.width))
         return moved[:t.width].as_signed() if t.signed else moved[:t.width]
-    low = -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
     v = moved
     if mhi > t.max_code:
         v = Mux(moved > t.max_code, t.max_code, v)

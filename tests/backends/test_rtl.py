@@ -387,3 +387,35 @@ def test_reset_in_mid_stream_flushes_the_pipeline(tmp_path, reuse):
     assert r["vectors"] == 30 and r["outputs_seen"] == 30, r
     assert r["mismatches"] == 0, r["first_mismatches"][:2]
     assert r["latency_observed"] == [b.data["latency"]]
+
+
+@pytest.mark.parametrize("first", ["quantized_bits(8,0,1)", "quantized_bits(6,2,symmetric=1)"])
+def test_symmetric_input_quantizer_saturates_the_most_negative_code(tmp_path, first):
+    """A model whose first layer is a symmetric quantizer takes its input grid from it:
+    the grid's most negative code (-2^(b-1)) is on the grid but outside the quantizer's
+    range and must become -(2^(b-1) - 1) in the RTL too (it once passed through, since
+    the code fitted the output type)."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((4,), name="x")
+    x = QActivation(quantizer(first), name="in_q")(inp)
+    x = QDense(2, kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
+               bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"), name="d")(x)
+    model = tf.keras.Model(inp, x, name="symin")
+    model.set_weights([np.random.default_rng(3).normal(0, 0.5, w.shape) for w in
+                       model.get_weights()])
+    graph = to_ir(load(model), FrontendOptions())
+    t = graph.input.type
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions())
+    r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 300, 0, log=lambda s: None)
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+    # the stimulus holds the most negative code (a corner), which the quantizer moves
+    from hwgen.sim import stimulus
+    codes, _ = stimulus.all_codes(rtl.data, 300, 0)
+    assert (codes == t.min_code).any() and graph.node("in_q").overflow.value == "SAT_SYM"

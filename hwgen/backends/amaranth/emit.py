@@ -127,10 +127,10 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
     passes on each stage's pixel graph and on the tail (`part` names it)."""
     from amaranth.back import verilog
     from ...ir import stream
-    from .stream import StageBuild, StreamTop, fifo_depth, timing
+    from .stream import StageBuild, StreamTop, fifo_depths, timing
     out_dir = Path(out_dir)
     plan = stream.plan(graph)
-    builds, lowered, rows = [], [], []
+    pixels_of, lowered, rows = [], [], []
     src_type = graph.input.type
     for s in plan.stages:
         in_width = s.scan.channels * src_type.width
@@ -145,7 +145,7 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
                 raise AssertionError(f"stage {s.name}: pixel datapath ports "
                                      f"{pixel.in_width}/{pixel.out_width} bits, stream "
                                      f"{in_width}/{out_width}")
-        builds.append(StageBuild(s.name, s.scan, pixel, in_width, out_width))
+        pixels_of.append((s, pixel, in_width, out_width))
         rows.append({"stage": s.name, "nodes": list(s.nodes),
                      "layers": sorted({graph.node(n).layer for n in s.nodes}),
                      "image": list(s.scan.image), "channels": s.scan.channels,
@@ -155,9 +155,14 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
                      "line_buffer_pixels": s.scan.line_pixels,
                      **_line_buffer(s.scan, in_width),
                      "pixel_latency": pixel.latency if pixel else 0,
-                     "pixel_ii": pixel.ii if pixel else 1,
-                     "fifo_depth": fifo_depth(pixel.latency if pixel else 0)})
+                     "pixel_ii": pixel.ii if pixel else 1})
         src_type = s.node.type
+    depths = fifo_depths([p.latency if p else 0 for _, p, _, _ in pixels_of],
+                         [p.ii if p else 1 for _, p, _, _ in pixels_of])
+    builds = [StageBuild(s.name, s.scan, pixel, i, o, d)
+              for (s, pixel, i, o), d in zip(pixels_of, depths)]
+    for row, d in zip(rows, depths):
+        row["fifo_depth"] = d
     collected = plan.collected
     pixels = collected.size // collected.shape[-1]
     tail = None

@@ -57,6 +57,19 @@ def fifo_depth(latency: int) -> int:
     return latency + 2
 
 
+def fifo_depths(latencies: list[int], intervals: list[int]) -> list[int]:
+    """Each stage's output FIFO depth, given every stage's pixel datapath latency and
+    interval: `fifo_depth` of its own latency, and when the next stage's datapath is folded
+    (interval ii > 1, it emits at most once per ii cycles) room for ii + 2 more pixels, so
+    that a burst of outputs along a row waits in this FIFO instead of stalling the stream
+    back to its input (which would lengthen the image interval)."""
+    out = []
+    for k, lat in enumerate(latencies):
+        nxt = intervals[k + 1] if k + 1 < len(intervals) else 1
+        out.append(fifo_depth(lat) + (nxt + 2 if nxt > 1 else 0))
+    return out
+
+
 def _mask(bits) -> int:
     return sum(1 << i for i, b in enumerate(bits) if b)
 
@@ -70,12 +83,13 @@ def _pixel_const(code: int, width: int, channels: int) -> int:
 class WindowStage(wiring.Component):
     """One stream stage: scan counters, line buffer, pixel datapath, output FIFO."""
 
-    def __init__(self, scan: Scan, pixel: Top | None, in_width: int, out_width: int):
+    def __init__(self, scan: Scan, pixel: Top | None, in_width: int, out_width: int,
+                 depth: int | None = None):
         self.scan, self.pixel = scan, pixel
         self.in_elem = in_width // scan.channels
         self.latency = pixel.latency if pixel else 0
         self.ii = pixel.ii if pixel else 1
-        self.depth = fifo_depth(self.latency)
+        self.depth = depth or fifo_depth(self.latency)
         super().__init__({"in_valid": In(1), "in_ready": Out(1), "in_data": In(in_width),
                           "out_valid": Out(1), "out_ready": In(1), "out_data": Out(out_width)})
 
@@ -167,6 +181,7 @@ class StageBuild:
     pixel: Top | None
     in_width: int
     out_width: int
+    depth: int            # of its output FIFO (fifo_depths)
 
 
 class StreamTop(wiring.Component):
@@ -185,7 +200,7 @@ class StreamTop(wiring.Component):
         valid, data = self.in_valid, self.in_data
         ready_of_source = None
         for s in self.stages:
-            stage = WindowStage(s.scan, s.pixel, s.in_width, s.out_width)
+            stage = WindowStage(s.scan, s.pixel, s.in_width, s.out_width, s.depth)
             m.submodules[module_name(s.name)] = stage
             m.d.comb += [stage.in_valid.eq(valid), stage.in_data.eq(data)]
             if ready_of_source is None:
@@ -239,7 +254,7 @@ def timing(stages: list[StageBuild], collected_pixels: int, tail: Top | None,
     k_n = len(stages)
     lat = [s.pixel.latency if s.pixel else 0 for s in stages]
     ii = [s.pixel.ii if s.pixel else 1 for s in stages]
-    depth = [fifo_depth(x) for x in lat]
+    depth = [s.depth for s in stages]
     pos = [0] * k_n
     level = [0] * k_n
     inflight = [0] * k_n
