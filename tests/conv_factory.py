@@ -184,3 +184,33 @@ def small_cnn_graph():
     model.set_weights([np.random.default_rng(1).normal(0, 0.5, w.shape) for w in
                        model.get_weights()])
     return to_ir(load(model), FrontendOptions.from_strings("fixed<6,2>"))
+
+
+def strided_cnn_graph(size: int = 10):
+    """The IR of a `size` x `size` image through conv (valid) -> max pool -> conv ('same')
+    -> conv (stride 2) -> dense, the input grid from a symmetric input quantizer: late
+    layers with many cycles per output, which rate-matched folding folds."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+
+    L = tf.keras.layers
+    w = dict(kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
+             bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"))
+    inp = tf.keras.Input((size, size, 1), name="image")
+    x = QActivation(quantizer("quantized_bits(8,0,1)"), name="in_q")(inp)
+    x = QConv2D(4, 3, name="c1", **w)(x)
+    x = QActivation(quantizer("quantized_relu(6,2)"), name="a1")(x)
+    x = L.MaxPooling2D(2, name="p1")(x)
+    x = QConv2D(4, 3, padding="same", name="c2", **w)(x)
+    x = QActivation(quantizer("quantized_relu(6,2)"), name="a2")(x)
+    x = QConv2D(4, 3, strides=2, activation=quantizer("quantized_relu(6,2)"), name="c3", **w)(x)
+    x = L.Flatten(name="flat")(x)
+    x = QDense(3, name="out", **w)(x)
+    model = tf.keras.Model(inp, x, name="strided")
+    model.set_weights([np.random.default_rng(0).normal(0, 0.5, v.shape) for v in
+                       model.get_weights()])
+    return to_ir(load(model), FrontendOptions())

@@ -184,3 +184,29 @@ def test_a_flat_input_reshaped_to_an_image_streams(tmp_path):
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
     assert len(rtl.data["input"]["pixel_elements"]) == 1 and rtl.data["ii"] == 36
     assert rtl.data["input"]["shape"] == [36] and rtl.data["ports"][4]["width"] == 6
+
+
+def test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact(tmp_path):
+    """`--reuse auto`'s streaming candidate after reuse 1: the late layers (here the
+    stride-2 conv and the dense tail) fold, the first keep a pixel per clock, the image
+    interval stays the unfolded one, and the RTL is exact, with the manifest's latency."""
+    import dataclasses
+
+    from hwgen.flow.steps import rate_matched_reuse
+
+    from .conv_factory import strided_cnn_graph
+    graph = strided_cnn_graph(10)
+    hw = HardwareOptions(io="stream")
+    _, plain = build_rtl(graph, tmp_path / "plain", hw)
+    chosen = rate_matched_reuse(graph, hw)
+    assert chosen.get("out", 1) > 1 and "c1" not in chosen, chosen
+    _, rtl = build_rtl(graph, tmp_path / "rate", dataclasses.replace(hw, layer_reuse=chosen))
+    assert rtl.data["ii"] == plain.data["ii"]
+    folded = [r for r in rtl.data["stream"]["stages"] if r["pixel_ii"] > 1]
+    assert rtl.data["stream"]["tail"]["ii"] > 1 or folded
+    fast = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "sim", 300, 1,
+                 log=lambda s: None)
+    assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
+    bench = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "pixels", 6, 1,
+                  mode="pixels", log=lambda s: None)
+    assert bench["mismatches"] == 0 and bench["latency_observed"] == [rtl.data["latency"]]
