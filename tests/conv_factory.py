@@ -163,9 +163,9 @@ def random_conv_model(seed: int):
     return model, in_fmt, "; ".join(desc)
 
 
-def small_cnn_graph():
-    """The IR of a 6x6x2 image through a 3x3 convolution and a dense head: a small
-    streaming design for the board tops."""
+def small_cnn_graph(size: int = 6, channels: int = 2, filters: int = 3):
+    """The IR of a `size` x `size` x `channels` image through a 3x3 convolution of
+    `filters` and a dense head: a small streaming design for the board tops."""
     import tensorflow as tf
     from qkeras import QActivation, QConv2D, QDense
 
@@ -173,8 +173,8 @@ def small_cnn_graph():
     from hwgen.frontends.qkeras import to_ir
     from hwgen.options import FrontendOptions
 
-    inp = tf.keras.Input((6, 6, 2), name="image")
-    x = QConv2D(3, 3, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+    inp = tf.keras.Input((size, size, channels), name="image")
+    x = QConv2D(filters, 3, kernel_quantizer=quantizer("quantized_bits(4,0)"),
                 bias_quantizer=quantizer("quantized_bits(4,0)"), name="c")(inp)
     x = QActivation(quantizer("quantized_relu(4,2)"), name="r")(x)
     x = tf.keras.layers.Flatten(name="f")(x)

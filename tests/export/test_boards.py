@@ -26,7 +26,7 @@ def test_open_flow_boards_get_a_bitstream(graph, tmp_path, board, ext, io):
     top simulated in Verilator first: it printed PASS with every vector checked."""
     from hwgen.options import HardwareOptions
     if io == "stream":
-        graph = small_cnn_graph()
+        graph = small_cnn_graph(4, 1, 2)
     info = export_board("small", graph, tmp_path, board, "selftest", 32,
                         hw=HardwareOptions(io=io), **QUIET)
     bitstream = tmp_path / info["bitstream"]
@@ -163,20 +163,27 @@ def test_cli_export_picks_the_reuse_factor_itself(tmp_path, capsys):
     assert "--reuse auto: " not in capsys.readouterr().err
 
 
-def test_io_auto_keeps_a_small_cnn_parallel_where_it_fits_and_streams_it_where_not(tmp_path):
-    """`export --io auto`: the small CNN (about 1,000 products) fits the LFE5U-85F fully
-    parallel, not the iCE40UP5K, where it streams; the fit check includes the board top."""
+def test_io_auto_keeps_a_cnn_parallel_where_it_fits_and_streams_it_where_not(tmp_path):
+    """`export --io auto`: a small CNN stays fully parallel when its estimate passes the
+    board's fit check and streams when it does not (the check given a device with room
+    for half its LUTs)."""
     from hwgen.export.project import choose_io
     from hwgen.options import HardwareOptions
-    graph = small_cnn_graph()
-    chosen = {}
-    for name, target in (("ulx3s-85f", "ecp5"), ("icebreaker", "ice40")):
-        b, lines = boards.board(name), []
+    graph = small_cnn_graph(4, 1, 2)
+    b = boards.board("ulx3s-85f")
+    seen = {}
 
-        def fits(manifest, total, b=b):
-            boards.fit_check(b, total)
-        hw = choose_io(graph, tmp_path / name, HardwareOptions(), target, fits, b,
-                       lines.append, lambda s: None)
-        chosen[name] = hw.io
-        assert any("fully parallel if it fits" in s for s in lines), lines
-    assert chosen == {"ulx3s-85f": "parallel", "icebreaker": "stream"}
+    def fits(manifest, total, capacity=None):
+        seen["LUT4"] = total["LUT4"]
+        if capacity is not None and total["LUT4"] > capacity:
+            raise HwgenError(f"does not fit: LUT4 {total['LUT4']} of {capacity}")
+    chosen, lines = [], []
+    for capacity in (None, "half"):
+        check = fits if capacity is None else \
+            (lambda m, t: fits(m, t, seen["LUT4"] // 2))
+        hw = choose_io(graph, tmp_path, HardwareOptions(), "ecp5", check, b, lines.append,
+                       lambda s: None)
+        chosen.append(hw.io)
+    assert chosen == ["parallel", "stream"], lines
+    assert any("fully parallel if it fits" in s for s in lines)
+    assert any("io auto: streaming (fully parallel, does not fit" in s for s in lines), lines
