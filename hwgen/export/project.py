@@ -159,7 +159,8 @@ def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, w
     from ..sim.runner import run_top
     path = write_text(work / f"{selftest.SELFTEST_TOP}.v", selftest.verilog(logic))
     n = len(logic.expected)
-    cycles = n * logic.pixels * manifest.get("ii", 1) + manifest["latency"] + 1000
+    # a bound: ii is per vector, or per image for a streaming core (a pixel per clock)
+    cycles = n * max(manifest.get("ii", 1), logic.pixels) + manifest["latency"] + 1000
     line_cycles = 21 * 10 * divisor          # "PASS nnnn ERR eeee\r\n" at 10 bits a byte
     result = run_top([core_verilog, path], selftest.SELFTEST_TOP, "selftest", work,
                      {"max_cycles": cycles + line_cycles, "divisor": divisor,
@@ -171,7 +172,7 @@ def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, w
                          f"cycle {result['done_cycle']}): the bitstream would fail on the "
                          f"board. This is a defect in hwgen; please report it with {work}")
     return {"uart": line, "done_cycle": result["done_cycle"], "cycles_simulated":
-            cycles + line_cycles, "vectors": n}
+            result["done_cycle"] + line_cycles, "vectors": n}
 
 
 DEFAULT_VECTORS = 128
