@@ -2,7 +2,7 @@
 compare with the reference. `scripts/run_board.py` runs it on a serial port (pyserial)."""
 from __future__ import annotations
 
-from ..sim.codec import port_width
+from ..sim.codec import port_width, words_per_vector
 
 
 def vector_bytes(manifest: dict, in_words: list[int]) -> list[bytes]:
@@ -10,9 +10,7 @@ def vector_bytes(manifest: dict, in_words: list[int]) -> list[bytes]:
     for a streaming core (`--io stream`), an image: its pixel words (`selftest.test_words`
     gives a word per pixel) in raster order, each so encoded."""
     in_bytes = (port_width(manifest, "in_data") + 7) // 8
-    words = 1
-    if manifest.get("io") == "stream":
-        words = len(manifest["input"]["elements"]) // len(manifest["input"]["pixel_elements"])
+    words = words_per_vector(manifest)
     if len(in_words) % words:
         raise ValueError(f"{len(in_words)} pixel words are not whole images of {words}")
     return [b"".join(w.to_bytes(in_bytes, "little") for w in in_words[k:k + words])

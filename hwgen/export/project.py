@@ -11,7 +11,7 @@ from ..ir.graph import Graph
 from ..options import HardwareOptions
 from ..outputs import write_text
 from ..sim import stimulus
-from ..sim.codec import port_width
+from ..sim.codec import port_width, words_per_vector
 from . import boards, selftest, uart_top
 
 TOPS = ("selftest", "uart")
@@ -29,8 +29,8 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     `flow.AUTO_REUSE` whose design fits the board's device: first by the Yosys estimate of
     the whole top (core, self-test ROMs and UART), then by placement itself (a factor
     nextpnr cannot place moves on to the next one). With `auto_io` (`--io auto`), the
-    fully parallel form at reuse 1 when the model is small enough and it fits the board
-    (the same estimate), else the streaming form (flow.run.io_candidates). With `simulate`, the self-test top
+    fully parallel form when the model is small enough and it fits the board (the same
+    estimate), else the streaming form (`choose_io`). With `simulate`, the self-test top
     (exactly the logic the bitstream holds, around the core's Verilog) runs in Verilator
     before the build, and a self-test that does not pass stops the export."""
     import dataclasses
@@ -161,7 +161,7 @@ def simulate_selftest(logic, core_verilog: Path, manifest: dict, divisor: int, w
     n = len(logic.expected)
     # a bound: ii is per vector, or per image for a streaming core (a pixel per clock)
     cycles = n * max(manifest.get("ii", 1), logic.pixels) + manifest["latency"] + 1000
-    line_cycles = 21 * 10 * divisor          # "PASS nnnn ERR eeee\r\n" at 10 bits a byte
+    line_cycles = selftest.summary_cycles(divisor)
     result = run_top([core_verilog, path], selftest.SELFTEST_TOP, "selftest", work,
                      {"max_cycles": cycles + line_cycles, "divisor": divisor,
                       "message_cycles": line_cycles}, log=log)
@@ -280,11 +280,10 @@ def readme(info: dict, name: str, manifest: dict) -> str:
         in_bytes = (port_width(manifest, "in_data") + 7) // 8
         out_bytes = (port_width(manifest, "out_data") + 7) // 8
         if manifest.get("io") == "stream":
-            pixels = len(manifest["input"]["elements"]) // \
-                len(manifest["input"]["pixel_elements"])
-            send = (f"Send each image as its {pixels} pixels in raster order, each "
-                    f"{in_bytes} bytes (the `in_data` pixel word of `manifest.json`, least "
-                    "significant byte first; a pause inside an image drops it)")
+            send = (f"Send each image as its {words_per_vector(manifest)} pixels in raster "
+                    f"order, each {in_bytes} bytes (the `in_data` pixel word of "
+                    "`manifest.json`, least significant byte first; a pause inside an image "
+                    "drops it)")
         else:
             send = (f"Send each input vector as {in_bytes} bytes (the `in_data` word of "
                     "`manifest.json`, least significant byte first)")

@@ -16,12 +16,19 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from ..sim.codec import output_words, pack, port_width
+from ..sim.codec import output_words, pack, port_width, words_per_vector
 from ..sim.harness import paced
 from .uart import UartTx
 
 SELFTEST_TOP = "hwgen_selftest"
 CHUNK = 16          # ROM word of the chunked layout: an iCE40 EBR's 256x16 port
+SUMMARY = "PASS nnnn ERR eeee\r\n"      # the summary line's shape
+
+
+def summary_cycles(divisor: int) -> int:
+    """Clock cycles the UART takes to send the summary line (10 bits a byte at `divisor`
+    clocks a bit), and a byte more."""
+    return (len(SUMMARY) + 1) * 10 * divisor
 
 
 def pixel_bits(manifest: dict) -> int:
@@ -47,10 +54,8 @@ def rom_blocks(manifest: dict, vectors: int, family: str) -> int:
     chunked, a, b = rom_layout(manifest)
     if chunked:
         return ram_blocks(family, CHUNK, vectors * a) + ram_blocks(family, CHUNK, vectors * b)
-    if manifest.get("io") == "stream":
-        pixels = len(manifest["input"]["elements"]) // len(manifest["input"]["pixel_elements"])
-        return ram_blocks(family, a, vectors * pixels) + ram_blocks(family, b, vectors)
-    return ram_blocks(family, a, vectors) + ram_blocks(family, b, vectors)
+    return ram_blocks(family, a, vectors * words_per_vector(manifest)) + \
+        ram_blocks(family, b, vectors)
 
 
 def test_words(manifest: dict, graph, codes: np.ndarray) -> tuple[list[int], list[int]]:
@@ -73,10 +78,7 @@ class SelfTest(wiring.Component):
 
     def __init__(self, manifest: dict, in_words: list[int], expected: list[int],
                  divisor: int, repeat: int = 0):
-        self.pixels = 1
-        if manifest.get("io") == "stream":
-            self.pixels = len(manifest["input"]["elements"]) // \
-                len(manifest["input"]["pixel_elements"])
+        self.pixels = words_per_vector(manifest)
         if not in_words or len(in_words) != len(expected) * self.pixels:
             raise ValueError("the self-test needs as many expected outputs as vectors (>= 1)")
         self.manifest = manifest

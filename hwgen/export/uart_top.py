@@ -22,7 +22,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..errors import HwgenError
-from ..sim.codec import port_width
+from ..sim.codec import port_width, words_per_vector
 from .uart import UartRx, UartTx
 
 UART_TOP = "hwgen_uart_top"
@@ -41,8 +41,7 @@ class UartTop(wiring.Component):
         self.out_bits = port_width(manifest, "out_data")
         self.streaming = manifest.get("io") == "stream"
         # Words per vector on the line: the pixels of an image, or the whole vector.
-        self.words = len(manifest["input"]["elements"]) // \
-            len(manifest["input"]["pixel_elements"]) if self.streaming else 1
+        self.words = words_per_vector(manifest)
         self.divisor, self.depth = divisor, depth
         self.timeout = timeout or max(40 * 10 * divisor,           # 40 byte times
                                       2 * manifest.get("latency", 0) + 16)

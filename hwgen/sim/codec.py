@@ -10,6 +10,14 @@ def port_width(manifest: dict, name: str) -> int:
     return next(p["width"] for p in manifest["ports"] if p["name"] == name)
 
 
+def words_per_vector(manifest: dict) -> int:
+    """Input words a vector takes on `in_data`: 1, or a streaming core's pixels per image
+    (a word per pixel)."""
+    if manifest.get("io") != "stream":
+        return 1
+    return len(manifest["input"]["elements"]) // len(manifest["input"]["pixel_elements"])
+
+
 def pack(elements: list[dict], codes: np.ndarray) -> list[int]:
     """Codes [N, n_elements] to one Python int per vector."""
     codes = np.asarray(codes).reshape(len(codes), -1)

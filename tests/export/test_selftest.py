@@ -41,7 +41,7 @@ def _run(out, rtl, in_words, expected, name):
     cycles = 64 * rtl.data["ii"] + 5000
     return run_top([rtl.verilog, path], selftest.SELFTEST_TOP, "selftest", out / name,
                    {"max_cycles": cycles, "divisor": DIVISOR,
-                    "message_cycles": 21 * 10 * DIVISOR}, log=lambda s: None)
+                    "message_cycles": selftest.summary_cycles(DIVISOR)}, log=lambda s: None)
 
 
 def test_folded_selftest_passes_and_fails(folded):

@@ -1,6 +1,7 @@
 """The UART streaming top in Verilator: vectors sent through a simulated UART come back
 bit-exact, after a dropped partial vector too."""
 from hwgen.export import selftest, uart_top
+from hwgen.export.host import vector_bytes
 from hwgen.flow import build_rtl
 from hwgen.options import HardwareOptions
 from hwgen.sim import stimulus
@@ -18,31 +19,36 @@ def test_uart_top_returns_bit_exact_outputs(tmp_path):
     codes, _ = stimulus.all_codes(rtl.data, 12, 3)
     in_words, expected = selftest.test_words(rtl.data, graph, codes)
     top = uart_top.UartTop(rtl.data, DIVISOR)
+    in_bytes = (port_width(rtl.data, "in_data") + 7) // 8
+    out_bytes = (port_width(rtl.data, "out_data") + 7) // 8
+    got = _run_uart(tmp_path, rtl, top, vector_bytes(rtl.data, in_words), max_cycles=200000,
+                    # a host that lost bytes: a partial vector, silence, then the vectors
+                    junk_bytes=[0x5A] * (in_bytes - 1), pause_cycles=top.timeout + 50,
+                    # vectors paced no faster than answers go out (the FIFO never fills)
+                    gap_bits=max(out_bytes - in_bytes, 0) * 10 + 2)
+    assert got == expected
+
+
+def _run_uart(tmp_path, rtl, top, vectors: list[bytes], **config) -> list[int]:
+    """Send `vectors` (each as the host sends it) through `top` in Verilator, check that
+    no answer was lost to the FIFO, and return the answers decoded from `tx`."""
     path = tmp_path / "uart" / f"{uart_top.UART_TOP}.v"
     path.parent.mkdir()
     path.write_text(uart_top.verilog(top))
-    in_bytes = (port_width(rtl.data, "in_data") + 7) // 8
     out_bytes = (port_width(rtl.data, "out_data") + 7) // 8
     r = run_top([rtl.verilog, path], uart_top.UART_TOP, "uart_top", tmp_path / "uart",
-                {"vectors_hex": [format(w, "x") for w in in_words], "divisor": DIVISOR,
-                 "in_bytes": in_bytes, "out_bytes": out_bytes, "max_cycles": 200000,
-                 # a host that lost bytes: a partial vector, silence, then the vectors
-                 "junk_bytes": [0x5A] * (in_bytes - 1), "pause_cycles": top.timeout + 50,
-                 # vectors paced no faster than answers go out (the FIFO never fills)
-                 "gap_bits": max(out_bytes - in_bytes, 0) * 10 + 2},
-                log=lambda s: None)
+                {"vectors_hex": [format(int.from_bytes(v, "little"), "x") for v in vectors],
+                 "divisor": DIVISOR, "in_bytes": len(vectors[0]), "out_bytes": out_bytes,
+                 **config}, log=lambda s: None)
     assert r["overflow"] == 0
     raw = bytes.fromhex(r["bytes_hex"])
-    got = [int.from_bytes(raw[k * out_bytes:(k + 1) * out_bytes], "little")
-           for k in range(len(raw) // out_bytes)]
-    assert got == expected
+    return [int.from_bytes(raw[k * out_bytes:(k + 1) * out_bytes], "little")
+            for k in range(len(raw) // out_bytes)]
 
 
 def test_uart_top_streams_images_a_pixel_at_a_time(tmp_path):
     """A streaming core: each image sent as its pixel words comes back bit-exact; a partial
     image followed by silence is dropped (the core reset) and the next image is clean."""
-    from hwgen.export.host import vector_bytes
-
     from ..conv_factory import small_cnn_graph
     graph = small_cnn_graph()
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
@@ -52,23 +58,10 @@ def test_uart_top_streams_images_a_pixel_at_a_time(tmp_path):
     pixel_bytes = (port_width(rtl.data, "in_data") + 7) // 8
     assert len(images) == 6 and len(images[0]) == 36 * pixel_bytes
     top = uart_top.UartTop(rtl.data, DIVISOR)
-    path = tmp_path / "uart" / f"{uart_top.UART_TOP}.v"
-    path.parent.mkdir()
-    path.write_text(uart_top.verilog(top))
-    out_bytes = (port_width(rtl.data, "out_data") + 7) // 8
-    r = run_top([rtl.verilog, path], uart_top.UART_TOP, "uart_top", tmp_path / "uart",
-                {"vectors_hex": [format(int.from_bytes(b, "little"), "x")
-                                 for b in images],
-                 "divisor": DIVISOR, "in_bytes": len(images[0]), "out_bytes": out_bytes,
-                 "max_cycles": 400000,
-                 # half an image and a byte, silence, then the images
-                 "junk_bytes": list(images[1][:18 * pixel_bytes + 1]),
-                 "pause_cycles": top.timeout + 50},
-                log=lambda s: None)
-    assert r["overflow"] == 0
-    raw = bytes.fromhex(r["bytes_hex"])
-    got = [int.from_bytes(raw[k * out_bytes:(k + 1) * out_bytes], "little")
-           for k in range(len(raw) // out_bytes)]
+    got = _run_uart(tmp_path, rtl, top, images, max_cycles=400000,
+                    # half an image and a byte, silence, then the images
+                    junk_bytes=list(images[1][:18 * pixel_bytes + 1]),
+                    pause_cycles=top.timeout + 50)
     assert got == expected
 
 

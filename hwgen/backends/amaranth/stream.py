@@ -84,12 +84,12 @@ class WindowStage(wiring.Component):
     """One stream stage: scan counters, line buffer, pixel datapath, output FIFO."""
 
     def __init__(self, scan: Scan, pixel: Top | None, in_width: int, out_width: int,
-                 depth: int | None = None):
+                 depth: int):
         self.scan, self.pixel = scan, pixel
         self.in_elem = in_width // scan.channels
         self.latency = pixel.latency if pixel else 0
         self.ii = pixel.ii if pixel else 1
-        self.depth = depth or fifo_depth(self.latency)
+        self.depth = depth              # of the output FIFO (fifo_depths)
         super().__init__({"in_valid": In(1), "in_ready": Out(1), "in_data": In(in_width),
                           "out_valid": Out(1), "out_ready": In(1), "out_data": Out(out_width)})
 
