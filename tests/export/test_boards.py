@@ -187,3 +187,20 @@ def test_io_auto_keeps_a_cnn_parallel_where_it_fits_and_streams_it_where_not(tmp
     assert chosen == ["parallel", "stream"], lines
     assert any("fully parallel if it fits" in s for s in lines)
     assert any("io auto: streaming (fully parallel, does not fit" in s for s in lines), lines
+
+
+def test_streaming_self_test_vectors_default_to_what_half_the_block_ram_holds(tmp_path):
+    """Without --vectors a streaming core's image ROM (a word per pixel) halves from 128
+    images until it takes at most half the board's block RAM."""
+    from hwgen.export import selftest
+    from hwgen.export.project import default_vectors
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    from ..conv_factory import strided_cnn_graph
+    _, rtl = build_rtl(strided_cnn_graph(10), tmp_path, HardwareOptions(io="stream"))
+    for name in ("icebreaker", "ulx3s-85f"):
+        b = boards.board(name)
+        n = default_vectors(rtl.data, b)
+        assert selftest.rom_blocks(rtl.data, n, b.family) <= b.capacity["RAM"] // 2
+        assert n == 128 or selftest.rom_blocks(rtl.data, 2 * n, b.family) > b.capacity["RAM"] // 2
+    assert default_vectors(rtl.data, boards.board("icebreaker")) < 128
