@@ -130,8 +130,39 @@ def _hw_options(args, auto_default: bool = False):
     auto = reuse == "auto" or (auto_default and args.reuse is None)
     io = getattr(args, "io", None) or ("auto" if auto_default else "parallel")
     hw = HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse,
-                         "parallel" if io == "auto" else io)
+                         "parallel" if io == "auto" else io, args.clock_target,
+                         _timed_for(args))
     return hw, auto, io == "auto"
+
+
+def _timed_for(args) -> str:
+    """The family the pipeline schedule is timed for: `--target`, the board's, or ECP5
+    (the default target); a vendor board without a delay model of its own (Cyclone V)
+    is timed as a 7-series part, the nearest in speed."""
+    from .ir.delay import MODELS
+    if getattr(args, "target", None):
+        return args.target
+    if getattr(args, "board", None):
+        family = BOARDS[args.board].family
+        return family if family in MODELS else "xc7"
+    return "ecp5"
+
+
+def _clock_target(text: str) -> float:
+    """`--clock-target`: MHz (`150`, `150MHz`) or a period (`6.5ns`), as MHz."""
+    t = text.strip().lower()
+    try:
+        if t.endswith("ns"):
+            mhz = 1000.0 / float(t[:-2])
+        else:
+            mhz = float(t[:-3] if t.endswith("mhz") else t)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"clock target takes MHz (150, 150MHz) or a period (6.5ns), not {text!r}") from None
+    if not 0 < mhz <= 10_000:
+        raise argparse.ArgumentTypeError(f"clock target must be in (0, 10000] MHz, "
+                                         f"not {text!r}")
+    return mhz
 
 
 def _sim_options(args):
@@ -151,10 +182,17 @@ def _estimate_options(args, **fields):
 def _hw_args(p):
     p.add_argument("--mult", choices=MULT_MODES, default="csd",
                    help="constant multiplication: shift-add on canonical signed "
-                        "digits (default) or one hardware multiplier per weight")
-    p.add_argument("--pipeline", type=_number(int, 0, 1000), default=3, metavar="N",
-                   help="a pipeline register every N adder/activation levels "
-                        "(default 3; 0: input and output registers only)")
+                        "digits with shared sub-expressions (csd, default), the same "
+                        "without sharing (csd-per-weight), or one hardware multiplier "
+                        "per weight (dsp)")
+    p.add_argument("--pipeline", type=_number(int, 0, 1000), default=None, metavar="N",
+                   help="a pipeline register every N adder/activation levels, overriding "
+                        "the clock target (0: input and output registers only)")
+    p.add_argument("--clock-target", type=_clock_target, default=None, metavar="MHZ|NS",
+                   help="place pipeline registers by estimated delay so that every stage "
+                        "meets this clock (MHz, or a period such as 6.5ns) with the fewest "
+                        "cycles and register bits (default: ecp5 75, ice40 40, xc7 200, "
+                        "asic 500 MHz, for --target or the board)")
     p.add_argument("--io", choices=("parallel", "stream", "auto"), default=None,
                    help="parallel: the whole input vector at once (default of build, sim "
                         "and estimate); stream: an image one pixel per in_valid/in_ready "

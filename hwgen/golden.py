@@ -18,11 +18,13 @@ from pathlib import Path
 from .designs import design_dir, design_names
 from .options import HardwareOptions
 
-# Fully parallel (the default of `hwgen build`), hardware multipliers, folded, and (for
-# the designs that stream: the CNNs) streaming.
+# Fully parallel (the default of `hwgen build`: shared sums, registers by delay for
+# ECP5's default clock), per-weight sums and hardware multipliers with a register every 3
+# levels, folded, and (for the designs that stream: the CNNs) streaming.
 VARIANTS = {
-    "csd-pipeline3": HardwareOptions(),
-    "dsp-pipeline3": HardwareOptions(mult="dsp"),
+    "csd": HardwareOptions(),
+    "csd-per-weight-pipeline3": HardwareOptions(mult="csd-per-weight", pipeline=3),
+    "dsp-pipeline3": HardwareOptions(mult="dsp", pipeline=3),
     "csd-reuse4": HardwareOptions(reuse=4),
     "csd-stream": HardwareOptions(io="stream"),
 }

@@ -52,17 +52,22 @@ class FrontendOptions:
 
 # How the hardware takes its input: whole vectors, or images a pixel at a time.
 IO_MODES = ("parallel", "stream")
-MULT_MODES = ("csd", "dsp")
+MULT_MODES = ("csd", "csd-per-weight", "dsp")
 
 
 @dataclass(frozen=True)
 class HardwareOptions:
     """How to build the datapath.
 
-    mult: "csd" (shift-add on canonical signed digits, no multipliers) or "dsp" (one
-    hardware multiplier per non-power-of-two weight).
-    pipeline: a register every this many combinational levels (adder levels, activations);
-    0 registers only the inputs and outputs.
+    mult: "csd" (shift-add on canonical signed digits, no multipliers, sums that several
+    outputs share built once), "csd-per-weight" (the same digits, every output its own
+    adder tree: for comparison) or "dsp" (one hardware multiplier per non-power-of-two
+    weight).
+    pipeline: None (default): registers placed by estimated delay (`ir/delay.py`) for
+    `clock_target` MHz on `target` (default: the target's clock), the fewest stages that
+    meet it with the fewest register bits; N: a register every N combinational levels
+    (adder levels, activations), the manual override; 0 registers only the inputs and
+    outputs.
     reuse: 1 computes every dense layer fully in parallel (one vector per clock); R > 1
     folds each dense layer onto the fewest multiply-accumulate lanes that take at most R
     cycles per vector (hls4ml's reuse factor); `layer_reuse` overrides it by Keras layer.
@@ -71,10 +76,12 @@ class HardwareOptions:
     """
 
     mult: str = "csd"
-    pipeline: int = 3
+    pipeline: int | None = None
     reuse: int = 1
     layer_reuse: Mapping[str, int] = field(default_factory=dict)
     io: str = "parallel"     # "parallel": a whole vector per clock; "stream": pixels
+    clock_target: float | None = None      # MHz; None: the target's default
+    target: str = "ecp5"                   # the device family the schedule is timed for
 
     def reuse_for(self, layer: str) -> int:
         return self.layer_reuse.get(layer, self.reuse)
@@ -109,9 +116,18 @@ class HardwareOptions:
     def __post_init__(self):
         if self.mult not in MULT_MODES:
             raise HwgenError(f"mult must be one of {', '.join(MULT_MODES)}, not {self.mult!r}")
-        if not isinstance(self.pipeline, int) or self.pipeline < 0:
+        if self.pipeline is not None and (not isinstance(self.pipeline, int)
+                                          or self.pipeline < 0):
             raise HwgenError(f"pipeline must be a whole number of levels >= 0, "
                              f"not {self.pipeline!r}")
+        if self.clock_target is not None and not (
+                isinstance(self.clock_target, (int, float)) and self.clock_target > 0):
+            raise HwgenError(f"clock target must be a positive frequency in MHz (or "
+                             f"'10ns'), not {self.clock_target!r}")
+        from .ir.delay import MODELS
+        if self.target not in MODELS:
+            raise HwgenError(f"target must be one of {', '.join(MODELS)}, "
+                             f"not {self.target!r}")
         if self.io not in IO_MODES:
             raise HwgenError(f"io must be one of {', '.join(IO_MODES)}, not {self.io!r}")
         for where, r in [("--reuse", self.reuse)] + [
@@ -122,6 +138,10 @@ class HardwareOptions:
 
     def as_dict(self) -> dict:
         d = {"mult": self.mult, "pipeline": self.pipeline, "reuse": self.reuse}
+        if self.pipeline is None:
+            from .ir.delay import model
+            d["clock_target_mhz"] = self.clock_target or model(self.target).default_mhz
+            d["timed_for"] = self.target
         if self.layer_reuse:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
         if self.io != "parallel":

@@ -16,8 +16,8 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
     """The hardware pass pipeline (ranges, pruning, constant multiplies, widths, pipeline);
     with `dump_dir`, the IR after each pass goes to `dump_dir/NN-<pass>.txt`."""
     from ..passes.pipelines import hardware
-    return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse).run(graph,
-                                                                        dump_dir=dump_dir)
+    return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse, hw.clock_target,
+                    hw.target).run(graph, dump_dir=dump_dir)
 
 
 def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
@@ -237,7 +237,8 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         if part is None:
             return None, 0
         low = hardware(hw.mult, hw.pipeline, 1,
-                       {layer: r for layer in layers_of(part)} if r > 1 else {}).run(part)
+                       {layer: r for layer in layers_of(part)} if r > 1 else {},
+                       hw.clock_target, hw.target).run(part)
         products = sum(n.stats()[2] for n in low.nodes)
         return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), products
 

@@ -14,74 +14,66 @@ from .component import Layer, element_shape, ranged_signal
 
 
 class LinearSumLayer(Layer):
-    """Balanced adder trees of shifted (csd) or multiplied (dsp) inputs, exact widths."""
+    """The layer's adder graph (`ir/adder_graph.py`) level by level: shifted (csd) or
+    multiplied (dsp) inputs, shared sums once, exact widths; after each level the schedule
+    registers, only the values a later level or an output still reads."""
 
     def compute(self, m: Module) -> list:
-        node = self.node
+        graph = self.node.graph
         x = self.inputs
-        trees = node.trees
         signal_of: dict[int, object] = {}
-        multiplies = node.multiplies
-        for j, tree in enumerate(trees):
-            for k, leaf in enumerate(tree.levels[0]):
-                signal_of[id(leaf)] = self._leaf(m, leaf, x, f"p{j}_{k}", multiplies)
-        level = 0
-        if multiplies:
-            level = 1
-            self._restage(m, level, trees, 0, signal_of)
-        for k in range(1, max(t.depth for t in trees) + 1):
-            level += 1
-            for j, tree in enumerate(trees):
-                if k > tree.depth:
-                    continue
-                for i, n in enumerate(tree.levels[k]):
-                    if n.a is not None and n.level == k:     # else carried up as is
-                        a, b = signal_of[id(n.a)], signal_of[id(n.b)]
-                        expr = b - a if n.sub == "a" else a - b if n.sub == "b" else a + b
-                        signal_of[id(n)] = ranged_signal(m, expr, n.lo, n.hi, f"n{j}_{k}_{i}")
-            self._restage(m, level, trees, k, signal_of)
+        by_level: dict[int, list] = {}
+        for n in graph.nodes:
+            if n.is_constant:
+                signal_of[id(n)] = Const(n.value, element_shape(n.value, n.value))
+            elif not n.is_adder and n.factor == 1:
+                signal_of[id(n)] = x[n.source]
+            else:
+                by_level.setdefault(n.level, []).append(n)
+        for level in range(1, graph.depth + 1):
+            for n in by_level.get(level, ()):
+                if n.is_adder:
+                    a, b = (_edge(signal_of, r) for r in (n.a, n.b))
+                    expr = b - a if n.a.neg else a - b if n.b.neg else a + b
+                else:                                  # a dsp product
+                    expr = x[n.source] * n.factor
+                signal_of[id(n)] = ranged_signal(m, expr, n.lo, n.hi, n.name)
+            if level in self.node.register_after:
+                live = graph.live_after(level)
+                regs = self.stage(m, level, [signal_of[id(n)] for n in live])
+                for n, r in zip(live, regs):
+                    signal_of[id(n)] = r
         out = []
-        for tree in trees:
-            root = signal_of[id(tree.root)]
-            out.append(-root if tree.root.neg else root)
+        for r in graph.outputs:
+            v = _edge(signal_of, r)
+            out.append(-v if r.neg else v)
         return out
 
-    def _leaf(self, m, leaf, x, name, multiplies):
-        t = leaf.term
-        if t.source < 0:
-            return Const(t.value, element_shape(t.value, t.value))
-        if multiplies and abs(t.coeff) > 1:
-            return ranged_signal(m, (x[t.source] * abs(t.coeff)) << t.shift, leaf.lo, leaf.hi,
-                                 name)
-        return x[t.source] << t.shift
 
-    def _restage(self, m, level, trees, k, signal_of):
-        """Register the frontier of every tree after tree level `k`, if scheduled."""
-        if level not in self.node.register_after:
-            return
-        frontier = [n for tree in trees for n in tree.levels[min(k, tree.depth)]
-                    if not isinstance(signal_of[id(n)], Const)]   # constants need no timing
-        values = [signal_of[id(n)] for n in frontier]
-        values = [v if isinstance(v, Signal) else ranged_signal(m, v, n.lo, n.hi, f"l{level}_{i}")
-                  for i, (v, n) in enumerate(zip(values, frontier))]
-        regs = self.stage(m, level, values)
-        for n, r in zip(frontier, regs):
-            signal_of[id(n)] = r
+def _edge(signal_of, ref):
+    """The node a graph edge reads, shifted (its sign is the reader's business)."""
+    v = signal_of[id(ref.node)]
+    return v << ref.shift if ref.shift else v
 
 
 @register
 @dataclass(eq=False, frozen=True)
 class LinearSum(Node):
     """`mult` says how the products are built: "generic" (one term per non-zero weight),
-    "csd" (each term a signed power of two: a shift, added or subtracted) or "dsp" (each
-    term an odd constant times a shifted input: one hardware multiplier, or a shift when
-    the constant is 1). `trees` holds one `adder_tree.Tree` per output once widths are
-    inferred. `passes.fold_layers` replaces a folded one by a `FoldedLinearSum`
+    "csd" (each term a signed power of two: a shift, added or subtracted, with sums that
+    several outputs share computed once: `shared`), "csd-per-weight" (the same digits,
+    every output on its own) or "dsp" (each term an odd constant times a shifted input:
+    one hardware multiplier, or a shift when the constant is 1). A term's source at or
+    beyond the input size `n` is the shared sum `shared[source - n]`, a pair of terms over
+    earlier sources (`ir/cmvm.py`). `graph` is the `adder_graph.AdderGraph` once widths
+    are inferred. `passes.fold_layers` replaces a folded one by a `FoldedLinearSum`
     (`linear_sum_folded.py`)."""
 
     terms: list = field(default=None, repr=False)     # per output: tuple[Term, ...]
     mult: str = "generic"
-    trees: list | None = field(default=None, repr=False)
+    shared: tuple = ()                                # (Term, Term) per shared sum
+    n_in: int = 0                                     # the input size, with `shared`
+    graph: object = field(default=None, repr=False)
     op = "linear_sum"
 
     @property
@@ -91,7 +83,15 @@ class LinearSum(Node):
                                           for col in self.terms for t in col)
 
     def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
-        """(effective weights [n_in, out] and constants [out]) as Python ints."""
+        """(effective weights [n_in, out] and constants [out]) as Python ints, shared sums
+        expanded."""
+        basis = [{i: 1} for i in range(n_in)]
+        for ta, tb in self.shared:
+            v = {}
+            for t in (ta, tb):
+                for i, c in basis[t.source].items():
+                    v[i] = v.get(i, 0) + t.value * c
+            basis.append(v)
         w = np.zeros((n_in, len(self.terms)), dtype=object)
         c = np.zeros(len(self.terms), dtype=object)
         for j, terms in enumerate(self.terms):
@@ -99,7 +99,8 @@ class LinearSum(Node):
                 if t.source < 0:
                     c[j] += t.value
                 else:
-                    w[t.source, j] += t.value
+                    for i, k in basis[t.source].items():
+                        w[i, j] += t.value * k
         return w, c
 
     def evaluate(self, src, x):
@@ -118,28 +119,29 @@ class LinearSum(Node):
         return lo.reshape(self.shape), hi.reshape(self.shape)
 
     def logic_levels(self) -> int:
-        depth = max(t.depth for t in self.trees)
-        return depth + (1 if self.multiplies else 0)
+        return self.graph.depth
 
     def stats(self):
         """Every product that is left (pruned weights have no term) counts as a weight,
         a non-zero weight and a multiply-accumulate."""
-        products = len({(t.source, j) for j, col in enumerate(self.terms) for t in col
-                        if t.source >= 0})
+        n_in = self.n_in if self.shared else \
+            max([t.source + 1 for col in self.terms for t in col] + [0])
+        w, _ = self.matrix(n_in)
+        products = int(np.count_nonzero(w))
         return products, products, products
 
     def details(self):
         terms = sum(len(c) for c in self.terms)
-        lines = [f"{self.mult} terms={terms} (products and constants)"]
-        if self.trees:
-            acc = [t.root.type.width for t in self.trees]
-            lines.append(f"adder trees: {sum(t.adders for t in self.trees)} adders, "
-                         f"depth {max(t.depth for t in self.trees)}, accumulators "
-                         f"{min(acc)}..{max(acc)} bits")
+        lines = [f"{self.mult} terms={terms} (products and constants)"
+                 + (f", {len(self.shared)} shared sums" if self.shared else "")]
+        if self.graph:
+            acc = [r.node.type.width + r.shift for r in self.graph.outputs]
+            lines.append(f"adder graph: {self.graph.adders} adders, depth "
+                         f"{self.graph.depth}, accumulators {min(acc)}..{max(acc)} bits")
         return lines
 
     def component(self, src):
-        """Balanced adder trees at full rate."""
+        """The adder graph at full rate."""
         return LinearSumLayer(self, src)
 
     def hls_precision(self):
@@ -148,17 +150,23 @@ class LinearSum(Node):
 
     def manifest_fields(self):
         return {"mult": self.mult, "terms": sum(len(c) for c in self.terms),
-                "adders": sum(t.adders for t in self.trees),
-                "multipliers": sum(1 for c in self.terms for t in c
-                                   if t.source >= 0 and abs(t.coeff) > 1)}
+                "shared_sums": len(self.shared), "adders": self.graph.adders,
+                "multipliers": self.graph.products}
 
     def problems(self, src):
         out = [] if len(self.terms) == self.size else \
             [f"{len(self.terms)} term lists for {self.size} outputs"]
-        if any(t.source >= src.size for col in self.terms for t in col):
-            out.append(f"a term reads beyond the input's {src.size} elements")
-        if self.trees is not None and len(self.trees) != self.size:
-            out.append(f"{len(self.trees)} adder trees for {self.size} outputs")
+        if self.shared and self.n_in != src.size:
+            out.append(f"shared sums counted from {self.n_in} inputs, not {src.size}")
+        n = src.size + len(self.shared)
+        if any(t.source >= n for col in self.terms for t in col):
+            out.append(f"a term reads beyond the input's {src.size} elements and "
+                       f"{len(self.shared)} shared sums")
+        for k, pair in enumerate(self.shared):
+            if any(not 0 <= t.source < src.size + k for t in pair):
+                out.append(f"shared sum {k} reads a source that is not an input or an "
+                           "earlier shared sum")
+        if self.graph is not None and len(self.graph.outputs) != self.size:
+            out.append(f"{len(self.graph.outputs)} adder graph outputs for {self.size} "
+                       "outputs")
         return out
-
-

@@ -1,15 +1,15 @@
-"""Build each `LinearSum` output's balanced adder tree with exact per-node widths.
+"""Build each `LinearSum`'s adder graph with exact per-node widths.
 
 Needs `InferRanges` (input code bounds per element). Every partial sum gets the narrowest
-two's complement width its exact interval needs (see `ir/adder_tree.py`), so no adder can
-overflow and none is wider than it must be. The root's interval must equal the layer's
+two's complement width its exact interval needs (see `ir/adder_graph.py`), so no adder can
+overflow and none is wider than it must be. Each output's interval must equal the layer's
 exact per-neuron range; a mismatch is a bug, reported as such.
 """
 from __future__ import annotations
 
 import dataclasses
 
-from ..ir import adder_tree
+from ..ir import adder_graph
 from ..ir.graph import Graph
 from ..ir.rewrite import replacing, rewrite
 from ..ops import LinearSum
@@ -19,19 +19,18 @@ class InferWidths:
     name = "infer-widths"
 
     def run(self, graph: Graph) -> Graph:
-        return rewrite(graph, replacing(LinearSum, _with_trees))
+        return rewrite(graph, replacing(LinearSum, _with_graph))
 
 
-def _with_trees(node: LinearSum, src) -> LinearSum:
+def _with_graph(node: LinearSum, src) -> LinearSum:
     if src.lo is None:
         raise ValueError("InferWidths needs InferRanges first")
     lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
-    trees = [adder_tree.build(col, lo, hi) for col in node.terms]
+    graph = adder_graph.build(node.terms, node.shared, src.size, lo, hi)
     out_lo, out_hi = node.lo.reshape(-1), node.hi.reshape(-1)
-    for j, tree in enumerate(trees):
-        root = tree.root
-        value = (-root.hi, -root.lo) if root.neg else (root.lo, root.hi)
-        if value != (int(out_lo[j]), int(out_hi[j])):
-            raise AssertionError(f"{node.name}[{j}]: tree range {value} differs from "
-                                 f"the layer range [{out_lo[j]}, {out_hi[j]}]")
-    return dataclasses.replace(node, trees=trees)
+    for j, ref in enumerate(graph.outputs):
+        if (ref.lo, ref.hi) != (int(out_lo[j]), int(out_hi[j])):
+            raise AssertionError(f"{node.name}[{j}]: adder graph range [{ref.lo}, "
+                                 f"{ref.hi}] differs from the layer range "
+                                 f"[{out_lo[j]}, {out_hi[j]}]")
+    return dataclasses.replace(node, graph=graph)

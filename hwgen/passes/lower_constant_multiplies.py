@@ -1,8 +1,9 @@
 """Turn each weight product into the hardware that computes it.
 
-`csd` (default): a product `w * x` becomes one term per canonical-signed-digit of `w`,
-each a shifted `x` added or subtracted: multiplierless shift-add, at most ceil(bits/2)
-terms per weight. `dsp`: `w = m * 2**s` with `m` odd becomes one term `m * (x << s)`, one
+`csd` (default) and `csd-per-weight`: a product `w * x` becomes one term per
+canonical-signed-digit of `w`, each a shifted `x` added or subtracted: multiplierless
+shift-add, at most ceil(bits/2) terms per weight (`csd` then shares the sums several
+outputs have in common, `passes/share_subexpressions.py`). `dsp`: `w = m * 2**s` with `m` odd becomes one term `m * (x << s)`, one
 hardware multiplier (a DSP block on FPGAs). Power-of-two weights are plain shifts in both
 modes. Terms are ordered by input so that the digits of one weight are added first.
 """
@@ -35,7 +36,7 @@ class LowerConstantMultiplies:
         for t in sorted(col, key=lambda t: (t.source < 0, t.source)):
             if t.source < 0:
                 out.append(t)                        # a constant needs no multiplier
-            elif self.mult == "csd":
+            elif self.mult in ("csd", "csd-per-weight"):
                 out += [Term(t.source, sign, t.shift + s) for s, sign in csd_digits(t.coeff)]
             else:
                 s = (abs(t.coeff) & -abs(t.coeff)).bit_length() - 1   # trailing zeros

@@ -16,6 +16,7 @@ from .lower_constant_multiplies import LowerConstantMultiplies
 from .lower_float32_average import LowerFloat32Average
 from .lower_float32_quantize import LowerFloat32Quantize
 from .schedule_pipeline import DEFAULT_EVERY, SchedulePipeline
+from .share_subexpressions import ShareSubexpressions
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,16 @@ class Pipeline:
 DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
 
 
-def hardware(mult: str = "csd", pipeline: int = DEFAULT_EVERY, reuse: int = 1,
-             layer_reuse=None) -> Pipeline:
+def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int = 1,
+             layer_reuse=None, clock_mhz: float | None = None,
+             target: str = "ecp5") -> Pipeline:
     """The lowering for the RTL back end: ranges, float32 casts and averages, pruned weights
-    (dense and convolution kernels to linear sums), constant
-    multiplications, exact adder-tree widths, folding by the reuse factor, pipeline
-    schedule."""
+    (dense and convolution kernels to linear sums), constant multiplications, folding by
+    the reuse factor, shared sub-expressions of the layers left at full rate, exact
+    adder-graph widths, pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on
+    `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
-                     DropPrunedWeights(), LowerConstantMultiplies(mult), InferWidths(),
-                     FoldLayers(reuse, layer_reuse), SchedulePipeline(pipeline)))
+                     DropPrunedWeights(), LowerConstantMultiplies(mult),
+                     FoldLayers(reuse, layer_reuse), ShareSubexpressions(), InferWidths(),
+                     SchedulePipeline(pipeline, clock_mhz, target)))

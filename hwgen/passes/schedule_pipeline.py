@@ -1,12 +1,18 @@
-"""Place pipeline registers every `every` combinational levels along every path, and
-balance the branches of a DAG so that they meet in the same cycle.
+"""Place pipeline registers, by estimated delay for a clock target or every `every`
+combinational levels, and balance the branches of a DAG so that they meet in the same
+cycle.
 
-A level is one adder level of a tree (plus one for the multipliers in `dsp` mode), one
-activation (relu, step function, scale-shift), one of a quantize's two (rounding, then
-saturation), or a merge's levels. The count runs across layers, so registers fall at a
-steady rhythm; a node starts counting from the longest count among its inputs. No
-register goes after the last level before an output (the top's output register follows
-anyway). The argmax of a model that ended in softmax starts after a register of its own
+A level is one adder level of a linear sum's adder graph (the multipliers in `dsp` mode
+are one), one activation (relu, step function, scale-shift), one of a quantize's two
+(rounding, then saturation), or a merge's levels. By delay (the default), each level
+costs its estimated time on the target (`ir/delay.py`: wider adders take longer) and a
+stage may hold as many as the clock allows: on a chain of layers the schedule is the
+optimum (fewest stages, then fewest register bits: a cut goes where the live values are
+narrowest, often a layer's input rather than the middle of its sums); on a DAG each path
+registers when its next level would overrun the clock. By count (`--pipeline N`), the
+count runs across layers, so registers fall at a steady rhythm; a node starts counting
+from the longest count among its inputs. No register goes after the last level before
+an output (the top's output register follows anyway). The argmax of a model that ended in softmax starts after a register of its own
 and is a tree of comparisons with a register after every level (it is small).
 `every=0` leaves only the input and output registers. A folded layer
 (`FoldedLinearSum`) has its own pipeline and registered outputs: the count starts again
@@ -21,13 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..ir import delay
 from ..ir.graph import Graph
 from ..ops import FoldedLinearSum, Node
 
-# Measured on digits_mlp_pruned (ecp5, Yosys): a register every 2 levels costs 4624
-# flip-flops, every 3 levels 2580, every 4 levels 1739. 3 keeps a stage at about three
-# carry chains.
-DEFAULT_EVERY = 3
+# The default schedule: by delay for the target's clock (`every=None`). With a count
+# instead, measured on digits_mlp_pruned (ecp5, Yosys, before shared sums): a register
+# every 2 levels cost 4624 flip-flops, every 3 levels 2580, every 4 levels 1739.
+DEFAULT_EVERY = None
 
 
 def levels(node: Node) -> int:
@@ -137,41 +144,194 @@ def _latches(graph: Graph) -> Graph:
 
 
 class SchedulePipeline:
+    """`every=N`: a register every N levels (the manual override, `--pipeline N`).
+    `every=None`: registers by estimated delay for a clock of `clock_mhz` (default: the
+    target's, `ir/delay.py`): the fewest stages whose every path fits the clock, and
+    among schedules with that many, the one whose registers hold the fewest bits (only
+    the values live at a cut are registered, and a layer's inputs or outputs are often
+    far narrower than its partial sums)."""
+
     name = "schedule-pipeline"
 
-    def __init__(self, every: int = DEFAULT_EVERY):
-        if not isinstance(every, int) or every < 0:
+    def __init__(self, every: int | None = DEFAULT_EVERY, clock_mhz: float | None = None,
+                 target: str = "ecp5"):
+        if every is not None and (not isinstance(every, int) or every < 0):
             raise ValueError(f"pipeline must be a whole number of levels >= 0, not {every!r}")
         self.every = every
+        self.model = delay.model(target)
+        self.clock_mhz = clock_mhz or self.model.default_mhz
+        if self.clock_mhz <= 0:
+            raise ValueError(f"clock target must be positive, not {clock_mhz!r}")
 
     def run(self, graph: Graph) -> Graph:
-        # Levels still to come on the longest path after each node (0 at an output:
-        # no register right before the output register).
-        after: dict[str, int] = {}
-        for node in reversed(graph.nodes):
-            after[node.name] = max((levels(r) + after[r.name]
-                                    for r in graph.consumers(node.name)), default=0)
-        count: dict[str, int] = {}
-        nodes = []
-        for node in graph.nodes:
-            if node.own_latency:
-                count[node.name] = 0      # a folded layer's outputs are registered
-                nodes.append(dataclasses.replace(node, register_after=()))
-                continue
-            c = max((count[i] for i in node.inputs), default=0)
-            regs, n = [], levels(node)
-            for level in range(1, n + 1):
-                c += 1
-                if self.every and c % self.every == 0 and (level < n or after[node.name]):
-                    regs.append(level)
-            count[node.name] = c
-            nodes.append(dataclasses.replace(node, register_after=tuple(regs)))
+        if self.every is None:
+            regs = _by_delay(graph, self.model, self.model.budget(self.clock_mhz))
+        else:
+            regs = _by_count(graph, self.every)
+        nodes = [dataclasses.replace(n, register_after=regs.get(n.name, ()))
+                 for n in graph.nodes]
         graph = _latches(dataclasses.replace(graph, nodes=nodes))
         amax = ()
-        if graph.softmax_removed and self.every:
+        if graph.softmax_removed and self.every != 0:
             depth = argmax_levels(graph.output.size)
             # A comparison and a select is about as deep as two adder levels, and the
             # tree is small: a register after every level (digits_mlp_pruned on ECP5:
             # 37 MHz unregistered, 49 MHz every 3 levels, argmax then still critical).
             amax = tuple(range(1, depth))
         return dataclasses.replace(graph, argmax_register_after=amax)
+
+
+def _by_count(graph: Graph, every: int) -> dict[str, tuple[int, ...]]:
+    """A register every `every` levels, counted across layers."""
+    after = _levels_after(graph)
+    count: dict[str, int] = {}
+    out = {}
+    for node in graph.nodes:
+        if node.own_latency:
+            count[node.name] = 0      # a folded layer's outputs are registered
+            continue
+        c = max((count[i] for i in node.inputs), default=0)
+        regs, n = [], levels(node)
+        for level in range(1, n + 1):
+            c += 1
+            if every and c % every == 0 and (level < n or after[node.name]):
+                regs.append(level)
+        count[node.name] = c
+        out[node.name] = tuple(regs)
+    return out
+
+
+def _levels_after(graph: Graph) -> dict[str, int]:
+    """Levels still to come on the longest path after each node (0 at an output: no
+    register right before the output register)."""
+    after: dict[str, int] = {}
+    for node in reversed(graph.nodes):
+        after[node.name] = max((levels(r) + after[r.name]
+                                for r in graph.consumers(node.name)), default=0)
+    return after
+
+
+def level_delays(node: Node, model) -> list[tuple[float, int]]:
+    """Per level of a node, (its fixed time in ns, the width of its widest adder)."""
+    from ..ops import LinearSum
+    if node.own_latency:
+        return []
+    if isinstance(node, LinearSum):
+        g = node.graph
+        out = [(0.0, 0)] * g.depth
+        for n in g.nodes:
+            if n.level:
+                t, w = out[n.level - 1]
+                if n.is_adder:
+                    out[n.level - 1] = (max(t, model.level_ns), max(w, n.type.width))
+                else:
+                    out[n.level - 1] = (max(t, model.multiply_ns), w)
+        return out
+    width = max(_widths(node) + [1])
+    return [(model.level_ns, width)] * levels(node)
+
+
+def _widths(node: Node) -> list[int]:
+    from ..ir.types import FixedType
+    if node.lo is None:
+        return [node.type.width]
+    lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
+    return [FixedType.for_range(int(a), int(b), 0).width for a, b in zip(lo, hi)]
+
+
+def live_bits(node: Node, level: int) -> int:
+    """Bits a register after `level` of `node` holds."""
+    from ..ops import LinearSum
+    if isinstance(node, LinearSum):
+        return sum(n.type.width for n in node.graph.live_after(level))
+    return sum(_widths(node))
+
+
+def _by_delay(graph: Graph, model, budget: float) -> dict[str, tuple[int, ...]]:
+    if _is_chain(graph):
+        return _chain_schedule(graph, model, budget)
+    return _greedy_schedule(graph, model, budget)
+
+
+def _is_chain(graph: Graph) -> bool:
+    """One path: every node reads the one before it, and only the last is an output."""
+    nodes = graph.nodes
+    return all(n.inputs == (p.name,) for p, n in zip(nodes, nodes[1:])) \
+        and tuple(graph.output_names) == (nodes[-1].name,) \
+        and not any(n.own_latency for n in nodes) \
+        and all(len(graph.consumers(n.name)) == 1 for n in nodes[:-1])
+
+
+def _chain_schedule(graph: Graph, model, budget: float) -> dict[str, tuple[int, ...]]:
+    """Exact for a chain: over the cut points (after each level), the fewest stages
+    within `budget`, then the fewest register bits (a small dynamic programme). A
+    level longer than the budget gets a stage of its own."""
+    slots = []                                  # (node name, level, (t, w), bits)
+    for node in graph.nodes:
+        for k, d in enumerate(level_delays(node, model), 1):
+            slots.append((node.name, k, d, live_bits(node, k)))
+    n = len(slots)
+    inf = (float("inf"), float("inf"))
+    best = [inf] * (n + 1)                      # best[i]: a cut after slot i - 1
+    back = [-1] * (n + 1)
+    best[0] = (0, 0)
+    for i in range(n + 1):                      # the stage after a cut at i
+        if best[i] == inf:
+            continue
+        t, w = 0.0, 0
+        for j in range(i, n):
+            t, w = t + slots[j][2][0], max(w, slots[j][2][1])
+            if model.stage(t, w) > budget and j > i:
+                break
+            if j + 1 == n:                      # the output register ends this stage
+                cand = best[i]
+            else:
+                cand = (best[i][0] + 1, best[i][1] + slots[j][3])
+            if cand < best[j + 1]:
+                best[j + 1], back[j + 1] = cand, i
+    regs: dict[str, list[int]] = {}
+    j = back[n]
+    while j > 0:
+        name, level = slots[j - 1][0], slots[j - 1][1]
+        regs.setdefault(name, []).append(level)
+        j = back[j]
+    return {k: tuple(sorted(v)) for k, v in regs.items()}
+
+
+def _greedy_schedule(graph: Graph, model, budget: float) -> dict[str, tuple[int, ...]]:
+    """Any DAG: walk the levels in order and register after a level when the next one
+    (in this node or in any reader) would overrun `budget`. Each path's time counts from
+    its last register; a node starts at the latest of its inputs."""
+    delays_of = {n.name: level_delays(n, model) for n in graph.nodes}
+    first: dict[str, tuple] = {}                # the first level, through level-less
+    for node in reversed(graph.nodes):          # nodes (reshapes)
+        d = delays_of[node.name]
+        readers = [first[r.name] for r in graph.consumers(node.name)]
+        first[node.name] = d[0] if d else (max([r[0] for r in readers] + [0.0]),
+                                           max([r[1] for r in readers] + [0]))
+    at: dict[str, tuple] = {}
+    out = {}
+    for node in graph.nodes:
+        if node.own_latency:
+            at[node.name] = (0.0, 0)
+            continue
+        t = max([at[i][0] for i in node.inputs] + [0.0])
+        w = max([at[i][1] for i in node.inputs] + [0])
+        d = delays_of[node.name]
+        readers = graph.consumers(node.name)
+        regs = []
+        for k, (dt, dw) in enumerate(d, 1):
+            t, w = t + dt, max(w, dw)
+            if k < len(d):
+                nxt = d[k]
+            elif readers:
+                nxt = (max(first[r.name][0] for r in readers),
+                       max(first[r.name][1] for r in readers))
+            else:
+                nxt = (0.0, 0)                  # the output register follows
+            if nxt[0] and model.stage(t + nxt[0], max(w, nxt[1])) > budget:
+                regs.append(k)
+                t, w = 0.0, 0
+        at[node.name] = (t, w)
+        out[node.name] = tuple(regs)
+    return out

@@ -26,6 +26,7 @@ CASES = [  # seed, mult, signed input, sparsity, pipeline
     (0, "csd", True, 0.0, 2), (1, "dsp", False, 0.0, 1), (2, "csd", False, 0.6, 0),
     pytest.param(3, "dsp", True, 0.6, 3, marks=_SLOW),
     pytest.param(4, "csd", True, 0.3, 1, marks=_SLOW),
+    (6, "csd-per-weight", True, 0.3, 1), (7, "csd", None, 0.0, None),
     pytest.param(5, "dsp", None, 0.0, 2, marks=_SLOW),
     # an unsigned WRAP quantizer wider than its negative rounded range (sign extension)
     (24, "csd", False, 0.8, 2),

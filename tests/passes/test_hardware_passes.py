@@ -22,17 +22,15 @@ def _same(a, b, n=3000, seed=0):
 
 
 @pytest.mark.parametrize("seed", range(20))
-@pytest.mark.parametrize("mult", ["csd", "dsp"])
+@pytest.mark.parametrize("mult", ["csd", "csd-per-weight", "dsp"])
 def test_lowering_keeps_results_on_random_graphs(seed, mult):
     g = random_graph(seed, sparsity=0.5 if seed % 2 else 0.0)
     lowered = pipelines.hardware(mult, seed % 4).run(g)
     _same(g, lowered)
     for node in lowered.nodes:
         if isinstance(node, LinearSum):
-            for tree in node.trees:
-                for level in tree.levels:     # every stored value fits its exact width
-                    for t in level:
-                        assert t.type.min_code <= t.lo <= t.hi <= t.type.max_code
+            for n in node.graph.nodes:        # every stored value fits its exact width
+                assert n.type.min_code <= n.lo <= n.hi <= n.type.max_code
 
 
 @pytest.mark.parametrize("name", design_names())
@@ -66,10 +64,10 @@ def test_accumulator_widths_are_per_neuron_and_exact():
     _, g = hwgen.compile_model("jet_tagger")
     lowered = pipelines.hardware("csd").run(g)
     fc1 = lowered.node("fc1")
-    widths = {tree.root.type.width for tree in fc1.trees}
+    widths = {r.node.type.width + r.shift for r in fc1.graph.outputs}
     assert len(widths) > 1                  # neurons differ: each is as wide as it needs
-    for j, tree in enumerate(fc1.trees):    # and exactly the layer's per-neuron range
-        assert (tree.root.lo, tree.root.hi) == (int(fc1.lo[j]), int(fc1.hi[j]))
+    for j, r in enumerate(fc1.graph.outputs):   # and exactly the layer's per-neuron range
+        assert (r.lo, r.hi) == (int(fc1.lo[j]), int(fc1.hi[j]))
 
 
 @pytest.mark.parametrize("every", [0, 1, 2, 3])
@@ -104,19 +102,31 @@ def test_float32_rounding_becomes_an_exact_step_function():
     _same(g, stepped, n=5000)
 
 
-@pytest.mark.parametrize("mult", ["csd", "dsp"])
-def test_adder_count_is_terms_minus_one_per_output(mult):
+@pytest.mark.parametrize("mult", ["csd", "csd-per-weight", "dsp"])
+def test_adder_count_is_terms_minus_one_per_output_plus_shared_sums(mult):
     _, g = hwgen.compile_model("digits_mlp_pruned")
     for node in pipelines.hardware(mult).run(g).nodes:
         if isinstance(node, LinearSum):
-            for col, tree in zip(node.terms, node.trees):
-                assert tree.adders == max(len(col), 1) - 1 + int(tree.root.neg)
+            negated = sum(1 for r in node.graph.outputs if r.neg and not r.node.is_constant)
+            assert node.graph.adders == len(node.shared) + negated + sum(
+                max(len(col), 1) - 1 for col in node.terms)
+            assert bool(node.shared) == (mult == "csd")
+
+
+@pytest.mark.parametrize("name", ["jet_tagger", "digits_mlp_pruned", "digits_cnn"])
+def test_shared_sums_take_fewer_adders_than_per_weight_trees(name):
+    _, g = hwgen.compile_model(name)
+
+    def adders(mult):
+        return sum(n.graph.adders for n in pipelines.hardware(mult).run(g).nodes
+                   if isinstance(n, LinearSum))
+    assert adders("csd") < 0.8 * adders("csd-per-weight")
 
 
 def test_default_pipeline_agrees_between_options_and_pass():
     from hwgen.options import HardwareOptions
     from hwgen.passes.schedule_pipeline import DEFAULT_EVERY
-    assert HardwareOptions().pipeline == DEFAULT_EVERY
+    assert HardwareOptions().pipeline == DEFAULT_EVERY is None     # by delay
 
 
 @pytest.mark.parametrize("signed", [True, False, None])

@@ -1,0 +1,48 @@
+"""Compute the sums that several outputs of a `LinearSum` share once (CMVM, `ir/cmvm.py`).
+
+For `mult="csd"` layers left at full rate (after `FoldLayers`: a folded layer's lanes
+step through its weights and share nothing): the layer's signed power-of-two terms
+become `shared` sums plus, per output, the terms left over them. Constants stay as they
+are. The effective matrix is unchanged, which the IR verifier and the reference check.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..ir import cmvm
+from ..ir.graph import Graph
+from ..ir.rewrite import replacing, rewrite
+from ..ir.term import Term
+from ..ops import LinearSum
+from .csd import csd_digits
+
+
+class ShareSubexpressions:
+    name = "share-subexpressions"
+
+    def __init__(self, max_depth: int | None = None):
+        self.max_depth = max_depth
+
+    def run(self, graph: Graph) -> Graph:
+        return rewrite(graph, replacing(LinearSum, self._share))
+
+    def _share(self, node: LinearSum, src) -> LinearSum:
+        if node.mult != "csd" or node.shared:
+            return node
+        digits = []
+        for col in node.terms:          # one weight per input, even where terms repeat one
+            weight: dict[int, int] = {}
+            for t in col:
+                if t.source >= 0:
+                    weight[t.source] = weight.get(t.source, 0) + t.value
+            digits.append([(i, shift, sign) for i, w in sorted(weight.items())
+                           for shift, sign in csd_digits(w)])
+        shared, cols = cmvm.share(digits, src.size, self.max_depth)
+        if not shared:
+            return node
+        terms = []
+        for col, left in zip(node.terms, cols):
+            terms.append(tuple(Term(s, g, t) for s, t, g in sorted(left))
+                         + tuple(t for t in col if t.source < 0))
+        pairs = tuple((Term(s.a, 1, 0), Term(s.b, s.sign, s.shift)) for s in shared)
+        return dataclasses.replace(node, terms=terms, shared=pairs, n_in=src.size)

@@ -1,0 +1,70 @@
+"""The CMVM solver (`ir/cmvm.py`): shared sums are exact, save adders, respect the depth
+bound and come out the same every time."""
+import numpy as np
+import pytest
+
+from hwgen.ir import cmvm
+from hwgen.passes.csd import csd_digits
+
+
+def _columns(w):
+    return [[(i, s, g) for i in range(w.shape[0]) for s, g in csd_digits(int(w[i, j]))]
+            for j in range(w.shape[1])]
+
+
+def _expanded(shared, cols, n_in):
+    basis = [np.eye(n_in, dtype=object)[i] for i in range(n_in)]
+    for s in shared:
+        assert s.a < len(basis) and s.b < len(basis)       # only earlier sources
+        basis.append(basis[s.a] + s.sign * basis[s.b] * 2 ** s.shift)
+    w = np.zeros((n_in, len(cols)), dtype=object)
+    for j, col in enumerate(cols):
+        assert len({(src, t) for src, t, _ in col}) == len(col)
+        for src, t, g in col:
+            w[:, j] += g * basis[src] * 2 ** t
+    return w
+
+
+def _adders(shared, cols):
+    return len(shared) + sum(max(len(c) - 1, 0) for c in cols)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shared_sums_reproduce_the_matrix_with_fewer_adders(seed):
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(1, 40, size=2)
+    bits = int(rng.integers(2, 10))
+    w = rng.integers(-2 ** (bits - 1), 2 ** (bits - 1), size=(n, m))
+    w[rng.random((n, m)) < rng.choice([0, 0.5, 0.9])] = 0
+    cols = _columns(w)
+    shared, out = cmvm.share(cols, int(n))
+    assert (_expanded(shared, out, int(n)) == w).all()
+    assert _adders(shared, out) <= _adders([], cols)
+    if n * m >= 64 and bits >= 4 and (w != 0).mean() > 0.3:
+        assert _adders(shared, out) < 0.8 * _adders([], cols)
+
+
+@pytest.mark.parametrize("max_depth", [1, 2, 3])
+def test_the_depth_bound_holds(max_depth):
+    w = np.random.default_rng(1).integers(-32, 32, size=(24, 24))
+    shared, out = cmvm.share(_columns(w), 24, max_depth)
+    assert shared and max(s.depth for s in shared) <= max_depth
+    assert (_expanded(shared, out, 24) == w).all()
+
+
+def test_one_input_shares_the_digits_of_its_weights():
+    # x * 5 and x * 10 and x * 20: x + 4x once, then shifts of it
+    w = np.array([[5, 10, 20]])
+    shared, out = cmvm.share(_columns(w), 1)
+    assert len(shared) == 1 and _adders(shared, out) == 1
+
+
+def test_the_result_is_deterministic():
+    w = np.random.default_rng(7).integers(-64, 64, size=(30, 20))
+    assert cmvm.share(_columns(w), 30) == cmvm.share(_columns(w), 30)
+
+
+def test_nothing_to_share_leaves_the_columns():
+    w = np.array([[1, 0], [0, 3]])
+    shared, out = cmvm.share(_columns(w), 2)
+    assert shared == [] and (_expanded(shared, out, 2) == w).all()
