@@ -11,7 +11,7 @@ invalid, and reset-less flops are smaller.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Shape, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -63,9 +63,26 @@ class Layer(wiring.Component):
         super().__init__(wiring.Signature(members))
 
     @property
-    def inputs(self) -> list:
+    def input_ports(self) -> list:
+        """Every `x_<i>`, for the parent to connect."""
         size = sum(n.size for n in self.src) if isinstance(self.src, tuple) else self.src.size
         return [getattr(self, f"x_{i}") for i in range(size)]
+
+    @property
+    def inputs(self) -> list:
+        """The input elements; one whose range is a single value is that constant (the
+        port stays, unread), so per-layer synthesis sees what a whole-design run would:
+        a layer after a dead neuron (`passes/drop_dead_logic.py`) builds nothing for it."""
+        srcs = self.src if isinstance(self.src, tuple) else (self.src,)
+        out = []
+        for n in srcs:
+            if n.lo is None:
+                out += [getattr(self, f"x_{len(out) + i}") for i in range(n.size)]
+                continue
+            for a, b in zip(n.lo.reshape(-1), n.hi.reshape(-1)):
+                port = getattr(self, f"x_{len(out)}")
+                out.append(Const(int(a), port.shape()) if a == b else port)
+        return out
 
     @property
     def input_groups(self) -> list[list]:

@@ -305,7 +305,7 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
     from hwgen.errors import HwgenError
     from hwgen.estimate.resources import estimate
     from hwgen.flow import steps
-    g = random_graph(13, sparsity=0.3, n_in=8)
+    g = random_graph(15, sparsity=0.3, n_in=8)    # (13 is a constant once dead logic goes)
     _, rtl = build_rtl(g, tmp_path / "whole", HardwareOptions())
     whole = estimate(tmp_path / "whole", rtl.data, "ecp5", log=lambda s: None)
     modules = [r for r in whole["layers"] if r["module"]]     # layers with logic + the top

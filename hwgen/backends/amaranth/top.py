@@ -114,7 +114,7 @@ class Top(wiring.Component):
             self.modules.append((node, name))
             self.modules += [(p, None) for p in node.post]   # computed in its lanes
             m.d.comb += layer.valid_in.eq(ins[0][1])
-            m.d.comb += [x.eq(v) for x, v in zip(layer.inputs, [v for vs, _ in ins for v in vs])]
+            m.d.comb += [x.eq(v) for x, v in zip(layer.input_ports, [v for vs, _ in ins for v in vs])]
             taps[node.name] = [([getattr(layer, f"y_{j}") for j in range(node.size)],
                                 layer.valid_out)]
         end = max(at[h] for h in g.output_names)
