@@ -8,6 +8,7 @@ from ..ir import check as ir_check
 from ..ir.graph import Graph
 from ..ir.text import dump
 from .drop_dead_logic import DropDeadLogic
+from .fuse_activations import FuseActivations
 from .drop_exact_float32_casts import DropExactFloat32Casts
 from .drop_pruned_weights import DropPrunedWeights
 from .fold_layers import FoldLayers
@@ -51,13 +52,15 @@ def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int
              layer_reuse=None, clock_mhz: float | None = None,
              target: str = "ecp5") -> Pipeline:
     """The lowering for the RTL back end: ranges, float32 casts and averages, pruned weights
-    (dense and convolution kernels to linear sums), logic nothing reads, constant
+    (dense and convolution kernels to linear sums), relus and roundings merged
+    into quantizers and biases, logic nothing reads, constant
     multiplications, folding by
     the reuse factor, shared sub-expressions of the layers left at full rate, exact
     adder-graph widths, pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on
     `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
-                     DropPrunedWeights(), DropDeadLogic(), LowerConstantMultiplies(mult),
+                     DropPrunedWeights(), FuseActivations(), DropDeadLogic(),
+                     LowerConstantMultiplies(mult),
                      FoldLayers(reuse, layer_reuse), ShareSubexpressions(), InferWidths(),
                      SchedulePipeline(pipeline, clock_mhz, target)))

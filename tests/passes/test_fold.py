@@ -95,7 +95,7 @@ def test_one_multiplexer_is_worth_a_quarter_more_cycles(zeros, shared):
 
 
 def test_quantize_and_relu_join_the_lanes():
-    g = random_graph(3, sparsity=0.3)
+    g = random_graph(19, sparsity=0.3)     # quant1 wraps: relu1 stays an op of its own
     lowered = pipelines.hardware("csd", 2, reuse=4).run(g)
     folded = [n for n in lowered.nodes if isinstance(n, FoldedLinearSum)]
     assert len(folded) == 2 and not any(isinstance(n, LinearSum) for n in lowered.nodes)
