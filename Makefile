@@ -22,7 +22,7 @@ BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
-.PHONY: hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden
+.PHONY: bench-peers hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden
 
 venv: $(STAMP)
 
@@ -50,6 +50,17 @@ hls: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
+
+# bench-peers: hwgen beside da4ml 0.6.0 and alkaid 0.8.2 on the same weights and the same
+# Yosys command (build/bench-peers.json); the peers need numpy 2, so their own virtualenv.
+PEERS_STAMP := .venv-peers/.installed
+$(PEERS_STAMP):
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/pip install -q "da4ml==0.6.0" "alkaid==0.8.2"
+	touch $@
+
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python scripts/bench_peers.py --out build/bench-peers.json
 
 # test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml) on
 # JOBS pytest-xdist workers (default: one per core); test-all adds the slow cases (large zoo

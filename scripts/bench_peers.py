@@ -1,0 +1,190 @@
+"""hwgen beside da4ml 0.6.0 and alkaid 0.8.2 on the same weights, with the same Yosys run.
+
+For each model: hwgen's IR is made comparable (the peers round only TRN or RND: a
+quantizer's other rounding becomes RND and QKeras's float32 cast goes, in the IR both
+sides build from, so all three compute the same function; the argmax after a removed
+softmax is left out), its integer weights are exported as a spec, the peers build it in
+their own virtualenv (`.venv-peers/`, numpy 2: `scripts/peers_build.py`) and must give
+hwgen's reference outputs on every test vector, and one Yosys command (YoWASP,
+`synth_xilinx -flatten`, the fast ABC9 script) synthesizes each generator's Verilog as
+one design. Writes `build/bench-peers.json` and prints the table for the README.
+
+    .venv/bin/python scripts/bench_peers.py [--models jet_tagger ...] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+REAL_TAGGER = ROOT.parent / "shared" / "models" / "hls4ml-example-models" / "qkeras_3layer.json"
+ROUNDING = {"TRN": "TRN", "TRN_ZERO": "TRN"}          # everything else rounds to nearest
+
+
+def comparable(graph):
+    """(the graph both sides build, what was changed) or ValueError for an op the peers'
+    export here does not cover."""
+    from hwgen.ir.rewrite import rewrite
+    from hwgen.ir.types import Rounding
+    from hwgen.ops import Dense, Input, Quantize, Relu
+    changed = set()
+
+    def fix(node, src):
+        if not isinstance(node, (Input, Dense, Quantize, Relu)):
+            raise ValueError(f"layer {node.layer} ({node.op}) has no peer export")
+        if isinstance(node, Quantize):
+            r = Rounding(ROUNDING.get(node.rounding.value, "RND"))
+            if r is not node.rounding:
+                changed.add(f"{node.rounding.value} rounding -> {r.value}")
+            if node.float32_cast:
+                changed.add("float32 cast dropped")
+            node = dataclasses.replace(node, rounding=r, float32_cast=False)
+        return node
+    g = rewrite(graph, fix)
+    if g.softmax_removed:
+        changed.add("argmax left out (logits compared)")
+        g = dataclasses.replace(g, softmax_removed=False)
+    return g, sorted(changed)
+
+
+def _kif(t):
+    k = int(t.signed)
+    return k, t.int_bits - k, t.width - t.int_bits
+
+
+def spec_of(graph, n: int, seed: int, latency_cutoff: float) -> dict:
+    from hwgen.ir import interp
+    from hwgen.ops import Dense, Quantize, Relu
+    from hwgen.sim.vectors import input_codes
+    layers = []
+    for node in graph.nodes[1:]:
+        if isinstance(node, Dense):
+            layers.append({"kind": "dense",
+                           "weights": (node.weights * 2.0 ** -node.weight_frac).tolist(),
+                           "bias": None if node.bias is None else
+                           (node.bias * 2.0 ** -node.bias_frac).tolist()})
+        elif isinstance(node, Quantize):
+            k, i, f = _kif(node.type)
+            layers.append({"kind": "quantize", "k": k, "i": i, "f": f,
+                           "rounding": node.rounding.value, "overflow": node.overflow.value})
+        elif isinstance(node, Relu):
+            layers.append({"kind": "relu"})
+    x = input_codes(graph.input.type, graph.input.shape, n, seed)
+    y = np.asarray(interp.run(graph, x)).reshape(n, -1)
+    return {"n_in": graph.input.size, "input": _kif(graph.input.type), "layers": layers,
+            "latency_cutoff": latency_cutoff,
+            "test_inputs": (x.reshape(n, -1) * 2.0 ** -graph.input.type.frac).tolist(),
+            "test_outputs": (y * 2.0 ** -graph.output.type.frac).tolist()}
+
+
+def _cycles(top_verilog: str) -> int:
+    """Register layers from the peer's input to its output port (its input register,
+    one per pipeline stage boundary, its output register)."""
+    return len(set(re.findall(r"^\s*(\w+)(?:\[[^\]]*\])?\s*<=", top_verilog, re.M)))
+
+
+def _used_sources(root: Path, sources: list[str]) -> str:
+    """The peer's Verilog as one file: its own modules and the library modules they
+    instantiate (an unused lookup-table module reads a memory file that is not there)."""
+    own = [root / s for s in sources if "/static/" not in s]
+    text = "\n".join(p.read_text() for p in own)
+    for s in sources:
+        if "/static/" in s and re.search(rf"\b{Path(s).stem}\b", text):
+            text += "\n" + (root / s).read_text()
+    return text
+
+
+def synth(verilog: Path, top: str, work: Path) -> dict:
+    from hwgen.estimate.yosys import synthesize_whole
+    r = synthesize_whole(verilog, top, "xc7", work)
+    return {k: r.get(k, 0) for k in ("LUT", "CARRY4", "FF")}
+
+
+def bench(model: str, out: Path, n: int, cutoff: float, log=print) -> list[dict]:
+    import hwgen
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    loaded, graph = hwgen.compile_model(model)
+    g, changed = comparable(graph)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for mult in ("csd", "csd-per-weight"):
+        start = time.perf_counter()
+        _, rtl = build_rtl(g, out / f"hwgen-{mult}", HardwareOptions(mult=mult, target="xc7"))
+        seconds = time.perf_counter() - start
+        log(f"  hwgen {mult}: Verilog in {seconds:.2f} s, latency {rtl.data['latency']}")
+        res = synth(out / f"hwgen-{mult}" / rtl.data["verilog"], rtl.data["top"],
+                    out / f"hwgen-{mult}" / "whole")
+        rows.append({"model": loaded.name, "generator": f"hwgen ({mult})", **res,
+                     "latency_cycles": rtl.data["latency"], "compile_seconds": round(seconds, 2),
+                     "mismatches": 0, "comparable_changes": changed})
+        log(f"    {res}")
+    spec = spec_of(g, n, 0, cutoff)
+    (out / "spec.json").write_text(json.dumps(spec))
+    proc = subprocess.run([str(PEERS_PYTHON), str(ROOT / "scripts" / "peers_build.py"),
+                           str(out / "spec.json"), str(out)], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"peers_build failed:\n{proc.stderr[-3000:]}")
+    peers = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, p in peers.items():
+        if "error" in p:
+            log(f"  {name}: {p['error']}")
+            rows.append({"model": loaded.name, "generator": name, "error": p["error"]})
+            continue
+        one = out / name / "design.v"
+        one.write_text(_used_sources(out / name, p["sources"]))
+        res = synth(one, p["top"], out / name / "whole")
+        cycles = _cycles((out / name / "src" / "peer.v").read_text())
+        log(f"  {name}: {p['mismatches']} mismatches in {p['vectors']}, latency {cycles}, "
+            f"{p['seconds']} s; {res}")
+        rows.append({"model": loaded.name, "generator": f"{name} (latency cutoff {cutoff:g})",
+                     **res, "latency_cycles": cycles, "compile_seconds": p["seconds"],
+                     "mismatches": p["mismatches"], "vectors": p["vectors"]})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=None,
+                    help="designs or model files (default: jet_tagger, digits_mlp_pruned and "
+                         "the real QKeras tagger when ../shared/models is there)")
+    ap.add_argument("--out", default=str(ROOT / "build" / "bench-peers.json"))
+    ap.add_argument("--n", type=int, default=2000, help="test vectors per model")
+    ap.add_argument("--latency-cutoff", type=float, default=5.0)
+    args = ap.parse_args(argv)
+    if not PEERS_PYTHON.exists():
+        raise SystemExit("no .venv-peers: run `make bench-peers` (it creates it)")
+    models = args.models or ["jet_tagger", "digits_mlp_pruned"] + (
+        [str(REAL_TAGGER)] if REAL_TAGGER.exists() else [])
+    rows = []
+    for model in models:
+        print(f"[{model}]", flush=True)
+        try:
+            rows += bench(model, ROOT / "build" / "bench-peers" / Path(model).stem, args.n,
+                          args.latency_cutoff, log=lambda s: print(s, flush=True))
+        except ValueError as e:
+            print(f"  skipped: {e}", flush=True)
+            rows.append({"model": model, "skipped": str(e)})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    print("\n| model | generator | LUT | CARRY4 | FF | latency | model -> Verilog |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        if "LUT" in r:
+            print(f"| {r['model']} | {r['generator']} | {r['LUT']:,} | {r['CARRY4']:,} | "
+                  f"{r['FF']:,} | {r['latency_cycles']} cycles | {r['compile_seconds']} s |")
+    bad = [r for r in rows if r.get("mismatches")]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

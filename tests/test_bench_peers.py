@@ -1,0 +1,74 @@
+"""The peer benchmark's export (`scripts/bench_peers.py`): the spec the peers build from
+computes exactly hwgen's reference of the comparable graph (checked here with a numpy
+model of the peers' arithmetic: float matmul, round-half-up or floor, clamp or wrap,
+relu), and the comparable graph differs from the model only where the peers cannot
+follow. With `.venv-peers/` (made by `make bench-peers`) the peers themselves run."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hwgen
+from hwgen.ir.types import Rounding
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("bench_peers", ROOT / "scripts" / "bench_peers.py")
+bench_peers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_peers)
+
+
+def _peer_arithmetic(spec):
+    """The peers' semantics in numpy floats (exact: every value is a short dyadic)."""
+    k, i, f = spec["input"]
+    x = np.array(spec["test_inputs"])
+    for layer in spec["layers"]:
+        if layer["kind"] == "dense":
+            x = x @ np.array(layer["weights"])
+            if layer["bias"] is not None:
+                x = x + np.array(layer["bias"])
+        elif layer["kind"] == "quantize":
+            k, i, f = layer["k"], layer["i"], layer["f"]
+            step = 2.0 ** -f
+            x = np.floor(x / step + (0.5 if layer["rounding"] == "RND" else 0.0)) * step
+            lo, hi = -(2.0 ** i) * k, 2.0 ** i - step
+            if layer["overflow"] == "SAT_SYM":
+                lo = -hi * k
+            if layer["overflow"] == "WRAP":
+                span = 2.0 ** (i + k)
+                x = np.mod(x - lo, span) + lo
+            else:
+                x = np.clip(x, lo, hi)
+        else:
+            x = np.maximum(x, 0)
+    return x
+
+
+@pytest.mark.parametrize("name", ["jet_tagger", "digits_mlp_pruned", "digits_mlp"])
+def test_the_spec_computes_the_comparable_reference(name):
+    _, graph = hwgen.compile_model(name)
+    g, changed = bench_peers.comparable(graph)
+    assert all(n.rounding in (Rounding.TRN, Rounding.RND) for n in g.nodes
+               if n.op == "quantize")
+    assert not g.softmax_removed
+    if any(getattr(n, "rounding", None) is Rounding.RND_CONV for n in graph.nodes):
+        assert "RND_CONV rounding -> RND" in changed
+    spec = bench_peers.spec_of(g, 3000, 1, 5.0)
+    json.dumps(spec)                                   # what the peers' process reads
+    got = _peer_arithmetic(spec)
+    assert np.array_equal(got, np.array(spec["test_outputs"]))
+
+
+def test_a_layer_without_a_peer_export_is_named():
+    _, graph = hwgen.compile_model("digits_cnn")
+    with pytest.raises(ValueError, match="has no peer export"):
+        bench_peers.comparable(graph)
+
+
+@pytest.mark.skipif(not bench_peers.PEERS_PYTHON.exists(), reason="no .venv-peers "
+                    "(make bench-peers creates it)")
+def test_the_peers_reproduce_the_reference(tmp_path):
+    rows = bench_peers.bench("digits_mlp_pruned", tmp_path, 500, 5.0, log=lambda s: None)
+    peers = [r for r in rows if not r["generator"].startswith("hwgen")]
+    assert len(peers) == 2 and all(r.get("mismatches") == 0 for r in peers), peers
