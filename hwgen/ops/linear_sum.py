@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Const, Module
 
 from ..ir.bounds import dense_bounds
 from ..ir.types import INT64_SAFE, as_codes
