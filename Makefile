@@ -2,6 +2,7 @@
 #   make hw     run the flow on a design (MODEL=jet_tagger by default)
 #   make test   run the test suite (make test-all: with the slow cases)
 # Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json),
+# make bench-peers (beside da4ml and alkaid, build/bench-peers.json),
 # make export MODEL=x BOARD=icebreaker (board project), make hls MODEL=x (hls4ml project).
 # Both create the virtualenv in .venv/ on demand (again only when pyproject.toml changes).
 
