@@ -43,7 +43,7 @@ def _codes(manifest, n, kind, seed=0):
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("power")
-    graph, lowered, manifest = _design(tmp, 7)
+    graph, lowered, manifest = _design(tmp, 15)   # (7 is a constant now: its step maps every value to one level)
     resources = estimate(tmp, manifest, "ice40", **QUIET)
     acts = {kind: measure(graph, manifest, tmp / "rtl", tmp / f"act-{kind}", 1000,
                           codes=_codes(manifest, 1000, kind), build_root=tmp / "sim",

@@ -30,7 +30,7 @@ def design(tmp_path_factory):
 @pytest.fixture(scope="module")
 def folded(tmp_path_factory):
     """A folded core (one vector per II): vectors and answers in 16-bit ROM chunks."""
-    return _design(tmp_path_factory.mktemp("selftest_folded"), 12, seed=13)
+    return _design(tmp_path_factory.mktemp("selftest_folded"), 12, seed=15)  # 13: constant
 
 
 def _run(out, rtl, in_words, expected, name):

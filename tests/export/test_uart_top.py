@@ -103,7 +103,7 @@ def test_host_stream_packs_windows_and_reports_lost_answers(tmp_path):
 def test_a_baud_rate_faster_than_the_folded_core_is_refused(tmp_path):
     import pytest
     from hwgen.errors import HwgenError
-    _, rtl = build_rtl(random_graph(13, sparsity=0.3, n_in=8), tmp_path,
+    _, rtl = build_rtl(random_graph(15, sparsity=0.3, n_in=8), tmp_path,
                        HardwareOptions(reuse=12))
     in_bytes = (port_width(rtl.data, "in_data") + 7) // 8
     uart_top.UartTop(rtl.data, DIVISOR)                   # 14 bytes x 40 clocks >> II 12
