@@ -26,9 +26,9 @@ Merges (`Add` for Add/Subtract/Average, `Multiply`, `Extremum` for Maximum/Minim
 `Concatenate`) read several tensors; the rules of such an op get a tuple of sources.
 
 Passes add hardware facts without changing semantics: `lo`/`hi` (exact code intervals per
-element), `LinearSum.trees` (balanced adder trees with exact widths), `FoldedLinearSum`
-(a resource-shared layer with its fused element-wise ops) and `register_after` (the
-pipeline schedule).
+element), `LinearSum.shared` and `LinearSum.graph` (the sums outputs share, one adder
+graph with exact widths), `FoldedLinearSum` (a resource-shared layer with its fused
+element-wise ops) and `register_after` (the pipeline schedule).
 """
 from __future__ import annotations
 

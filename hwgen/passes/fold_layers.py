@@ -1,7 +1,7 @@
 """Fold dense layers onto a few multiply-accumulate lanes (a reuse factor, see `ir/fold.py`).
 
 Needs `InferRanges` and the lowered `LinearSum`s. A layer with reuse 1 keeps its fully
-parallel adder trees; a layer with reuse R > 1 becomes a `FoldedLinearSum`: the fewest
+parallel adder graph; a layer with reuse R > 1 becomes a `FoldedLinearSum`: the fewest
 lanes that take at most R cycles per vector. The finished outputs' intervals must equal the layer's exact
 per-neuron range; a mismatch is a bug, reported as such.
 

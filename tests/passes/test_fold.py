@@ -110,12 +110,12 @@ def test_quantize_and_relu_join_the_lanes():
     assert np.array_equal(interp.run(lowered, x), interp.run(g, x))
     assert initiation_interval(lowered) == max(n.fold.interval for n in folded)
     assert latency(lowered) >= sum(n.fold.latency for n in folded) + 2
-    text = dump(lowered)          # ir.txt and the pass dumps show the fold, not adder trees
+    text = dump(lowered)          # ir.txt and the pass dumps show the fold, not adder graphs
     first = folded[0].fold
     assert (f"folded: {len(first.lanes)} multiply-accumulate lane(s), {first.cycles} cycles"
             in text)
     assert "lanes compute %quant1" in text and "lanes compute %relu1" in text
-    assert "adder trees" not in text
+    assert "adder graph" not in text
     only = pipelines.hardware("csd", 2, layer_reuse={"dense2": 3}).run(g)
     assert [type(n).__name__ for n in only.nodes if n.op.endswith("linear_sum")] == \
         ["LinearSum", "FoldedLinearSum"]
