@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from .errors import HwgenError
+from .ir import delay
 from .ir.types import FixedType, Precision, parse_precision
 
 # hls4ml's default input precision: ap_fixed<16,6>.
@@ -124,9 +125,8 @@ class HardwareOptions:
                 isinstance(self.clock_target, (int, float)) and self.clock_target > 0):
             raise HwgenError(f"clock target must be a positive frequency in MHz (or "
                              f"'10ns'), not {self.clock_target!r}")
-        from .ir.delay import MODELS
-        if self.target not in MODELS:
-            raise HwgenError(f"target must be one of {', '.join(MODELS)}, "
+        if self.target not in delay.MODELS:
+            raise HwgenError(f"target must be one of {', '.join(delay.MODELS)}, "
                              f"not {self.target!r}")
         if self.io not in IO_MODES:
             raise HwgenError(f"io must be one of {', '.join(IO_MODES)}, not {self.io!r}")
@@ -139,8 +139,7 @@ class HardwareOptions:
     def as_dict(self) -> dict:
         d = {"mult": self.mult, "pipeline": self.pipeline, "reuse": self.reuse}
         if self.pipeline is None:
-            from .ir.delay import model
-            d["clock_target_mhz"] = self.clock_target or model(self.target).default_mhz
+            d["clock_target_mhz"] = self.clock_target or delay.model(self.target).default_mhz
             d["timed_for"] = self.target
         if self.layer_reuse:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))

@@ -82,25 +82,34 @@ class LinearSum(Node):
         return self.mult == "dsp" and any(abs(t.coeff) > 1 and t.source >= 0
                                           for col in self.terms for t in col)
 
-    def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
-        """(effective weights [n_in, out] and constants [out]) as Python ints, shared sums
-        expanded."""
+    def expanded(self, n_in: int) -> list[dict[int, int]]:
+        """Per output, its weight on each input (shared sums expanded; zeros left out)."""
         basis = [{i: 1} for i in range(n_in)]
         for ta, tb in self.shared:
-            v = {}
+            v: dict[int, int] = {}
             for t in (ta, tb):
                 for i, c in basis[t.source].items():
                     v[i] = v.get(i, 0) + t.value * c
             basis.append(v)
+        cols = []
+        for terms in self.terms:
+            col: dict[int, int] = {}
+            for t in terms:
+                if t.source >= 0:
+                    for i, k in basis[t.source].items():
+                        col[i] = col.get(i, 0) + t.value * k
+            cols.append({i: c for i, c in col.items() if c})
+        return cols
+
+    def matrix(self, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+        """(effective weights [n_in, out] and constants [out]) as Python ints, shared sums
+        expanded."""
         w = np.zeros((n_in, len(self.terms)), dtype=object)
         c = np.zeros(len(self.terms), dtype=object)
-        for j, terms in enumerate(self.terms):
-            for t in terms:
-                if t.source < 0:
-                    c[j] += t.value
-                else:
-                    for i, k in basis[t.source].items():
-                        w[i, j] += t.value * k
+        for j, (col, terms) in enumerate(zip(self.expanded(n_in), self.terms)):
+            for i, k in col.items():
+                w[i, j] = k
+            c[j] = sum(t.value for t in terms if t.source < 0)
         return w, c
 
     def evaluate(self, src, x):
@@ -126,8 +135,7 @@ class LinearSum(Node):
         a non-zero weight and a multiply-accumulate."""
         n_in = self.n_in if self.shared else \
             max([t.source + 1 for col in self.terms for t in col] + [0])
-        w, _ = self.matrix(n_in)
-        products = int(np.count_nonzero(w))
+        products = sum(len(col) for col in self.expanded(n_in))
         return products, products, products
 
     def details(self):

@@ -50,13 +50,9 @@ def live_elements(graph: Graph) -> dict[str, np.ndarray]:
             continue
         if isinstance(node, LinearSum):
             src = live[node.inputs[0]]
-            reads: list[set] = []               # per shared sum, the inputs it reads
-            for pair in node.shared:
-                reads.append({i for t in pair for i in _reads(t.source, src.size, reads)})
+            cols = node.expanded(src.size)
             for j in np.flatnonzero(mine):
-                for t in node.terms[j]:
-                    for i in _reads(t.source, src.size, reads):
-                        src[i] = True
+                src[list(cols[j])] = True
         elif isinstance(node, ELEMENTWISE) and node.lo is not None:
             constant = (node.lo == node.hi).reshape(-1)
             live[node.inputs[0]] |= mine & ~constant
@@ -64,13 +60,6 @@ def live_elements(graph: Graph) -> dict[str, np.ndarray]:
             for i in node.inputs:
                 live[i][:] = True
     return live
-
-
-def _reads(source: int, n_in: int, shared_reads: list) -> set | tuple:
-    """The inputs a term's source reads: itself, none (a constant), or a shared sum's."""
-    if source < 0:
-        return ()
-    return (source,) if source < n_in else shared_reads[source - n_in]
 
 
 def _once(graph: Graph) -> Graph:
@@ -90,7 +79,7 @@ def _once(graph: Graph) -> Graph:
                     new = tuple(Term(-1, t.coeff * int(lo[t.source]), t.shift)
                                 if t.source >= 0 and lo[t.source] == hi[t.source] else t
                                 for t in col)
-                    new = tuple(t for t in new if t.source >= 0 or t.coeff) or ()
+                    new = tuple(t for t in new if t.source >= 0 or t.coeff)
                     new = _merge_constants(new)
                 changed |= new != tuple(col)
                 terms.append(new)

@@ -232,11 +232,11 @@ def level_delays(node: Node, model) -> list[tuple[float, int]]:
 
 
 def _widths(node: Node) -> list[int]:
-    from ..ir.types import FixedType
+    """Per element, the bits its inferred range takes (its hardware signal's width)."""
+    from .infer_ranges import element_width
     if node.lo is None:
         return [node.type.width]
-    lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
-    return [FixedType.for_range(int(a), int(b), 0).width for a, b in zip(lo, hi)]
+    return [element_width(a, b)[1] for a, b in zip(node.lo.reshape(-1), node.hi.reshape(-1))]
 
 
 def live_bits(node: Node, level: int) -> int:

@@ -77,7 +77,7 @@ def test_pipeline_count_still_overrides_the_clock():
 def test_clock_target_parses_mhz_and_periods():
     from hwgen.cli import _clock_target
     assert _clock_target("150") == 150 and _clock_target("150MHz") == 150
-    assert _clock_target("10ns") == pytest.approx(100)
+    assert _clock_target("10ns") == 100.0        # 1000 / 10, exact in binary
     for bad in ("fast", "0", "-5ns", "0ns"):
         with pytest.raises(argparse.ArgumentTypeError, match="clock target"):
             _clock_target(bad)
@@ -89,3 +89,12 @@ def test_clock_target_in_the_manifest(tmp_path):
     _, rtl = build_rtl(random_graph(2), tmp_path, HardwareOptions(clock_target=80.0))
     assert rtl.data["options"]["clock_target_mhz"] == 80.0
     assert rtl.data["options"]["timed_for"] == "ecp5"
+
+
+def test_build_takes_the_clock_target_from_the_command_line(tmp_path):
+    import json
+    from hwgen.cli import main
+    assert main(["build", "digits_mlp_pruned", "-o", str(tmp_path), "--clock-target",
+                 "40ns"]) == 0
+    options = json.loads((tmp_path / "manifest.json").read_text())["options"]
+    assert options["clock_target_mhz"] == 25.0 and options["timed_for"] == "ecp5"
