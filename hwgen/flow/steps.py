@@ -68,7 +68,9 @@ def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
     rows = []
     for row in manifest["layers"]:
         node = nodes[row["node"]]
-        srcs = [ins[node.name]] if node.name in ins else [real[i] for i in node.inputs]
+        # (a folded sum's own inputs may name the last op fused into the layer before)
+        srcs = [ins[node.name]] if node.name in ins else [real.get(i) or nodes[i]
+                                                          for i in node.inputs]
         nonzero = node.stats()[1]
         rows.append({"layer": node.layer, "op": node.op,
                      "module": row.get("instance") or "(in the folded layer's lanes)",

@@ -149,3 +149,15 @@ def test_reuse_option_errors():
     with pytest.raises(HwgenError, match="given twice"):
         HardwareOptions.parse_reuse(["4", "8"])
     assert HardwareOptions.parse_reuse(["8", "fc1=16"]) == (8, {"fc1": 16})
+
+
+def test_report_rows_of_consecutive_folded_layers(tmp_path):
+    """A folded sum reads the last op fused into the folded layer before it (make hw's
+    folded jet tagger once stopped at the report on that)."""
+    from hwgen.flow import build_rtl, layer_rows
+    from hwgen.options import HardwareOptions
+    g = random_graph(19, sparsity=0.3)
+    lowered, rtl = build_rtl(g, tmp_path, HardwareOptions(reuse=4))
+    rows = layer_rows(lowered, rtl.data)
+    assert [r["layer"] for r in rows][:3] == ["dense1", "quant1", "relu1"]
+    assert rows[3]["layer"] == "dense2" and rows[3]["in"] == str(g.node("relu1").type)
