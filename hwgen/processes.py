@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import subprocess
 import threading
+import time
 
 _live: set[subprocess.Popen] = set()
 _lock = threading.Lock()
@@ -21,26 +22,38 @@ class Cancelled(Exception):
     """The run was stopped through its `cancel` event."""
 
 
+class TimedOut(Exception):
+    """The run took longer than its `timeout` (seconds) and was stopped."""
+
+    def __init__(self, timeout: float):
+        super().__init__(f"stopped after {timeout:g} s")
+        self.timeout = timeout
+
+
 def run(cmd: list[str], cwd=None, env=None, cancel: threading.Event | None = None,
-        ) -> subprocess.CompletedProcess:
+        timeout: float | None = None) -> subprocess.CompletedProcess:
     """`subprocess.run(cmd, capture_output=True, text=True)`, with the child tracked so it
-    ends with hwgen; raises Cancelled (after terminating the child) once `cancel` is set."""
+    ends with hwgen; raises Cancelled (after terminating the child) once `cancel` is set,
+    TimedOut once `timeout` seconds have passed."""
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     with _lock:
         _live.add(proc)
     try:
-        if cancel is None:
+        if cancel is None and timeout is None:
             out, err = proc.communicate()
         else:
             # Poll for the event; communicate() with a timeout keeps draining the pipes.
+            deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 try:
                     out, err = proc.communicate(timeout=0.2)
                     break
                 except subprocess.TimeoutExpired:
-                    if cancel.is_set():
+                    if cancel is not None and cancel.is_set():
                         raise Cancelled() from None
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise TimedOut(timeout) from None
     except BaseException:              # Cancelled, Ctrl-C, SIGTERM's exit: end the child
         _end(proc)
         raise

@@ -64,7 +64,7 @@ def streams(graph) -> bool:
 
 def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str],
                  whole: bool, reuse: int = 1, folded: dict | None = None,
-                 io: str = "parallel") -> dict:
+                 io: str = "parallel", pnr_time_limit_s: float | None = None) -> dict:
     """A row: RTL, co-simulation, hls4ml, then each target, for `compiled` = (loaded,
     graph) of hwgen.compile_model. `folded` maps the targets that get a folded row (auto)
     to its reuse factor: synthesized here, not placed. `io` "stream": the streaming form
@@ -104,17 +104,18 @@ def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str
     for target in targets:
         row["targets"][target] = bench_target(loaded.name, lowered, rtl.data, out, target,
                                               activity, res, whole,
-                                              (folded or {}).get(target))
+                                              (folded or {}).get(target), pnr_time_limit_s)
     return row
 
 
 def bench_target(design, lowered, manifest, out, target, activity, sim, whole,
-                 folded_at: int | None = None) -> dict:
+                 folded_at: int | None = None, pnr_time_limit_s: float | None = None) -> dict:
     """Resources, Fmax, power and times for one target; its report.json. `folded_at`:
     not placed here, the design is placed at that reuse factor in another row."""
     quiet = lambda s: None  # noqa: E731
     resources, placed, seconds = synthesize_and_place(out, manifest, target, log=quiet,
-                                                      pnr=folded_at is None)
+                                                      pnr=folded_at is None,
+                                                      pnr_time_limit_s=pnr_time_limit_s)
     if folded_at == 0:
         placed = {"fits": False, "fmax_mhz": None, "message": "synthesized only: the "
                   "streaming row of this CNN is the one placed and routed"}
@@ -204,6 +205,13 @@ def auto_plan(compiled, targets: list[str], out_root: Path) -> dict[str, int]:
     return plan
 
 
+def write_report(path: Path, rows: list[dict], complete: bool) -> None:
+    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+              "complete": complete, "designs": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="build/bench.json")
@@ -220,6 +228,9 @@ def main() -> int:
     ap.add_argument("--reuse", nargs="*", default=["auto"], help="reuse factors, each a row "
                     "per design, e.g. --reuse 1 16 128; auto (default): fully parallel, and "
                     "for ice40/ecp5 the smallest factor that fits where that does not")
+    ap.add_argument("--pnr-time-limit", type=float, metavar="SECONDS",
+                    help="stop each nextpnr run after SECONDS; the row then says so and has "
+                    "no Fmax (default: no limit)")
     args = ap.parse_args()
     shared = [] if args.no_shared else \
         [str(p) for p in [SHARED_TAGGER] + SHARED_CNNS if p.exists()]
@@ -260,12 +271,10 @@ def main() -> int:
               flush=True)
         rows.append(bench_design(compiled[src], args.n,
                                  0 if (src, io) in benched else args.n_hls,
-                                 out_root, targets, not args.no_whole, reuse, folded, io))
+                                 out_root, targets, not args.no_whole, reuse, folded, io,
+                                 args.pnr_time_limit))
         benched.add((src, io))
-    report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "designs": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+        write_report(Path(args.out), rows, complete=i == len(runs))  # a stopped run keeps rows
     print(f"wrote {args.out}")
     return 1 if any(r["cosim"]["mismatches"] for r in rows) else 0
 

@@ -26,6 +26,16 @@ def test_a_cancelled_run_stops_its_child():
     assert not processes._live
 
 
+def test_a_run_past_its_timeout_stops_its_child():
+    t0 = time.monotonic()
+    with pytest.raises(processes.TimedOut, match="stopped after 0.5 s"):
+        processes.run(SLEEP, timeout=0.5)
+    assert time.monotonic() - t0 < 30
+    assert not processes._live
+    done = processes.run([sys.executable, "-c", "print('in time')"], timeout=60)
+    assert done.stdout == "in time\n"
+
+
 def test_stop_all_ends_a_tool_running_in_the_background():
     job = processes.Background(processes.run, SLEEP)
     for _ in range(100):

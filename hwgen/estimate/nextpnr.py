@@ -104,10 +104,11 @@ def synth_json_script(top: str, family: str = "ecp5") -> str:
 
 
 def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: float = 100,
-                    seed: int = 1, manifest: dict | None = None) -> dict:
+                    seed: int = 1, manifest: dict | None = None,
+                    time_limit_s: float | None = None) -> dict:
     """Synthesize the whole design and place and route it; Fmax (MHz) and utilisation.
     `device` is an LFE5U size (25k, 45k, 85k) or `up5k` (then `manifest` is needed for
-    the serial wrapper)."""
+    the serial wrapper). `time_limit_s` bounds nextpnr's run (processes.TimedOut)."""
     from .. import processes, toolchain
     work.mkdir(parents=True, exist_ok=True)
     text = Path(verilog).read_text()
@@ -128,7 +129,7 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     cmd = toolchain.nextpnr_command(family) + where + [
         "--timing-allow-fail", "--json", "design.json", "--freq", str(freq_mhz),
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
-    pnr = processes.run(cmd, cwd=work)
+    pnr = processes.run(cmd, cwd=work, timeout=time_limit_s)
     if pnr.returncode != 0:
         raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
                           "\n" + read_log(work / "nextpnr.log"))

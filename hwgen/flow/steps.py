@@ -278,13 +278,15 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
 
 
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
-                         pnr: bool = True, device: str | None = None, log=print):
+                         pnr: bool = True, device: str | None = None, log=print,
+                         pnr_time_limit_s: float | None = None):
     """Per-layer synthesis for `target`; then, for ecp5 and ice40, place and route on the
-    smallest device that fits (ice40: the UP5K). A design that fits none is reported, not
-    raised. (resources, pnr or None, seconds per step)."""
+    smallest device that fits (ice40: the UP5K). A design that fits none, or whose place
+    and route runs past `pnr_time_limit_s`, is reported, not raised. (resources, pnr or
+    None, seconds per step)."""
     resources, seconds = synthesize_layers(out, manifest, target, full, log)
-    placed, pnr_seconds = place(out, manifest, target, resources, device, log) if pnr else \
-        (None, {})
+    placed, pnr_seconds = place(out, manifest, target, resources, device, log,
+                                pnr_time_limit_s) if pnr else (None, {})
     return resources, placed, {**seconds, **pnr_seconds}
 
 
@@ -299,12 +301,14 @@ def synthesize_layers(out: Path, manifest: dict, target: str, full: bool = False
 
 
 def place(out: Path, manifest: dict, target: str, resources: dict, device: str | None = None,
-          log=print):
+          log=print, time_limit_s: float | None = None):
     """Place and route with nextpnr for ecp5 and ice40 on the smallest device that holds
-    `resources` (or `device`). (pnr record or None, seconds); a design that fits no device
-    gives a record with `fits` False and the message."""
+    `resources` (or `device`). (pnr record or None, seconds); a design that fits no device,
+    or whose nextpnr run passes `time_limit_s`, gives a record with `fits` False and the
+    message."""
     import time
     from ..errors import HwgenError
+    from ..processes import TimedOut
     from ..estimate.nextpnr import ecp5_part, place_and_route
     if target not in ("ecp5", "ice40"):
         return None, {}
@@ -317,11 +321,18 @@ def place(out: Path, manifest: dict, target: str, resources: dict, device: str |
         where = "iCE40UP5K (serial I/O wrapper)" if dev == "up5k" else \
             f"{ecp5_part(dev)} (out of context)"
         log(f"  place and route on {where}")
-        placed = place_and_route(out / manifest["verilog"], manifest["top"],
-                                 out / "synth" / target / "pnr", dev, manifest=manifest)
-        placed.update(fits=True, nextpnr_device=dev)
-        fmax = placed["fmax_mhz"]
-        placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax else None
+        try:
+            placed = place_and_route(out / manifest["verilog"], manifest["top"],
+                                     out / "synth" / target / "pnr", dev, manifest=manifest,
+                                     time_limit_s=time_limit_s)
+        except TimedOut as exc:
+            placed = {"fits": False, "fmax_mhz": None, "device": where,
+                      "message": f"place and route on {where} {exc} (the time limit)"}
+        else:
+            placed.update(fits=True, nextpnr_device=dev)
+            fmax = placed["fmax_mhz"]
+            placed["latency_ns"] = round(manifest["latency"] * 1000 / fmax, 1) if fmax \
+                else None
     return placed, {"place_and_route": round(time.perf_counter() - t1, 1)}
 
 

@@ -94,6 +94,19 @@ def test_place_and_route_reports_fmax(tmp_path):
     assert pnr["device"] == "LFE5U-25F"
 
 
+def test_place_and_route_past_its_time_limit_is_reported(small_design):
+    """A nextpnr run stopped at its time limit (the benchmark's --pnr-time-limit) gives a
+    record that says so, with no Fmax; it is not raised."""
+    from hwgen.flow.steps import place
+    out, manifest = small_design
+    resources = estimate(out, manifest, "ecp5", log=lambda s: None)
+    placed, seconds = place(out, manifest, "ecp5", resources, log=lambda s: None,
+                            time_limit_s=0.01)
+    assert placed["fits"] is False and placed["fmax_mhz"] is None
+    assert "stopped after 0.01 s (the time limit)" in placed["message"]
+    assert "LFE5U-25F" in placed["message"] and seconds["place_and_route"] >= 0
+
+
 def test_the_smallest_device_leaves_room_to_route():
     from hwgen.estimate.nextpnr import pick_device
     assert pick_device(10, 10, 0) == "25k" and pick_device(30000, 100, 0) == "45k"
