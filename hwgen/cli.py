@@ -150,19 +150,11 @@ def _timed_for(args) -> str:
 
 def _clock_target(text: str) -> float:
     """`--clock-target`: MHz (`150`, `150MHz`) or a period (`6.5ns`), as MHz."""
-    t = text.strip().lower()
+    from .options import parse_clock_target
     try:
-        if t.endswith("ns"):
-            mhz = 1000.0 / float(t[:-2])
-        else:
-            mhz = float(t[:-3] if t.endswith("mhz") else t)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"clock target takes MHz (150, 150MHz) or a period (6.5ns), not {text!r}") from None
-    if not 0 < mhz <= 10_000:
-        raise argparse.ArgumentTypeError(f"clock target must be in (0, 10000] MHz, "
-                                         f"not {text!r}")
-    return mhz
+        return parse_clock_target(text)
+    except HwgenError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sim_options(args):

@@ -51,6 +51,25 @@ class FrontendOptions:
         return FrontendOptions(fmt, glob, per_layer)
 
 
+def parse_clock_target(value, what: str = "clock target") -> float:
+    """A clock target as MHz: a number of MHz, or text `150`, `150MHz` or a period `6.5ns`."""
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, (int, float)):
+        mhz = float(value)
+    else:
+        t = str(value).strip().lower()
+        try:
+            mhz = 1000.0 / float(t[:-2]) if t.endswith("ns") else \
+                float(t[:-3] if t.endswith("mhz") else t)
+        except (ValueError, ZeroDivisionError):
+            raise HwgenError(f"{what} takes MHz (150, '150MHz') or a period ('6.5ns'), not "
+                             f"{value!r}") from None
+    if not 0 < mhz <= 10_000:
+        raise HwgenError(f"{what} must be in (0, 10000] MHz, not {value!r}")
+    return mhz
+
+
 # How the hardware takes its input: whole vectors, or images a pixel at a time.
 IO_MODES = ("parallel", "stream")
 MULT_MODES = ("csd", "csd-per-weight", "dsp")

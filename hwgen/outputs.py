@@ -11,6 +11,7 @@ lock).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -63,6 +64,26 @@ def _lock(path: Path) -> None:
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)
     _held[key] = fd
+
+
+def release(path) -> None:
+    """Drop the lock of one folder (a Python API call is over)."""
+    fd = _held.pop(Path(path).resolve(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(path, what: str = "out"):
+    """`output_dir(path, what)` for the length of a `with` block: the folder is checked,
+    created and locked, and its lock dropped at the end unless it was held before."""
+    held = Path(path).resolve() in _held if Path(path).exists() else False
+    folder = output_dir(path, what)
+    try:
+        yield folder
+    finally:
+        if not held:
+            release(folder)
 
 
 def release_all() -> None:

@@ -196,6 +196,19 @@ def _plots(out: Path, r: dict) -> list[Path]:
     # No software/date metadata: the same report gives byte-identical PNGs.
     meta = {"Software": None}
     paths = []
+    for name, fig in (("resources.png", resources_figure(r)), ("power.png", power_figure(r))):
+        if fig is None:
+            continue
+        p = out / name
+        fig.savefig(p, dpi=100, metadata=meta)
+        plt.close(fig)
+        paths.append(p)
+    return paths
+
+
+def resources_figure(r: dict):
+    """A matplotlib figure: resources per layer of report `r`, stacked by cell kind."""
+    import matplotlib.pyplot as plt
     res = r["resources"]
     kinds = [k for k in res["total"] if k not in ("logic_levels", "transistors",
                                                    "nand2_equivalents")]
@@ -212,28 +225,26 @@ def _plots(out: Path, r: dict) -> list[Path]:
     ax.legend()
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
-    p = out / "resources.png"
-    fig.savefig(p, dpi=100, metadata=meta)
-    plt.close(fig)
-    paths.append(p)
-    pw = r["power"]
-    if pw:
-        labels = ["static", "clock"] + [row["layer"] for row in pw["layers"]]
-        busy = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_busy_mw"]
-                                                     for row in pw["layers"]]
-        idle = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_idle_mw"]
-                                                     for row in pw["layers"]]
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        x = range(len(labels))
-        ax.bar([i - 0.2 for i in x], busy, width=0.4, label="busy")
-        ax.bar([i + 0.2 for i in x], idle, width=0.4, label="idle")
-        ax.set_xticks(list(x), labels, rotation=30)
-        ax.set_ylabel("mW (estimate)")
-        ax.set_title(f"{r['design']}: power at {pw['clock_mhz']} MHz ({r['target']})")
-        ax.legend()
-        fig.tight_layout()
-        p = out / "power.png"
-        fig.savefig(p, dpi=100, metadata=meta)
-        plt.close(fig)
-        paths.append(p)
-    return paths
+    return fig
+
+
+def power_figure(r: dict):
+    """A matplotlib figure: static, clock and per-layer power (busy and idle) of report
+    `r`; None without a power estimate."""
+    import matplotlib.pyplot as plt
+    pw = r.get("power")
+    if not pw:
+        return None
+    labels = ["static", "clock"] + [row["layer"] for row in pw["layers"]]
+    busy = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_busy_mw"] for row in pw["layers"]]
+    idle = [pw["static_mw"], pw["clock_mw"]] + [row["dynamic_idle_mw"] for row in pw["layers"]]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    x = range(len(labels))
+    ax.bar([i - 0.2 for i in x], busy, width=0.4, label="busy")
+    ax.bar([i + 0.2 for i in x], idle, width=0.4, label="idle")
+    ax.set_xticks(list(x), labels, rotation=30)
+    ax.set_ylabel("mW (estimate)")
+    ax.set_title(f"{r['design']}: power at {pw['clock_mhz']} MHz ({r['target']})")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -39,6 +39,9 @@ class Builder:
         self.notes: list[str] = []
         self.sources: list[Node] = []     # the nodes of the current Keras layer's inputs
         self._cur: Node | None = None
+        # The QKeras quantizer that defines the input grid (the model's first layer), if
+        # one does: it is how floats are put on the grid (hwgen.convert's predict).
+        self.input_quantizer = None
 
     @property
     def cur(self) -> Node:
@@ -82,6 +85,7 @@ class Builder:
             lin = quantizers.linear(q)
             if lin is not None:
                 t, why = lin[0], f"the input quantizer {quantizers.describe(q)}"
+                self.input_quantizer = q
         if t is None:
             t, why = DEFAULT_INPUT_FORMAT, "the default (no input quantizer; --input-format overrides)"
         if t.width > MAX_INPUT_BITS:

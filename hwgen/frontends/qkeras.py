@@ -58,6 +58,7 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
     graph = Graph(builder.nodes, loaded.name, softmax, builder.exact, builder.notes,
                   outputs=outputs if len(outputs) > 1 else ())
     loaded.softmax_removed = softmax
+    loaded.input_quantizer = builder.input_quantizer
     if softmax:
         graph.notes.append("softmax at the output is not in the datapath: the hardware "
                            "outputs the logits (and optionally their argmax)")

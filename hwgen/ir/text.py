@@ -15,10 +15,12 @@ def macs(node) -> int:
     return node.stats()[2]
 
 
-def table(graph: Graph) -> str:
-    """The per-layer table printed by `hwgen inspect`."""
-    head = ["layer", "class", "op", "in shape", "out shape", "out format", "weights",
-            "non-zero", "sparsity", "MACs"]
+TABLE_HEAD = ["layer", "class", "op", "in shape", "out shape", "out format", "weights",
+              "non-zero", "sparsity", "MACs"]
+
+
+def table_rows(graph: Graph) -> list[list[str]]:
+    """The rows of the per-layer table (columns TABLE_HEAD), a total row last."""
     rows = []
     for node in graph.nodes:
         w, nz = weight_count(node)
@@ -31,21 +33,29 @@ def table(graph: Graph) -> str:
     rows.append(["total", "", "", "", "", "", str(total_w), str(total_nz),
                  f"{100 * (1 - total_nz / total_w):.1f} %" if total_w else "",
                  str(sum(macs(n) for n in graph.nodes))])
-    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]
-    lines += [fmt.format(*r) for r in rows]
-    lines.append("")
-    lines.append(f"input grid: {graph.input.type} ({graph.input.note})")
+    return rows
+
+
+def table_notes(graph: Graph) -> list[str]:
+    """The lines under the per-layer table: input grid, outputs, twin, notes."""
+    lines = [f"input grid: {graph.input.type} ({graph.input.note})"]
     for head in graph.heads:
         lines.append(f"output: {head.type} x {head.size}" + (
             f" ('{head.layer}')" if len(graph.heads) > 1 else "")
             + (" (logits)" if graph.softmax_removed else ""))
     lines.append("exact twin: " + ("yes, QKeras predict is the reference's twin" if graph.exact
                                    else "no: float layers were quantized by a precision"))
-    for note in graph.notes:
-        lines.append(f"note: {note}")
-    return "\n".join(lines)
+    return lines + [f"note: {note}" for note in graph.notes]
+
+
+def table(graph: Graph) -> str:
+    """The per-layer table printed by `hwgen inspect`."""
+    head, rows = TABLE_HEAD, table_rows(graph)
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*head), fmt.format(*["-" * w for w in widths])]
+    lines += [fmt.format(*r) for r in rows]
+    return "\n".join(lines + [""] + table_notes(graph))
 
 
 def dump(graph: Graph) -> str:

@@ -117,6 +117,7 @@ class Scoreboard:
         got_n = min(len(hex_words), n)
         bits = bits_of_hex(hex_words[:got_n], port_width(self.manifest, "out_data"))
         codes, argmax = unpack(port, bits)
+        self.got = (codes, argmax)       # the RTL's outputs, decoded, in order
         bad = np.any(codes != want[:got_n], axis=1)
         if argmax is not None:
             bad |= argmax != self.model.argmax[:got_n]

@@ -65,7 +65,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     of every signal counts its 0->1 and 1->0 changes into `shard0/coverage.dat`, read by
     `estimate.activity`); `idle` holds the first vector back that many cycles; `gaps=False`
     plays the vectors back to back; `codes` ([n, size], n <= ROM_LIMIT) replaces the
-    generated vectors. `build_root` holds the Verilator build (default `sim_dir`), so
+    generated vectors (the RTL's outputs for them go to `sim_dir/outputs.npy`, its argmax
+    to `argmax.npy`). `build_root` holds the Verilator build (default `sim_dir`), so
     runs in other folders can share one build."""
     if mode not in MODES:
         raise HwgenError(f"sim mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -83,7 +84,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     sim_dir.mkdir(parents=True, exist_ok=True)
     if (toggles or idle or codes is not None) and mode != "batch":
         raise HwgenError("toggle counts, idle cycles and given vectors need batch mode")
-    if codes is not None:
+    given = codes is not None
+    if given:
         codes = np.asarray(codes, dtype=np.int64).reshape(n, -1)
         if n > stimulus.ROM_LIMIT:
             raise HwgenError(f"at most {stimulus.ROM_LIMIT} given vectors, not {n}")
@@ -144,8 +146,13 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
             log_text = (sim_dir / f"shard{k}" / "sim.log").read_text()
             seen += [ln[1:].strip() for ln in log_text.splitlines() if ln.startswith("@")]
             cycles += raw["cycles"]
-        result = Scoreboard(manifest, model, codes).check(seen)
+        board = Scoreboard(manifest, model, codes)
+        result = board.check(seen)
         result["cycles"] = cycles
+        if given:    # the RTL's own outputs for the caller's vectors (hwgen.convert's cosim)
+            np.save(sim_dir / "outputs.npy", board.got[0])
+            if board.got[1] is not None:
+                np.save(sim_dir / "argmax.npy", board.got[1])
     else:
         _run_all(top, mode, build_dir, sim_dir, [cfg], waves)
         result = _read_result(cfg, sim_dir / "shard0")
