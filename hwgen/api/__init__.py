@@ -53,7 +53,9 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
     loaded = load_model(model, weights)
     names = [layer.name for layer in loaded.model.layers
              if type(layer).__name__ != "InputLayer"]
-    check_layers(options, names, names)     # a reuse layer must also fold: checked there
+    check_layers(options, names)
     graph = to_ir(loaded, options.frontend())
+    check_layers(options, names, sorted({n.layer for n in graph.nodes
+                                         if n.op in ("dense", "conv")}))
     return HardwareModel(loaded, graph, options,
                          Path(out) if out is not None else Path("build", loaded.name), log)

@@ -90,11 +90,15 @@ def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_ta
                           1 if glob_r is None else glob_r, layer_r, io, target)
 
 
-def check_layers(options: ConvertOptions, layer_names: list[str], foldable: list[str]) -> None:
-    """Every layer a per-layer option names exists (and a reuse layer is one that folds:
-    a dense or conv layer), so a misspelt name is an error, not a silently ignored value."""
-    for what, keys, allowed in (("precision", options.layer_precision, layer_names),
-                                ("reuse", options.layer_reuse, foldable)):
+def check_layers(options: ConvertOptions, layer_names: list[str],
+                 foldable: list[str] | None = None) -> None:
+    """Every layer a per-layer option names exists (and, given `foldable`, a reuse layer
+    is one that folds: a dense or conv layer), so a misspelt name is an error, not a
+    silently ignored value."""
+    checks = [("precision", options.layer_precision, layer_names)]
+    if foldable is not None:
+        checks.append(("reuse", options.layer_reuse, foldable))
+    for what, keys, allowed in checks:
         for key in sorted(keys):
             if key not in allowed:
                 close = difflib.get_close_matches(key, allowed, 1)
@@ -105,7 +109,8 @@ def check_layers(options: ConvertOptions, layer_names: list[str], foldable: list
 
 
 def unknown_option(name: str, known: list[str]) -> HwgenError:
-    close = difflib.get_close_matches(name, known, 1)
+    close = difflib.get_close_matches(name, known, 1) or \
+        [k for k in known if name.startswith(k) or k.startswith(name)][:1]
     return HwgenError(f"convert() has no option {name!r}"
                       + (f" (did you mean {close[0]!r}?)" if close else "")
                       + f"; the options are: {', '.join(known)}")

@@ -46,17 +46,61 @@ def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
     return out, last, reason
 
 
-def safe_model(model):
-    """A copy of the Keras model with the input layer renamed if hls4ml reserves its name."""
-    text = model.to_json()
-    if '"input"' not in text:
-        return model
+def hls_model(model):
+    """The copy of the Keras model that hls4ml converts: the input layer renamed if hls4ml
+    reserves its name, and every weight quantizer with an alpha scale ('auto', 'auto_po2',
+    or numbers: QKeras gives alpha=None kernels 'auto_po2' itself) replaced by a plain
+    quantized_bits that holds the already-quantized weights exactly. hls4ml would factor
+    such a scale out into an ApplyAlpha layer after the layer, with the bias moved there
+    and an 'auto' precision that hwgen cannot set (nor compare before), so its result
+    would not be the layer's."""
     import tensorflow as tf
     from ..frontends.loader import custom_objects
+    from ..frontends.twin import WEIGHT_QUANTIZER_KEYS, quantized_weights
+    config = json.loads(model.to_json())
+    layers = config["config"]["layers"] if isinstance(config["config"], dict) else \
+        config["config"]
+    rescaled = {}
+    for lc in layers:
+        name = lc["config"].get("name")
+        scaled = [key for key in WEIGHT_QUANTIZER_KEYS.values()
+                  if isinstance(lc["config"].get(key), dict)
+                  and lc["config"][key].get("config", {}).get("alpha") not in (None, 1, 1.0)]
+        if not scaled:
+            continue
+        layer = model.get_layer(name)
+        values, _ = quantized_weights(layer)
+        by_key = {WEIGHT_QUANTIZER_KEYS.get(v.name.split("/")[-1].split(":")[0]): w
+                  for v, w in zip(layer.weights, values)}
+        for key in scaled:
+            lc["config"][key] = _plain_quantizer(by_key[key])
+        rescaled[name] = values
+    text = json.dumps(config)
+    if '"input"' not in text and not rescaled:
+        return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
     copy.set_weights(model.get_weights())
+    for name, values in rescaled.items():
+        copy.get_layer(name).set_weights(values)
     return copy
+
+
+def _plain_quantizer(values: np.ndarray) -> dict:
+    """A quantized_bits config (alpha 1) on whose grid every one of `values` lies, with
+    room for all of them: it maps them to themselves."""
+    from ..ir.types import FixedType, exact_codes, needed_frac
+    frac = needed_frac(values)
+    codes, on_grid = exact_codes(values, frac)
+    assert on_grid.all()
+    lo, hi = int(codes.min(initial=0)), int(codes.max(initial=0))
+    signed = lo < 0
+    t = FixedType.for_range(lo, hi, frac)
+    width = max(t.width, 2 if signed else 1)
+    integer = width - frac - (1 if signed else 0)
+    return {"class_name": "quantized_bits", "config": {
+        "bits": width, "integer": integer, "symmetric": 0, "alpha": 1,
+        "keep_negative": signed, "use_stochastic_rounding": False, "qnoise_factor": 1.0}}
 
 
 def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
@@ -79,7 +123,7 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
                          "tensors; hls4ml merges two at a time (its converter refuses more). "
                          "Chain two-input merges in the model for the hls4ml path; hwgen's "
                          "own RTL (`hwgen build`, `flow`) takes it as it is")
-    keras_model = safe_model(model)
+    keras_model = hls_model(model)
     config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
                                                   backend=backend, default_reuse_factor=reuse)
     if reuse > 1:

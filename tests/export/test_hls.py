@@ -101,3 +101,53 @@ def test_hls4ml_cnn_is_bit_exact_in_c_simulation(io, tmp_path, capsys):
     assert ("hls::stream" in (tmp_path / "firmware" / "myproject.cpp").read_text()) == \
         (io == "stream")
     assert "conv1" in defines or "conv1" in (tmp_path / "firmware" / "parameters.h").read_text()
+
+
+def _scaled_model(kernel_q: str, conv: bool):
+    """A small QKeras model whose kernels carry an alpha scale ('auto_po2', or alpha=None,
+    which QKeras turns into 'auto_po2' itself), dense or conv."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+    from ..model_factory import quantizer
+    L = tf.keras.layers
+    inp = L.Input((4, 4, 2) if conv else (6,), name="x")
+    h = inp
+    if conv:
+        h = QConv2D(3, 3, padding="same", kernel_quantizer=quantizer(kernel_q),
+                    bias_quantizer=quantizer("quantized_bits(5,2)"), name="conv")(h)
+        h = QActivation(quantizer("quantized_relu(5,2)"), name="relu0")(h)
+        h = L.Flatten(name="flat")(h)
+    h = QDense(5, kernel_quantizer=quantizer(kernel_q),
+               bias_quantizer=quantizer("quantized_bits(5,2)"), name="fc1")(h)
+    h = QActivation(quantizer("quantized_relu(5,2)"), name="relu1")(h)
+    h = QDense(3, kernel_quantizer=quantizer(kernel_q),
+               bias_quantizer=quantizer("quantized_bits(4,1)"), name="fc2")(h)
+    model = tf.keras.Model(inp, h, name="scaled")
+    rng = np.random.default_rng(3)
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("kernel_q, conv", [
+    ("quantized_bits(4,1)", False),
+    ("quantized_bits(3,0,alpha='auto_po2')", True),
+    pytest.param("ternary(alpha='auto_po2')", False, marks=pytest.mark.slow),
+    pytest.param("binary(alpha='auto_po2')", True, marks=pytest.mark.slow),
+    pytest.param("quantized_bits(6,1,alpha='auto_po2')", False, marks=pytest.mark.slow)])
+def test_alpha_scaled_kernels_are_bit_exact(kernel_q, conv, tmp_path):
+    """hls4ml moves a kernel's alpha scale and the bias into an ApplyAlpha layer of its own
+    'auto' precision; hwgen hands it plain quantizers on the already-quantized weights,
+    so the layers' results stay hwgen's and the C simulation is exact."""
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    model = _scaled_model(kernel_q, conv)
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
+    hm, last, _ = write_project(model, graph, tmp_path)
+    assert not [n for n in hm.get_layers() if n.class_name == "ApplyAlpha"]
+    codes = input_codes(graph.input.type, graph.input.shape, 500, 0)
+    result = check(hm, graph, codes, last)
+    assert result["mismatches"] == 0 and last == "fc2", result["first_mismatches"]
