@@ -78,13 +78,25 @@ def _compile(args):
     return compile_model(args.model, options, args.weights)
 
 
-def _out_dir(args, name: str, *default: str) -> Path:
-    """The output folder (`-o`, else build/<design>/<default...>), created, checked
-    writable and locked for this run."""
-    from .outputs import output_dir
-    if getattr(args, "out", None):      # `main` checked and locked it before loading
-        return Path(args.out)
-    return output_dir(Path("build", name, *default), "the output folder")
+def _convert(args, auto_default: bool = False, out=None, log=None):
+    """The command's model and options as a `HardwareModel` (the Python API: the commands
+    below only parse, call it and print). `auto_default`: `--reuse` and `--io` default to
+    auto (flow, export)."""
+    from .api import convert
+    from .options import FrontendOptions, HardwareOptions
+    fe = FrontendOptions.from_strings(args.input_format, args.precision)
+    precision = dict(fe.layer_precision, **({"*": fe.precision} if fe.precision else {}))
+    hw = {}
+    if hasattr(args, "mult"):
+        reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
+        if auto_default and args.reuse is None:
+            reuse = "auto"
+        hw = dict(mult=args.mult, pipeline=args.pipeline, clock_target=args.clock_target,
+                  reuse=dict(layer_reuse, **{"*": reuse}),
+                  io=getattr(args, "io", None) or ("auto" if auto_default else "parallel"),
+                  target=_timed_for(args))
+    return convert(args.model, args.weights, input_format=fe.input_format,
+                   precision=precision or None, out=out, log=log or _say, **hw)
 
 
 def cmd_list(args) -> int:
@@ -106,33 +118,16 @@ def cmd_inspect(args) -> int:
     return 0
 
 
-def _verify(args, loaded, graph):
-    from .flow.run import verify
-    return verify(loaded, graph, args.n, args.seed, log=_say)
-
-
 def cmd_verify(args) -> int:
-    loaded, graph = _compile(args)
-    result = _verify(args, loaded, graph)
+    result = _convert(args).verify(args.n, args.seed)
+    print(result.summary, flush=True)
+    if result.first_mismatches or not result.exact:
+        print(result.details, flush=True)
     return 1 if result.exact and result.mismatches else 0
 
 
 def _say(line: str) -> None:
     print(line, flush=True)
-
-
-def _hw_options(args, auto_default: bool = False):
-    """(HardwareOptions, auto, auto_io): `auto` when the reuse factor is to be chosen to
-    fit the target (`--reuse auto`, the default of flow and export), `auto_io` when the
-    input form is (`--io auto`, the default of flow)."""
-    from .options import HardwareOptions
-    reuse, layer_reuse = HardwareOptions.parse_reuse(args.reuse)
-    auto = reuse == "auto" or (auto_default and args.reuse is None)
-    io = getattr(args, "io", None) or ("auto" if auto_default else "parallel")
-    hw = HardwareOptions(args.mult, args.pipeline, 1 if auto else reuse, layer_reuse,
-                         "parallel" if io == "auto" else io, args.clock_target,
-                         _timed_for(args))
-    return hw, auto, io == "auto"
 
 
 def _timed_for(args) -> str:
@@ -155,20 +150,6 @@ def _clock_target(text: str) -> float:
         return parse_clock_target(text)
     except HwgenError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _sim_options(args):
-    from .flow.run import SimOptions
-    return SimOptions(args.n, args.seed, getattr(args, "mode", "batch"),
-                      getattr(args, "waves", False))
-
-
-def _estimate_options(args, **fields):
-    from .flow.run import EstimateOptions
-    values = dict(target=args.target, full=args.full, pnr=getattr(args, "pnr", False),
-                  device=getattr(args, "device", None),
-                  power=not getattr(args, "no_power", False), clock_mhz=args.clock)
-    return EstimateOptions(**dict(values, **fields))
 
 
 def _hw_args(p):
@@ -198,88 +179,76 @@ def _hw_args(p):
                         "otherwise 1: fully parallel, one vector per clock)")
 
 
-def _build(args, graph, out: Path, target: str | None = None):
-    from .flow.run import build
-    hw, auto, auto_io = _hw_options(args)
-    return build(graph, out, hw, auto, target, getattr(args, "full", False), log=_say,
-                 auto_io=auto_io)
+def _out(args):
+    return Path(args.out) if getattr(args, "out", None) else None
 
 
 def cmd_build(args) -> int:
     print(f"[1/2] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name)
-    print(f"[2/2] hardware passes + RTL into {out}", flush=True)
-    _build(args, graph, out)
+    hw = _convert(args, out=_out(args))
+    print(f"[2/2] hardware passes + RTL into {hw.out}", flush=True)
+    hw.write()
     return 0
 
 
 def cmd_sim(args) -> int:
-    from .flow.run import simulate
-    from .sim.runner import load_manifest
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    if args.rtl_dir:
-        rtl_dir = Path(args.rtl_dir)
-        if not rtl_dir.is_dir():
-            raise HwgenError(f"--rtl-dir {rtl_dir} is not a folder")
-        manifest = load_manifest(rtl_dir.parent / "manifest.json")
-        from .outputs import output_dir
-        out = Path(args.out) if args.out else \
-            output_dir(rtl_dir.parent, "the folder of --rtl-dir")
-        print(f"[2/3] using the Verilog in {rtl_dir} as it is", flush=True)
-    else:
-        out = _out_dir(args, loaded.name)
-        print(f"[2/3] hardware passes + RTL into {out}", flush=True)
-        _, rtl = _build(args, graph, out)
-        manifest, rtl_dir = rtl.data, out / "rtl"
+    hw = _convert(args, out=_out(args))
+    if not args.rtl_dir:
+        print(f"[2/3] hardware passes + RTL into {hw.out}", flush=True)
+        hw.write()
+        print("[3/3] co-simulation with Verilator", flush=True)
+        result = hw.cosim(n=args.n, seed=args.seed, mode=args.mode, waves=args.waves)
+        return 1 if result.mismatches else 0
+    from .flow.run import SimOptions, simulate
+    from .outputs import output_dir
+    from .sim.runner import load_manifest
+    rtl_dir = Path(args.rtl_dir)
+    if not rtl_dir.is_dir():
+        raise HwgenError(f"--rtl-dir {rtl_dir} is not a folder")
+    manifest = load_manifest(rtl_dir.parent / "manifest.json")
+    out = Path(args.out) if args.out else output_dir(rtl_dir.parent, "the folder of --rtl-dir")
+    print(f"[2/3] using the Verilog in {rtl_dir} as it is", flush=True)
     print("[3/3] co-simulation with Verilator", flush=True)
-    result = simulate(loaded, graph, manifest, rtl_dir, out, _sim_options(args), log=_say)
+    result = simulate(hw.loaded, hw.graph, manifest, rtl_dir, out,
+                      SimOptions(args.n, args.seed, args.mode, args.waves), log=_say)
     return 1 if result["mismatches"] else 0
 
 
 def cmd_estimate(args) -> int:
-    from .flow.run import check_estimate_options, estimate
-    est = _estimate_options(args)
-    check_estimate_options(est)
-    print(f"[1/{4 if est.power else 3}] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name)
-    hw, auto, auto_io = _hw_options(args)
-    estimate(loaded, graph, out, hw, auto, est, _sim_options(args), step=_say, log=_say,
-             auto_io=auto_io)
+    from .flow.run import EstimateOptions, check_estimate_options
+    power = not args.no_power
+    check_estimate_options(EstimateOptions(args.target, args.full, args.pnr, args.device,
+                                           power, args.clock))
+    print(f"[1/{4 if power else 3}] load + lower to IR: {args.model}", flush=True)
+    _convert(args, out=_out(args)).estimate(args.target, args.pnr, power, args.full,
+                                            args.device, args.clock, args.n, args.seed)
     return 0
 
 
 def cmd_flow(args) -> int:
     """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
     background) | co-simulation -> power -> report, into build/<design>/."""
-    from .flow.run import flow
     print(f"[1/7] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name)
-    hw, auto, auto_io = _hw_options(args, auto_default=True)
-    result = flow(loaded, graph, out, hw, auto, _estimate_options(args, pnr=True),
-                  _sim_options(args), step=_say, log=_say, auto_io=auto_io)
-    return 1 if result.failed else 0
+    report = _convert(args, auto_default=True, out=_out(args)).report(
+        args.target, args.n, args.seed, args.clock, args.full, args.mode, args.waves)
+    return 1 if report.failed else 0
 
 
 def cmd_export(args) -> int:
-    from .export.project import export_board
-    from .flow import design_data
     if (args.board is None) == (not args.asic):
         raise HwgenError("give either --board B or --asic")
     if args.asic:
-        return _export_asic(args)
+        print(f"[1/3] load + lower to IR: {args.model}", flush=True)
+        _convert(args, out=_out(args)).export(asic=True, clock_ns=args.clock_ns,
+                                              top=args.asic_top, out=_out(args))
+        return 0
     print(f"[0/4] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name, "export", args.board)
-    hw, auto, auto_io = _hw_options(args, auto_default=True)
-    info = export_board(loaded.name, graph, out, args.board, args.top, args.vectors, args.baud,
-                        hw, design_data(loaded), auto_reuse=auto, simulate=not args.no_sim,
-                        auto_io=auto_io,
-                        log=lambda s: print(("      " if s.startswith("  ") else "") + s.strip(),
-                                            flush=True))
+    hw = _convert(args, auto_default=True, log=lambda s: print(
+        ("      " if s.startswith("  ") else "") + s.strip(), flush=True))
+    info = hw.export(board=args.board, top=args.top, vectors=args.vectors, baud=args.baud,
+                     simulate=not args.no_sim, out=_out(args))
+    out = Path(info["folder"])
     what = f"bitstream {out / info['bitstream']} (Fmax {info.get('fmax_mhz')} MHz, board " \
         f"clock {info['clock_mhz']} MHz)" if info["built"] else \
         f"{info['script']} (needs {', '.join(info['needs'])})"
@@ -287,24 +256,10 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _export_asic(args) -> int:
-    from .flow.run import export_asic
-    print(f"[1/3] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name, "export", "asic")
-    hw, _, _ = _hw_options(args)
-    export_asic(loaded, graph, out, hw, args.clock_ns, args.asic_top == "serial",
-                step=_say, log=_say)
-    return 0
-
-
 def cmd_hls(args) -> int:
-    from .flow.run import hls
     print(f"[1/3] load + lower to IR: {args.model}", flush=True)
-    loaded, graph = _compile(args)
-    out = _out_dir(args, loaded.name, "hls4ml")
-    result = hls(loaded, graph, out, args.backend, args.reuse, args.n, args.seed,
-                 step=_say, log=_say, io=args.io)
+    result = _convert(args).hls(args.backend, args.io, args.reuse, args.n, args.seed,
+                                out=_out(args))
     return 1 if result["mismatches"] else 0
 
 
@@ -349,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "cycle by cycle")
             p.add_argument("--waves", action="store_true", help="write a waveform: "
                            "sim/shard0/dump.fst (dump.vcd without liblz4-dev)")
+        if name in ("build", "sim"):
+            p.add_argument("--target", choices=list(TARGETS), default="ecp5",
+                           help="the device family the pipeline schedule is timed for "
+                                "(default ecp5)")
         if name in ("estimate", "flow"):
             p.add_argument("--target", choices=list(TARGETS),
                            default="ecp5", help="synthesis target (default ecp5)")

@@ -140,7 +140,8 @@ def test_cli_folded_flow_on_ice40(tmp_path):
     assert "MHz on iCE40UP5K" in flow.stdout       # placed and routed: an Fmax
     # Elsewhere, the same model and options give the same bytes (report.md and the plots
     # again: test_power's test_flow_writes_the_same_report_twice).
-    built = run("build", "digits_mlp_pruned", "--reuse", "128", "-o", str(out2))
+    built = run("build", "digits_mlp_pruned", "--reuse", "128", "--target", "ice40",
+                "-o", str(out2))
     assert built.returncode == 0, built.stderr
     dumps = sorted(p.name for p in (out2 / "passes").iterdir())
     assert dumps and dumps == sorted(p.name for p in (out1 / "passes").iterdir())

@@ -38,6 +38,7 @@ class HardwareModel:
         self.out = Path(out)
         self.log = log or _silent
         self._ranged = None
+        self._builds = {}        # (folder, target) -> (lowered, RtlBuild) last written there
 
     # ------------------------------------------------------------------ what it is
     @property
@@ -72,10 +73,10 @@ class HardwareModel:
 
     def layers(self) -> results.Table:
         """The per-layer table of `hwgen inspect`: op, shapes, formats, weights, sparsity,
-        MACs (after range inference)."""
+        MACs."""
         from ..ir.text import TABLE_HEAD, table_notes, table_rows
-        return results.Table(list(TABLE_HEAD), table_rows(self.ranged), f"model {self.name}",
-                             table_notes(self.ranged))
+        return results.Table(list(TABLE_HEAD), table_rows(self.graph), f"model {self.name}",
+                             table_notes(self.graph))
 
     @property
     def ranged(self):
@@ -169,7 +170,8 @@ class HardwareModel:
             n = len(extra)
         r = verify_model(self.loaded, self.graph, _count(n, "n"), seed, extra)
         return results.Verification(r.vectors, r.exact, r.mismatches, r.first,
-                                    r.max_abs_error, r.argmax_agreement, r.summary())
+                                    r.max_abs_error, r.argmax_agreement, r.summary(),
+                                    r.details())
 
     def profile(self, x, keras_model=None):
         """Per layer, the values data `x` produces against the layer's format: range,
@@ -179,10 +181,22 @@ class HardwareModel:
 
     # ------------------------------------------------------------------ hardware
     def _build(self, out: Path, target: str | None = None):
+        """Lower and write the RTL into `out` for `target`; a build this object wrote
+        there before with the same options is used again if its manifest is unchanged
+        (a `reuse='auto'` fit takes minutes)."""
+        import json
         from ..flow.run import build
-        o = self.options
-        return build(self.graph, out, o.hardware(), o.auto_reuse, target or o.target,
-                     log=self.log, auto_io=o.auto_io)
+        o = dataclasses.replace(self.options, target=target or self.options.target)
+        key = (str(Path(out).resolve()), repr(o))
+        done = self._builds.get(key)
+        if done is not None:
+            path = done[1].manifest
+            if path.exists() and json.loads(path.read_text()) == done[1].data:
+                return done
+        done = build(self.graph, out, o.hardware(), o.auto_reuse, o.target, log=self.log,
+                     auto_io=o.auto_io)
+        self._builds[key] = done
+        return done
 
     def write(self, out=None) -> results.Build:
         """The Verilog (`rtl/`) and `manifest.json` in `out` (default the build folder)."""
@@ -196,7 +210,6 @@ class HardwareModel:
         """Co-simulate the RTL in Verilator against the reference. With `x` (floats, put on
         the grid by `to_codes`), those inputs, and the RTL's outputs come back (floats in
         `outputs`, codes in `output_codes`); else `n` vectors of the input grid."""
-        from ..flow import design_data
         from ..outputs import locked
         from ..sim.runner import cosim
         from ..sim.stimulus import ROM_LIMIT
@@ -204,8 +217,9 @@ class HardwareModel:
             _, rtl = self._build(folder)
             sim_dir, rtl_dir = folder / "sim", folder / "rtl"
             if x is None:
-                r = cosim(self.graph, rtl.data, rtl_dir, sim_dir, _count(n, "n"), seed,
-                          design_data(self.loaded), mode, waves, log=self.log)
+                from ..flow.run import SimOptions, simulate
+                r = simulate(self.loaded, self.graph, rtl.data, rtl_dir, folder,
+                             SimOptions(_count(n, "n"), seed, mode, waves), log=self.log)
                 return results.Cosim(r["vectors"], r["mismatches"], None, None, None,
                                      r["vectors_per_second"], r, sim_dir)
             if mode != "batch" or waves:
@@ -228,7 +242,8 @@ class HardwareModel:
 
     def estimate(self, target: str | None = None, pnr: bool = False, power: bool = True,
                  full: bool = False, device: str | None = None,
-                 clock_mhz: float | None = None, n: int = 10000) -> results.Estimate:
+                 clock_mhz: float | None = None, n: int = 10000,
+                 seed: int = 0) -> results.Estimate:
         """Synthesize with Yosys for `target` (default the model's target): resources per
         layer; with `pnr`, place and route with nextpnr (ecp5, ice40) for Fmax; with
         `power`, toggle counts over min(n, 100000) co-simulation vectors and the energy
@@ -243,7 +258,7 @@ class HardwareModel:
         o = dataclasses.replace(self.options, target=target)
         with locked(self.out, "out") as folder:
             data = estimate(self.loaded, self.graph, folder, o.hardware(), o.auto_reuse, est,
-                            SimOptions(_count(n, "n")), step=self.log, log=self.log,
+                            SimOptions(_count(n, "n"), seed), step=self.log, log=self.log,
                             auto_io=o.auto_io)
             manifest = _manifest(folder)
         return results.Estimate(self.name, target, data, manifest)
@@ -264,13 +279,24 @@ class HardwareModel:
         with locked(where, "out") as folder:
             if asic:
                 from ..flow.run import export_asic
-                return export_asic(self.loaded, self.graph, folder, o.hardware(), clock_ns,
+                info = export_asic(self.loaded, self.graph, folder, o.hardware(), clock_ns,
                                    top == "serial", step=self.log, log=self.log)
+                return dict(info, folder=str(folder))
+            from ..export.boards import BOARDS
             from ..export.project import export_board
-            return export_board(self.name, self.graph, folder, board, top, vectors, baud,
+            from ..ir.delay import MODELS
+            if board not in BOARDS:
+                from .options import _choice
+                raise HwgenError(_choice("board", board, tuple(BOARDS)))
+            # The schedule is timed for the board's family (a Cyclone V, which has no
+            # delay model of its own, as a 7-series part: the nearest in speed).
+            family = BOARDS[board].family
+            o = dataclasses.replace(o, target=family if family in MODELS else "xc7")
+            info = export_board(self.name, self.graph, folder, board, top, vectors, baud,
                                 o.hardware(), design_data(self.loaded),
                                 auto_reuse=o.auto_reuse,
                                 simulate=simulate, auto_io=o.auto_io, log=self.log)
+            return dict(info, folder=str(folder))
 
     def hls(self, backend: str = "Vitis", io: str = "parallel", reuse: int = 1,
             n: int = 10000, seed: int = 0, out=None) -> dict:
@@ -290,18 +316,21 @@ class HardwareModel:
                        _count(n, "n"), seed, step=self.log, log=self.log, io=io)
 
     def report(self, target: str | None = None, n: int = 10000, seed: int = 0,
-               clock_mhz: float | None = None) -> results.Report:
+               clock_mhz: float | None = None, full: bool = False, mode: str = "batch",
+               waves: bool = False) -> results.Report:
         """The whole flow, as `hwgen flow` runs it: the reference against QKeras, RTL,
-        synthesis, place and route (ecp5, ice40), co-simulation on n vectors, power, and
-        report.json / report.md / plots in the build folder."""
+        synthesis, place and route (ecp5, ice40), co-simulation on n vectors (`mode`
+        'batch' or the cycle-by-cycle 'stream' bench; `waves` writes a waveform), power,
+        and report.json / report.md / plots in the build folder."""
         from ..flow.run import EstimateOptions, SimOptions, flow
         from ..outputs import locked
         target = target or self.options.target
         o = dataclasses.replace(self.options, target=target)
         with locked(self.out, "out") as folder:
             r = flow(self.loaded, self.graph, folder, o.hardware(), o.auto_reuse,
-                     EstimateOptions(target, pnr=True, clock_mhz=clock_mhz),
-                     SimOptions(_count(n, "n"), seed), step=self.log, log=self.log,
+                     EstimateOptions(target, full, pnr=True, clock_mhz=clock_mhz),
+                     SimOptions(_count(n, "n"), seed, mode, waves), step=self.log,
+                     log=self.log,
                      auto_io=o.auto_io)
             import json
             data = json.loads((folder / "report.json").read_text())

@@ -61,9 +61,10 @@ class Verification:
     max_abs_error: list[float]
     argmax_agreement: float | None
     summary: str
+    details: str = ""
 
     def __str__(self) -> str:
-        return self.summary
+        return self.summary + ("\n" + self.details if self.details else "")
 
     def _repr_html_(self) -> str:
         return _html_fields("verify: reference against QKeras", {
@@ -126,9 +127,13 @@ class Cosim:
     results: dict
     folder: Path
 
-    def __str__(self) -> str:
+    @property
+    def summary(self) -> str:
         return (f"{self.vectors} vectors, {self.mismatches} mismatches "
                 f"({self.vectors_per_second} vectors/s; {self.folder / 'results.json'})")
+
+    def __str__(self) -> str:
+        return self.summary
 
     def _repr_html_(self) -> str:
         return _html_fields("co-simulation (Verilator)", {
