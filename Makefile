@@ -65,7 +65,7 @@ bench-peers: $(STAMP) $(PEERS_STAMP)
 
 # test: the default selection (every tool runs: Verilator, Yosys, nextpnr, hls4ml) on
 # JOBS pytest-xdist workers (default: one per core); test-all adds the slow cases (large zoo
-# co-simulations, more random models, a second CLI flow). Figures in the README.
+# co-simulations, more random models, a second CLI flow). Figures in docs/contributing.md.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)

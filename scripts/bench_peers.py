@@ -7,7 +7,7 @@ softmax is left out), its integer weights are exported as a spec, the peers buil
 their own virtualenv (`.venv-peers/`, numpy 2: `scripts/peers_build.py`) and must give
 hwgen's reference outputs on every test vector, and one Yosys command (YoWASP,
 `synth_xilinx -flatten`, the fast ABC9 script) synthesizes each generator's Verilog as
-one design. Writes `build/bench-peers.json` and prints the table for the README.
+one design. Writes `build/bench-peers.json` and prints the table for docs/benchmarks.md.
 
     .venv/bin/python scripts/bench_peers.py [--models jet_tagger ...] [--out FILE]
 """

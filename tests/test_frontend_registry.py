@@ -1,5 +1,5 @@
 """The front end's handler registry: one handler per Keras layer class, and the supported
-list in errors and the README derived from it."""
+list in errors and in docs/supported.md derived from it."""
 from pathlib import Path
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 from hwgen.frontends import layers as registry
 from hwgen.frontends.registry import handler
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+SUPPORTED = Path(__file__).resolve().parents[1] / "docs" / "supported.md"
 
 
 def test_every_layer_class_has_one_handler_and_the_list_names_them_all():
@@ -27,8 +27,8 @@ def test_a_second_handler_for_a_class_is_refused():
         handler("QDense")(lambda b, layer, following: 1)
 
 
-def test_the_readme_lists_exactly_the_registered_layers():
-    text = " ".join(README.read_text().split())
+def test_the_docs_list_exactly_the_registered_layers():
+    text = " ".join(SUPPORTED.read_text().split())
     assert f"): {registry.supported_layers()}." in text
 
 

@@ -3,8 +3,8 @@
 `@handler("QDense", "Dense", summary="QDense, Dense")` registers a function
 `fn(builder, layer, following) -> int` that appends the layer's IR nodes through the
 `Builder` and returns how many layers it consumed (2 when it fused `following`, the next
-layer of the chain, into its own nodes). The supported-layer list in errors and in the
-README is `supported_layers()`, derived from the registry, so it cannot fall behind.
+layer of the chain, into its own nodes). The supported-layer list in errors and in
+docs/supported.md is `supported_layers()`, derived from the registry, so it cannot fall behind.
 The handlers live in `layers/`, whose package imports them all and re-exports `lookup`
 and `supported_layers` over the full set.
 """

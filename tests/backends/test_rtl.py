@@ -228,7 +228,7 @@ def test_random_qkeras_models_cosimulate_bit_exact(tmp_path, seed):
 
 
 # slow: 80 s, and only where ../shared/models exists (a CI clone may have it, the fresh
-# clone the README's time is measured in does not); test_designs.py checks the same model's
+# clone the documented time is measured in does not); test_designs.py checks the same model's
 # reference against QKeras by default, and the zoo co-simulations cover its layer kinds.
 @pytest.mark.slow
 def test_real_qkeras_jet_tagger_cosimulates_bit_exact(tmp_path, shared_models, capsys):
