@@ -162,6 +162,18 @@ def _tiny(tmp_path, **options):
     return hwgen.convert(model, out=tmp_path, log=None, **options)
 
 
+def test_export_a_board_project_timed_for_its_family(tmp_path):
+    """A vendor board (Vivado project, not built here) and an unknown board; the schedule
+    is timed for the board's family, not the model's default target."""
+    hw = _tiny(tmp_path)
+    info = hw.export(board="arty-a7-35", vectors=16)
+    folder = tmp_path / "export" / "arty-a7-35"
+    assert info["folder"] == str(folder) and not info["built"]
+    assert info["options"]["timed_for"] == "xc7" and (folder / "export.json").exists()
+    with pytest.raises(HwgenError, match="board must be one of 'icebreaker'"):
+        hw.export(board="nexys")
+
+
 def test_report_runs_the_whole_flow(tmp_path):
     import matplotlib.figure
     hw = _tiny(tmp_path, target="ice40")
