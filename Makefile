@@ -3,7 +3,8 @@
 #   make test   run the test suite (make test-all: with the slow cases)
 # Also: make sim MODEL=x N=100000 (longer co-simulation), make bench (build/bench.json),
 # make bench-peers (beside da4ml and alkaid, build/bench-peers.json),
-# make export MODEL=x BOARD=icebreaker (board project), make hls MODEL=x (hls4ml project).
+# make export MODEL=x BOARD=icebreaker (board project), make hls MODEL=x (hls4ml project),
+# make sweep MODEL=x BITS=4,6,8 SPARSITY=0,0.5,0.75,0.9 (design-space sweep on Ray).
 # Both create the virtualenv in .venv/ on demand (again only when pyproject.toml changes).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -23,7 +24,7 @@ BOARD  ?= icebreaker
 PYTEST_ARGS ?=
 HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
 
-.PHONY: bench-peers hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden
+.PHONY: bench-peers hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden sweep
 
 venv: $(STAMP)
 
@@ -44,6 +45,12 @@ sim: $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/hwgen export $(MODEL) --board $(BOARD) $(HW_ARGS)
+
+BITS     ?= 4,6,8
+SPARSITY ?= 0,0.5,0.75,0.9
+EPOCHS   ?= 2
+sweep: $(STAMP)
+	$(BIN)/hwgen sweep $(MODEL) --bits $(BITS) --sparsity $(SPARSITY) --epochs $(EPOCHS) --target $(TARGET) $(if $(REUSE),--reuse $(REUSE)) $(if $(DATA),--data $(DATA))
 
 # hls4ml takes one ReuseFactor for every layer; REUSE=auto and LAYER=R are hwgen's own.
 hls: $(STAMP)

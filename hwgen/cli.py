@@ -152,6 +152,15 @@ def _clock_target(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _carbon_args(p):
+    p.add_argument("--rate", type=_number(float, 0, low_open=True), default=1000.0,
+                   help="inferences per second of the workload for the energy and carbon "
+                        "figures, around the clock (default 1000)")
+    p.add_argument("--grid-intensity", default=None, metavar="G|CODE",
+                   help="gCO2e/kWh or an ISO 3166 alpha-3 country code (FRA, USA); "
+                        "default: codecarbon's world average, 475")
+
+
 def _hw_args(p):
     p.add_argument("--mult", choices=MULT_MODES, default="csd",
                    help="constant multiplication: shift-add on canonical signed "
@@ -231,7 +240,8 @@ def cmd_flow(args) -> int:
     background) | co-simulation -> power -> report, into build/<design>/."""
     print(f"[1/7] load + lower to IR: {args.model}", flush=True)
     report = _convert(args, auto_default=True, out=_out(args)).report(
-        args.target, args.n, args.seed, args.clock, args.full, args.mode, args.waves)
+        args.target, args.n, args.seed, args.clock, args.full, args.mode, args.waves,
+        args.rate, args.grid_intensity)
     return 1 if report.failed else 0
 
 
@@ -261,6 +271,41 @@ def cmd_hls(args) -> int:
     result = _convert(args).hls(args.backend, args.io, args.reuse, args.n, args.seed,
                                 out=_out(args))
     return 1 if result["mismatches"] else 0
+
+
+def _list(kind, name):
+    """An argparse type: a comma-separated list of `kind` ("auto" allowed for reuse)."""
+    def parse(text):
+        out = []
+        for item in text.split(","):
+            item = item.strip()
+            if name == "reuse" and item == "auto":
+                out.append(item)
+                continue
+            try:
+                out.append(kind(item))
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{name} takes a comma-separated list of "
+                    f"{'whole numbers' if kind is int else 'numbers'}"
+                    + (" or auto" if name == "reuse" else "") + f", not {item!r}") from None
+        return out
+    parse.__name__ = f"{name} list"
+    return parse
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import sweep
+    result = sweep(args.model, args.data, args.bits, args.sparsity, args.reuse, args.target,
+                   args.mult, args.epochs, args.out, args.ray_address, args.min_accuracy,
+                   args.rate, args.grid_intensity, args.n, args.seed, args.input_format,
+                   log=_say)
+    best = result.recommended
+    if best is not None:
+        print(f"recommended: {best['bits']} bits, sparsity {best['sparsity']:g}, reuse "
+              f"{best['reuse']}: accuracy {best['accuracy_reference']:.4f}, "
+              f"{best['energy_per_inference_nj']} nJ per inference", flush=True)
+    return 0 if any(r["status"] == "ok" for r in result.rows) else 1
 
 
 def cmd_report(args) -> int:
@@ -317,6 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "power estimate (default: Fmax capped at 100 MHz when placed and "
                            "routed, else the target's board clock: ice40 12, ecp5 25, "
                            "xc7 100, asic 500)")
+        if name == "flow":
+            _carbon_args(p)
         if name == "estimate":
             p.add_argument("--no-power", action="store_true", help="resources only: skip "
                            "the toggle-count simulation and the power estimate")
@@ -370,6 +417,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_VECTORS, default=10000, help="vectors (default 10000)")
     p.add_argument("--seed", type=_SEED, default=0)
     p.set_defaults(func=cmd_hls)
+    p = sub.add_parser("sweep", help="a design-space sweep on Ray: bits x sparsity x reuse, "
+                       "each point fine-tuned, scored and built; Pareto plots, carbon")
+    p.add_argument("model", help="design name or full-model .h5/.keras file")
+    p.add_argument("--data", help="DATA.npz with x_train, y_train, x_test, y_test (integer "
+                   "class labels); default: a design's own data")
+    p.add_argument("--bits", type=_list(int, "bits"), default=[4, 6, 8],
+                   help="widths for every quantizer, e.g. 4,6,8 (default)")
+    p.add_argument("--sparsity", type=_list(float, "sparsity"), default=[0.0, 0.5, 0.75, 0.9],
+                   help="pruned shares of each kernel, e.g. 0,0.5,0.75,0.9 (default)")
+    p.add_argument("--reuse", type=_list(int, "reuse"), default=[1],
+                   help="reuse factors, e.g. 1,auto (default 1)")
+    p.add_argument("--target", choices=list(TARGETS), default="ecp5")
+    p.add_argument("--mult", choices=MULT_MODES, default="csd")
+    p.add_argument("--epochs", type=_number(int, 0), default=2,
+                   help="fine-tuning epochs per point (default 2)")
+    p.add_argument("--min-accuracy", type=_number(float, 0, 1), default=None,
+                   help="recommend the least energy per inference at this accuracy")
+    _carbon_args(p)
+    p.add_argument("--ray-address", default=None, help="an existing Ray cluster "
+                   "(default: a local one on this machine)")
+    p.add_argument("--n", type=_VECTORS, default=2000, help="co-simulation vectors per "
+                   "point (default 2000)")
+    p.add_argument("--seed", type=_SEED, default=0)
+    p.add_argument("--input-format", metavar="FMT", help="input grid of a model without "
+                   "input quantizer")
+    p.add_argument("-o", "--out", help="output folder (default build/<design>/sweep)")
+    p.set_defaults(func=cmd_sweep)
     p = sub.add_parser("report", help="render report.md and the plots again from "
                        "DIR/report.json")
     p.add_argument("dir", help="a design's build folder (build/<design>)")

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 1234
+from hwgen.designs_data import SEED, digits_data, jet_data, waveform_data  # noqa: E402
 
 
 def _seed(seed: int) -> None:
@@ -42,32 +42,6 @@ def _qmlp(n_in: int, hidden: list[int], n_out: int, wbits: int, abits: int, aint
                       bias_quantizer=quantized_bits(wbits, 0, alpha=1), name="output"),
                tf.keras.layers.Activation("softmax", name="softmax")]
     return tf.keras.Sequential(layers, name=name)
-
-
-def _jet_data(seed: int):
-    """Synthetic stand-in for the jet-substructure data set (which is not offline):
-    16 standardised features, 5 classes, each class a mixture of two Gaussians with its
-    own correlations, so the classes overlap the way real jet classes do."""
-    rng = np.random.default_rng(seed)
-    n_per, xs, ys = 4000, [], []
-    for cls in range(5):
-        for _ in range(2):
-            mean = rng.normal(0, 0.9, 16)
-            mix = rng.normal(0, 0.5, (16, 16)) + np.eye(16)
-            xs.append(rng.normal(size=(n_per // 2, 16)) @ mix.T * 0.6 + mean)
-            ys.append(np.full(n_per // 2, cls))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    x = (x - x.mean(0)) / x.std(0)
-    order = rng.permutation(len(x))
-    return x[order].astype(np.float32), y[order]
-
-
-def _digits_data(seed: int):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    d = load_digits()
-    return train_test_split(d.data, d.target, test_size=0.2, random_state=seed,
-                            stratify=d.target)
 
 
 def _fit(model, x, y, epochs: int, callbacks=()):
@@ -109,7 +83,7 @@ def _save(name: str, model, meta: dict, test_codes: np.ndarray, test_y: np.ndarr
 
 def jet_tagger() -> None:
     _seed(SEED)
-    x, y = _jet_data(SEED)
+    x, y = jet_data(SEED)
     split = int(0.8 * len(x))
     model = _qmlp(16, [64, 32, 32], 5, 6, 6, 0, "jet_tagger")
     _fit(model, x[:split], y[:split], epochs=20)
@@ -129,7 +103,7 @@ def jet_tagger() -> None:
 def _digits_model(name: str, pruned: bool):
     import tensorflow as tf
     _seed(SEED)
-    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    x_tr, x_te, y_tr, y_te = digits_data(SEED)
     model = _qmlp(64, [32], 10, 6, 6, 2, name)
     if not pruned:
         _fit(model, x_tr / 16, y_tr, epochs=60)
@@ -174,7 +148,7 @@ def _residual_mlp(name: str):
 
 def digits_resmlp() -> None:
     _seed(SEED)
-    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    x_tr, x_te, y_tr, y_te = digits_data(SEED)
     model = _residual_mlp("digits_resmlp")
     _fit(model, x_tr / 16, y_tr, epochs=60)
     meta = {"summary": "64-32-(32 + skip)-10 residual digits MLP, 6-bit weights, "
@@ -195,7 +169,7 @@ def digits_cnn() -> None:
     import tensorflow as tf
     from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
     _seed(SEED)
-    x_tr, x_te, y_tr, y_te = _digits_data(SEED)
+    x_tr, x_te, y_tr, y_te = digits_data(SEED)
     q = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1),
              bias_quantizer=quantized_bits(6, 0, alpha=1))
     L = tf.keras.layers
@@ -222,32 +196,12 @@ def digits_cnn() -> None:
           img(x_te))
 
 
-WAVEFORMS = ("sine", "square", "triangle", "sawtooth")
-
-
-def _waveform_data(seed: int, n: int = 4000, length: int = 32):
-    """A synthetic sensor task: 32 samples of a periodic signal with random period (5 to
-    16 samples), phase, amplitude (0.4 to 0.9), offset and noise; the class is its
-    waveform (`WAVEFORMS`). Samples lie in [-1, 1)."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, len(WAVEFORMS), n)
-    period = rng.uniform(5, 16, n)[:, None]
-    phase = rng.uniform(0, 1, n)[:, None]
-    t = (np.arange(length)[None, :] / period + phase) % 1.0
-    shapes = {0: np.sin(2 * np.pi * t), 1: np.where(t < 0.5, 1.0, -1.0),
-              2: 4 * np.abs(t - 0.5) - 1, 3: 2 * t - 1}
-    x = np.select([y[:, None] == k for k in range(4)], [shapes[k] for k in range(4)])
-    x = x * rng.uniform(0.4, 0.9, (n, 1)) + rng.uniform(-0.1, 0.1, (n, 1))
-    x = x + rng.normal(0, 0.05, x.shape)
-    return np.clip(x, -1, 31 / 32).astype(np.float32)[:, :, None], y
-
-
 def waveform_cnn1d() -> None:
     """A 1-D CNN over a time series (two convolutions, max and global average pooling)."""
     import tensorflow as tf
     from qkeras import QActivation, QConv1D, QDense, quantized_bits, quantized_relu
     _seed(SEED)
-    x, y = _waveform_data(SEED)
+    x, y = waveform_data(SEED)
     codes = np.clip(np.round(x * 32), -32, 31).astype(np.int64)       # fixed<6,1>
     x = codes / 32
     x_tr, x_te, y_tr, y_te = x[:3200], x[3200:], y[:3200], y[3200:]
@@ -273,8 +227,8 @@ def waveform_cnn1d() -> None:
                             "(divides by 12 in float32) + quantized_bits(8,2,"
                             "keep_negative=False), QDense 8-4, softmax output; "
                             "quantized_bits(6,0,alpha=1) weights and biases",
-            "data": "synthetic sensor signals made by scripts/train_designs.py "
-                    "(_waveform_data): 32 samples of a sine, square, triangle or sawtooth "
+            "data": "synthetic sensor signals made by hwgen/designs_data.py "
+                    "(waveform_data): 32 samples of a sine, square, triangle or sawtooth "
                     "wave with random period, phase, amplitude, offset and noise; 3200 "
                     "training and 800 test signals",
             "input_format": "fixed<6,1>",

@@ -317,12 +317,16 @@ class HardwareModel:
 
     def report(self, target: str | None = None, n: int = 10000, seed: int = 0,
                clock_mhz: float | None = None, full: bool = False, mode: str = "batch",
-               waves: bool = False) -> results.Report:
+               waves: bool = False, rate: float = 1000.0, grid=None,
+               cpu_baseline: bool = True) -> results.Report:
         """The whole flow, as `hwgen flow` runs it: the reference against QKeras, RTL,
         synthesis, place and route (ecp5, ice40), co-simulation on n vectors (`mode`
         'batch' or the cycle-by-cycle 'stream' bench; `waves` writes a waveform), power,
-        and report.json / report.md / plots in the build folder."""
-        from ..flow.run import EstimateOptions, SimOptions, flow
+        and report.json / report.md / plots in the build folder, with the energy and
+        CO2e of `rate` inferences per second for a year at grid intensity `grid`
+        (gCO2e/kWh or a country code; None: the world average), beside the model on this
+        machine's CPU (`cpu_baseline`)."""
+        from ..flow.run import CarbonOptions, EstimateOptions, SimOptions, flow
         from ..outputs import locked
         target = target or self.options.target
         o = dataclasses.replace(self.options, target=target)
@@ -330,8 +334,8 @@ class HardwareModel:
             r = flow(self.loaded, self.graph, folder, o.hardware(), o.auto_reuse,
                      EstimateOptions(target, full, pnr=True, clock_mhz=clock_mhz),
                      SimOptions(_count(n, "n"), seed, mode, waves), step=self.log,
-                     log=self.log,
-                     auto_io=o.auto_io)
+                     log=self.log, auto_io=o.auto_io,
+                     carbon=CarbonOptions(rate, grid, cpu_baseline))
             import json
             data = json.loads((folder / "report.json").read_text())
         return results.Report(data, [Path(p) for p in r.paths], r.failed)

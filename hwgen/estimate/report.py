@@ -59,6 +59,10 @@ REPORT_SCHEMA = {
                                                     "rtl_vs_reference": _CHECK}},
         "tools": {"type": "object", "additionalProperties": {"type": "string"}},
         "seconds": {"type": "object", "additionalProperties": _NUM},
+        "carbon": {"type": ["object", "null"], "required": ["estimate", "rate_per_s", "grid"],
+                   "properties": {"rate_per_s": _NUM, "grid": {
+                       "type": "object", "required": ["g_per_kwh", "source"]}}},
+        "measured": {"type": "object"},
     },
 }
 
@@ -173,6 +177,7 @@ def markdown(r: dict, plots: list[str]) -> str:
                           row["dynamic_busy_mw"], row["dynamic_pj_per_inference"]]
                          for row in pw["layers"]])
         lines.append("")
+    lines += _carbon_lines(r)
     checks = r["checks"]
     lines += ["## Checks", ""]
     if checks.get("reference_vs_qkeras"):
@@ -186,7 +191,42 @@ def markdown(r: dict, plots: list[str]) -> str:
     lines += ["", "## Tools", ""] + [f"- {k}: {v}" for k, v in sorted(r["tools"].items())]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    lines += _measured_lines(r)
     return "\n".join(lines) + "\n"
+
+
+# report.md is a function of the model and the options, except the block after this
+# line: figures measured on this machine (the CPU's time per inference), which change
+# from run to run as `seconds` does.
+MEASURED_MARK = "<!-- measured on this machine: changes from run to run -->"
+
+
+def _carbon_lines(r: dict) -> list[str]:
+    c = r.get("carbon")
+    if not c or "hardware" not in c:
+        return []
+    h, g = c["hardware"], c["grid"]
+    return ["## Energy and carbon (estimate)", "",
+            f"Workload: {c['rate_per_s']:g} inferences per second, around the clock for a "
+            f"year. Grid: {g['g_per_kwh']:g} gCO2e/kWh ({g['source']}). Method: "
+            f"{c['method']}.", "",
+            f"This hardware: {h['energy_per_inference_nj']:.6g} nJ per inference, "
+            f"{h['kwh_per_year']:.6g} kWh per year, {h['kg_co2e_per_year']:.6g} kg CO2e per "
+            "year. The same model on this machine's CPU: below.", ""]
+
+
+def _measured_lines(r: dict) -> list[str]:
+    cpu = (r.get("measured") or {}).get("cpu")
+    if not cpu:
+        return []
+    ratio = cpu.get("cpu_over_hardware")
+    return ["", MEASURED_MARK, "", "## The same model on this machine's CPU (measured)", "",
+            f"TensorFlow `predict` on {cpu['cpu']}, batches of {cpu['batch']}: "
+            f"{cpu['time_per_inference_us']:.3g} us per inference; CPU energy "
+            f"{cpu['energy_per_inference_nj']:.4g} nJ per inference by {cpu['method']}: "
+            f"{cpu['kwh_per_year']:.4g} kWh and {cpu['kg_co2e_per_year']:.4g} kg CO2e per "
+            "year for the same workload"
+            + (f", {ratio:.3g}x this hardware's energy." if ratio else ".")]
 
 
 def _plots(out: Path, r: dict) -> list[Path]:

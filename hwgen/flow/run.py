@@ -213,6 +213,40 @@ def estimate(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: b
 
 
 @dataclass
+class CarbonOptions:
+    """The workload of the report's carbon figures: `rate` inferences per second around
+    the clock, at grid intensity `grid` (gCO2e/kWh, a country code, or None: the world
+    average); `cpu`: measure the model on this machine's CPU beside it."""
+    rate: float = 1000.0
+    grid: object = None
+    cpu: bool = True
+
+
+def carbon_figures(loaded, graph: Graph, power: dict | None, codes, opts: CarbonOptions,
+                   log=print) -> tuple[dict | None, dict | None]:
+    """(the report's `carbon`, its `measured` CPU baseline) for the flow."""
+    from ..estimate import carbon
+    from ..ir.types import codes_to_float
+    from ..verify import logits_model
+    intensity = carbon.grid_intensity(opts.grid)
+    energy = (power or {}).get("energy_per_inference_nj", {}).get("busy")
+    section = carbon.carbon_section(energy, None, opts.rate, intensity)
+    if not opts.cpu:
+        return section, None
+    model = logits_model(loaded.model) or loaded.model
+    x = codes_to_float(codes, graph.input.type.frac).reshape((len(codes),)
+                                                             + tuple(graph.input.shape))
+    cpu = carbon.cpu_baseline(model, x)
+    both = carbon.carbon_section(energy, cpu, opts.rate, intensity)
+    cpu = dict(both["cpu"], cpu_over_hardware=both.get("cpu_over_hardware"))
+    log(f"      carbon at {opts.rate:g}/s, {intensity['g_per_kwh']:g} gCO2e/kWh: hardware "
+        + (f"{section['hardware']['kg_co2e_per_year']:.4g}" if energy else "?")
+        + f" kg CO2e/year; CPU {cpu['kg_co2e_per_year']:.4g} kg CO2e/year "
+        f"({cpu['time_per_inference_us']:.3g} us per inference, measured)")
+    return section, {"cpu": cpu}
+
+
+@dataclass
 class FlowResult:
     verify: dict
     sim: dict
@@ -236,7 +270,7 @@ def verify(loaded, graph: Graph, n: int, seed: int, log=print):
 
 def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
          est: EstimateOptions, sim: SimOptions, step=print, log=print,
-         auto_io: bool = False) -> FlowResult:
+         auto_io: bool = False, carbon: CarbonOptions | None = None) -> FlowResult:
     """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
     background) | co-simulation -> power -> report, into `out`."""
     from ..estimate import report
@@ -304,8 +338,13 @@ def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
     power = energy(rtl.data, out, resources, placed, est.target, toggles, est.clock_mhz, log)
     step(f"[7/{steps}] report")
     t = time.monotonic()
+    from ..sim.vectors import input_codes
+    codes = input_codes(graph.input.type, graph.input.shape, 4096, sim.seed,
+                        design_data(loaded))
+    footprint, measured = carbon_figures(loaded, graph, power, codes,
+                                         carbon or CarbonOptions(), log)
     record = make_report(loaded.name, lowered, rtl.data, est.target, resources, placed,
-                         power, checked, simulated, seconds)
+                         power, checked, simulated, seconds, footprint, measured)
     paths = report.write(out, record)
     seconds["report"] = round(time.monotonic() - t, 1)
     log("      wrote " + ", ".join(str(p) for p in paths)

@@ -353,8 +353,11 @@ def tool_versions(target: str) -> dict:
 
 def make_report(design: str, lowered: Graph, manifest: dict, target: str, resources: dict,
                 placed: dict | None, power: dict | None, verify: dict | None,
-                sim: dict | None, seconds: dict) -> dict:
-    """The report.json record (schema in `estimate/report.py`)."""
+                sim: dict | None, seconds: dict, carbon: dict | None = None,
+                measured: dict | None = None) -> dict:
+    """The report.json record (schema in `estimate/report.py`). `carbon`: the workload's
+    energy and CO2e from the power estimate; `measured`: figures measured on this machine
+    (the CPU baseline), which change from run to run."""
     fmax = placed.get("fmax_mhz") if placed else None
     device = placed.get("device") if placed and placed.get("fits") else None
     return {"schema": "hwgen-report/1", "design": design, "options": manifest["options"],
@@ -366,7 +369,9 @@ def make_report(design: str, lowered: Graph, manifest: dict, target: str, resour
             "fmax_mhz": fmax, "resources": resources, "pnr": placed, "power": power,
             "checks": {"reference_vs_qkeras": _check(verify),
                        "rtl_vs_reference": _check(sim)},
-            "tools": tool_versions(target), "seconds": seconds}
+            "tools": tool_versions(target), "seconds": seconds,
+            **({"carbon": carbon} if carbon else {}),
+            **({"measured": measured} if measured else {})}
 
 
 def power_device(target: str, placed: dict | None, resources: dict) -> str | None:
