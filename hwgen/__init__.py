@@ -21,6 +21,9 @@ def __getattr__(name):
     if name == "HardwareModel":
         from .api import HardwareModel
         return HardwareModel
+    if name == "sweep":                  # hwgen.sweep.sweep(...): design-space sweeps
+        import importlib
+        return importlib.import_module(".sweep", __name__)
     raise AttributeError(name)
 
 

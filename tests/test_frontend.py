@@ -1,5 +1,4 @@
 """Loading paths (object, .h5, .keras, .json + weights), pruning wrappers, the IR tables."""
-import json
 import subprocess
 import sys
 
@@ -7,7 +6,6 @@ import numpy as np
 import pytest
 
 import hwgen
-from hwgen.errors import UnsupportedError
 from hwgen.ir import interp
 from hwgen.ir.text import dump, table
 from hwgen.options import FrontendOptions

@@ -18,7 +18,7 @@ import numpy as np
 
 # Options of a point that change its result (the key hashes them with the model and data).
 POINT_FIELDS = ("bits", "sparsity", "reuse", "target", "mult", "epochs", "seed", "n",
-                "rate", "grid")
+                "rate", "grid", "input_format")
 
 
 def point_key(model_digest: str, data_digest: str, point: dict) -> str:
