@@ -174,6 +174,9 @@ def test_export_a_board_project_timed_for_its_family(tmp_path):
         hw.export(board="nexys")
 
 
+# slow: `hwgen flow` calls HardwareModel.report; tests/estimate/test_power.py's
+# test_flow_runs_every_step_into_a_report runs that whole path by default
+@pytest.mark.slow
 def test_report_runs_the_whole_flow(tmp_path):
     import matplotlib.figure
     hw = _tiny(tmp_path, target="ice40")
@@ -185,6 +188,9 @@ def test_report_runs_the_whole_flow(tmp_path):
     assert all(isinstance(f, matplotlib.figure.Figure) for f in r.figures())
 
 
+# slow: `hwgen hls` calls HardwareModel.hls; tests/export/test_hls.py's
+# test_hls4ml_csim_is_bit_exact_with_the_reference runs that path by default
+@pytest.mark.slow
 def test_hls_c_simulation_is_bit_exact(tmp_path):
     hw = _tiny(tmp_path)
     result = hw.hls(n=500)
@@ -219,9 +225,9 @@ def test_profile_shows_overflow_and_unused_bits(tmp_path):
     p = hw.profile(x)
     out = next(e for e in p.entries if e.layer == "fc" and e.kind == "output")
     assert out.values.max() == 100.0 and out.int_bits_needed == 8   # 100 < 2**7, signed
-    assert out.overflow == pytest.approx(3 / 8)                     # 100, 50 and -100
+    assert out.overflow == 3 / 8                                    # 100, 50 and -100
     w = next(e for e in p.entries if e.kind == "weights")
-    assert w.int_bits_needed == 8 and w.overflow == pytest.approx(1 / 4)
+    assert w.int_bits_needed == 8 and w.overflow == 1 / 4
     assert "overflow %" in str(p) and "<table>" in p._repr_html_()
     assert isinstance(p.plot(), matplotlib.figure.Figure)
 

@@ -28,7 +28,10 @@ def test_python_blocks_of_the_docs_run(page, tmp_path, monkeypatch):
         exec(compile(code, f"{page.name}, python block {k + 1}", "exec"), namespace)
 
 
-@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+# slow: quickstart.py is the README's block (run by default above) plus a table print
+@pytest.mark.parametrize("script", [
+    pytest.param(p, marks=pytest.mark.slow) if p.name == "quickstart.py" else p
+    for p in EXAMPLES], ids=lambda p: p.name)
 def test_examples_run(script, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(script), run_name="__main__")

@@ -37,7 +37,6 @@ class HardwareModel:
         self.loaded, self.graph, self.options = loaded, graph, options
         self.out = Path(out)
         self.log = log or _silent
-        self._ranged = None
         self._builds = {}        # (folder, target) -> (lowered, RtlBuild) last written there
 
     # ------------------------------------------------------------------ what it is
@@ -77,14 +76,6 @@ class HardwareModel:
         from ..ir.text import TABLE_HEAD, table_notes, table_rows
         return results.Table(list(TABLE_HEAD), table_rows(self.graph), f"model {self.name}",
                              table_notes(self.graph))
-
-    @property
-    def ranged(self):
-        """The IR after range inference and the model-level passes (exact intervals)."""
-        if self._ranged is None:
-            from ..passes.pipelines import DEFAULT
-            self._ranged = DEFAULT.run(self.graph)
-        return self._ranged
 
     def __repr__(self) -> str:
         return (f"HardwareModel({self.name!r}: input {self.input_format} x "

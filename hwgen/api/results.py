@@ -75,14 +75,8 @@ class Verification:
             else f"{100 * self.argmax_agreement:.2f} %"})
 
 
-@dataclass
-class Build:
-    """The Verilog and manifest written by `HardwareModel.write`."""
-
-    folder: Path
-    verilog: Path
-    manifest_path: Path
-    manifest: dict
+class _Timing:
+    """Latency and II of a result that carries the build's manifest."""
 
     @property
     def latency(self) -> int:
@@ -93,6 +87,16 @@ class Build:
     def ii(self) -> int:
         """Cycles between inputs (1: a new input every clock)."""
         return self.manifest["ii"]
+
+
+@dataclass
+class Build(_Timing):
+    """The Verilog and manifest written by `HardwareModel.write`."""
+
+    folder: Path
+    verilog: Path
+    manifest_path: Path
+    manifest: dict
 
     @property
     def top(self) -> str:
@@ -142,7 +146,7 @@ class Cosim:
 
 
 @dataclass
-class Estimate:
+class Estimate(_Timing):
     """Resources (Yosys, per layer), Fmax (nextpnr, when placed) and power (the energy
     model on measured toggle rates) for one target: `HardwareModel.estimate`. Every figure
     is an estimate; `report.md` of `HardwareModel.report` says how each is made."""
@@ -172,11 +176,7 @@ class Estimate:
 
     @property
     def latency_cycles(self) -> int:
-        return self.manifest["latency"]
-
-    @property
-    def ii(self) -> int:
-        return self.manifest["ii"]
+        return self.latency
 
     @property
     def power(self) -> dict | None:

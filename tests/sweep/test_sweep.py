@@ -29,6 +29,9 @@ def test_pareto_front_and_recommendation_on_known_numbers():
 
 
 def test_carbon_arithmetic_on_known_numbers():
+    # These are estimates' arithmetic (joules to kWh to kg), computed by the code in
+    # another order than written here, so they compare to 1e-12 relative; the bit-exact
+    # contract is for model and RTL outputs, which every other test compares with ==.
     grid = {"g_per_kwh": 500.0, "source": "given"}
     y = carbon.yearly(1.0, 1000.0, grid)          # 1 nJ x 1000/s x 31,536,000 s = 31.536 J
     assert y["kwh_per_year"] == pytest.approx(31.536 / 3.6e6, rel=1e-12)
@@ -49,6 +52,8 @@ def test_cpu_baseline_is_measured_with_codecarbon():
     model = tf.keras.Sequential([tf.keras.layers.InputLayer((8,)), tf.keras.layers.Dense(4)])
     cpu = carbon.cpu_baseline(model, np.zeros((2048, 8)), repeats=2)
     assert cpu["time_per_inference_us"] > 0 and cpu["power_w"] > 0
+    # energy = power x time; recomputed here through microseconds (another rounding order of
+    # an estimate), so it compares to pytest's default 1e-6 relative
     assert cpu["energy_per_inference_nj"] == pytest.approx(
         cpu["power_w"] * cpu["time_per_inference_us"] * 1e3)
     assert "RAPL" in cpu["method"] or "TDP" in cpu["method"]
