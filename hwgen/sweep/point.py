@@ -45,6 +45,9 @@ def run_point(model_path: str, data_path: str, point: dict, folder: str) -> dict
     "failed" and its `reason`."""
     import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Ray runs points side by side, one per core, and forking inside its worker is not
+    # safe: the RTL's layers are converted in this process (`layer_modules`).
+    os.environ["HWGEN_RTL_JOBS"] = "1"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     seconds: dict = {}

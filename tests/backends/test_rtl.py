@@ -159,6 +159,50 @@ def test_two_builds_are_byte_identical(tmp_path):
     assert str(tmp_path) not in text and "/work" not in text
 
 
+def test_layers_converted_in_parallel_give_the_same_verilog(tmp_path, monkeypatch):
+    """Each layer is converted on its own (`layer_modules`); the worker count changes
+    nothing in the output, and every layer with logic is a module the top instantiates."""
+    graph = random_graph(3, n_in=6)
+    texts = []
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("HWGEN_RTL_JOBS", jobs)
+        rtl = build_rtl(graph, tmp_path / jobs, HardwareOptions())[1]
+        texts.append(rtl.verilog.read_text())
+    assert texts[0] == texts[1]
+    modules = re.findall(r"^module \\?(\S+?) ?\(", texts[0], re.M)
+    for row in rtl.data["layers"]:
+        if row["module"]:
+            assert row["module"] in modules
+            instance = r"^\s*\\" + re.escape(row["module"]) + r"\s+" + row["instance"] + r" \("
+            assert re.search(instance, texts[0], re.M), row["module"]
+
+
+def test_layer_module_ports_come_from_its_rtlil():
+    from amaranth.back import rtlil
+    from amaranth.hdl import Module, Signal, signed
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+    from hwgen.backends.amaranth.layer_modules import LayerModule
+
+    class Negate(wiring.Component):
+        x_0: In(signed(5))
+        y_0: Out(signed(6))
+
+        def elaborate(self, platform):
+            m = Module()
+            r = Signal(signed(6))
+            m.d.sync += r.eq(-self.x_0)
+            m.d.comb += self.y_0.eq(r)
+            return m
+
+    text = rtlil.convert(Negate(), name="t.neg", emit_src=False)
+    converted = LayerModule.of("t.neg", text)
+    ports = {p.name: (p.direction, p.width, p.signed) for p in converted.ports}
+    assert ports == {"x_0": ("input", 5, True), "y_0": ("output", 6, True),
+                     "clk": ("input", 1, False), "rst": ("input", 1, False)}
+    assert converted.has_cells and "attribute \\top" not in converted.rtlil
+
+
 def test_manifest_describes_ports_and_formats(tmp_path):
     _, g = hwgen.compile_model("jet_tagger")
     m = build_rtl(g, tmp_path, HardwareOptions(pipeline=3))[1].data

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...ir.graph import Graph
 from ...outputs import write_text
+from . import layer_modules
 from .top import Top, argmax_bits, module_name
 
 MANIFEST_VERSION = 1
@@ -31,11 +32,10 @@ def top_name(graph: Graph) -> str:
 
 def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     """Generate the Verilog of `graph` (already through the hardware pipeline)."""
-    from amaranth.back import verilog
     out_dir = Path(out_dir)
     top = Top(graph)
     name = top_name(graph)
-    text = verilog.convert(top, name=name, emit_src=False)
+    text = _verilog_by_layer(top, name)
     (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
     v_path = out_dir / "rtl" / f"{name}.v"
     write_text(v_path, text)
@@ -46,6 +46,28 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     m_path = out_dir / "manifest.json"
     write_text(m_path, json.dumps(data, indent=1) + "\n")
     return RtlBuild(name, v_path, m_path, data)
+
+
+def _verilog_by_layer(top: Top, name: str) -> str:
+    """The Verilog of `top`, each layer converted on its own and in parallel
+    (`layer_modules`), then one Yosys run with Amaranth's own script for every module
+    (`amaranth.back.verilog` has no public call that takes RTLIL text)."""
+    from amaranth.back import rtlil, verilog
+    converted = layer_modules.convert(
+        [(f"{name}.{sub}", layer) for _, sub, layer in top.layers],
+        [_size(node) for node, _, _ in top.layers])
+    top.instanced = {sub: c for (_, sub, _), c in zip(top.layers, converted)}
+    for (_, _, layer), c in zip(top.layers, converted):
+        if c.has_cells:         # elaborated in a worker, so Amaranth's parent copy never is
+            layer._MustUse__silence = True
+    text = "".join(c.rtlil for c in converted if c.has_cells)
+    return verilog._convert_rtlil_text(text + rtlil.convert(top, name=name, emit_src=False))
+
+
+def _size(node) -> int:
+    """What converting a layer costs, roughly: its adders, else its elements."""
+    graph = getattr(node, "graph", None)
+    return getattr(graph, "adders", 0) or node.size
 
 
 def _elements(node, base: int = 0, first: int = 0) -> list[dict]:

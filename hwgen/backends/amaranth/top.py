@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import (Cat, ClockSignal, Const, Instance, Module, Mux, ResetSignal, Signal,
+                          signed, unsigned)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,8 +35,15 @@ def argmax_bits(n: int) -> int:
 
 
 class Top(wiring.Component):
+    """`layers`: the layers' components, made here so that a caller may convert them on
+    their own (`layer_modules`); `instanced` then maps a layer's submodule name to its
+    converted module, which the top instantiates by name instead of elaborating it."""
+
     def __init__(self, graph: Graph):
         self.graph = graph
+        self.layers = [(node, module_name(node.name), node.component(graph.sources(node)))
+                       for node in graph.nodes[1:]]
+        self.instanced: dict = {}
         t_in = graph.input.type
         heads = graph.heads
         self.in_width = graph.input.size * t_in.width
@@ -105,16 +113,19 @@ class Top(wiring.Component):
             return held[(name, d)]
 
         self.modules = []
-        for node in g.nodes[1:]:
+        for node, name, layer in self.layers:
             start = max(at[i] for i in node.inputs)
             ins = [tapped(i, start - at[i]) for i in node.inputs]
-            layer = node.component(g.sources(node))
-            name = module_name(node.name)
-            m.submodules[name] = layer
+            inputs = [v for vs, _ in ins for v in vs]
             self.modules.append((node, name))
             self.modules += [(p, None) for p in node.post]   # computed in its lanes
+            converted = self.instanced.get(name)
+            if converted is not None and converted.has_cells:
+                taps[node.name] = [_instance(m, name, converted, node.size, ins[0][1], inputs)]
+                continue
+            m.submodules[name] = layer
             m.d.comb += layer.valid_in.eq(ins[0][1])
-            m.d.comb += [x.eq(v) for x, v in zip(layer.input_ports, [v for vs, _ in ins for v in vs])]
+            m.d.comb += [x.eq(v) for x, v in zip(layer.input_ports, inputs)]
             taps[node.name] = [([getattr(layer, f"y_{j}") for j in range(node.size)],
                                 layer.valid_out)]
         end = max(at[h] for h in g.output_names)
@@ -152,6 +163,23 @@ class Top(wiring.Component):
         m.d.comb += [self.out_data.eq(out), self.out_valid.eq(out_valid)]
         assert cycles + 1 == self.latency, (cycles, self.latency)
         return m
+
+
+def _instance(m: Module, name: str, converted, size: int, valid, inputs: list):
+    """An instance of a layer converted on its own (`layer_modules.LayerModule`), wired
+    by its port names. Returns (its outputs `y_<j>`, its `valid_out`)."""
+    given = {"clk": ClockSignal(), "rst": ResetSignal(), "valid_in": valid}
+    given.update((f"x_{i}", v) for i, v in enumerate(inputs))
+    ports, outs = [], {}
+    for p in converted.ports:
+        if p.direction == "input":
+            ports.append(("i", p.name, given[p.name]))
+        else:
+            outs[p.name] = Signal(signed(p.width) if p.signed else unsigned(p.width),
+                                  name=f"{name}_{p.name}")
+            ports.append(("o", p.name, outs[p.name]))
+    m.submodules[name] = Instance(converted.name, *ports)
+    return [outs[f"y_{j}"] for j in range(size)], outs["valid_out"]
 
 
 def _argmax(m: Module, values: list, valid, register_after: tuple, carry: bool = True):
