@@ -66,6 +66,10 @@ def share(columns, n_in: int, max_depth: int | None = None):
             for d2 in digits[i + 1:]:
                 k = _key(d1, d2)
                 count[k] = count.get(k, 0) + 1
+    uses: dict[int, set] = {}          # per source, the outputs that may hold it
+    for j, col in enumerate(cols):
+        for src, _ in col:
+            uses.setdefault(src, set()).add(j)
     heap = [(-c, max(depth[k[0]], depth[k[1]]) + 1, k) for k, c in count.items() if c > 1]
     heapq.heapify(heap)
     shared: list[Shared] = []
@@ -80,15 +84,19 @@ def share(columns, n_in: int, max_depth: int | None = None):
         a, b, k, sign = key
         shared.append(Shared(a, b, k, sign, level))
         depth.append(level)
-        for col in cols:
-            _substitute(col, key, n_in + len(shared) - 1, count, heap, depth)
+        new = n_in + len(shared) - 1
+        for j in sorted(uses.get(a, set()) & uses.get(b, set())):   # the others lack a or b
+            if _substitute(cols[j], key, new, count, heap, depth):
+                uses.setdefault(new, set()).add(j)
     return shared, [[(s, t, g) for (s, t), g in col.items()] for col in cols]
 
 
-def _substitute(col, key, new, count, heap, depth) -> None:
+def _substitute(col, key, new, count, heap, depth) -> bool:
     """Replace the non-overlapping occurrences of pattern `key` in one output (a dict
-    (source, shift) -> sign) by the source `new`, keeping the pair counts."""
+    (source, shift) -> sign) by the source `new`, keeping the pair counts; whether there
+    was one."""
     a, b, k, sign = key
+    found = False
     for t in sorted(t for (s, t) in col if s == a):
         g = col.get((a, t))
         if g is None or col.get((b, t + k)) != sign * g:
@@ -104,3 +112,5 @@ def _substitute(col, key, new, count, heap, depth) -> None:
             if c > 1:
                 heapq.heappush(heap, (-c, max(depth[pair[0]], depth[pair[1]]) + 1, pair))
         col[(new, t)] = g
+        found = True
+    return found
