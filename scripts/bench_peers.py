@@ -109,7 +109,34 @@ def synth(verilog: Path, top: str, work: Path) -> dict:
     return {k: r.get(k, 0) for k in ("LUT", "CARRY4", "FF")}
 
 
-def bench(model: str, out: Path, n: int, cutoff: float, log=print) -> list[dict]:
+def same_clock(g, model: str, out: Path, peer_verilog: Path, peer_top: str,
+               peer_cycles: int, device: str, log=print) -> list[dict]:
+    """The peer's design placed and routed on an LFE5U (nextpnr, out of context, as
+    `hwgen.estimate.nextpnr` places hwgen's), then hwgen's built for ecp5 with the peer's
+    Fmax as its clock target and placed the same way: flip-flops and cycles at one clock,
+    measured by one router (Yosys's xc7 netlist has no timing)."""
+    from hwgen.estimate.nextpnr import place_and_route
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    peer = place_and_route(peer_verilog, peer_top, out / "da4ml" / "pnr", device)
+    mhz = peer["fmax_mhz"]
+    log(f"  da4ml on ecp5: {mhz} MHz")
+    _, rtl = build_rtl(g, out / "hwgen-ecp5", HardwareOptions(target="ecp5", clock_target=mhz))
+    own = place_and_route(rtl.verilog, rtl.top, out / "hwgen-ecp5" / "pnr", device)
+    rows = []
+    for gen, placed, cycles in ((f"hwgen (csd, clock target {mhz:g} MHz)", own,
+                                 rtl.data["latency"]),
+                                ("da4ml (latency cutoff 5)", peer, peer_cycles)):
+        util = placed["utilization"]
+        rows.append({"model": model, "generator": gen, "device": placed["device"],
+                     "fmax_mhz": placed["fmax_mhz"], "latency_cycles": cycles,
+                     "COMB": util["TRELLIS_COMB"]["used"], "FF": util["TRELLIS_FF"]["used"]})
+        log(f"    {rows[-1]}")
+    return rows
+
+
+def bench(model: str, out: Path, n: int, cutoff: float, log=print,
+          ecp5: str | None = None) -> list[dict]:
     import hwgen
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
@@ -149,6 +176,8 @@ def bench(model: str, out: Path, n: int, cutoff: float, log=print) -> list[dict]
         rows.append({"model": loaded.name, "generator": f"{name} (latency cutoff {cutoff:g})",
                      **res, "latency_cycles": cycles, "compile_seconds": p["seconds"],
                      "mismatches": p["mismatches"], "vectors": p["vectors"]})
+        if name == "da4ml" and ecp5:
+            rows += same_clock(g, loaded.name, out, one, p["top"], cycles, ecp5, log)
     return rows
 
 
@@ -160,6 +189,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "build" / "bench-peers.json"))
     ap.add_argument("--n", type=int, default=2000, help="test vectors per model")
     ap.add_argument("--latency-cutoff", type=float, default=5.0)
+    ap.add_argument("--same-clock", nargs="*", default=["digits_mlp_pruned"],
+                    help="models whose da4ml and hwgen designs are also placed and routed on "
+                         "an LFE5U, hwgen at da4ml's Fmax (default: digits_mlp_pruned; the "
+                         "taggers do not route in reasonable time)")
     args = ap.parse_args(argv)
     if not PEERS_PYTHON.exists():
         raise SystemExit("no .venv-peers: run `make bench-peers` (it creates it)")
@@ -170,7 +203,8 @@ def main(argv=None) -> int:
         print(f"[{model}]", flush=True)
         try:
             rows += bench(model, ROOT / "build" / "bench-peers" / Path(model).stem, args.n,
-                          args.latency_cutoff, log=lambda s: print(s, flush=True))
+                          args.latency_cutoff, log=lambda s: print(s, flush=True),
+                          ecp5="25k" if model in args.same_clock else None)
         except ValueError as e:
             print(f"  skipped: {e}", flush=True)
             rows.append({"model": model, "skipped": str(e)})
@@ -182,6 +216,13 @@ def main(argv=None) -> int:
         if "LUT" in r:
             print(f"| {r['model']} | {r['generator']} | {r['LUT']:,} | {r['CARRY4']:,} | "
                   f"{r['FF']:,} | {r['latency_cycles']} cycles | {r['compile_seconds']} s |")
+    placed = [r for r in rows if "COMB" in r]
+    if placed:
+        print("\n| model | generator | device | Fmax | latency | TRELLIS_COMB | FF |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in placed:
+            print(f"| {r['model']} | {r['generator']} | {r['device']} | {r['fmax_mhz']} MHz | "
+                  f"{r['latency_cycles']} cycles | {r['COMB']:,} | {r['FF']:,} |")
     bad = [r for r in rows if r.get("mismatches")]
     return 1 if bad else 0
 
