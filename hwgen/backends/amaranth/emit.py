@@ -56,11 +56,11 @@ def _verilog_by_layer(top: Top, name: str) -> str:
     converted = layer_modules.convert(
         [(f"{name}.{sub}", layer) for _, sub, layer in top.layers],
         [_size(node) for node, _, _ in top.layers])
-    top.instanced = {sub: c for (_, sub, _), c in zip(top.layers, converted)}
-    for (_, _, layer), c in zip(top.layers, converted):
-        if c.has_cells:         # elaborated in a worker, so Amaranth's parent copy never is
+    top.instanced = {sub: c for (_, sub, _), c in zip(top.layers, converted) if c.has_cells}
+    for _, sub, layer in top.layers:
+        if sub in top.instanced:   # elaborated in a child, so this copy never is
             layer._MustUse__silence = True
-    text = "".join(c.rtlil for c in converted if c.has_cells)
+    text = "".join(c.rtlil for c in top.instanced.values())
     return verilog._convert_rtlil_text(text + rtlil.convert(top, name=name, emit_src=False))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 _PORT = re.compile(r"^\s*wire width (\d+) (input|output) \d+\s+(signed\s+)?\\(\S+)$", re.M)
 _TOP_ATTRIBUTE = re.compile(r"^attribute \\top 1\n", re.M)
 
+
 @dataclass(frozen=True)
 class Port:
     name: str
@@ -30,22 +31,20 @@ class Port:
 @dataclass(frozen=True)
 class LayerModule:
     """One converted layer: its module name, RTLIL text (without the `top` attribute that
-    `rtlil.convert` gives the module it converts) and ports."""
+    `rtlil.convert` gives the module it converts), ports, and whether it has cells (False
+    for a layer that is wiring only, its outputs constants or inputs: the top keeps such a
+    layer as a plain submodule, so Amaranth folds it away as before)."""
 
     name: str
     rtlil: str
     ports: tuple
-
-    @property
-    def has_cells(self) -> bool:
-        """False for a layer that is wiring only (its outputs are constants or inputs):
-        the top keeps it as a plain submodule, so Amaranth folds it away as before."""
-        return re.search(r"^\s*cell ", self.rtlil, re.M) is not None
+    has_cells: bool
 
     @classmethod
     def of(cls, name: str, rtlil_text: str) -> "LayerModule":
         ports = tuple(Port(p, d, int(w), bool(s)) for w, d, s, p in _PORT.findall(rtlil_text))
-        return cls(name, _TOP_ATTRIBUTE.sub("", rtlil_text), ports)
+        return cls(name, _TOP_ATTRIBUTE.sub("", rtlil_text), ports,
+                   re.search(r"^\s*cell ", rtlil_text, re.M) is not None)
 
 
 def _convert(component, name: str) -> str:

@@ -37,7 +37,8 @@ def argmax_bits(n: int) -> int:
 class Top(wiring.Component):
     """`layers`: the layers' components, made here so that a caller may convert them on
     their own (`layer_modules`); `instanced` then maps a layer's submodule name to its
-    converted module, which the top instantiates by name instead of elaborating it."""
+    converted module (layers with cells only), which the top instantiates by name instead
+    of elaborating it."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
@@ -119,9 +120,9 @@ class Top(wiring.Component):
             inputs = [v for vs, _ in ins for v in vs]
             self.modules.append((node, name))
             self.modules += [(p, None) for p in node.post]   # computed in its lanes
-            converted = self.instanced.get(name)
-            if converted is not None and converted.has_cells:
-                taps[node.name] = [_instance(m, name, converted, node.size, ins[0][1], inputs)]
+            if name in self.instanced:
+                taps[node.name] = [_instance(m, name, self.instanced[name], node.size,
+                                             ins[0][1], inputs)]
                 continue
             m.submodules[name] = layer
             m.d.comb += layer.valid_in.eq(ins[0][1])
