@@ -113,6 +113,7 @@ class FoldedLinearSumLayer(Layer):
         else:
             m.d.sync += done.eq(d_valid & d_end)
         outputs = {}
+        shared_x = None                  # lane 0's selected input, when the lanes share it
         for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
             word = rd.data[lane_lsb[lane]:lane_lsb[lane + 1]]
             x_array = Array(x_buf[i] for i in used[lane])

@@ -4,3 +4,8 @@ names them."""
 from . import (dense, conv, pooling, spatial, activation, batchnorm, ignored,  # noqa: F401
                reshape, merge)
 from ..registry import lookup, supported_layers  # noqa: E402,F401  (the full set)
+
+# The handler modules are imported for their registration; the package re-exports the
+# registry's look-up (pyflakes reads this list as their use).
+__all__ = ["dense", "conv", "pooling", "spatial", "activation", "batchnorm", "ignored",
+           "reshape", "merge", "lookup", "supported_layers"]
