@@ -10,7 +10,8 @@ reports/ (progress on stdout).
 target; where that does not fit ice40's UP5K or ecp5's LFE5U-85F (with room to route) it
 is synthesized only, and the target gets a row at the smallest reuse factor that fits
 (flow.build_fitting), so every design has a placed-and-routed Fmax on both. A CNN gets a
-streaming row, placed on every target, and a fully parallel row, synthesized only.
+streaming row (kernels folded to the stream's rate, as `--reuse auto` streams it),
+placed on every target, and a fully parallel row, synthesized only.
 
 Throughput is vectors per second of the whole simulation step (simulator start included),
 measured once the Verilator build is cached, the way a user re-running `hwgen sim` sees it.
@@ -39,7 +40,8 @@ from hwgen.estimate.activity import measure  # noqa: E402
 from hwgen.estimate.power import estimate_power, memory_duty  # noqa: E402
 from hwgen.estimate.yosys import TARGETS, synthesize_whole  # noqa: E402
 from hwgen.flow import (build_fitting, build_rtl, design_data, fits_for_auto,  # noqa: E402
-                        make_report, power_device, synthesize_and_place)
+                        make_report, power_device, rate_matched_reuse,
+                        synthesize_and_place)
 from hwgen.options import HardwareOptions  # noqa: E402
 from hwgen.sim import stimulus  # noqa: E402
 from hwgen.sim.runner import cosim  # noqa: E402
@@ -73,8 +75,12 @@ def bench_design(compiled, n: int, n_hls: int, out_root: Path, targets: list[str
     out = out_root / (loaded.name + (f"-reuse{reuse}" if reuse > 1 else "")
                       + ("-stream" if io == "stream" else ""))
     row: dict = {"design": loaded.name, "source": loaded.source, "reuse": reuse, "io": io}
+    hw = HardwareOptions(reuse=reuse, io=io)
+    if io == "stream" and reuse == 1:      # as `--reuse auto` streams it: kernels folded
+        hw = HardwareOptions(io=io, layer_reuse=rate_matched_reuse(graph, hw))  # to its rate
+        row["layer_reuse"] = dict(sorted(hw.layer_reuse.items()))
     t = time.perf_counter()
-    lowered, rtl = build_rtl(graph, out, HardwareOptions(reuse=reuse, io=io))
+    lowered, rtl = build_rtl(graph, out, hw)
     row["model_to_verilog_s"] = round(time.perf_counter() - t, 2)
     row["verilog_bytes"] = rtl.verilog.stat().st_size
     row["adders"] = sum(r.get("adders", 0) for r in rtl.data["layers"])

@@ -191,7 +191,7 @@ def test_a_flat_input_reshaped_to_an_image_streams(tmp_path):
 
 
 def test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact(tmp_path):
-    """`--reuse auto`'s streaming candidate after reuse 1: the late layers (here the
+    """`--reuse auto`'s first streaming candidate: the late layers (here the
     stride-2 conv and the dense tail) fold, the first keep a pixel per clock, the image
     interval stays the unfolded one, and the RTL is exact."""
     import dataclasses

@@ -172,11 +172,13 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
     reuses = reuses or AUTO_REUSE
     candidates = [dataclasses.replace(hw, reuse=r) for r in reuses]
     if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
-        # Between unfolded and a factor for every kernel: each kernel folded as far as its
-        # stage's output rate leaves time, at the same image interval.
+        # Each kernel folded as far as its stage's output rate leaves time: the same image
+        # interval as the unfolded stream with less logic (the dense tail of a CNN, fully
+        # parallel, is most of it and works once an image), so it replaces reuse 1. Its
+        # only cost is latency (a folded tail takes its reuse factor in cycles).
         matched = rate_matched_reuse(graph, candidates[0], reuses)
         if matched:
-            candidates.insert(1, dataclasses.replace(hw, reuse=1, layer_reuse=matched))
+            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched)
     for k, hw in enumerate(candidates):
         reuse = hw.reuse
         lowered, rtl = build_rtl(graph, out, hw)
