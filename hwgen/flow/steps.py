@@ -44,8 +44,10 @@ def build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
             return lower(g, sub, Path(out) / "passes" / part)
         built = emit.build_stream(graph, Path(out), hw.as_dict(), lower_part)
         return built.lowered[-1], built.rtl
-    lowered = lower(graph, hw, Path(out) / "passes")
-    return lowered, emit.build(lowered, Path(out), hw.as_dict())
+    from ..backends.amaranth.verilog_writer import VerilogWriter
+    with VerilogWriter() as writer:       # its Yosys loads while the graph is lowered
+        lowered = lower(graph, hw, Path(out) / "passes")
+        return lowered, emit.build(lowered, Path(out), hw.as_dict(), writer)
 
 
 def design_data(loaded) -> np.ndarray | None:

@@ -14,6 +14,7 @@ from ...ir.graph import Graph
 from ...outputs import write_text
 from . import layer_modules
 from .top import Top, argmax_bits, module_name
+from .verilog_writer import VerilogWriter
 
 MANIFEST_VERSION = 1
 
@@ -30,12 +31,18 @@ def top_name(graph: Graph) -> str:
     return "hwgen_" + module_name(graph.name)
 
 
-def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
-    """Generate the Verilog of `graph` (already through the hardware pipeline)."""
+def build(graph: Graph, out_dir: Path, options: dict,
+          writer: VerilogWriter | None = None) -> RtlBuild:
+    """Generate the Verilog of `graph` (already through the hardware pipeline); `writer`:
+    the RTLIL -> Verilog step, started ahead by the caller (default: started here)."""
     out_dir = Path(out_dir)
     top = Top(graph)
     name = top_name(graph)
-    text = _verilog_by_layer(top, name)
+    if writer is None:
+        with VerilogWriter() as writer:
+            text = _verilog_by_layer(top, name, writer)
+    else:
+        text = _verilog_by_layer(top, name, writer)
     (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
     v_path = out_dir / "rtl" / f"{name}.v"
     write_text(v_path, text)
@@ -48,11 +55,11 @@ def build(graph: Graph, out_dir: Path, options: dict) -> RtlBuild:
     return RtlBuild(name, v_path, m_path, data)
 
 
-def _verilog_by_layer(top: Top, name: str) -> str:
+def _verilog_by_layer(top: Top, name: str, writer: VerilogWriter) -> str:
     """The Verilog of `top`, each layer converted on its own and in parallel
     (`layer_modules`), then one Yosys run with Amaranth's own script for every module
-    (`amaranth.back.verilog` has no public call that takes RTLIL text)."""
-    from amaranth.back import rtlil, verilog
+    (`verilog_writer`: `amaranth.back.verilog` has no public call that takes RTLIL text)."""
+    from amaranth.back import rtlil
     converted = layer_modules.convert(
         [(f"{name}.{sub}", layer) for _, sub, layer in top.layers],
         [_size(node) for node, _, _ in top.layers])
@@ -61,7 +68,7 @@ def _verilog_by_layer(top: Top, name: str) -> str:
         if sub in top.instanced:   # elaborated in a child, so this copy never is
             layer._MustUse__silence = True
     text = "".join(c.rtlil for c in top.instanced.values())
-    return verilog._convert_rtlil_text(text + rtlil.convert(top, name=name, emit_src=False))
+    return writer.convert(text + rtlil.convert(top, name=name, emit_src=False))
 
 
 def _size(node) -> int:
