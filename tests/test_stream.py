@@ -212,3 +212,17 @@ def test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact(tmp_path
                  log=lambda s: None)
     assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
     # (the pixel bench checks a folded stream's latency and II in the cases above)
+
+
+def test_reuse_auto_tries_a_streams_rate_matched_fold_in_place_of_reuse_1():
+    from hwgen.flow.steps import AUTO_REUSE, fitting_candidates, rate_matched_reuse
+
+    from .conv_factory import strided_cnn_graph
+    graph = strided_cnn_graph(10)
+    stream = HardwareOptions(io="stream")
+    candidates = fitting_candidates(graph, stream)
+    assert candidates[0].reuse == 1
+    assert candidates[0].layer_reuse == rate_matched_reuse(graph, stream) != {}
+    assert [c.reuse for c in candidates[1:]] == list(AUTO_REUSE[1:])
+    parallel = fitting_candidates(graph, HardwareOptions())  # not a stream: as given
+    assert [(c.reuse, c.layer_reuse) for c in parallel] == [(r, {}) for r in AUTO_REUSE]

@@ -168,19 +168,9 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
     when it does not fit).
     A candidate's synthesis stops as soon as its finished layers alone do not fit.
     Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
-    import dataclasses
     from ..errors import HwgenError
     from ..estimate.resources import estimate
-    reuses = reuses or AUTO_REUSE
-    candidates = [dataclasses.replace(hw, reuse=r) for r in reuses]
-    if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
-        # Each kernel folded as far as its stage's output rate leaves time: the same image
-        # interval as the unfolded stream with less logic (the dense tail of a CNN, fully
-        # parallel, is most of it and works once an image), so it replaces reuse 1. Its
-        # only cost is latency (a folded tail takes its reuse factor in cycles).
-        matched = rate_matched_reuse(graph, candidates[0], reuses)
-        if matched:
-            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched)
+    candidates = fitting_candidates(graph, hw, reuses or AUTO_REUSE)
     for k, hw in enumerate(candidates):
         reuse = hw.reuse
         lowered, rtl = build_rtl(graph, out, hw)
@@ -216,6 +206,22 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
                 raise exc from None
             log(f"  does not fit: {str(exc).split('. ')[0]}"
                 + (" (or more: synthesis stopped early)" if "unfinished" in resources else ""))
+
+
+def fitting_candidates(graph: Graph, hw: HardwareOptions,
+                       reuses: tuple[int, ...] = AUTO_REUSE) -> list[HardwareOptions]:
+    """`build_fitting`'s options to try, in order: `hw` at each of `reuses`. A stream's
+    reuse 1 gives way to its rate-matched fold (`rate_matched_reuse`) where anything
+    folds: the same image interval as the unfolded stream with less logic (the dense tail
+    of a CNN, fully parallel, is most of it and works once an image); its only cost is
+    latency (a folded tail takes its reuse factor in cycles)."""
+    import dataclasses
+    candidates = [dataclasses.replace(hw, reuse=r) for r in reuses]
+    if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
+        matched = rate_matched_reuse(graph, candidates[0], reuses)
+        if matched:
+            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched)
+    return candidates
 
 
 def rate_matched_reuse(graph: Graph, hw: HardwareOptions,

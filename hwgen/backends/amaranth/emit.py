@@ -7,6 +7,7 @@ no absolute paths or timestamps: the same graph and options give the same bytes.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,8 @@ def build(graph: Graph, out_dir: Path, options: dict,
     out_dir = Path(out_dir)
     top = Top(graph)
     name = top_name(graph)
-    if writer is None:
-        with VerilogWriter() as writer:
-            text = _verilog_by_layer(top, name, writer)
-    else:
-        text = _verilog_by_layer(top, name, writer)
+    with VerilogWriter() if writer is None else nullcontext(writer) as started:
+        text = _verilog_by_layer(top, name, started)
     (out_dir / "rtl").mkdir(parents=True, exist_ok=True)
     v_path = out_dir / "rtl" / f"{name}.v"
     write_text(v_path, text)
