@@ -28,3 +28,37 @@ def test_a_yosys_error_is_raised_and_an_unused_writer_stops_its_process():
     process = writer._process
     writer.close()
     assert process is None or process.poll() is not None
+
+
+def test_build_rtl_pauses_the_cycle_collector_and_restores_it(tmp_path, monkeypatch):
+    """The collector is off while the RTL is built (flow.steps.cycle_collector_paused) and
+    as it was afterwards, on or off, and after a failed build too."""
+    import gc
+
+    from hwgen.backends.amaranth import emit
+    from hwgen.flow.steps import build_rtl
+    from hwgen.options import HardwareOptions
+    seen = []
+    real_build = emit.build
+
+    def build(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_build(*args, **kwargs)
+    monkeypatch.setattr(emit, "build", build)
+    graph = random_graph(4, sparsity=0.3, n_in=6)
+    assert gc.isenabled()
+    build_rtl(graph, tmp_path / "on", HardwareOptions())
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        build_rtl(graph, tmp_path / "off", HardwareOptions())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the back end failed")
+    monkeypatch.setattr(emit, "build", broken)
+    with pytest.raises(RuntimeError):
+        build_rtl(graph, tmp_path / "failed", HardwareOptions())
+    assert gc.isenabled()
