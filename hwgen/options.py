@@ -1,12 +1,28 @@
 """Typed front-end options with one override mechanism: a global value plus per-layer ones."""
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from .errors import HwgenError
 from .ir import delay
 from .ir.types import FixedType, Precision, parse_precision
+
+def check_layer_names(what: str, names: Iterable[str], allowed: Iterable[str],
+                      kind: str = "layer") -> None:
+    """Every layer a per-layer option (`what`: precision, reuse) names is one of `allowed`
+    (the model's `kind`s), so a misspelt name is an error that says what there is, not a
+    silently ignored value. The one check behind the API, the front end, the stream build
+    and the fold pass."""
+    allowed = list(dict.fromkeys(allowed))
+    for key in sorted(names):
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, 1)
+            raise HwgenError(f"{what}: the model has no {kind} named {key!r}"
+                             + (f" (did you mean {close[0]!r}?)" if close else "")
+                             + f"; its {kind}s are: {', '.join(allowed) or 'none'}")
+
 
 # hls4ml's default input precision: ap_fixed<16,6>.
 DEFAULT_INPUT_FORMAT = FixedType(True, 16, 6)

@@ -84,7 +84,7 @@ def run_bad(argv, capsys, *contains: str) -> str:
 def test_unknown_layer_in_precision_is_refused(models, capsys):
     run_bad(["inspect", models["float"], "--precision", "fixed<8,3>",
              "--precision", "d3=fixed<12,4>"], capsys,
-            "precision names 'd3', which is not a layer of model 'flt'",
+            "precision: the model has no layer named 'd3'",
             "its layers are: d1, d2")
 
 

@@ -226,3 +226,16 @@ def test_reuse_auto_tries_a_streams_rate_matched_fold_in_place_of_reuse_1():
     assert [c.reuse for c in candidates[1:]] == list(AUTO_REUSE[1:])
     parallel = fitting_candidates(graph, HardwareOptions())  # not a stream: as given
     assert [(c.reuse, c.layer_reuse) for c in parallel] == [(r, {}) for r in AUTO_REUSE]
+
+
+def test_a_stream_reuse_naming_no_foldable_layer_is_refused_before_building(tmp_path):
+    """`build_rtl` called directly (not through the API's check) still refuses a per-layer
+    reuse for a layer that does not fold, and names the ones that do."""
+    from hwgen.errors import HwgenError
+
+    from .conv_factory import small_cnn_graph
+    graph = small_cnn_graph()
+    with pytest.raises(HwgenError, match=r"reuse: the model has no dense or convolution "
+                       r"layer named 'r'; its dense or convolution layers are: c, d"):
+        build_rtl(graph, tmp_path, HardwareOptions(io="stream", layer_reuse={"r": 4}))
+    assert not (tmp_path / "rtl").exists()

@@ -14,7 +14,8 @@ from typing import Mapping
 from ..errors import HwgenError
 from ..ir import delay
 from ..ir.types import FixedType, Precision, parse_precision
-from ..options import MULT_MODES, FrontendOptions, HardwareOptions, parse_clock_target
+from ..options import (MULT_MODES, FrontendOptions, HardwareOptions, check_layer_names,
+                       parse_clock_target)
 
 IO_CHOICES = ("parallel", "stream", "auto")
 TARGET_CHOICES = tuple(delay.MODELS)          # ecp5, ice40, xc7, asic
@@ -95,17 +96,9 @@ def check_layers(options: ConvertOptions, layer_names: list[str],
     """Every layer a per-layer option names exists (and, given `foldable`, a reuse layer
     is one that folds: a dense or conv layer), so a misspelt name is an error, not a
     silently ignored value."""
-    checks = [("precision", options.layer_precision, layer_names)]
+    check_layer_names("precision", options.layer_precision, layer_names)
     if foldable is not None:
-        checks.append(("reuse", options.layer_reuse, foldable))
-    for what, keys, allowed in checks:
-        for key in sorted(keys):
-            if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, 1)
-                kind = "layer" if what == "precision" else "dense or convolution layer"
-                raise HwgenError(f"{what}: the model has no {kind} named {key!r}"
-                                 + (f" (did you mean {close[0]!r}?)" if close else "")
-                                 + f"; its {kind}s are: {', '.join(allowed) or 'none'}")
+        check_layer_names("reuse", options.layer_reuse, foldable, "dense or convolution layer")
 
 
 def unknown_option(name: str, known: list[str]) -> HwgenError:

@@ -53,14 +53,10 @@ def _build_rtl(graph: Graph, out: Path, hw: HardwareOptions):
     from ..backends.amaranth import emit
     if hw.io == "stream":
         import dataclasses
-        from ..errors import HwgenError
-        foldable = sorted({n.layer for n in graph.nodes if n.op in ("dense", "conv")})
-        unknown = sorted(set(hw.layer_reuse) - set(foldable))
-        if unknown:
-            raise HwgenError(f"reuse names {', '.join(unknown)}, which "
-                             f"{'is' if len(unknown) == 1 else 'are'} not a dense or "
-                             f"convolution layer of {graph.name}; those are: "
-                             f"{', '.join(foldable) or 'none'}")
+        from ..options import check_layer_names
+        check_layer_names("reuse", hw.layer_reuse,
+                          sorted({n.layer for n in graph.nodes if n.op in ("dense", "conv")}),
+                          "dense or convolution layer")
 
         def lower_part(g, part):      # each part folds the layers it holds
             held = {n.layer for n in g.nodes if n.op in ("dense", "conv")}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import HwgenError, UnsupportedError, layer_error
 from ..ir.graph import Graph
-from ..options import FrontendOptions
+from ..options import FrontendOptions, check_layer_names
 from .builder import Builder
 from .loader import LoadedModel
 from .layers import lookup, supported_layers
@@ -79,12 +79,9 @@ def _lambda_hint(layer) -> str:
 def _check_layer_names(model, options: FrontendOptions) -> None:
     """Every `--precision LAYER=` must name a layer of the model: a misspelt name would
     otherwise leave that layer at the global precision without a word."""
-    names = [layer.name for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    unknown = sorted(set(options.layer_precision) - set(names))
-    if unknown:
-        raise HwgenError(f"precision names {', '.join(repr(u) for u in unknown)}, which "
-                         f"{'is not a layer' if len(unknown) == 1 else 'are not layers'} of "
-                         f"model '{model.name}'; its layers are: {', '.join(names)}")
+    check_layer_names("precision", options.layer_precision,
+                      [layer.name for layer in model.layers
+                       if type(layer).__name__ != "InputLayer"])
 
 
 @dataclass

@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from ..errors import HwgenError
 from ..ir import fold
 from ..ir.graph import Graph
 from ..ir.rewrite import rewrite
 from ..ops import FoldedLinearSum, LinearSum, Node, Quantize, Relu, StepFunction
+from ..options import check_layer_names
 
 
 class FoldLayers:
@@ -31,12 +31,9 @@ class FoldLayers:
         self.reuse, self.layer_reuse = reuse, dict(layer_reuse or {})
 
     def run(self, graph: Graph) -> Graph:
-        dense = [n.layer for n in graph.nodes if isinstance(n, LinearSum)]
-        unknown = sorted(set(self.layer_reuse) - set(dense))
-        if unknown:
-            raise HwgenError(f"reuse names {', '.join(unknown)}, which is not a dense layer "
-                             f"of {graph.name}; its dense layers are: "
-                             f"{', '.join(dense) or 'none'}")
+        check_layer_names("reuse", self.layer_reuse,
+                          [n.layer for n in graph.nodes if isinstance(n, LinearSum)],
+                          "dense or convolution layer")
         plans = {}                # node name -> (plan, reuse, its inputs latched)
         posts = {}                # node name -> the lane ops fused into it
         for node in graph.nodes[1:]:
