@@ -9,6 +9,7 @@ from .errors import HwgenError
 from .ir import delay
 from .ir.types import FixedType, Precision, parse_precision
 
+
 def check_layer_names(what: str, names: Iterable[str], allowed: Iterable[str],
                       kind: str = "layer") -> None:
     """Every layer a per-layer option (`what`: precision, reuse) names is one of `allowed`

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..options import check_layer_names
 from .model import HardwareModel
-from .options import ConvertOptions, check_layers, parse, unknown_option
+from .options import ConvertOptions, parse, unknown_option
 
 __all__ = ["convert", "HardwareModel", "ConvertOptions"]
 
@@ -51,11 +52,9 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
     from ..frontends.qkeras import to_ir
     options = parse(input_format, precision, mult, pipeline, clock_target, reuse, io, target)
     loaded = load_model(model, weights)
-    names = [layer.name for layer in loaded.model.layers
-             if type(layer).__name__ != "InputLayer"]
-    check_layers(options, names)
-    graph = to_ir(loaded, options.frontend())
-    check_layers(options, names, sorted({n.layer for n in graph.nodes
-                                         if n.op in ("dense", "conv")}))
+    graph = to_ir(loaded, options.frontend())        # refuses unknown precision names
+    check_layer_names("reuse", options.layer_reuse,
+                      sorted({n.layer for n in graph.nodes if n.op in ("dense", "conv")}),
+                      "dense or convolution layer")
     return HardwareModel(loaded, graph, options,
                          Path(out) if out is not None else Path("build", loaded.name), log)

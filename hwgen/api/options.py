@@ -14,8 +14,7 @@ from typing import Mapping
 from ..errors import HwgenError
 from ..ir import delay
 from ..ir.types import FixedType, Precision, parse_precision
-from ..options import (MULT_MODES, FrontendOptions, HardwareOptions, check_layer_names,
-                       parse_clock_target)
+from ..options import MULT_MODES, FrontendOptions, HardwareOptions, parse_clock_target
 
 IO_CHOICES = ("parallel", "stream", "auto")
 TARGET_CHOICES = tuple(delay.MODELS)          # ecp5, ice40, xc7, asic
@@ -89,16 +88,6 @@ def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_ta
         raise HwgenError(_choice("target", target, TARGET_CHOICES))
     return ConvertOptions(fmt, glob_p, layer_p, mult, pipeline, clock,
                           1 if glob_r is None else glob_r, layer_r, io, target)
-
-
-def check_layers(options: ConvertOptions, layer_names: list[str],
-                 foldable: list[str] | None = None) -> None:
-    """Every layer a per-layer option names exists (and, given `foldable`, a reuse layer
-    is one that folds: a dense or conv layer), so a misspelt name is an error, not a
-    silently ignored value."""
-    check_layer_names("precision", options.layer_precision, layer_names)
-    if foldable is not None:
-        check_layer_names("reuse", options.layer_reuse, foldable, "dense or convolution layer")
 
 
 def unknown_option(name: str, known: list[str]) -> HwgenError:

@@ -140,7 +140,8 @@ def test_layers_faster_than_the_slowest_take_fewer_lanes():
 
 
 def test_reuse_option_errors():
-    with pytest.raises(HwgenError, match="reuse: the model has no dense or convolution layer named .relu1."):
+    with pytest.raises(HwgenError, match="reuse: the model has no dense or convolution "
+                       "layer named .relu1."):
         FoldLayers(2, {"relu1": 4}).run(pipelines.hardware("csd").run(random_graph(1)))
     with pytest.raises(HwgenError, match="whole number of cycles"):
         HardwareOptions(reuse=0)
