@@ -110,6 +110,10 @@ class HardwareOptions:
     cycles per vector (hls4ml's reuse factor); `layer_reuse` overrides it by Keras layer.
     io: "parallel" takes the whole input at once; "stream" takes an image one pixel per
     handshake through line-buffered convolution stages (`ir/stream.py`).
+    split_outputs: a folded layer meets its reuse factor even where an output has more
+    weights than that, by splitting the output's sum over lanes (`ir/fold.py`); off, such
+    a layer takes as many cycles as its longest output. The streaming `--reuse auto`
+    turns it on for its rate-matched fold.
     """
 
     mult: str = "csd"
@@ -119,6 +123,7 @@ class HardwareOptions:
     io: str = "parallel"     # "parallel": a whole vector per clock; "stream": pixels
     clock_target: float | None = None      # MHz; None: the target's default
     target: str = "ecp5"                   # the device family the schedule is timed for
+    split_outputs: bool = False
 
     def reuse_for(self, layer: str) -> int:
         return self.layer_reuse.get(layer, self.reuse)
@@ -181,4 +186,6 @@ class HardwareOptions:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
         if self.io != "parallel":
             d["io"] = self.io
+        if self.split_outputs:
+            d["split_outputs"] = True
         return d

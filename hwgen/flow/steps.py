@@ -19,7 +19,7 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
     with `dump_dir`, the IR after each pass goes to `dump_dir/NN-<pass>.txt`."""
     from ..passes.pipelines import hardware
     return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse, hw.clock_target,
-                    hw.target).run(graph, dump_dir=dump_dir)
+                    hw.target, hw.split_outputs).run(graph, dump_dir=dump_dir)
 
 
 @contextlib.contextmanager
@@ -103,7 +103,9 @@ def layer_rows(lowered: Graph, manifest: dict) -> list[dict]:
                      "multipliers": row.get("multipliers", ""),
                      "registers": len(node.register_after),
                      "folded": f"{row['lanes']} lane{'s' if row['lanes'] > 1 else ''} x "
-                               f"{row['cycles']} cycles" if "lanes" in row else ""})
+                               f"{row['cycles']} cycles" + (
+                                   f", outputs split in {row['segments']} segments"
+                                   if "segments" in row else "") if "lanes" in row else ""})
     return rows
 
 
@@ -241,7 +243,8 @@ def fitting_candidates(graph: Graph, hw: HardwareOptions,
     if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
         matched = rate_matched_reuse(graph, candidates[0], reuses)
         if matched:
-            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched)
+            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched,
+                                                split_outputs=True)
     return candidates
 
 
@@ -252,8 +255,10 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
     `reuses` at which the stream's image interval stays that of the unfolded stream, by
     the control's own cycle replay (`backends.amaranth.stream.timing`). A stride-2 layer
     late in a CNN, or the dense tail, has many cycles per output and folds far; the first
-    layers keep one output per clock. The parts with the most products go first. Empty
-    when nothing folds."""
+    layers keep one output per clock. The parts with the most products go first. Outputs
+    with more products than a factor are split over lanes (`split_outputs`), so a stage of
+    few wide outputs (a 5x5 kernel over many channels into two) folds too. Empty when
+    nothing folds."""
     from types import SimpleNamespace
     from ..backends.amaranth.stream import fifo_depths, timing
     from ..ir import stream
@@ -271,7 +276,7 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
             return None, 0
         low = hardware(hw.mult, hw.pipeline, 1,
                        {layer: r for layer in layers_of(part)} if r > 1 else {},
-                       hw.clock_target, hw.target).run(part)
+                       hw.clock_target, hw.target, split_outputs=True).run(part)
         products = sum(n.stats()[2] for n in low.nodes)
         return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), products
 
@@ -292,9 +297,9 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
     for k in sorted(range(len(parts)), key=lambda k: -first[k][1]):
         if parts[k] is None or not layers_of(parts[k]):
             continue
-        # A folded datapath reads its inputs one a cycle: at least size + 1 cycles an
-        # output, which the stage's outputs must leave time for.
-        if (parts[k].input.size + 1) * emits[k] > base:
+        # A folded datapath takes at least r + 1 cycles an output pixel, which the
+        # stage's outputs must leave time for.
+        if (min(r for r in reuses + (base,) if r > 1) + 1) * emits[k] > base:
             continue
         for r in reuses:
             if r <= 1:

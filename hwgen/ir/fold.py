@@ -9,7 +9,15 @@ accumulator is complete. Pruned weights cost neither cycles nor memory. An outpu
 weights is one step that loads its constant.
 
 Outputs go to lanes longest first, each to the least loaded lane (LPT scheduling), so the
-lanes finish close together; `cycles` is the longest program. A (near-)dense layer instead
+lanes finish close together; `cycles` is the longest program. An output with more weights
+than the reuse factor then sets the cycles; with `split`, its sum is split instead, so the
+layer meets the reuse factor exactly (hls4ml's meaning of it): the outputs' steps are laid
+end to end and cut into lanes of equal length (McNaughton's wrap-around rule, optimal for
+work that may be split: ceil(steps / reuse) lanes), each lane computes a segment of every
+output it crosses (the first segment takes the constant, the others start at 0), and one
+adder per output sums its segments once the lanes are done (`Fold.split`, one cycle more).
+A lane's segments are contiguous runs of the steps, so its multiplexer covers at most
+`cycles` inputs. A (near-)dense layer instead
 steps every output through every input in order (zero weights too), so all lanes read the
 same input at each step and share one multiplexer (`shared_source`), when that costs no
 more lanes, and no more cycles than the reuse factor or a quarter more than the sparse
@@ -50,6 +58,8 @@ class Fold:
     #                                layer): one multiplexer serves all lanes
     latch: bool = True             # latch the inputs (fed by another folded layer's chains);
     #                                else they hold by themselves, one cycle short of II
+    split: bool = False            # some output's sum is split over lanes: `lanes` lists
+    #                                segments, and an adder per output sums them at the end
 
     @property
     def interval(self) -> int:
@@ -64,7 +74,12 @@ class Fold:
     @property
     def latency(self) -> int:
         """Cycles from the layer's input valid to its output valid."""
-        return self.cycles + self.PIPELINE + (1 if self.post else 0)
+        return self.cycles + self.PIPELINE + (1 if self.post else 0) + (1 if self.split else 0)
+
+    def segments(self, j: int) -> list[tuple[int, int]]:
+        """Where output j's partial sums end up: (lane, position in its output chain)."""
+        return [(lane, k) for lane, outs in enumerate(self.lanes)
+                for k, o in enumerate(outs) if o == j]
 
     @property
     def multipliers(self) -> int:
@@ -81,16 +96,19 @@ class Fold:
 DENSE_SLACK = 1.25
 
 
-def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:
+def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False) -> Fold:
     """The fold of a layer with exact matrix `weights` [n_in, n_out] and constants `bias`
     for inputs with code bounds `lo_in`/`hi_in`, in at most `reuse` cycles where the
-    longest output allows (else in as many cycles as that output has weights)."""
+    longest output allows (else in as many cycles as that output has weights, or, with
+    `split`, in `reuse` cycles with outputs split over lanes)."""
     n_in, n_out = weights.shape
     cols = [[(i, int(weights[i, j])) for i in range(n_in) if weights[i, j]]
             for j in range(n_out)]
     nonzero = [w for col in cols for _, w in col]
     shift = min((_trailing_zeros(w) for w in nonzero), default=0)
     loads = [max(len(c), 1) for c in cols]
+    if split and max(loads) > max(reuse, 1):
+        return _split_plan(cols, bias, lo_in, hi_in, reuse, shift)
     lanes = _lanes(loads, reuse)
     cycles = max(sum(loads[j] for j in lane) for lane in lanes)
     # A (near-)dense layer: every output steps through every input in order, zero weights
@@ -135,6 +153,48 @@ def plan(weights, bias, lo_in, hi_in, reuse: int) -> Fold:
                 sum(loads), shared_source=shared)
 
 
+def _split_plan(cols, bias, lo_in, hi_in, reuse: int, shift: int) -> Fold:
+    """`plan` with outputs split over lanes (McNaughton's wrap-around rule): every
+    output's steps end to end (an output without weights one step of its constant), cut
+    into the fewest lanes of at most `reuse` steps, as equal as can be."""
+    n_out = len(cols)
+    seq = [(j, t) for j in range(n_out) for t in (cols[j] or [(0, 0)])]
+    count = -(-len(seq) // max(reuse, 1))
+    cycles = -(-len(seq) // count)
+    lanes, programs, acc_bounds = [], [], []
+    out_bounds = [(0, 0)] * n_out
+    started = set()
+    for start in range(0, len(seq), cycles):
+        chunk = seq[start:start + cycles]
+        outs, steps, lo_acc, hi_acc = [], [], 0, 0
+        for k, (j, (i, w)) in enumerate(chunk):
+            first = k == 0 or chunk[k - 1][0] != j
+            last = k == len(chunk) - 1 or chunk[k + 1][0] != j
+            if first:
+                c = int(bias[j]) if j not in started else 0
+                started.add(j)
+                outs.append(j)
+                lo = hi = c
+                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+            a, b = w * int(lo_in[i]), w * int(hi_in[i])
+            lo, hi = lo + min(a, b), hi + max(a, b)
+            lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+            steps.append(Step(i, w >> shift, first, last, c))
+            if last:        # the segments' intervals add up: their terms are independent
+                out_bounds[j] = (out_bounds[j][0] + lo, out_bounds[j][1] + hi)
+        steps += [Step(steps[-1].source, 0, False, False, 0)
+                  for _ in range(len(steps), cycles)]
+        lanes.append(outs)
+        programs.append(steps)
+        acc_bounds.append((lo_acc, hi_acc))
+    x_bounds = (min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in)))
+    stored = [w >> shift for _, (_, w) in seq] + [0]
+    consts = [int(v) for v in bias] + [0]
+    return Fold(lanes, programs, cycles, shift, acc_bounds, x_bounds,
+                (min(stored), max(stored)), (min(consts), max(consts)), out_bounds,
+                len(seq), split=True)
+
+
 def _trailing_zeros(w: int) -> int:
     return (abs(w) & -abs(w)).bit_length() - 1
 
@@ -172,5 +232,6 @@ def run(fold: Fold, x: list[int]) -> list[int]:
             acc = (s.bias if s.first else acc) + ((s.weight * x[s.source]) << fold.shift)
             if s.last:
                 done.append(acc)
-        out.update(zip(lane, done))
+        for j, value in zip(lane, done):
+            out[j] = out.get(j, 0) + value        # a split output: its segments' sum
     return [out[j] for j in range(len(out))]

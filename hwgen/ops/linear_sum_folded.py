@@ -18,6 +18,10 @@ interval), and the outputs are valid `cycles + 3` cycles after `valid_in`.
                    on an output's last step acc also shifts into the lane's output chain
     c+cycles+3     valid_out: every lane's chain holds its outputs in program order
 
+An output split over lanes (`Fold.split`) takes one cycle more: its segments' partial sums
+are added into one register per output once the chains are complete. Fused ops do not
+join a split fold (`passes.fold_layers`); they follow it as their own nodes.
+
 With fused element-wise ops (`Fold.post`: quantize, relu, a shared step function), a
 finished sum is registered first and goes through those ops, one instance per lane, on its
 way into the chain: one cycle more, and the chain holds the narrow activations instead of
@@ -171,9 +175,21 @@ class FoldedLinearSumLayer(Layer):
             with m.If(push):
                 m.d.sync += [a.eq(b) for a, b in zip(chain, chain[1:] + [value])]
             for j, reg in zip(outs, chain):
-                outputs[j] = reg
-        self.valid = done
-        return [outputs[j] for j in range(self.node.size)]
+                outputs.setdefault(j, []).append(reg)
+        if not f.split:
+            self.valid = done
+            return [outputs[j][0] for j in range(self.node.size)]
+        # A split output: its segments' partial sums added once every chain is complete,
+        # into a register as wide as the output's interval.
+        totals = []
+        for j in range(self.node.size):
+            total = Signal(element_shape(*f.out_bounds[j]), name=f"y{j}_sum", reset_less=True)
+            with m.If(done):
+                m.d.sync += total.eq(sum(outputs[j][1:], outputs[j][0]))
+            totals.append(total)
+        self.valid = Signal(name="sums_valid")
+        m.d.sync += self.valid.eq(done)
+        return totals
 
 
 @register
@@ -246,7 +262,8 @@ class FoldedLinearSum(Node):
         return dict(mult="lanes", terms=f.steps, adders=f.multipliers,
                     multipliers=f.multipliers, lanes=f.multipliers, cycles=f.cycles,
                     interval=f.interval, latched_inputs=f.latch, latency=f.latency,
-                    rom_words=f.cycles)
+                    rom_words=f.cycles, **({"segments": sum(map(len, f.lanes))}
+                                           if f.split else {}))
 
     def problems(self, src):
         out = [f"linear: {p}" for p in self.linear.problems(src)]
@@ -270,6 +287,8 @@ def fold_line(fold) -> str:
             + ("one input multiplexer shared by all lanes" if fold.shared_source
                else "an input multiplexer per lane")
             + (", inputs latched" if fold.latch else "")
+            + (f", outputs split over lanes ({sum(map(len, fold.lanes))} segments)"
+               if fold.split else "")
             + (f", computes {', '.join('%' + p for p in fold.post)}" if fold.post else ""))
 
 

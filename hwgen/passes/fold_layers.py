@@ -10,7 +10,10 @@ element (quantize, relu, a step function shared by all channels) join the fold
 (`FoldedLinearSum.post`): the lanes apply them to each finished output, so there is one
 quantizer per lane instead of one per neuron. An op joins only while it is the one reader
 of the tensor before it (not a tensor a branch or an output reads too); the readers of
-the last one read the folded node instead.
+the last one read the folded node instead. With `split`, a layer whose outputs have more
+weights than its reuse factor splits them over lanes to meet it (`ir/fold.py`); such a
+fold fuses no ops (its outputs are complete only after the lanes' sums are added), so they
+stay nodes of their own.
 """
 from __future__ import annotations
 
@@ -27,8 +30,10 @@ from ..options import check_layer_names
 class FoldLayers:
     name = "fold-layers"
 
-    def __init__(self, reuse: int = 1, layer_reuse: Mapping[str, int] | None = None):
+    def __init__(self, reuse: int = 1, layer_reuse: Mapping[str, int] | None = None,
+                 split: bool = False):
         self.reuse, self.layer_reuse = reuse, dict(layer_reuse or {})
+        self.split = split
 
     def run(self, graph: Graph) -> Graph:
         check_layer_names("reuse", self.layer_reuse,
@@ -47,15 +52,16 @@ class FoldLayers:
         # cycles gets fewer lanes, up to that II (same throughput, fewer multipliers, more
         # latency). A layer named by `--reuse LAYER=R` keeps its own R.
         ii = max((_interval(p, latched) for p, _, latched in plans.values()), default=0)
-        folded, fused = {}, {p.name for post in posts.values() for p in post}
+        folded = {}
         for name, (plan, reuse, latched) in plans.items():
             node = graph.node(name)
             budget = ii - (_interval(plan, latched) - plan.cycles)   # cycles within that II
             if node.layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
                 plan = self._plan(graph, node, budget)
-            post = posts[name]
+            post = [] if plan.split else posts[name]
             folded[name] = FoldedLinearSum.of(
                 node, dataclasses.replace(plan, post=tuple(p.name for p in post)), post)
+        fused = {p for f in folded.values() for p in f.fold.post}
 
         def fold_node(node, src):
             if node.name in fused:
@@ -65,13 +71,13 @@ class FoldLayers:
             return node
         return rewrite(graph, fold_node)
 
-    @staticmethod
-    def _plan(graph: Graph, node: Node, reuse: int) -> fold.Fold:
+    def _plan(self, graph: Graph, node: Node, reuse: int) -> fold.Fold:
         src = graph.sources(node)
         if src.lo is None:
             raise ValueError("FoldLayers needs InferRanges first")
         weights, consts = node.matrix(src.size)
-        plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse)
+        plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse,
+                         self.split)
         lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
         for j, bounds in enumerate(plan.out_bounds):
             if bounds != (int(lo[j]), int(hi[j])):

@@ -50,17 +50,17 @@ DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
 
 def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int = 1,
              layer_reuse=None, clock_mhz: float | None = None,
-             target: str = "ecp5") -> Pipeline:
+             target: str = "ecp5", split_outputs: bool = False) -> Pipeline:
     """The lowering for the RTL back end: ranges, float32 casts and averages, pruned weights
     (dense and convolution kernels to linear sums), relus and roundings merged
     into quantizers and biases, logic nothing reads, constant
     multiplications, folding by
-    the reuse factor, shared sub-expressions of the layers left at full rate, exact
+    the reuse factor (`split_outputs`: exactly, see `ir/fold.py`), shared sub-expressions of the layers left at full rate, exact
     adder-graph widths, pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on
     `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
                      DropPrunedWeights(), FuseActivations(), DropDeadLogic(),
                      LowerConstantMultiplies(mult),
-                     FoldLayers(reuse, layer_reuse), ShareSubexpressions(), InferWidths(),
+                     FoldLayers(reuse, layer_reuse, split_outputs), ShareSubexpressions(), InferWidths(),
                      SchedulePipeline(pipeline, clock_mhz, target)))

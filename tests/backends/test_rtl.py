@@ -45,24 +45,28 @@ def test_random_layers_match_the_reference_in_verilator(tmp_path, seed, mult, si
     assert r["mismatches"] == 0, r["first_mismatches"][:2]
 
 
-FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mode
-    (20, 2, {}, True, 0.0, 2, "batch"), (21, 3, {}, False, 0.6, 0, "stream"),
-    pytest.param(22, 64, {}, None, 0.3, 3, "batch", marks=_SLOW),
-    (23, 1, {"dense2": 2}, True, 0.0, 1, "stream"),
-    (24, 4, {"dense1": 1}, False, 0.8, 2, "batch"),
-    pytest.param(25, 1, {"dense1": 5}, None, 0.0, 3, "stream", marks=_SLOW),
+FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mode, split
+    (20, 2, {}, True, 0.0, 2, "batch", False), (21, 3, {}, False, 0.6, 0, "stream", False),
+    pytest.param(22, 64, {}, None, 0.3, 3, "batch", False, marks=_SLOW),
+    (23, 1, {"dense2": 2}, True, 0.0, 1, "stream", False),
+    (24, 4, {"dense1": 1}, False, 0.8, 2, "batch", False),
+    pytest.param(25, 1, {"dense1": 5}, None, 0.0, 3, "stream", False, marks=_SLOW),
+    # outputs split over lanes to meet the reuse factor, the relus after them unfused
+    (32, 3, {}, True, 0.0, None, "stream", True), (41, 2, {}, False, 0.5, 1, "batch", True),
 ]
 
 
-@pytest.mark.parametrize("seed,reuse,layer_reuse,signed,sparsity,every,mode", FOLDED)
+@pytest.mark.parametrize("seed,reuse,layer_reuse,signed,sparsity,every,mode,split", FOLDED)
 def test_folded_layers_match_the_reference_in_verilator(tmp_path, seed, reuse, layer_reuse,
-                                                        signed, sparsity, every, mode):
+                                                        signed, sparsity, every, mode, split):
     g = random_graph(seed, signed_input=signed, sparsity=sparsity, n_in=int(seed % 7) + 3)
-    hw = HardwareOptions("csd", every, reuse, layer_reuse)
+    hw = HardwareOptions("csd", every, reuse, layer_reuse, split_outputs=split)
     lowered, b = build_rtl(g, tmp_path, hw)
-    assert any(isinstance(n, FoldedLinearSum) for n in lowered.nodes)
-    assert b.data["ii"] > 1 or all(n.fold.cycles == 1 for n in lowered.nodes
-                                   if isinstance(n, FoldedLinearSum))
+    folds = [n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum)]
+    assert folds and any(f.split for f in folds) == split
+    if split:   # reuse cycles, one more where a layer reads inputs it does not latch
+        assert b.data["ii"] <= reuse + 2
+    assert b.data["ii"] > 1 or all(f.cycles == 1 for f in folds)
     n = 600 if mode == "stream" else 3000
     r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", n, seed, mode=mode,
               log=lambda s: None)

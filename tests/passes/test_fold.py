@@ -162,3 +162,55 @@ def test_report_rows_of_consecutive_folded_layers(tmp_path):
     rows = layer_rows(lowered, rtl.data)
     assert [r["layer"] for r in rows][:3] == ["dense1", "quant1", "relu1"]
     assert rows[3]["layer"] == "dense2" and rows[3]["in"] == str(g.node("relu1").type)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_split_outputs_meet_the_reuse_factor_exactly(seed):
+    """With `split`, outputs longer than the reuse factor are cut over lanes (wrap-around):
+    the fewest lanes of at most `reuse` steps, each lane's multiplexer at most `cycles`
+    inputs, and the segments' sums are the exact product, inside exact bounds."""
+    rng = np.random.default_rng(100 + seed)
+    n_in, n_out = int(rng.integers(2, 60)), int(rng.integers(1, 8))
+    w, c = _matrix(rng, n_in, n_out, float(rng.choice([0.0, 0.5, 0.9])))
+    lo = rng.integers(-20, 5, size=n_in)
+    hi = lo + rng.integers(0, 30, size=n_in)
+    loads = [max(int(np.count_nonzero(w[:, j])), 1) for j in range(n_out)]
+    reuse = int(rng.integers(1, max(loads) + 1))
+    plan = fold.plan(w, c, lo, hi, reuse, split=True)
+    assert plan.split == (max(loads) > reuse)
+    assert plan.cycles <= reuse or not plan.split
+    if plan.split:
+        assert len(plan.lanes) == -(-sum(loads) // reuse)
+        for steps in plan.programs:
+            assert len({s.source for s in steps}) <= plan.cycles
+        assert plan.latency == plan.cycles + fold.Fold.PIPELINE + 1
+    assert sorted({j for lane in plan.lanes for j in lane}) == list(range(n_out))
+    assert plan.steps == sum(loads)
+    for _ in range(50):
+        x = [int(rng.integers(a, b + 1)) for a, b in zip(lo, hi)]
+        want = [sum(int(w[i, j]) * x[i] for i in range(n_in)) + int(c[j]) for j in range(n_out)]
+        assert fold.run(plan, x) == want
+        for steps, (a, b) in zip(plan.programs, plan.acc_bounds):
+            acc = 0
+            for s in steps:
+                acc = (s.bias if s.first else acc) + ((s.weight * x[s.source]) << plan.shift)
+                assert a <= acc <= b
+    # the output intervals are exact: each bound is reached by the corner inputs
+    for j in range(n_out):
+        lo_j = sum(min(int(w[i, j]) * int(lo[i]), int(w[i, j]) * int(hi[i]))
+                   for i in range(n_in)) + int(c[j])
+        hi_j = sum(max(int(w[i, j]) * int(lo[i]), int(w[i, j]) * int(hi[i]))
+                   for i in range(n_in)) + int(c[j])
+        assert plan.out_bounds[j] == (lo_j, hi_j)
+
+
+def test_without_split_an_output_longer_than_the_reuse_sets_the_cycles():
+    w = np.ones((10, 6), dtype=object)
+    c = np.arange(6).astype(object)
+    lo, hi = np.zeros(10, int), np.ones(10, int)
+    split = fold.plan(w, c, lo, hi, 5, split=True)
+    assert split.split and split.cycles == 5 and len(split.lanes) == 12
+    assert [len(lane) for lane in split.lanes] == [1] * 12
+    assert split.segments(2) == [(4, 0), (5, 0)]
+    assert fold.plan(w, c, lo, hi, 5) == fold.plan(w, c, lo, hi, 5, split=False)
+    assert fold.plan(w, c, lo, hi, 10, split=True) == fold.plan(w, c, lo, hi, 10)
