@@ -94,7 +94,7 @@ def _convert(args, auto_default: bool = False, out=None, log=None):
         hw = dict(mult=args.mult, pipeline=args.pipeline, clock_target=args.clock_target,
                   reuse=dict(layer_reuse, **{"*": reuse}),
                   io=getattr(args, "io", None) or ("auto" if auto_default else "parallel"),
-                  target=_timed_for(args))
+                  target=_timed_for(args), split_outputs=args.split_outputs)
     return convert(args.model, args.weights, input_format=fe.input_format,
                    precision=precision or None, out=out, log=log or _say, **hw)
 
@@ -186,6 +186,11 @@ def _hw_args(p):
                         "vector every II cycles); LAYER=R for one layer (repeatable); auto: "
                         "the smallest that fits the target (default of flow and export; "
                         "otherwise 1: fully parallel, one vector per clock)")
+    p.add_argument("--split-outputs", action="store_true",
+                   help="with --reuse R: split an output's products over several lanes "
+                        "where it has more than R, so every folded layer takes R cycles "
+                        "(more lanes); default: such a layer takes as many cycles as its "
+                        "longest output")
 
 
 def _out(args):

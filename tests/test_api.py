@@ -204,6 +204,17 @@ def test_per_layer_reuse_reaches_the_hardware(tmp_path):
     assert m["options"]["layer_reuse"] == {"fc1": 2} and m["ii"] > 1
 
 
+def test_split_outputs_reaches_the_hardware(tmp_path):
+    """fc1's outputs have 4 weights: at reuse 2 they are split over lanes, so the layer
+    takes 2 cycles, not 4; the flag is in the manifest's options."""
+    plain = _tiny(tmp_path / "plain", reuse={"fc1": 2}).write().manifest
+    split = _tiny(tmp_path / "split", reuse={"fc1": 2}, split_outputs=True).write().manifest
+    assert split["options"]["split_outputs"] is True and "split_outputs" not in \
+        plain["options"]
+    assert split["ii"] < plain["ii"]
+    assert [r.get("segments") for r in split["layers"] if r.get("lanes")] != [None]
+
+
 def test_per_layer_precision_of_a_float_model(shared_models, tmp_path):
     hw = hwgen.convert(str(shared_models / "KERAS_3layer.json"), out=tmp_path, log=None,
                        precision={"*": "fixed<16,6>", "fc1_relu": "fixed<10,4>"})
@@ -253,6 +264,7 @@ def test_profile_shows_overflow_and_unused_bits(tmp_path):
     ({"clock_target": 0}, "clock_target must be in (0, 10000] MHz"),
     ({"input_format": "fixed<4>"}, "input_format"),
     ({"reuse_factor": 4}, "convert() has no option 'reuse_factor' (did you mean 'reuse'?)"),
+    ({"split_outputs": "yes"}, "split_outputs must be True or False, not 'yes'"),
 ])
 def test_bad_options_name_the_parameter_and_the_choices(options, message, tmp_path):
     with pytest.raises(HwgenError) as err:

@@ -19,12 +19,13 @@ from .options import ConvertOptions, parse, unknown_option
 __all__ = ["convert", "HardwareModel", "ConvertOptions"]
 
 _OPTIONS = ["weights", "input_format", "precision", "mult", "pipeline", "clock_target",
-            "reuse", "io", "target", "out", "log"]
+            "reuse", "io", "target", "split_outputs", "out", "log"]
 
 
 def convert(model, weights=None, *, input_format=None, precision=None, mult: str = "csd",
             pipeline: int | None = None, clock_target=None, reuse=1, io: str = "parallel",
-            target: str = "ecp5", out=None, log=print, **unknown) -> HardwareModel:
+            target: str = "ecp5", split_outputs: bool = False, out=None, log=print,
+            **unknown) -> HardwareModel:
     """Load `model` and lower it to hwgen's IR: a `HardwareModel`.
 
     model: a Keras/QKeras model object, a design name from `designs/` (`hwgen list`), a
@@ -43,6 +44,9 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
     io: 'parallel', 'stream' (an image a pixel per handshake) or 'auto' (by fit).
     target: 'ecp5', 'ice40', 'xc7' or 'asic': what the schedule is timed for, what
         'auto' fits, and the default of `estimate` and `report`.
+    split_outputs: with `reuse`, split an output's products over lanes where it has more
+        than R of them, so that a folded layer takes R cycles (more lanes); default False:
+        it takes as many cycles as its longest output.
     out: the build folder (default build/<design>).
     log: called with each progress line (None: silent).
     """
@@ -50,7 +54,8 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
         raise unknown_option(sorted(unknown)[0], _OPTIONS)
     from .. import load_model
     from ..frontends.qkeras import to_ir
-    options = parse(input_format, precision, mult, pipeline, clock_target, reuse, io, target)
+    options = parse(input_format, precision, mult, pipeline, clock_target, reuse, io, target,
+                    split_outputs)
     loaded = load_model(model, weights)
     graph = to_ir(loaded, options.frontend())        # refuses unknown precision names
     check_layer_names("reuse", options.layer_reuse,

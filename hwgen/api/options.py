@@ -35,6 +35,7 @@ class ConvertOptions:
     layer_reuse: Mapping[str, int] = field(default_factory=dict)
     io: str = "parallel"
     target: str = "ecp5"
+    split_outputs: bool = False
 
     @property
     def auto_reuse(self) -> bool:
@@ -51,7 +52,7 @@ class ConvertOptions:
         return HardwareOptions(self.mult, self.pipeline, 1 if self.auto_reuse else self.reuse,
                                dict(self.layer_reuse),
                                "parallel" if self.auto_io else self.io, self.clock_target,
-                               self.target)
+                               self.target, self.split_outputs)
 
     def as_dict(self) -> dict:
         """The options as plain values (what `repr` and the notebook view show)."""
@@ -63,11 +64,13 @@ class ConvertOptions:
             d["layer_precision"] = {k: str(v) for k, v in sorted(self.layer_precision.items())}
         if self.layer_reuse:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
+        if self.split_outputs:
+            d["split_outputs"] = True
         return d
 
 
 def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_target=None,
-          reuse=1, io="parallel", target="ecp5") -> ConvertOptions:
+          reuse=1, io="parallel", target="ecp5", split_outputs=False) -> ConvertOptions:
     """`ConvertOptions` from the values a user passes to `convert` (strings or objects)."""
     fmt = _format(input_format)
     glob_p, layer_p = _per_layer("precision", precision, _precision)
@@ -86,8 +89,10 @@ def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_ta
         raise HwgenError(_choice("io", io, IO_CHOICES))
     if target not in TARGET_CHOICES:
         raise HwgenError(_choice("target", target, TARGET_CHOICES))
+    if not isinstance(split_outputs, bool):
+        raise HwgenError(f"split_outputs must be True or False, not {split_outputs!r}")
     return ConvertOptions(fmt, glob_p, layer_p, mult, pipeline, clock,
-                          1 if glob_r is None else glob_r, layer_r, io, target)
+                          1 if glob_r is None else glob_r, layer_r, io, target, split_outputs)
 
 
 def unknown_option(name: str, known: list[str]) -> HwgenError:
