@@ -298,8 +298,13 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         if parts[k] is None or not layers_of(parts[k]):
             continue
         # A folded datapath takes at least r + 1 cycles an output pixel, which the
-        # stage's outputs must leave time for.
-        if (min(r for r in reuses + (base,) if r > 1) + 1) * emits[k] > base:
+        # stage's outputs must leave time for. The tail is folded only where its outputs
+        # need not be split: split over lanes, KERAS_conv2d_model's 128 x 10 tail came
+        # out at 42k LUT4 by Yosys, far more than fully parallel (not yet understood).
+        shortest = min(r for r in reuses + (base,) if r > 1)
+        if k == len(parts) - 1:
+            shortest = parts[k].input.size
+        if (shortest + 1) * emits[k] > base:
             continue
         for r in reuses:
             if r <= 1:
