@@ -301,9 +301,8 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         # stage's outputs must leave time for. The tail is folded only where its outputs
         # need not be split: split over lanes, KERAS_conv2d_model's 128 x 10 tail came
         # out at 42k LUT4 by Yosys, far more than fully parallel (not yet understood).
-        shortest = min(r for r in reuses + (base,) if r > 1)
-        if k == len(parts) - 1:
-            shortest = parts[k].input.size
+        shortest = parts[k].input.size if k == len(parts) - 1 else \
+            min((r for r in reuses if r > 1), default=base)
         if (shortest + 1) * emits[k] > base:
             continue
         for r in reuses:

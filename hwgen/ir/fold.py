@@ -143,14 +143,19 @@ def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False) -> Fold:
                   for k in range(len(steps), cycles)]
         programs.append(steps)
         acc_bounds.append((lo_acc, hi_acc))
-    x_bounds = (min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in)))
     shared = len(programs) > 1 and all(len({p[k].source for p in programs}) == 1
                                        for k in range(cycles))
-    stored = [w >> shift for w in nonzero] + [0]
-    consts = [int(v) for v in bias] + [0]
-    return Fold(lanes, programs, cycles, shift, acc_bounds, x_bounds,
-                (min(stored), max(stored)), (min(consts), max(consts)), out_bounds,
+    return Fold(lanes, programs, cycles, shift, acc_bounds,
+                *_rom_bounds(lo_in, hi_in, [w >> shift for w in nonzero], bias), out_bounds,
                 sum(loads), shared_source=shared)
+
+
+def _rom_bounds(lo_in, hi_in, stored, bias):
+    """The shapes the lanes hold: every input code, stored weight and constant (and 0,
+    which idle steps use) lies inside (x_bounds, weight_bounds, bias_bounds)."""
+    stored, consts = list(stored) + [0], [int(v) for v in bias] + [0]
+    return ((min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in))),
+            (min(stored), max(stored)), (min(consts), max(consts)))
 
 
 def _split_plan(cols, bias, lo_in, hi_in, reuse: int, shift: int) -> Fold:
@@ -187,12 +192,9 @@ def _split_plan(cols, bias, lo_in, hi_in, reuse: int, shift: int) -> Fold:
         lanes.append(outs)
         programs.append(steps)
         acc_bounds.append((lo_acc, hi_acc))
-    x_bounds = (min(0, min(int(v) for v in lo_in)), max(0, max(int(v) for v in hi_in)))
-    stored = [w >> shift for _, (_, w) in seq] + [0]
-    consts = [int(v) for v in bias] + [0]
-    return Fold(lanes, programs, cycles, shift, acc_bounds, x_bounds,
-                (min(stored), max(stored)), (min(consts), max(consts)), out_bounds,
-                len(seq), split=True)
+    return Fold(lanes, programs, cycles, shift, acc_bounds,
+                *_rom_bounds(lo_in, hi_in, [w >> shift for _, (_, w) in seq], bias),
+                out_bounds, len(seq), split=True)
 
 
 def _trailing_zeros(w: int) -> int:

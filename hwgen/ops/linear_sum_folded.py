@@ -116,7 +116,7 @@ class FoldedLinearSumLayer(Layer):
             m.d.sync += [e_end.eq(d_valid & d_end), done.eq(e_end)]
         else:
             m.d.sync += done.eq(d_valid & d_end)
-        outputs = {}
+        chains = []                      # per lane: its output chain's registers
         shared_x = None                  # lane 0's selected input, when the lanes share it
         for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
             word = rd.data[lane_lsb[lane]:lane_lsb[lane + 1]]
@@ -174,18 +174,18 @@ class FoldedLinearSumLayer(Layer):
                      for k in range(len(outs))]
             with m.If(push):
                 m.d.sync += [a.eq(b) for a, b in zip(chain, chain[1:] + [value])]
-            for j, reg in zip(outs, chain):
-                outputs.setdefault(j, []).append(reg)
+            chains.append(chain)
+        parts = [[chains[lane][k] for lane, k in f.segments(j)] for j in range(self.node.size)]
         if not f.split:
             self.valid = done
-            return [outputs[j][0] for j in range(self.node.size)]
+            return [regs[0] for regs in parts]
         # A split output: its segments' partial sums added once every chain is complete,
         # into a register as wide as the output's interval.
         totals = []
-        for j in range(self.node.size):
+        for j, regs in enumerate(parts):
             total = Signal(element_shape(*f.out_bounds[j]), name=f"y{j}_sum", reset_less=True)
             with m.If(done):
-                m.d.sync += total.eq(sum(outputs[j][1:], outputs[j][0]))
+                m.d.sync += total.eq(sum(regs[1:], regs[0]))
             totals.append(total)
         self.valid = Signal(name="sums_valid")
         m.d.sync += self.valid.eq(done)

@@ -36,11 +36,17 @@ def test_lane_programs_compute_the_exact_product(seed):
     assert all(len(p) == plan.cycles for p in plan.programs)
     assert sorted(j for lane in plan.lanes for j in lane) == list(range(n_out))
     assert plan.steps == sum(loads)
+    _assert_exact(plan, w, c, lo, hi, rng)
+
+
+def _assert_exact(plan, w, c, lo, hi, rng):
+    """On random inputs the lanes compute the exact product, and every partial sum the
+    accumulator holds lies in the lane's bounds."""
+    n_in, n_out = w.shape
     for _ in range(50):
         x = [int(rng.integers(a, b + 1)) for a, b in zip(lo, hi)]
         want = [sum(int(w[i, j]) * x[i] for i in range(n_in)) + int(c[j]) for j in range(n_out)]
         assert fold.run(plan, x) == want
-        # every partial sum the accumulator holds lies in the lane's bounds
         for steps, (a, b) in zip(plan.programs, plan.acc_bounds):
             acc = 0
             for s in steps:
@@ -186,15 +192,7 @@ def test_split_outputs_meet_the_reuse_factor_exactly(seed):
         assert plan.latency == plan.cycles + fold.Fold.PIPELINE + 1
     assert sorted({j for lane in plan.lanes for j in lane}) == list(range(n_out))
     assert plan.steps == sum(loads)
-    for _ in range(50):
-        x = [int(rng.integers(a, b + 1)) for a, b in zip(lo, hi)]
-        want = [sum(int(w[i, j]) * x[i] for i in range(n_in)) + int(c[j]) for j in range(n_out)]
-        assert fold.run(plan, x) == want
-        for steps, (a, b) in zip(plan.programs, plan.acc_bounds):
-            acc = 0
-            for s in steps:
-                acc = (s.bias if s.first else acc) + ((s.weight * x[s.source]) << plan.shift)
-                assert a <= acc <= b
+    _assert_exact(plan, w, c, lo, hi, rng)
     # the output intervals are exact: each bound is reached by the corner inputs
     for j in range(n_out):
         lo_j = sum(min(int(w[i, j]) * int(lo[i]), int(w[i, j]) * int(hi[i]))
