@@ -34,7 +34,7 @@ class LinearSumLayer(Layer):
             for n in by_level.get(level, ()):
                 if n.is_adder:
                     a, b = (_edge(signal_of, r) for r in (n.a, n.b))
-                    expr = b - a if n.a.neg else a - b if n.b.neg else a + b
+                    expr = b - a if n.a.subtracts else a - b if n.b.subtracts else a + b
                 else:                                  # a dsp product
                     expr = x[n.source] * n.factor
                 signal_of[id(n)] = ranged_signal(m, expr, n.lo, n.hi, n.name)
@@ -51,8 +51,13 @@ class LinearSumLayer(Layer):
 
 
 def _edge(signal_of, ref):
-    """The node a graph edge reads, shifted (its sign is the reader's business)."""
+    """The node a graph edge reads, its bits flipped in offset binary, shifted (a raw
+    edge's sign is the reader's business). An offset-binary read takes the node's width
+    of the signal: an input's signal may be wider than the range it holds."""
     v = signal_of[id(ref.node)]
+    if ref.offset_binary:
+        v = v[:ref.node.type.width]
+        v = v ^ ref.mask if ref.mask else v
     return v << ref.shift if ref.shift else v
 
 

@@ -104,12 +104,18 @@ def test_float32_rounding_becomes_an_exact_step_function():
 
 @pytest.mark.parametrize("mult", ["csd", "csd-per-weight", "dsp"])
 def test_adder_count_is_terms_minus_one_per_output_plus_shared_sums(mult):
+    """Each output adds its terms other than constants with one adder fewer than there
+    are, plus at most one adder for its one constant (its own and offset binary's)."""
     _, g = hwgen.compile_model("digits_mlp_pruned")
     for node in pipelines.hardware(mult).run(g).nodes:
         if isinstance(node, LinearSum):
-            negated = sum(1 for r in node.graph.outputs if r.neg and not r.node.is_constant)
-            assert node.graph.adders == len(node.shared) + negated + sum(
-                max(len(col), 1) - 1 for col in node.terms)
+            graph = node.graph
+            negated = sum(1 for r in graph.outputs if r.neg and not r.node.is_constant)
+            constant_adds = sum(1 for n in graph.nodes if n.is_adder
+                                and (n.a.node.is_constant or n.b.node.is_constant))
+            assert constant_adds <= len(graph.outputs)
+            assert graph.adders == len(node.shared) + negated + constant_adds + sum(
+                max(sum(1 for t in col if t.source >= 0) - 1, 0) for col in node.terms)
             assert bool(node.shared) == (mult == "csd")
 
 
@@ -142,3 +148,50 @@ def test_every_value_lies_in_its_inferred_range(signed):
             v = np.asarray(values[node.name]).reshape(len(x), -1)
             lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
             assert (v >= lo).all() and (v <= hi).all(), (seed, node.name)
+
+
+def _run_adder_graph(graph, x: list[int]) -> list[int]:
+    """The adder graph evaluated as the hardware does it, bit by bit where it flips bits:
+    an offset-binary edge takes the node's width of its bits and XORs its mask."""
+    stored: dict[int, int] = {}
+
+    def edge(ref):
+        v = stored[id(ref.node)]
+        if ref.offset_binary:
+            v = (v & ((1 << ref.node.type.width) - 1)) ^ ref.mask
+        return v << ref.shift
+
+    for n in graph.nodes:
+        if n.is_constant:
+            v = n.value
+        elif not n.is_adder:
+            v = x[n.source] * n.factor
+        else:
+            a, b = edge(n.a), edge(n.b)
+            v = b - a if n.a.subtracts else a - b if n.b.subtracts else a + b
+            if n.a.offset_binary and n.b.offset_binary:
+                assert v >= 0                      # offset binary adds unsigned numbers
+        assert n.lo <= v <= n.hi, n.name
+        stored[id(n)] = v
+    return [-edge(r) if r.neg else edge(r) for r in graph.outputs]
+
+
+@pytest.mark.parametrize("mult", ["csd", "csd-per-weight", "dsp"])
+def test_adder_graph_bits_compute_the_matrix(mult):
+    """Offset binary (bits flipped on the edges, one correction constant per output) gives
+    every output exactly, signed and unsigned inputs, every stored value in its range."""
+    rng = np.random.default_rng(0)
+    for seed in range(12):
+        g = pipelines.hardware(mult, 3).run(random_graph(seed, signed_input=seed % 2 == 0,
+                                                         sparsity=0.3))
+        for node in g.nodes:
+            if not isinstance(node, LinearSum):
+                continue
+            src = g.node(node.inputs[0])
+            lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+            w, c = node.matrix(src.size)
+            for _ in range(50):
+                x = [int(rng.integers(int(a), int(b) + 1)) for a, b in zip(lo, hi)]
+                want = [sum(int(w[i, j]) * x[i] for i in range(len(x))) + int(c[j])
+                        for j in range(w.shape[1])]
+                assert _run_adder_graph(node.graph, x) == want, (seed, node.name)
