@@ -44,9 +44,10 @@ def register_stage(m: Module, values: list, valid, prefix: str):
     return regs, valid_next
 
 
-def ranged_signal(m: Module, value, lo: int, hi: int, name: str) -> Signal:
-    """`value` driven onto a signal exactly as wide as its code range [lo, hi]."""
-    s = Signal(element_shape(lo, hi), name=name)
+def ranged_signal(m: Module, value, lo: int, hi: int, name: str, keep: bool = False) -> Signal:
+    """`value` driven onto a signal exactly as wide as its code range [lo, hi]; `keep`:
+    marked for synthesis to keep (Yosys's `keep` attribute)."""
+    s = Signal(element_shape(lo, hi), name=name, attrs={"keep": 1} if keep else None)
     m.d.comb += s.eq(value)
     return s
 
