@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from ..ir.types import FixedType, Overflow, Rounding, requantize, round_to_float32
 from .hls_types import ap_type
 from .base import Node, register, same_shape, through
-from .component import Layer, fit, ranged_signal
+from .component import Layer, above, below, fit, ranged_signal
 
 
 class QuantizeLayer(Layer):
@@ -42,10 +42,12 @@ def round_value(m, x, lo: int, hi: int, frac_in: int, node, e):
             wider = Signal(signed(d + 2) if lo < 0 else unsigned(d + 1))
             m.d.comb += wider.eq(x)
             x = wider
-        q, r, half = x >> d, x[:d], 1 << (d - 1)
-        neg = (x < 0) if lo < 0 else Const(0)
-        above, tie, odd = r > half, r == half, q[0]
-        inc = {Rounding.TRN: Const(0), Rounding.TRN_ZERO: neg & (r != 0),
+        # The dropped bits against half as bit tests, not comparisons (see `above`)
+        q, r = x >> d, x[:d]
+        neg = below(x, 0) if lo < 0 else Const(0)
+        rest = r[:d - 1].any() if d > 1 else Const(0)
+        above, tie, odd = r[d - 1] & rest, r[d - 1] & ~rest, q[0]
+        inc = {Rounding.TRN: Const(0), Rounding.TRN_ZERO: neg & r.any(),
                Rounding.RND: above | tie, Rounding.RND_ZERO: above | (tie & neg),
                Rounding.RND_MIN_INF: above, Rounding.RND_INF: above | (tie & ~neg),
                Rounding.RND_CONV: above | (tie & odd)}[node.rounding]
@@ -70,9 +72,9 @@ def overflow_value(moved, mlo: int, mhi: int, node):
         return moved[:t.width].as_signed() if t.signed else moved[:t.width]
     v = moved
     if mhi > t.max_code:
-        v = Mux(moved > t.max_code, t.max_code, v)
+        v = Mux(above(moved, t.max_code), t.max_code, v)
     if mlo < low:
-        v = Mux(moved < low, low, v)
+        v = Mux(below(moved, low), low, v)
     return v
 
 

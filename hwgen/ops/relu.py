@@ -8,7 +8,7 @@ from amaranth.hdl import Module, Mux
 
 from .hls_types import ap_type
 from .base import Node, register, same_shape
-from .component import Layer, fit
+from .component import Layer, below, fit
 
 
 class ReluLayer(Layer):
@@ -21,7 +21,7 @@ class ReluLayer(Layer):
 
 def relu_value(x, lo: int):
     """max(x, 0), with no logic when the range `lo` proves x >= 0."""
-    return Mux(x < 0, 0, x) if lo < 0 else x
+    return Mux(below(x, 0), 0, x) if lo < 0 else x
 
 
 @register

@@ -4,11 +4,12 @@
   `clamp(v, 0, hi)` (lo <= 0), one quantizer to the relu's format, when the relu's format
   has the quantizer's fraction bits and top code (QKeras's `quantized_relu` after a
   `quantized_bits` activation, or a QActivation then a ReLU).
-- The rounding of a quantizer after a linear sum that only it reads, where every output
-  of the sum already adds a constant (its bias): round-half-up is `floor((v + half) / 2**d)`
-  and round-half-down `floor((v + half - 1) / 2**d)`, so the half joins the bias (no
-  adder) and the quantizer truncates (no incrementer). Ties-to-even and the other modes
-  depend on the value's own bits and stay.
+- The rounding of a quantizer after a linear sum that only it reads: round-half-up is
+  `floor((v + half) / 2**d)` and round-half-down `floor((v + half - 1) / 2**d)`, so the
+  half joins the sum's constant (its bias and offset binary's correction,
+  `ir/adder_graph.py`: at most one constant add, cheaper than the incrementer it
+  replaces, and none where the output adds a constant already) and the quantizer
+  truncates. Ties-to-even and the other modes depend on the value's own bits and stay.
 
 Needs `InferRanges` and the `LinearSum`s of `DropPrunedWeights`; infers the ranges again.
 """
@@ -50,8 +51,7 @@ class FuseActivations:
                     and not node.float32_cast:
                 s = graph.node(node.inputs[0])
                 d = s.type.frac - node.type.frac
-                if isinstance(s, LinearSum) and d > 0 and only_reader(s.name, node) \
-                        and all(any(t.source < 0 for t in col) for col in s.terms):
+                if isinstance(s, LinearSum) and d > 0 and only_reader(s.name, node):
                     halves[s.name] = (1 << (d - 1)) + _FOLDED_HALF[node.rounding]
         if not fused_relu and not halves:
             return graph

@@ -68,6 +68,8 @@ def test_half_up_rounding_joins_the_bias():
     # ties to even depend on the value's bits: they stay
     assert _fused(_graph(1, Rounding.RND_CONV, Overflow.SAT)).node("q").rounding \
         is Rounding.RND_CONV
-    # without a bias the half would cost an adder per output: it stays too
-    assert _fused(_graph(1, Rounding.RND, Overflow.SAT, bias=False)).node("q").rounding \
-        is Rounding.RND
+    # without a bias the half becomes the constant (offset binary adds one anyway, and a
+    # constant add costs no more than the incrementer it replaces)
+    g = _fused(_graph(1, Rounding.RND, Overflow.SAT, bias=False))
+    assert g.node("q").rounding is Rounding.TRN
+    assert all(sum(1 for t in col if t.source < 0) == 1 for col in g.node("fc").terms)
