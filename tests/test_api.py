@@ -138,6 +138,7 @@ def test_estimate_gives_resources_power_and_figures(digits):
     assert (hw.out / "synth" / "xc7" / "estimate.json").exists()
 
 
+@pytest.mark.slow          # the ASIC export itself runs in tests/export/test_asic.py
 def test_export_asic(digits):
     hw, _ = digits
     info = hw.export(asic=True)
