@@ -80,14 +80,10 @@ class Ref:
     offset_binary: bool = False
 
     def _affine(self) -> tuple[int, int]:
-        """(base, sign): the unshifted value read is `base + sign * stored`."""
-        if not self.offset_binary:
-            return 0, -1 if self.neg else 1
-        t = self.node.type
-        top = 1 << (t.width - 1 if t.signed else t.width)
-        if self.neg:
-            return top - 1, -1           # ~v over the width (the sign bit kept if signed)
-        return (top, 1) if t.signed else (0, 1)
+        """(base, sign): the unshifted value read is `base + sign * stored`. Flipping bits
+        of a non-negative w-bit read is adding them (the sign bit) or taking the stored
+        value from them (all other bits, for `neg`), so the base is the mask."""
+        return self.mask, -1 if self.neg else 1
 
     @property
     def mask(self) -> int:
