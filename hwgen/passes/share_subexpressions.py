@@ -37,7 +37,8 @@ class ShareSubexpressions:
                     weight[t.source] = weight.get(t.source, 0) + t.value
             digits.append([(i, shift, sign) for i, w in sorted(weight.items())
                            for shift, sign in csd_digits(w)])
-        shared, cols = cmvm.share(digits, src.size, self.max_depth)
+        shared, cols = cmvm.share(digits, src.size, self.max_depth,
+                                  src.lo.reshape(-1), src.hi.reshape(-1))
         if not shared:
             return node
         terms = []

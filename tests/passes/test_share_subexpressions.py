@@ -42,6 +42,46 @@ def test_shared_sums_reproduce_the_matrix_with_fewer_adders(seed):
     assert _adders(shared, out) <= _adders([], cols)
     if n * m >= 64 and bits >= 4 and (w != 0).mean() > 0.3:
         assert _adders(shared, out) < 0.8 * _adders([], cols)
+    lo, hi = _bounds(rng, int(n))          # by adder bits: exact too, and never worse
+    shared, out = cmvm.share(cols, int(n), None, lo, hi)
+    assert (_expanded(shared, out, int(n)) == w).all()
+    assert _overlap_bits(shared, out, lo, hi) <= _overlap_bits([], cols, lo, hi)
+
+
+def _bounds(rng, n):
+    lo = -rng.integers(0, 2 ** 10, size=n) * rng.integers(0, 2, size=n)
+    return lo, lo + rng.integers(1, 2 ** 12, size=n)
+
+
+def _overlap_bits(shared, cols, lo, hi):
+    """Adder bits of the shared sums, then of each output summed in order of shift: per
+    adder, the bits where both operands (unsigned reads as wide as their ranges' spans)
+    have bits."""
+    basis = [np.eye(len(lo), dtype=object)[i] for i in range(len(lo))]
+
+    def term(v, t):                  # (first bit, end bit, coefficients)
+        a = sum(min(c * l, c * h) for c, l, h in zip(v, lo, hi))
+        b = sum(max(c * l, c * h) for c, l, h in zip(v, lo, hi))
+        return t, t + max(1, int(b - a).bit_length()), v * 2 ** t
+
+    def add(x, y):
+        if y[0] < x[0]:
+            x, y = y, x
+        acc = term(x[2] + y[2], 0)
+        return max(0, min(x[1], y[1]) - y[0]), (x[0], acc[1], acc[2])
+
+    total = 0
+    for s in shared:
+        bits, _ = add(term(basis[s.a], 0), term(s.sign * basis[s.b], s.shift))
+        total += bits
+        basis.append(basis[s.a] + s.sign * basis[s.b] * 2 ** s.shift)
+    for col in cols:
+        terms = sorted((term(g * basis[src], t) for src, t, g in col), key=lambda x: x[0])
+        while len(terms) > 1:
+            bits, acc = add(terms[0], terms[1])
+            total += bits
+            terms = [acc] + terms[2:]
+    return total
 
 
 @pytest.mark.parametrize("max_depth", [1, 2, 3])
@@ -62,6 +102,18 @@ def test_one_input_shares_the_digits_of_its_weights():
 def test_the_result_is_deterministic():
     w = np.random.default_rng(7).integers(-64, 64, size=(30, 20))
     assert cmvm.share(_columns(w), 30) == cmvm.share(_columns(w), 30)
+
+
+def test_by_adder_bits_digits_far_apart_are_not_shared():
+    # x0 + x1 << 12 occurs in three outputs: by count a shared sum, but 8-bit inputs 12
+    # bits apart share no adder bits; x0 + x1 << 1 (twice) does
+    w = np.array([[1, 1, 1, 1, 1], [4096, 4096, 4096, 2, 2]])
+    lo, hi = np.array([0, 0]), np.array([255, 255])
+    by_count, _ = cmvm.share(_columns(w), 2)
+    assert (0, 1, 12) in [(s.a, s.b, s.shift) for s in by_count]
+    by_bits, out = cmvm.share(_columns(w), 2, None, lo, hi)
+    assert [(s.a, s.b, s.shift) for s in by_bits] == [(0, 1, 1)]
+    assert (_expanded(by_bits, out, 2) == w).all()
 
 
 def test_nothing_to_share_leaves_the_columns():
