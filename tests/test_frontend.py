@@ -185,3 +185,44 @@ def test_verify_reports_mismatches_and_cli_exits_1(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "500 vectors, " in out and " 0 mismatches" not in out
     assert "vector " in out and "QKeras" in out and "reference" in out
+
+
+def test_relu_layer_is_the_exact_relu_op():
+    """Keras's ReLU layer with no options is Activation('relu'): exact against QKeras."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+    tf.keras.utils.set_random_seed(3)
+    inp = tf.keras.Input((6, 6, 1), name="image")
+    x = QConv2D(3, 3, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+                bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"), name="conv")(inp)
+    x = tf.keras.layers.ReLU(name="relu")(x)
+    x = QActivation(quantizer("quantized_bits(8,3)"), name="q")(x)
+    x = tf.keras.layers.Flatten(name="flat")(x)
+    x = QDense(4, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"), use_bias=False,
+               name="out")(x)
+    model = tf.keras.Model(inp, x)
+    loaded, graph = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<6,3>"))
+    assert [n.op for n in graph.nodes if n.layer == "relu"] == ["relu"]
+    assert graph.exact
+    assert verify_model(loaded, graph, n=400, seed=3).mismatches == 0
+
+
+@pytest.mark.parametrize("layer,fn", [
+    ("ReLU(max_value=6.0)", lambda v: np.clip(v, 0, 6)),
+    # Keras passes x only above the threshold: at it, 0 (x * (x > threshold))
+    ("ReLU(negative_slope=0.25, threshold=0.5)", lambda v: np.where(v > 0.5, v, 0.25 * (v - 0.5))),
+    ("LeakyReLU(alpha=0.1)", lambda v: np.where(v >= 0, v, 0.1 * v)),
+    ("ELU(alpha=0.5)", lambda v: np.where(v > 0, v, 0.5 * np.expm1(v)))])
+def test_activation_layers_take_the_precision(layer, fn):
+    """Any other ReLU, LeakyReLU and ELU: the function at the layer's precision, on every
+    input code; without a precision a clear error."""
+    import tensorflow as tf
+    inp = tf.keras.Input((1,), name="x")
+    model = tf.keras.Model(inp, eval("tf.keras.layers." + layer)(inp))
+    hw = hwgen.convert(model, input_format="fixed<8,4>",
+                       precision="fixed<10,4,RND_CONV,SAT>", log=None)
+    x = np.arange(-128, 128).reshape(-1, 1) / 16.0          # every input code
+    want = np.clip(np.round(fn(x) * 64), -512, 511) / 64
+    assert (hw.predict(x) == want).all()
+    with pytest.raises(hwgen.HwgenError, match="not supported without a precision"):
+        hwgen.convert(model, input_format="fixed<8,4>", log=None)
