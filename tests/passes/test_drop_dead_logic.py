@@ -93,8 +93,9 @@ def test_a_step_function_that_is_constant_needs_no_input():
 def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path):
     """Flip-flops agree within 5 %. LUTs: the per-layer sum stays an upper bound, but a
     whole-design run also merges a quantizer's rounding and saturation into the sums
-    before it where no register separates them, which per-layer synthesis cannot (about
-    a third on this very sparse model: the open part of issue 16's item 5)."""
+    before it where no register separates them, which per-layer synthesis cannot. Since
+    offset-binary sums and bit-test saturation that is 6 % here (929 LUT4 against 875;
+    the carry cells agree exactly); it was about a third before."""
     from hwgen.estimate.resources import estimate
     from hwgen.estimate.yosys import synthesize_whole
     from hwgen.flow import build_rtl
@@ -104,4 +105,5 @@ def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path):
     whole = synthesize_whole(tmp_path / rtl.data["verilog"], rtl.data["top"], "ecp5",
                              tmp_path / "whole")
     assert abs(split["FF"] - whole["FF"]) <= 0.05 * whole["FF"], (split, whole)
-    assert whole["LUT4"] <= split["LUT4"] <= 1.45 * whole["LUT4"], (split, whole)
+    assert whole["LUT4"] <= split["LUT4"] <= 1.1 * whole["LUT4"], (split, whole)
+    assert split["CCU2C"] == whole["CCU2C"], (split, whole)
