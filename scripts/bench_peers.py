@@ -7,7 +7,11 @@ softmax is left out), its integer weights are exported as a spec, the peers buil
 their own virtualenv (`.venv-peers/`, numpy 2: `scripts/peers_build.py`) and must give
 hwgen's reference outputs on every test vector, and one Yosys command (YoWASP,
 `synth_xilinx -flatten`, the fast ABC9 script) synthesizes each generator's Verilog as
-one design. Writes `build/bench-peers.json` and prints the table for docs/benchmarks.md.
+one design. hwgen is built three ways: csd and per-weight csd at its default xc7 clock
+target (200 MHz), and csd at the clock of the peers' pipeline stage by hwgen's delay model
+(`peer_stage_mhz`: their latency cutoff in adder levels), so that its flip-flops and cycles
+are compared at stages no deeper than theirs. Writes `build/bench-peers.json` and prints
+the table for docs/benchmarks.md.
 
     .venv/bin/python scripts/bench_peers.py [--models jet_tagger ...] [--out FILE]
 """
@@ -135,6 +139,23 @@ def same_clock(g, model: str, out: Path, peer_verilog: Path, peer_top: str,
     return rows
 
 
+def peer_stage_mhz(graph, cutoff: float, target: str = "xc7") -> float:
+    """The clock of the peers' pipeline stage by hwgen's delay model (`ir/delay.py`): the
+    peers, at their default adder and carry sizes, count every adder as one unit of
+    latency and register every `cutoff` units, so a stage holds up to `cutoff` adder
+    levels of any width. hwgen's model times that stage as `cutoff` levels plus the carry
+    of the widest adder of the design; built at this clock, hwgen's stages are no deeper
+    than the peers' by one model (the xc7 netlists carry no timing to measure)."""
+    from hwgen.ir import delay
+    from hwgen.ops import LinearSum
+    from hwgen.passes import pipelines
+    low = pipelines.hardware("csd", target=target).run(graph)
+    widest = max(n.type.width for node in low.nodes if isinstance(node, LinearSum)
+                 for n in node.graph.nodes if n.is_adder)
+    m = delay.model(target)
+    return round(1000.0 / (m.stage(cutoff * m.level_ns, widest) + m.register_ns), 1)
+
+
 def bench(model: str, out: Path, n: int, cutoff: float, log=print,
           ecp5: str | None = None) -> list[dict]:
     import hwgen
@@ -144,14 +165,19 @@ def bench(model: str, out: Path, n: int, cutoff: float, log=print,
     g, changed = comparable(graph)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for mult in ("csd", "csd-per-weight"):
+    stage_mhz = peer_stage_mhz(g, cutoff)
+    runs = [("csd", None, "hwgen (csd)", "hwgen-csd"),
+            ("csd-per-weight", None, "hwgen (csd-per-weight)", "hwgen-csd-per-weight"),
+            ("csd", stage_mhz, f"hwgen (csd, {stage_mhz:g} MHz: the peers' stage)",
+             "hwgen-csd-peer-stage")]
+    for mult, mhz, generator, folder in runs:
         start = time.perf_counter()
-        _, rtl = build_rtl(g, out / f"hwgen-{mult}", HardwareOptions(mult=mult, target="xc7"))
+        _, rtl = build_rtl(g, out / folder, HardwareOptions(mult=mult, target="xc7",
+                                                            clock_target=mhz))
         seconds = time.perf_counter() - start
-        log(f"  hwgen {mult}: Verilog in {seconds:.2f} s, latency {rtl.data['latency']}")
-        res = synth(out / f"hwgen-{mult}" / rtl.data["verilog"], rtl.data["top"],
-                    out / f"hwgen-{mult}" / "whole")
-        rows.append({"model": loaded.name, "generator": f"hwgen ({mult})", **res,
+        log(f"  {generator}: Verilog in {seconds:.2f} s, latency {rtl.data['latency']}")
+        res = synth(out / folder / rtl.data["verilog"], rtl.data["top"], out / folder / "whole")
+        rows.append({"model": loaded.name, "generator": generator, **res,
                      "latency_cycles": rtl.data["latency"], "compile_seconds": round(seconds, 2),
                      "mismatches": 0, "comparable_changes": changed})
         log(f"    {res}")

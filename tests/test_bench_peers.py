@@ -72,3 +72,23 @@ def test_the_peers_reproduce_the_reference(tmp_path):
     rows = bench_peers.bench("digits_mlp_pruned", tmp_path, 500, 5.0, log=lambda s: None)
     peers = [r for r in rows if not r["generator"].startswith("hwgen")]
     assert len(peers) == 2 and all(r.get("mismatches") == 0 for r in peers), peers
+
+
+def test_at_the_peers_stage_clock_no_stage_holds_more_adder_levels_than_their_cutoff():
+    """The peers register every `cutoff` adders (one unit each at their default sizes);
+    hwgen built at `peer_stage_mhz` keeps every stage within that many adder levels."""
+    from hwgen.ops import LinearSum
+    from hwgen.passes import pipelines
+    g, _ = bench_peers.comparable(hwgen.compile_model("jet_tagger")[1])
+    clocks = {}
+    for cutoff in (3, 5):
+        clocks[cutoff] = mhz = bench_peers.peer_stage_mhz(g, cutoff)
+        low = pipelines.hardware("csd", target="xc7", clock_mhz=mhz).run(g)
+        stages, n = [], 0
+        for node in low.nodes[1:]:
+            for level in range(1, node.logic_levels() + 1):
+                n += isinstance(node, LinearSum)
+                if level in node.register_after:
+                    stages, n = stages + [n], 0
+        assert max(stages + [n]) <= cutoff, (cutoff, mhz, stages)
+    assert clocks[5] < 200 < clocks[3]          # hwgen's default xc7 clock lies between
