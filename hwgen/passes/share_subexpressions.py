@@ -1,8 +1,9 @@
 """Compute the sums that several outputs of a `LinearSum` share once (CMVM, `ir/cmvm.py`).
 
 For `mult="csd"` layers left at full rate (after `FoldLayers`: a folded layer's lanes
-step through its weights and share nothing): the layer's signed power-of-two terms
-become `shared` sums plus, per output, the terms left over them. Constants stay as they
+step through its weights and share nothing): each weight's minimal signed-digit form is
+chosen so that digit pairs repeat (`cmvm.choose_forms`), then the layer's signed
+power-of-two terms become `shared` sums plus, per output, the terms left over them. Constants stay as they
 are. The effective matrix is unchanged, which the IR verifier and the reference check.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from ..ir.graph import Graph
 from ..ir.rewrite import replacing, rewrite
 from ..ir.term import Term
 from ..ops import LinearSum
-from .csd import csd_digits
+from .csd import msd_forms
 
 
 class ShareSubexpressions:
@@ -29,16 +30,16 @@ class ShareSubexpressions:
     def _share(self, node: LinearSum, src) -> LinearSum:
         if node.mult != "csd" or node.shared:
             return node
-        digits = []
+        columns = []
         for col in node.terms:          # one weight per input, even where terms repeat one
             weight: dict[int, int] = {}
             for t in col:
                 if t.source >= 0:
                     weight[t.source] = weight.get(t.source, 0) + t.value
-            digits.append([(i, shift, sign) for i, w in sorted(weight.items())
-                           for shift, sign in csd_digits(w)])
-        shared, cols = cmvm.share(digits, src.size, self.max_depth,
-                                  src.lo.reshape(-1), src.hi.reshape(-1))
+            columns.append([(i, msd_forms(w)) for i, w in sorted(weight.items()) if w])
+        lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+        digits = cmvm.choose_forms(columns, cmvm.span_widths(lo, hi))
+        shared, cols = cmvm.share(digits, src.size, self.max_depth, lo, hi)
         if not shared:
             return node
         terms = []

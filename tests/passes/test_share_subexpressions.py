@@ -120,3 +120,33 @@ def test_nothing_to_share_leaves_the_columns():
     w = np.array([[1, 0], [0, 3]])
     shared, out = cmvm.share(_columns(w), 2)
     assert shared == [] and (_expanded(shared, out, 2) == w).all()
+
+
+def _forms(w):
+    from hwgen.passes.csd import msd_forms
+    return [[(i, msd_forms(int(w[i, j]))) for i in range(w.shape[0]) if w[i, j]]
+            for j in range(w.shape[1])]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chosen_forms_are_minimal_and_exact(seed):
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-64, 64, size=(int(rng.integers(1, 20)), int(rng.integers(1, 20))))
+    w[rng.random(w.shape) < 0.3] = 0
+    lo, hi = _bounds(rng, w.shape[0])
+    cols = cmvm.choose_forms(_forms(w), cmvm.span_widths(lo, hi))
+    assert cols == cmvm.choose_forms(_forms(w), cmvm.span_widths(lo, hi))   # deterministic
+    assert [len(c) for c in cols] == [len(c) for c in _columns(w)]          # as few digits
+    shared, out = cmvm.share(cols, w.shape[0], None, lo, hi)
+    assert (_expanded(shared, out, w.shape[0]) == w).all()
+
+
+def test_a_form_other_than_csd_lets_outputs_share():
+    # 7x and 11x: in CSD 8x - x and 16x - 4x - x share no pair; with 11x as 8x + 4x - x
+    # both hold 8x - x
+    w = np.array([[7, 11]])
+    shared, out = cmvm.share(_columns(w), 1)
+    assert _adders(shared, out) == 3
+    cols = cmvm.choose_forms(_forms(w))
+    shared, out = cmvm.share(cols, 1)
+    assert _adders(shared, out) == 2 and (_expanded(shared, out, 1) == w).all()
