@@ -18,6 +18,7 @@ from hwgen.options import FrontendOptions, HardwareOptions
 from hwgen.sim.runner import cosim
 
 from .conv_factory import random_conv_model
+from .model_factory import quantizer
 
 
 def test_digits_cnn_streams_as_two_stages_and_a_tail():
@@ -239,3 +240,27 @@ def test_a_stream_reuse_naming_no_foldable_layer_is_refused_before_building(tmp_
                        r"layer named 'r'; its dense or convolution layers are: c, d"):
         build_rtl(graph, tmp_path, HardwareOptions(io="stream", layer_reuse={"r": 4}))
     assert not (tmp_path / "rtl").exists()
+
+
+def test_rate_matched_folding_leaves_a_tail_whose_outputs_it_would_have_to_split():
+    """A tail wider than the image interval (6x6 pixels, 288 flattened inputs) could only
+    meet the interval with its outputs split over lanes, which for a dense tail came out
+    larger than fully parallel (KERAS_conv2d_model): the rate-matched fold leaves it."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+
+    from hwgen.flow.steps import rate_matched_reuse
+    w = dict(kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
+             bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"))
+    inp = tf.keras.Input((6, 6, 1), name="image")
+    x = QActivation(quantizer("quantized_bits(8,0,1)"), name="in_q")(inp)
+    x = QConv2D(8, 1, activation=quantizer("quantized_relu(6,2)"), name="c1", **w)(x)
+    x = tf.keras.layers.Flatten(name="flat")(x)
+    x = QDense(3, name="out", **w)(x)
+    model = tf.keras.Model(inp, x, name="wide_tail")
+    model.set_weights([np.random.default_rng(0).normal(0, 0.5, v.shape)
+                       for v in model.get_weights()])
+    graph = to_ir(load(model), FrontendOptions())
+    hw = HardwareOptions(io="stream")
+    chosen = rate_matched_reuse(graph, hw)
+    assert "out" not in chosen and "c1" not in chosen, chosen
