@@ -264,3 +264,61 @@ def test_rate_matched_folding_leaves_a_tail_whose_outputs_it_would_have_to_split
     hw = HardwareOptions(io="stream")
     chosen = rate_matched_reuse(graph, hw)
     assert "out" not in chosen and "c1" not in chosen, chosen
+
+
+
+def _wide_stage_graph():
+    """After a first stage, a 5x5 stride-4 kernel over 4 channels into 2 (100 products an
+    output, 16 output pixels in a 400-pixel image)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+    w = dict(kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+             bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"))
+    inp = tf.keras.Input((20, 20, 4), name="image")
+    x = QActivation(quantizer("quantized_bits(4,0,1)"), name="in_q")(inp)
+    x = QConv2D(4, 1, activation=quantizer("quantized_relu(4,2)"), name="first", **w)(x)
+    x = QConv2D(2, 5, strides=4, activation=quantizer("quantized_relu(6,2)"), name="wide",
+                **w)(x)
+    x = tf.keras.layers.Flatten(name="flat")(x)
+    x = QDense(2, name="out", **w)(x)
+    model = tf.keras.Model(inp, x, name="wide_stage")
+    model.set_weights([np.random.default_rng(1).normal(0, 0.5, v.shape)
+                       for v in model.get_weights()])
+    return to_ir(load(model), FrontendOptions())
+
+
+def test_a_stage_of_few_wide_outputs_folds_split():
+    """A lane that owned whole outputs of the wide stage would take 101 cycles an output
+    pixel, more than the 4 pixels between its outputs along a row: the rate-matched fold
+    (over the factors this small image allows) splits the outputs over lanes instead."""
+    from hwgen.flow.steps import rate_matched_reuse
+    from hwgen.ops import FoldedLinearSum
+    from hwgen.passes.pipelines import hardware
+    graph = _wide_stage_graph()
+    chosen = rate_matched_reuse(graph, HardwareOptions(io="stream"), (1, 2, 4, 8))
+    assert chosen.get("wide", 1) > 1 and "first" not in chosen, chosen
+    low = hardware("csd", None, 1, chosen, split_outputs=True).run(graph)
+    wide = [n for n in low.nodes if isinstance(n, FoldedLinearSum) and n.layer == "wide"]
+    assert wide and wide[0].fold.split
+
+
+@pytest.mark.slow       # builds and simulates a 1,600-input stream (minutes)
+def test_a_split_stream_stage_stays_exact_and_keeps_the_image_interval(tmp_path):
+    import dataclasses
+
+    from hwgen.flow.steps import rate_matched_reuse
+    graph = _wide_stage_graph()
+    hw = HardwareOptions(io="stream")
+    _, plain = build_rtl(graph, tmp_path / "plain", hw)
+    chosen = rate_matched_reuse(graph, hw, (1, 2, 4, 8))
+    _, rtl = build_rtl(graph, tmp_path / "rate", dataclasses.replace(
+        hw, layer_reuse=chosen, split_outputs=True))
+    assert rtl.data["ii"] == plain.data["ii"]
+    stage = [r for r in rtl.data["stream"]["stages"] if r["pixel_ii"] > 1]
+    assert stage and stage[0]["pixel_ii"] * 16 <= rtl.data["ii"]
+    fast = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "sim", 200, 2,
+                 log=lambda s: None)
+    assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
+    bench = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "pixels", 4, 2,
+                  mode="pixels", log=lambda s: None)
+    assert bench["mismatches"] == 0 and bench["latency_observed"] == [rtl.data["latency"]]
