@@ -14,7 +14,9 @@ Method: greedy two-term common sub-expression elimination, as in Hartley's CSD
 sub-expression sharing for filters (IEEE TCAS-II 1996) and the CSE stage of da4ml
 (Sun et al., arXiv 2507.04535). A pattern is `(a, b, k, s)`: `x[a] + s * x[b] * 2**k`
 with `(shift, source)` of `a`'s digit not after `b`'s. Each step takes the pattern worth the
-most (ties: the shallower result, then the smallest key, so the result is deterministic),
+most (ties: the larger shift between its digits, which measured 0.2-0.6 % fewer adder bits
+on the zoo and the real tagger than the smaller; then the shallower result; then the
+smallest key, so the result is deterministic),
 makes it a new source, and replaces its non-overlapping
 occurrences (each `(a, t, g)` with `(b, t + k, s * g)` becomes `(new, t, g)`). New sources
 take part in later patterns, so sums of three, four or more digits are shared too. Counts
@@ -88,19 +90,19 @@ def share(columns, n_in: int, max_depth: int | None = None, lo=None, hi=None):
     for j, col in enumerate(cols):
         for src, _ in col:
             uses.setdefault(src, set()).add(j)
-    heap = [(-worth(k, c), max(depth[k[0]], depth[k[1]]) + 1, k)
+    heap = [(-worth(k, c), -k[2], max(depth[k[0]], depth[k[1]]) + 1, k)
             for k, c in count.items() if c > 1]
     heap = [e for e in heap if e[0] < 0]
     heapq.heapify(heap)
     shared: list[Shared] = []
     while heap:
-        neg, level, key = heapq.heappop(heap)
+        neg, _, level, key = heapq.heappop(heap)
         have = count.get(key, 0)
         now = worth(key, have)
         if have < 2 or now <= 0 or -neg < now or (max_depth is not None and level > max_depth):
             continue                  # gone, or a newer entry holds its higher worth
         if now < -neg:                # its count dropped since it was pushed
-            heapq.heappush(heap, (-now, level, key))
+            heapq.heappush(heap, (-now, -key[2], level, key))
             continue
         a, b, k, sign = key
         shared.append(Shared(a, b, k, sign, level))
@@ -223,7 +225,8 @@ def _substitute(col, key, new, count, heap, depth, worth) -> bool:
             c = count.get(pair, 0) + 1
             count[pair] = c
             if c > 1 and worth(pair, c) > 0:
-                heapq.heappush(heap, (-worth(pair, c), max(depth[pair[0]], depth[pair[1]]) + 1,
+                heapq.heappush(heap, (-worth(pair, c), -pair[2],
+                                      max(depth[pair[0]], depth[pair[1]]) + 1,
                                       pair))
         col[(new, t)] = g
         found = True
