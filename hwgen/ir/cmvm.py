@@ -78,6 +78,7 @@ def share(columns, n_in: int, max_depth: int | None = None, lo=None, hi=None):
 
     def worth(key, c):
         return c if bits is None else bits.gain(key, c)
+
     cols = [{(s, t): g for s, t, g in col} for col in columns]
     count: dict[tuple, int] = {}
     for col in cols:
