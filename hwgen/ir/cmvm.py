@@ -43,7 +43,6 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
-
 Digit = tuple  # (source, shift, sign): sign * x[source] * 2**shift
 
 
@@ -91,9 +90,8 @@ def share(columns, n_in: int, max_depth: int | None = None, lo=None, hi=None):
     for j, col in enumerate(cols):
         for src, _ in col:
             uses.setdefault(src, set()).add(j)
-    heap = [(-worth(k, c), -k[2], max(depth[k[0]], depth[k[1]]) + 1, k)
-            for k, c in count.items() if c > 1]
-    heap = [e for e in heap if e[0] < 0]
+    heap = [(-w, -k[2], max(depth[k[0]], depth[k[1]]) + 1, k)
+            for k, c in count.items() if c > 1 and (w := worth(k, c)) > 0]
     heapq.heapify(heap)
     shared: list[Shared] = []
     while heap:
@@ -138,10 +136,7 @@ def choose_forms(columns, widths=None, rounds: int = 2) -> list[list[Digit]]:
     26,107 -> 25,641 LUTs."""
 
     def value(k):
-        if widths is None:
-            return 1
-        wa, wb = widths[k[0]], widths[k[1]]
-        return max(0, min(wa, k[2] + wb) - k[2])
+        return 1 if widths is None else _overlap(widths[k[0]], widths[k[1]], k[2])
 
     def digits(i, form):
         return [(i, shift, sign) for shift, sign in form]
@@ -225,15 +220,12 @@ def _substitute(col, key, new, count, heap, depth, worth) -> bool:
             pair = _key((new, t, g), (s2, t2, g2))
             c = count.get(pair, 0) + 1
             count[pair] = c
-            if c > 1 and worth(pair, c) > 0:
-                heapq.heappush(heap, (-worth(pair, c), -pair[2],
-                                      max(depth[pair[0]], depth[pair[1]]) + 1,
+            if c > 1 and (w := worth(pair, c)) > 0:
+                heapq.heappush(heap, (-w, -pair[2], max(depth[pair[0]], depth[pair[1]]) + 1,
                                       pair))
         col[(new, t)] = g
         found = True
     return found
-
-
 
 
 def span_widths(lo, hi) -> list[int]:
@@ -274,13 +266,18 @@ class _Bits:
     def gain(self, key, count: int) -> int:
         a, b, k, _ = key
         wa, wb = self.width[a], self.width[b]
-        overlap = max(0, min(wa, k + wb) - k)
-        return count * (wa + wb - self._sum(key)[1]) - overlap
+        return count * (wa + wb - self._sum(key)[1]) - _overlap(wa, wb, k)
 
     def add(self, key) -> None:
         c, w = self._sum(key)
         self.coeffs.append(c)
         self.width.append(w)
+
+
+def _overlap(wa: int, wb: int, k: int) -> int:
+    """Bits where a `wa`-bit value and a `wb`-bit value shifted up by `k` both have bits:
+    what their adder costs in offset binary."""
+    return max(0, min(wa, k + wb) - k)
 
 
 def _span_bits(lo: int, hi: int) -> int:

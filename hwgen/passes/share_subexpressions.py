@@ -3,8 +3,9 @@
 For `mult="csd"` layers left at full rate (after `FoldLayers`: a folded layer's lanes
 step through its weights and share nothing): each weight's minimal signed-digit form is
 chosen so that digit pairs repeat (`cmvm.choose_forms`), then the layer's signed
-power-of-two terms become `shared` sums plus, per output, the terms left over them. Constants stay as they
-are. The effective matrix is unchanged, which the IR verifier and the reference check.
+power-of-two terms become `shared` sums plus, per output, the terms left over them.
+Constants stay as they are. The effective matrix is unchanged, which the IR verifier and
+the reference check.
 """
 from __future__ import annotations
 

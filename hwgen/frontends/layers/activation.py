@@ -40,11 +40,9 @@ def activation_layer(b, layer, following) -> int:
         else:
             fn = _function(lambda v: backend.relu(v, alpha=slope, max_value=top, threshold=cut),
                            f"ReLU(max_value={top}, negative_slope={slope}, threshold={cut})")
-    elif cls == "LeakyReLU":
-        alpha = float(cfg["alpha"])
-        fn = _function(lambda v: backend.relu(v, alpha=alpha), f"LeakyReLU(alpha={alpha})")
     else:
         alpha = float(cfg["alpha"])
-        fn = _function(lambda v: backend.elu(v, alpha), f"ELU(alpha={alpha})")
+        fn = _function(lambda v: backend.relu(v, alpha=alpha) if cls == "LeakyReLU"
+                       else backend.elu(v, alpha), f"{cls}(alpha={alpha})")
     b.activation(fn, layer, following is None)
     return 1
