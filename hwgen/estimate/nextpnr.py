@@ -96,7 +96,7 @@ def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
 def synth_json_script(top: str, family: str = "ecp5") -> str:
     esc = "\\" + top if "." in top else top
     delay, synth = (250, "synth_ice40 -abc9 -dsp") if family == "ice40" else \
-        (300, "synth_ecp5 -abc9")
+        (300, "synth_ecp5 -abc9 -nowidelut")
     return ("read_verilog design.v\n"
             f"hierarchy -top {esc}\n"
             f'scratchpad -set abc9.script "+&if,-W,{delay},-v"\n'

@@ -6,6 +6,12 @@ network never becomes one huge netlist, the layers run on all cores, and an unch
 layer is never synthesized twice. Mapping uses Yosys's fast ABC9 script
 (`&if -W <delay>`, see ARCHITECTURE.md): minutes become seconds on unrolled dense layers;
 `full=True` runs the default ABC9 script instead.
+
+On ECP5 the mapping uses LUT4s only (`-nowidelut`, here, before place and route and in
+board builds): with wide LUTs (PFUMX, L6MUX21) the delay-driven `&if` script duplicated
+logic, most in rounding and saturation. One RND_CONV quantizer element (24 -> 6 bits) took
+58 LUT4 + 49 muxes against 11 LUT4; the zoo jet tagger's per-layer total went from
+13,919 LUT4 + 3,596 muxes to 10,562 LUT4, and no design measured got more logic levels.
 """
 from __future__ import annotations
 
@@ -49,7 +55,7 @@ TARGETS = {
     "ice40": Target("ice40", "synth_ice40 -abc9 -dsp -top {top}", 250, {
         "LUT4": r"SB_LUT4", "CARRY": r"SB_CARRY", "FF": r"SB_DFF\w*", "DSP": r"SB_MAC16",
         "RAM": r"SB_RAM40_4K\w*"}),
-    "ecp5": Target("ecp5", "synth_ecp5 -abc9 -top {top}", 300, {
+    "ecp5": Target("ecp5", "synth_ecp5 -abc9 -nowidelut -top {top}", 300, {
         "LUT4": r"LUT4", "CCU2C": r"CCU2C", "FF": r"TRELLIS_FF", "DSP": r"MULT18X18D",
         "RAM": r"DP16KD", "MUX": r"PFUMX|L6MUX21"}),
     "xc7": Target("xc7", "synth_xilinx -family xc7 -abc9 -top {top}", 300, {

@@ -194,7 +194,7 @@ class BoardTop(Elaboratable):
 
 
 BUILD_MARKER = ".hwgen-export"
-_SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": "-abc9"}
+_SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": "-abc9 -nowidelut"}
 
 
 def check_build_dir(out: Path) -> Path:
@@ -225,8 +225,9 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
             log(f"  Yosys, nextpnr and the packer for the {b.device} (open flow)")
             # prepare + execute_local, not build(): build() first checks for every tool
             # the board could use, programmers included, though only the build runs here.
-            # The mapping the fit check estimated with (estimate/yosys.py): ABC9, and on
-            # iCE40 the SB_MAC16 multipliers (Amaranth's default maps them to LUTs).
+            # The mapping the fit check estimated with (estimate/yosys.py): ABC9, on
+            # iCE40 the SB_MAC16 multipliers (Amaranth's default maps them to LUTs), on
+            # ECP5 LUT4s only (no PFUMX/L6MUX wide LUTs; see estimate/yosys.py).
             platform.prepare(top, name=name, synth_opts=_SYNTH_OPTS[b.family]) \
                 .execute_local(str(build_dir))
         except Exception:              # the tools' own messages are in the build folder

@@ -153,15 +153,20 @@ def pruned_digits(tmp_path_factory):
 
 @pytest.mark.parametrize("target", ["ecp5", pytest.param("asic", marks=pytest.mark.slow)])
 def test_per_layer_numbers_agree_with_one_whole_design_run(pruned_digits, tmp_path, target):
-    """An independent Yosys run on the same Verilog (one flattened design, no split): the
-    per-layer totals agree within 20 %, and are never below it (the whole design also
-    merges a layer's last adders with the quantizer after it where the clock target puts
-    no register between them: within 10 % with a register every 3 levels)."""
+    """An independent Yosys run on the same Verilog (one flattened design, no split). On
+    ECP5 the per-layer totals agree within 5 % (measured: LUT4 +0.1 %, CCU2C equal, FF
+    -0.3 %; with wide LUTs the per-layer sum was the larger, by up to a tenth). ASIC: within
+    20 % and never below it (the whole design merges a layer's last gates with the
+    quantizer after it where no register separates them)."""
     from hwgen.estimate.yosys import synthesize_whole
     out, manifest = pruned_digits
     split = estimate(out, manifest, target, log=lambda s: None)["total"]
     whole = synthesize_whole(out / manifest["verilog"], manifest["top"], target, tmp_path)
-    for kind in {"ecp5": ["LUT4", "CCU2C", "FF"], "asic": ["transistors", "FF"]}[target]:
+    if target == "ecp5":
+        for kind in ["LUT4", "CCU2C", "FF"]:
+            assert abs(split[kind] - whole[kind]) <= 0.05 * whole[kind], (kind, split, whole)
+        return
+    for kind in ["transistors", "FF"]:
         assert 0.8 * split[kind] <= whole[kind] <= split[kind], kind
 
 
