@@ -107,3 +107,21 @@ def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path):
     assert abs(split["FF"] - whole["FF"]) <= 0.05 * whole["FF"], (split, whole)
     assert whole["LUT4"] <= split["LUT4"] <= 1.1 * whole["LUT4"], (split, whole)
     assert split["CCU2C"] == whole["CCU2C"], (split, whole)
+
+
+def test_an_input_nobody_reads_gets_no_register(tmp_path):
+    """Seed 2's inputs 7, 8, 15, 16 and 29 feed only pruned weights or dead neurons: the
+    top registers the other inputs only (a whole-design run drops those flip-flops; the
+    per-layer estimate's top, with its layers as black boxes, could not)."""
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    g = _mlp(2)
+    dead = np.flatnonzero(~live_elements(pipelines.hardware("csd").run(g))["input"])
+    assert list(dead) == [7, 8, 15, 16, 29]
+    _, rtl = build_rtl(g, tmp_path, HardwareOptions())
+    text = (tmp_path / rtl.data["verilog"]).read_text()
+    for i in range(32):
+        assert (f"reg [7:0] in_{i} " in text) == (i not in dead), i
+    from hwgen.sim.runner import cosim
+    r = cosim(g, rtl.data, tmp_path / "rtl", tmp_path / "sim", 2000, 2, log=lambda s: None)
+    assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, r["first_mismatches"][:2]

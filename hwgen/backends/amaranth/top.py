@@ -7,8 +7,8 @@ model's order, each element in its output's declared format, element j of an out
 softmax). Layers are wired as the graph's DAG; where paths meet, the early ones pass
 through delay registers (`dly_*`) so that both arrive in the same cycle. One vector every `ii` clocks (1 unless layers are folded; a
 vector sooner than that corrupts the one in flight); `out_valid` follows `in_valid` after
-`latency` cycles. Inputs and outputs are registered, and so are the logits before the
-argmax.
+`latency` cycles. Inputs (those some output depends on) and outputs are registered, and
+so are the logits before the argmax.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ...ir.graph import Graph
 from ...ops.component import register_stage
+from ...passes.drop_dead_logic import live_elements
 from ...passes.schedule_pipeline import arrivals, delay_stages, initiation_interval, latency
 
 
@@ -62,7 +63,13 @@ class Top(wiring.Component):
         t_in = g.input.type
         shape_in = signed(t_in.width) if t_in.signed else unsigned(t_in.width)
         values = []
+        # An input element no output depends on (its every weight pruned, or read only by
+        # neurons nobody reads) gets no register: the layer's port is tied to 0.
+        read = live_elements(g)[g.input.name]
         for i in range(g.input.size):
+            if not read[i]:
+                values.append(Const(0, shape_in))
+                continue
             r = Signal(shape_in, name=f"in_{i}", reset_less=True)
             with m.If(self.in_valid):
                 m.d.sync += r.eq(self.in_data[i * t_in.width:(i + 1) * t_in.width])
