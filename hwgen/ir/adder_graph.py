@@ -19,7 +19,16 @@ the carry chain's, free), while a signed or subtracted narrow operand pays for i
 extension up to the wide one's top bit (on the real QKeras tagger, xc7: 29,741 LUTs
 against 30,843 summed in two's complement). This is the sign-extension elimination of
 multiplier design (one correction constant for all the sign bits); flipping bits is
-free, as it folds into the adder's LUT. Shared sums are built the same way. A node
+free where it folds into the adder's LUT (xc7's carry chain takes its propagate from a
+LUT that ABC maps; iCE40's sum LUT). Shared sums are built the same way.
+
+Not on ECP5 (`TWOS_COMPLEMENT_TARGETS`): a CCU2C computes its propagate in LUTs of its
+own, which the mapper cannot reach, so every flipped bit costs a LUT4 of its own, while
+a sign extension costs nothing (the sign bit wired to the upper inputs) and a subtraction
+neither (the carry cell inverts an operand). There the sums stay in two's complement. The
+zoo jet tagger, per-layer ECP5 estimate: 10,562 LUT4 + 24,538 CCU2C (offset binary, the
+LUT4s nearly all single-input inverters) against 1,529 + 24,240; on iCE40 offset binary
+is the smaller, 53,872 LUT4 against 57,234. A node
 stores `(a << sa) + (b << sb)` (or a difference, where an edge outside offset binary
 subtracts) with min(sa, sb) = 0: a common shift moves onto the edges that read it.
 
@@ -34,6 +43,11 @@ from dataclasses import dataclass, field
 
 from .term import Term
 from .types import FixedType
+
+
+# Targets whose carry cells cannot absorb an operand's flipped bits: sums in two's
+# complement there (see the module docstring).
+TWOS_COMPLEMENT_TARGETS = ("ecp5",)
 
 
 @dataclass(eq=False)
@@ -147,14 +161,17 @@ class AdderGraph:
                 and not n.is_constant]
 
 
-def build(columns, shared, n_in: int, lo_in, hi_in) -> AdderGraph:
+def build(columns, shared, n_in: int, lo_in, hi_in,
+          offset_binary: bool = True) -> AdderGraph:
     """The graph of a `LinearSum`'s `columns` (per output, its terms; a source at or
     beyond `n_in` is `shared[source - n_in]`, a pair of terms over earlier sources) for
-    inputs with element code bounds `lo_in`/`hi_in`."""
-    builder = _Builder(lo_in, hi_in)
+    inputs with element code bounds `lo_in`/`hi_in`. `offset_binary` False: sums in two's
+    complement (subtractions, sign extension), for carry cells that cannot absorb the
+    flipped bits (`TWOS_COMPLEMENT_TARGETS`)."""
+    builder = _Builder(lo_in, hi_in, offset_binary)
+    ob = _offset_binary if offset_binary else (lambda r: r)
     for k, (ta, tb) in enumerate(shared):
-        ref = builder.add(_offset_binary(builder.term(ta)), _offset_binary(builder.term(tb)),
-                          f"c{k}")
+        ref = builder.add(ob(builder.term(ta)), ob(builder.term(tb)), f"c{k}")
         builder.sources[n_in + k] = ref
     outputs = []
     for j, col in enumerate(columns):
@@ -167,8 +184,9 @@ def _offset_binary(ref: Ref) -> Ref:
 
 
 class _Builder:
-    def __init__(self, lo_in, hi_in):
+    def __init__(self, lo_in, hi_in, offset_binary: bool = True):
         self.lo_in, self.hi_in = lo_in, hi_in
+        self.offset_binary = offset_binary
         self.nodes: list[AddNode] = []
         self.sources: dict[int, Ref] = {}     # shared sums by source index
         self._leaves: dict[tuple, AddNode] = {}
@@ -222,7 +240,7 @@ class _Builder:
         make narrow partial sums; 3 % fewer adder bits on the jet tagger than pairing in
         term order), the constant with the odd one out."""
         terms = [r for r in refs if not r.node.is_constant]
-        if len(terms) > 1:
+        if len(terms) > 1 and self.offset_binary:
             terms = [_offset_binary(r) for r in terms]
         const = sum((-r.node.value if r.neg else r.node.value) << r.shift
                     for r in refs if r.node.is_constant)

@@ -18,15 +18,19 @@ from ..ops import LinearSum
 class InferWidths:
     name = "infer-widths"
 
+    def __init__(self, offset_binary: bool = True):
+        self.offset_binary = offset_binary
+
     def run(self, graph: Graph) -> Graph:
-        return rewrite(graph, replacing(LinearSum, _with_graph))
+        return rewrite(graph, replacing(
+            LinearSum, lambda node, src: _with_graph(node, src, self.offset_binary)))
 
 
-def _with_graph(node: LinearSum, src) -> LinearSum:
+def _with_graph(node: LinearSum, src, offset_binary: bool = True) -> LinearSum:
     if src.lo is None:
         raise ValueError("InferWidths needs InferRanges first")
     lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
-    graph = adder_graph.build(node.terms, node.shared, src.size, lo, hi)
+    graph = adder_graph.build(node.terms, node.shared, src.size, lo, hi, offset_binary)
     out_lo, out_hi = node.lo.reshape(-1), node.hi.reshape(-1)
     for j, ref in enumerate(graph.outputs):
         if (ref.lo, ref.hi) != (int(out_lo[j]), int(out_hi[j])):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..ir import check as ir_check
+from ..ir.adder_graph import TWOS_COMPLEMENT_TARGETS
 from ..ir.graph import Graph
 from ..ir.text import dump
 from .drop_dead_logic import DropDeadLogic
@@ -56,11 +57,12 @@ def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int
     into quantizers and biases, logic nothing reads, constant
     multiplications, folding by
     the reuse factor (`split_outputs`: exactly, see `ir/fold.py`), shared sub-expressions of the layers left at full rate, exact
-    adder-graph widths, pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on
-    `target`)."""
+    adder-graph widths (in two's complement on `TWOS_COMPLEMENT_TARGETS`, else offset
+    binary), pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
                      DropPrunedWeights(), FuseActivations(), DropDeadLogic(),
                      LowerConstantMultiplies(mult),
-                     FoldLayers(reuse, layer_reuse, split_outputs), ShareSubexpressions(), InferWidths(),
+                     FoldLayers(reuse, layer_reuse, split_outputs), ShareSubexpressions(),
+                     InferWidths(offset_binary=target not in TWOS_COMPLEMENT_TARGETS),
                      SchedulePipeline(pipeline, clock_mhz, target)))

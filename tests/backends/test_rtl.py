@@ -45,6 +45,22 @@ def test_random_layers_match_the_reference_in_verilator(tmp_path, seed, mult, si
     assert r["mismatches"] == 0, r["first_mismatches"][:2]
 
 
+@pytest.mark.parametrize("seed,target", [(1, "xc7"), (24, "ice40"), (6, "ecp5")])
+def test_sums_in_the_targets_number_form_match_the_reference(tmp_path, seed, target):
+    """Offset binary on xc7 and iCE40, two's complement on ECP5 (adder_graph's
+    TWOS_COMPLEMENT_TARGETS): both exact in Verilator."""
+    from hwgen.ir.adder_graph import TWOS_COMPLEMENT_TARGETS
+    g = random_graph(seed, sparsity=0.3, n_in=6 if seed == 24 else 8)
+    lowered = pipelines.hardware("csd", None, target=target).run(g)
+    refs = [r for n in lowered.nodes if getattr(n, "graph", None) is not None
+            for a in n.graph.nodes if a.is_adder for r in (a.a, a.b)]
+    assert refs and any(r.offset_binary for r in refs) == (target not in
+                                                          TWOS_COMPLEMENT_TARGETS)
+    b = emit.build(lowered, tmp_path, {"mult": "csd", "target": target})
+    r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 3000, seed, log=lambda s: None)
+    assert r["outputs_seen"] == 3000 and r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
 FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mode, split
     (20, 2, {}, True, 0.0, 2, "batch", False), (21, 3, {}, False, 0.6, 0, "stream", False),
     pytest.param(22, 64, {}, None, 0.3, 3, "batch", False, marks=_SLOW),
@@ -357,13 +373,17 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
     _, rtl = build_rtl(g, tmp_path / "whole", HardwareOptions())
     whole = estimate(tmp_path / "whole", rtl.data, "ecp5", log=lambda s: None)
     modules = [r for r in whole["layers"] if r["module"]]     # layers with logic + the top
-    assert sum(1 for r in modules if r["LUT4"]) >= 3
+
+    def slots(t):                         # LUT4 slots: a CCU2C takes two
+        return t["LUT4"] + 2 * t["CCU2C"]
+
+    assert sum(1 for r in modules if slots(r)) >= 3
     seen = []
 
     def fits(manifest, total):            # a device with no LUTs: any layer with one is over
-        seen.append(total["LUT4"])
-        if total["LUT4"]:
-            raise HwgenError(f"needs {total['LUT4']} LUT4")
+        seen.append(slots(total))
+        if slots(total):
+            raise HwgenError(f"needs {slots(total)} LUT4 slots")
 
     monkeypatch.setattr(steps, "AUTO_REUSE", (1,))       # where build_fitting reads it
     messages = []
@@ -373,7 +393,7 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
     # The first layer with LUTs to finish stops the run: the count in the error is a part
     # of the whole, and (2 jobs) at most the one other running layer was started besides
     # the layers without LUTs.
-    assert 0 < seen[-1] < whole["total"]["LUT4"]
+    assert 0 < seen[-1] < slots(whole["total"])
     assert "not synthesized" in str(err.value)
     synthesized = [m for m in messages if m.endswith(": synthesizing")]
     assert len(synthesized) < len(modules), (synthesized, modules)

@@ -90,23 +90,23 @@ def test_a_step_function_that_is_constant_needs_no_input():
     _same(g, low)
 
 
-def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path):
-    """Flip-flops agree within 5 %. LUTs: the per-layer sum stays an upper bound, but a
-    whole-design run also merges a quantizer's rounding and saturation into the sums
-    before it where no register separates them, which per-layer synthesis cannot. Since
-    offset-binary sums and bit-test saturation that is 6 % here (929 LUT4 against 875;
-    the carry cells agree exactly); it was about a third before."""
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path, seed):
+    """Issue 16, item 5: the per-layer ECP5 estimate within 5 % of one whole-design run.
+    Measured: LUT4 275/277, 193/193, 271/271, CCU2C and FF within 0.4 %. It was 7-10 % on
+    LUT4 with sums in offset binary (the inverters of flipped bits, a LUT4 each, merged
+    with the logic before them only in the whole design), and up to a third before dead
+    logic went."""
     from hwgen.estimate.resources import estimate
     from hwgen.estimate.yosys import synthesize_whole
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
-    _, rtl = build_rtl(_mlp(1), tmp_path, HardwareOptions())
+    _, rtl = build_rtl(_mlp(seed), tmp_path, HardwareOptions())
     split = estimate(tmp_path, rtl.data, "ecp5", log=lambda s: None)["total"]
     whole = synthesize_whole(tmp_path / rtl.data["verilog"], rtl.data["top"], "ecp5",
                              tmp_path / "whole")
-    assert abs(split["FF"] - whole["FF"]) <= 0.05 * whole["FF"], (split, whole)
-    assert whole["LUT4"] <= split["LUT4"] <= 1.1 * whole["LUT4"], (split, whole)
-    assert split["CCU2C"] == whole["CCU2C"], (split, whole)
+    for kind in ("LUT4", "CCU2C", "FF"):
+        assert abs(split[kind] - whole[kind]) <= 0.05 * whole[kind], (kind, split, whole)
 
 
 def test_an_input_nobody_reads_gets_no_register(tmp_path):
