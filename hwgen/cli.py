@@ -13,6 +13,7 @@ from .estimate.nextpnr import ECP5_DEVICES
 from .estimate.yosys import TARGETS
 from .export.boards import BOARDS
 from .export.hls import BACKENDS
+from .flow.run import FLOW_PNR_TIME_LIMIT_S
 from .options import MULT_MODES
 from .sim.runner import MODES as SIM_MODES
 
@@ -246,7 +247,7 @@ def cmd_flow(args) -> int:
     print(f"[1/7] load + lower to IR: {args.model}", flush=True)
     report = _convert(args, auto_default=True, out=_out(args)).report(
         args.target, args.n, args.seed, args.clock, args.full, args.mode, args.waves,
-        args.rate, args.grid_intensity)
+        args.rate, args.grid_intensity, pnr_time_limit_s=args.pnr_time_limit)
     return 1 if report.failed else 0
 
 
@@ -369,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
                            "xc7 100, asic 500)")
         if name == "flow":
             _carbon_args(p)
+            p.add_argument("--pnr-time-limit", type=_number(float, 0), metavar="SECONDS",
+                           default=FLOW_PNR_TIME_LIMIT_S,
+                           help="stop place and route after this many seconds (default "
+                                f"{FLOW_PNR_TIME_LIMIT_S:g}; 0: no limit); the report then "
+                                "says the design was not routed in that time")
         if name == "estimate":
             p.add_argument("--no-power", action="store_true", help="resources only: skip "
                            "the toggle-count simulation and the power estimate")

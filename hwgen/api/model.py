@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HwgenError
+from ..flow.run import FLOW_PNR_TIME_LIMIT_S
 from ..ir import interp
 from ..ir.types import Overflow, Rounding, apply_overflow, codes_to_float, exact_codes, \
     float_to_codes
@@ -309,21 +310,25 @@ class HardwareModel:
     def report(self, target: str | None = None, n: int = 10000, seed: int = 0,
                clock_mhz: float | None = None, full: bool = False, mode: str = "batch",
                waves: bool = False, rate: float = 1000.0, grid=None,
-               cpu_baseline: bool = True) -> results.Report:
+               cpu_baseline: bool = True,
+               pnr_time_limit_s: float | None = FLOW_PNR_TIME_LIMIT_S) -> results.Report:
         """The whole flow, as `hwgen flow` runs it: the reference against QKeras, RTL,
         synthesis, place and route (ecp5, ice40), co-simulation on n vectors (`mode`
         'batch' or the cycle-by-cycle 'stream' bench; `waves` writes a waveform), power,
         and report.json / report.md / plots in the build folder, with the energy and
         CO2e of `rate` inferences per second for a year at grid intensity `grid`
         (gCO2e/kWh or a country code; None: the world average), beside the model on this
-        machine's CPU (`cpu_baseline`)."""
+        machine's CPU (`cpu_baseline`). Place and route stops after `pnr_time_limit_s`
+        seconds (None: no limit); the report then says it was not routed in that time and
+        prices energy at the board clock."""
         from ..flow.run import CarbonOptions, EstimateOptions, SimOptions, flow
         from ..outputs import locked
         target = target or self.options.target
         o = dataclasses.replace(self.options, target=target)
         with locked(self.out, "out") as folder:
             r = flow(self.loaded, self.graph, folder, o.hardware(), o.auto_reuse,
-                     EstimateOptions(target, full, pnr=True, clock_mhz=clock_mhz),
+                     EstimateOptions(target, full, pnr=True, clock_mhz=clock_mhz,
+                                     pnr_time_limit_s=_seconds(pnr_time_limit_s)),
                      SimOptions(_count(n, "n"), seed, mode, waves), step=self.log,
                      log=self.log, auto_io=o.auto_io,
                      carbon=CarbonOptions(rate, grid, cpu_baseline))
@@ -342,6 +347,17 @@ class HardwareModel:
             raise HwgenError(f"inputs have shape {x.shape}; the model takes (N, "
                              f"{', '.join(map(str, self.input_shape))})")
         return x
+
+
+def _seconds(value) -> float | None:
+    """A time limit: None or 0 for none, else a positive number of seconds."""
+    if value is None or (not isinstance(value, bool) and value == 0):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                         np.floating)) or value < 0:
+        raise HwgenError(f"pnr_time_limit_s must be a number of seconds >= 0 (0 or None: "
+                         f"no limit), not {value!r}")
+    return float(value)
 
 
 def _count(value, name: str) -> int:

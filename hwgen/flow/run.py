@@ -164,6 +164,13 @@ def print_pnr(placed, log=print) -> None:
             f"{placed['latency_ns']} ns")
 
 
+# The flow's place and route stops after this many seconds: it runs beside co-simulation
+# and power, and nextpnr can take tens of minutes on a large ECP5 design (the zoo jet
+# tagger, fully parallel on the LFE5U-85F), so `hwgen flow` stays within minutes; the
+# report then says the design was not routed in that time. `--pnr-time-limit 0` lifts it.
+FLOW_PNR_TIME_LIMIT_S = 180.0
+
+
 @dataclass
 class EstimateOptions:
     target: str = "ecp5"
@@ -172,6 +179,7 @@ class EstimateOptions:
     device: str | None = None
     power: bool = True
     clock_mhz: float | None = None
+    pnr_time_limit_s: float | None = None     # nextpnr stopped after it; None: no limit
 
 
 def check_estimate_options(est: EstimateOptions) -> None:
@@ -320,7 +328,8 @@ def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
     # other meanwhile. Its log lines arrive between theirs.
     pnr_log = out / "synth" / est.target / "pnr" / "nextpnr.log"
     placing = Background(place, out, rtl.data, est.target, resources,
-                         log=lambda s: say(f"{s} (log: {pnr_log})"))
+                         log=lambda s: say(f"{s} (log: {pnr_log})"),
+                         time_limit_s=est.pnr_time_limit_s)
     t = time.monotonic()
     step(f"[5/{steps}] co-simulation with Verilator on {sim.n} vectors (toggle counting "
          "build, shared with the power step)")
