@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 from ..errors import HwgenError
@@ -108,8 +109,20 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
                     time_limit_s: float | None = None) -> dict:
     """Synthesize the whole design and place and route it; Fmax (MHz) and utilisation.
     `device` is an LFE5U size (25k, 45k, 85k) or `up5k` (then `manifest` is needed for
-    the serial wrapper). `time_limit_s` bounds nextpnr's run (processes.TimedOut)."""
+    the serial wrapper). `time_limit_s` bounds the whole run, Yosys's synthesis and
+    nextpnr (processes.TimedOut)."""
     from .. import processes, toolchain
+    start = time.monotonic()
+
+    def left() -> float | None:
+        """The seconds left of `time_limit_s` (None: no limit)."""
+        if time_limit_s is None:
+            return None
+        rest = time_limit_s - (time.monotonic() - start)
+        if rest <= 0:
+            raise processes.TimedOut(time_limit_s)
+        return rest
+
     work.mkdir(parents=True, exist_ok=True)
     text = Path(verilog).read_text()
     family = "ice40" if device == "up5k" else "ecp5"
@@ -119,8 +132,12 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
         top = SERIAL_TOP
     (work / "design.v").write_text(text)
     (work / "synth.ys").write_text(synth_json_script(top, family))
-    yosys = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
-                                                       "synth.ys"], cwd=work)
+    try:
+        yosys = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                           "synth.ys"],
+                              cwd=work, timeout=left())
+    except processes.TimedOut:
+        raise processes.TimedOut(time_limit_s) from None
     if yosys.returncode != 0:
         raise tool_failed("Yosys", work / "yosys.log", (yosys.stderr or "") + "\n" +
                           read_log(work / "yosys.log"), " before place and route")
@@ -129,7 +146,10 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     cmd = toolchain.nextpnr_command(family) + where + [
         "--timing-allow-fail", "--json", "design.json", "--freq", str(freq_mhz),
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
-    pnr = processes.run(cmd, cwd=work, timeout=time_limit_s)
+    try:
+        pnr = processes.run(cmd, cwd=work, timeout=left())
+    except processes.TimedOut:
+        raise processes.TimedOut(time_limit_s) from None
     if pnr.returncode != 0:
         raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
                           "\n" + read_log(work / "nextpnr.log"))

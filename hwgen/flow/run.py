@@ -164,10 +164,11 @@ def print_pnr(placed, log=print) -> None:
             f"{placed['latency_ns']} ns")
 
 
-# The flow's place and route stops after this many seconds: it runs beside co-simulation
-# and power, and nextpnr can take tens of minutes on a large ECP5 design (the zoo jet
-# tagger, fully parallel on the LFE5U-85F), so `hwgen flow` stays within minutes; the
-# report then says the design was not routed in that time. `--pnr-time-limit 0` lifts it.
+# The flow's place and route (Yosys's whole-design synthesis, then nextpnr) stops after
+# this many seconds: it runs beside co-simulation and power, and nextpnr can take tens of
+# minutes on a large ECP5 design (the zoo jet tagger, fully parallel on the LFE5U-85F), so
+# `hwgen flow` stays within minutes; the report then says the design was not routed in
+# that time. `--pnr-time-limit 0` lifts it.
 FLOW_PNR_TIME_LIMIT_S = 180.0
 
 
