@@ -180,7 +180,7 @@ class EstimateOptions:
     device: str | None = None
     power: bool = True
     clock_mhz: float | None = None
-    pnr_time_limit_s: float | None = None     # nextpnr stopped after it; None: no limit
+    pnr_time_limit_s: float | None = None     # place and route stops after it; None: never
 
 
 def check_estimate_options(est: EstimateOptions) -> None:

@@ -28,9 +28,10 @@ a sign extension costs nothing (the sign bit wired to the upper inputs) and a su
 neither (the carry cell inverts an operand). There the sums stay in two's complement. The
 zoo jet tagger, per-layer ECP5 estimate: 10,562 LUT4 + 24,538 CCU2C (offset binary, the
 LUT4s nearly all single-input inverters) against 1,529 + 24,240; on iCE40 offset binary
-is the smaller, 53,872 LUT4 against 57,234. A node
-stores `(a << sa) + (b << sb)` (or a difference, where an edge outside offset binary
-subtracts) with min(sa, sb) = 0: a common shift moves onto the edges that read it.
+is the smaller, 53,872 LUT4 against 57,234.
+
+A node stores `(a << sa) + (b << sb)` (or a difference, where an edge outside offset
+binary subtracts) with min(sa, sb) = 0: a common shift moves onto the edges that read it.
 
 Widths are exact: a node's stored value is `sum(c[i] * x[i]) + const + offset` over the
 distinct inputs it depends on (`offset`: what offset-binary reads added), so its range
