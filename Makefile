@@ -15,14 +15,16 @@ MODEL  ?= jet_tagger
 N      ?= 10000
 SEED   ?= 0
 MULT   ?= csd
-PIPELINE ?= 3
+# PIPELINE: empty = registers placed by estimated delay for the target's clock (the CLI's
+# default), or a number: a register every N levels (the manual override).
+PIPELINE ?=
 # REUSE: empty = the command's default (hw, export: auto, the smallest that fits; build,
 # sim: 1, fully parallel), or a number, or auto. hls passes a number on as hls4ml's ReuseFactor.
 REUSE  ?=
 TARGET ?= ecp5
 BOARD  ?= icebreaker
 PYTEST_ARGS ?=
-HW_ARGS = --mult $(MULT) --pipeline $(PIPELINE) $(if $(REUSE),--reuse $(REUSE))
+HW_ARGS = --mult $(MULT) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(if $(REUSE),--reuse $(REUSE))
 
 .PHONY: bench-peers hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden sweep
 
