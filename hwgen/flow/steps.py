@@ -163,10 +163,16 @@ def target_device(target: str, manifest: dict, total: dict, device: str | None =
 # QKeras jet tagger at 84 % (70.3k slots, 95 % once nextpnr packed it) had not routed after
 # 10 minutes; folded designs at 12-20 % route in 2-4 minutes.
 AUTO_ECP5_HEADROOM = 0.70
+# ... and its carry chains (2 LUT4 slots per CCU2C) under this share: a carry chain must
+# sit in consecutive slices of one column. digits_mlp with 29 % in CCU2C placed and routed;
+# the zoo jet tagger with 58 % (60 % of the slots in all) failed nextpnr's legal placement
+# of a CCU2C after 20 minutes on the LFE5U-85F.
+AUTO_ECP5_CARRY_SHARE = 0.30
 
 
 def fits_for_auto(target: str, manifest: dict, total: dict) -> str:
-    """`target_device`, and for ecp5 with room to route (AUTO_ECP5_HEADROOM)."""
+    """`target_device`, and for ecp5 with room to route (AUTO_ECP5_HEADROOM) and to place
+    its carry chains (AUTO_ECP5_CARRY_SHARE)."""
     from ..errors import HwgenError
     from ..estimate.nextpnr import ECP5_DEVICES, lut_slots
     device = target_device(target, manifest, total)
@@ -176,6 +182,11 @@ def fits_for_auto(target: str, manifest: dict, total: dict) -> str:
             raise HwgenError(f"the design needs {slots} LUT4 slots, over "
                              f"{AUTO_ECP5_HEADROOM:.0%} of the LFE5U-85F's {cap}: too "
                              "congested to route in reasonable time")
+        carry = 2 * total.get("CCU2C", 0)
+        if carry > AUTO_ECP5_CARRY_SHARE * cap:
+            raise HwgenError(f"the design's carry chains take {carry} LUT4 slots, over "
+                             f"{AUTO_ECP5_CARRY_SHARE:.0%} of the LFE5U-85F's {cap}: too "
+                             "many to place in reasonable time")
     return device
 
 

@@ -408,6 +408,13 @@ def test_reuse_auto_leaves_ecp5_room_to_route():
     assert target_device("ecp5", manifest, tagger) == "85k"
     with pytest.raises(HwgenError, match="too congested"):
         fits_for_auto("ecp5", manifest, tagger)
+    # The zoo jet tagger in two's complement: 60 % of the slots, 58 % of them in carry
+    # chains, which nextpnr could not place; digits_mlp's 29 % placed and routed.
+    jet = {"LUT4": 1_529, "CCU2C": 24_240, "FF": 8_441, "DSP": 0}
+    with pytest.raises(HwgenError, match="carry chains take 48480 LUT4 slots, over 30%"):
+        fits_for_auto("ecp5", manifest, jet)
+    assert fits_for_auto("ecp5", manifest, {"LUT4": 21_700, "CCU2C": 12_100, "FF": 9_900,
+                                            "DSP": 0}) == "85k"
     assert fits_for_auto("ecp5", manifest, dict(tagger, LUT4=5000, CCU2C=1000)) == "25k"
 
 
