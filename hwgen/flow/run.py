@@ -169,7 +169,7 @@ def print_pnr(placed, log=print) -> None:
 # minutes on a large ECP5 design (the zoo jet tagger, fully parallel on the LFE5U-85F), so
 # `hwgen flow` stays within minutes; the report then says the design was not routed in
 # that time. `--pnr-time-limit 0` lifts it.
-FLOW_PNR_TIME_LIMIT_S = 180.0
+FLOW_PNR_TIME_LIMIT_S = 240.0
 
 
 @dataclass
