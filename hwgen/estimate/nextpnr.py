@@ -111,7 +111,7 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     `device` is an LFE5U size (25k, 45k, 85k) or `up5k` (then `manifest` is needed for
     the serial wrapper). `time_limit_s` bounds the whole run, Yosys's synthesis and
     nextpnr (processes.TimedOut)."""
-    from .. import processes, toolchain
+    from .. import processes
     start = time.monotonic()
 
     def left() -> float | None:
@@ -131,13 +131,19 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
         text += "\n" + serial_verilog(manifest)
         top = SERIAL_TOP
     (work / "design.v").write_text(text)
-    (work / "synth.ys").write_text(synth_json_script(top, family))
     try:
-        yosys = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
-                                                           "synth.ys"],
-                              cwd=work, timeout=left())
-    except processes.TimedOut:
+        return _synthesize_and_place(work, top, family, device, freq_mhz, seed, left)
+    except processes.TimedOut:        # the limit of the whole run, not of the last step
         raise processes.TimedOut(time_limit_s) from None
+
+
+def _synthesize_and_place(work: Path, top: str, family: str, device: str, freq_mhz: float,
+                          seed: int, left) -> dict:
+    """Yosys, then nextpnr, in `work`; `left()` gives each the seconds still allowed."""
+    from .. import processes, toolchain
+    (work / "synth.ys").write_text(synth_json_script(top, family))
+    yosys = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
+                                                       "synth.ys"], cwd=work, timeout=left())
     if yosys.returncode != 0:
         raise tool_failed("Yosys", work / "yosys.log", (yosys.stderr or "") + "\n" +
                           read_log(work / "yosys.log"), " before place and route")
@@ -146,10 +152,7 @@ def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: 
     cmd = toolchain.nextpnr_command(family) + where + [
         "--timing-allow-fail", "--json", "design.json", "--freq", str(freq_mhz),
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
-    try:
-        pnr = processes.run(cmd, cwd=work, timeout=left())
-    except processes.TimedOut:
-        raise processes.TimedOut(time_limit_s) from None
+    pnr = processes.run(cmd, cwd=work, timeout=left())
     if pnr.returncode != 0:
         raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
                           "\n" + read_log(work / "nextpnr.log"))
