@@ -202,3 +202,19 @@ def test_flow_time_limit_option_is_checked(capsys):
     with pytest.raises(SystemExit):
         main(["flow", "digits_mlp_pruned", "--pnr-time-limit", "-5"])
     assert "--pnr-time-limit: must be at least 0" in capsys.readouterr().err
+
+
+def test_ecp5_maps_a_rounding_to_lut4s_only(tmp_path):
+    """One RND_CONV + saturation element (24 -> 6 bits): with wide LUTs the fast script
+    took 58 LUT4 + 49 muxes; LUT4s only, 11."""
+    from hwgen.estimate.yosys import synthesize_text
+    text = """module e(input clk, input [23:0] x, output reg [5:0] y);
+wire [14:0] t = {{9{x[23]}}, x[23:9]};
+wire r = (x[8] & |x[7:0]) | (x[8] & ~|x[7:0] & x[9]);
+wire [14:0] s = $signed(t) + $signed({1'b0, r});
+wire [14:0] o = s[14] ? 15'h0 : ((~s[14] & |s[13:6]) ? 15'h3f : s);
+always @(posedge clk) y <= o[5:0];
+endmodule
+"""
+    r = synthesize_text(text, "e", "ecp5", tmp_path, log=lambda s: None)
+    assert r["MUX"] == 0 and r["LUT4"] <= 16, r
