@@ -156,12 +156,14 @@ def peer_stage_mhz(graph, cutoff: float, target: str = "xc7") -> float:
     return round(1000.0 / (m.stage(cutoff * m.level_ns, widest) + m.register_ns), 1)
 
 
-def bench(model: str, out: Path, n: int, cutoff: float, log=print,
-          ecp5: str | None = None) -> list[dict]:
+def bench(model, out: Path, n: int, cutoff: float, log=print,
+          ecp5: str | None = None, input_format: str | None = None) -> list[dict]:
+    """`model`: a design name, a model file or a Keras model object (with its
+    `input_format` when it has no input quantizer)."""
     import hwgen
     from hwgen.flow import build_rtl
-    from hwgen.options import HardwareOptions
-    loaded, graph = hwgen.compile_model(model)
+    from hwgen.options import FrontendOptions, HardwareOptions
+    loaded, graph = hwgen.compile_model(model, FrontendOptions.from_strings(input_format))
     g, changed = comparable(graph)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -207,12 +209,36 @@ def bench(model: str, out: Path, n: int, cutoff: float, log=print,
     return rows
 
 
+def peer_ratios(rows: list[dict]) -> list[dict]:
+    """Per model, the issue's three comparisons: hwgen's LUTs (csd, default clock target)
+    over the smaller of the peers', and hwgen's flip-flops and cycles at the peers' stage
+    clock over da4ml's."""
+    out = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = {r["generator"]: r for r in rows if r["model"] == model and "LUT" in r}
+        csd = mine.get("hwgen (csd)")
+        stage = next((r for g, r in mine.items() if "the peers' stage" in g), None)
+        peers = [r for g, r in mine.items() if "latency cutoff" in g]
+        da4ml = next((r for r in peers if r["generator"].startswith("da4ml")), None)
+        if not (csd and stage and da4ml):
+            continue
+        out.append({"model": model,
+                    "lut_ratio": round(csd["LUT"] / min(r["LUT"] for r in peers), 4),
+                    "ff_ratio": round(stage["FF"] / da4ml["FF"], 4),
+                    "cycles": stage["latency_cycles"], "da4ml_cycles": da4ml["latency_cycles"]})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=None,
                     help="designs or model files (default: jet_tagger, digits_mlp_pruned and "
                          "the real QKeras tagger when ../shared/models is there)")
     ap.add_argument("--out", default=str(ROOT / "build" / "bench-peers.json"))
+    ap.add_argument("--random", type=int, default=0, metavar="N",
+                    help="also N seeded random QKeras MLPs (tests/model_factory."
+                         "random_peer_mlp, seeds from --random-seed): models nobody tuned for")
+    ap.add_argument("--random-seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=2000, help="test vectors per model")
     ap.add_argument("--latency-cutoff", type=float, default=5.0)
     ap.add_argument("--same-clock", nargs="*", default=["digits_mlp_pruned"],
@@ -224,6 +250,8 @@ def main(argv=None) -> int:
         raise SystemExit("no .venv-peers: run `make bench-peers` (it creates it)")
     models = args.models or ["jet_tagger", "digits_mlp_pruned"] + (
         [str(REAL_TAGGER)] if REAL_TAGGER.exists() else [])
+    if args.models is None and args.random:
+        models = []
     rows = []
     for model in models:
         print(f"[{model}]", flush=True)
@@ -234,8 +262,20 @@ def main(argv=None) -> int:
         except ValueError as e:
             print(f"  skipped: {e}", flush=True)
             rows.append({"model": model, "skipped": str(e)})
+    if args.random:
+        sys.path.insert(0, str(ROOT))
+        from tests.model_factory import random_peer_mlp
+        for seed in range(args.random_seed, args.random_seed + args.random):
+            keras_model, in_fmt, desc = random_peer_mlp(seed)
+            print(f"[{keras_model.name}: {desc}]", flush=True)
+            rows += [dict(r, description=desc) for r in bench(
+                keras_model, ROOT / "build" / "bench-peers" / keras_model.name, args.n,
+                args.latency_cutoff, log=lambda s: print(s, flush=True),
+                ecp5="25k" if keras_model.name in args.same_clock else None,
+                input_format=in_fmt)]
+    ratios = peer_ratios(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    Path(args.out).write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=1) + "\n")
     print("\n| model | generator | LUT | CARRY4 | FF | latency | model -> Verilog |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
@@ -249,6 +289,12 @@ def main(argv=None) -> int:
         for r in placed:
             print(f"| {r['model']} | {r['generator']} | {r['device']} | {r['fmax_mhz']} MHz | "
                   f"{r['latency_cycles']} cycles | {r['COMB']:,} | {r['FF']:,} |")
+    if ratios:
+        print("\n| model | hwgen LUT / smaller peer's | hwgen FF / da4ml's | cycles hwgen, da4ml |")
+        print("| --- | --- | --- | --- |")
+        for r in ratios:
+            print(f"| {r['model']} | {r['lut_ratio']:.3f} | {r['ff_ratio']:.3f} | "
+                  f"{r['cycles']}, {r['da4ml_cycles']} |")
     bad = [r for r in rows if r.get("mismatches")]
     return 1 if bad else 0
 

@@ -215,3 +215,47 @@ def random_branchy_model(seed: int):
                            name=f"branchy{seed}")
     _randomise(model, rng)
     return model, in_fmt, "; ".join(desc)
+
+
+def random_peer_mlp(seed: int):
+    """A seeded random QKeras MLP of the kind da4ml and alkaid build (QDense,
+    quantized_relu or quantized_bits activations, pruned weights, an optional softmax),
+    sized like the jet tagger or smaller: the unseen models `make bench-peers` compares
+    the generators on. Returns (model, input format, description)."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    rng = np.random.default_rng([seed, 0x9EE5])
+    n_in = int(rng.choice([8, 12, 16, 24, 32]))
+    w_in = int(rng.integers(8, 17))
+    in_fmt = f"fixed<{w_in},{int(rng.integers(2, 7))}>"
+    sparsity = float(rng.choice([0.0, 0.25, 0.5, 0.75, 0.9]))
+    desc = [f"in {n_in} {in_fmt}", f"{sparsity:.0%} pruned"]
+    x = inp = tf.keras.Input((n_in,), name="features")
+    depth = int(rng.integers(2, 5))
+    for d in range(depth):
+        last = d == depth - 1
+        units = int(rng.integers(2, 11)) if last else int(rng.choice([8, 16, 24, 32, 48, 64]))
+        bits = int(rng.integers(3, 9))
+        wq = f"quantized_bits({bits},{int(rng.integers(0, 2))},alpha=1)"
+        bq = f"quantized_bits({bits + 4},{int(rng.integers(1, 4))},alpha=1)"
+        x = QDense(units, kernel_quantizer=quantizer(wq), bias_quantizer=quantizer(bq),
+                   name=f"dense{d}")(x)
+        desc.append(f"QDense({units}, {wq})")
+        if last:
+            break
+        a_bits = int(rng.integers(4, 11))
+        aq = (f"quantized_relu({a_bits},{int(rng.integers(0, 4))})" if rng.integers(0, 4)
+              else f"quantized_bits({a_bits},{int(rng.integers(1, 4))})")
+        x = QActivation(quantizer(aq), name=f"act{d}")(x)
+        desc.append(aq)
+    if rng.integers(0, 2):
+        x = tf.keras.layers.Activation("softmax", name="softmax")(x)
+        desc.append("softmax")
+    model = tf.keras.Model(inp, x, name=f"peer_mlp{seed}")
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if weights:
+            new = [rng.normal(0, 0.5, w.shape) * (rng.random(w.shape) >= sparsity)
+                   for w in weights]
+            layer.set_weights([w.astype(np.float32) for w in new])
+    return model, in_fmt, "; ".join(desc)

@@ -89,6 +89,12 @@ class Node:
     def problems(self, src: "Node") -> list[str]:
         raise NotImplementedError(f"op {self.op} has no IR check")
 
+    def wiring_levels(self, src: "Node") -> frozenset[int]:
+        """Those of its `logic_levels` (counted from 1) that are only wiring for these
+        input ranges, so take no time in the delay schedule (an optional rule: by
+        default every level is logic)."""
+        return frozenset()
+
 
 def register(cls):
     """Add the op class `cls` to the registry, once it defines every rule itself."""

@@ -106,6 +106,30 @@ class Quantize(Node):
     def logic_levels(self) -> int:
         return 2            # round (a carry chain), then saturate (compare and select)
 
+    def wiring_levels(self, src):
+        """Rounding is wiring when no bits are dropped or when it truncates (TRN drops
+        them); saturation is wiring when it wraps or when no element's rounded range can
+        overflow (`overflow_value` then passes the value through)."""
+        out = set()
+        if not self.float32_cast and (src.type.frac <= self.type.frac
+                                      or self.rounding is Rounding.TRN):
+            out.add(1)
+        if self.overflow is Overflow.WRAP:
+            out.add(2)
+        elif src.lo is not None:
+            t = self.type
+            wide = FixedType(True, max(t.width, src.type.width) + 64,
+                             max(t.int_bits, src.type.int_bits) + 64)
+            lo = requantize(np.asarray(src.lo, dtype=object).reshape(-1), src.type.frac,
+                            wide, self.rounding, Overflow.SAT)
+            hi = requantize(np.asarray(src.hi, dtype=object).reshape(-1), src.type.frac,
+                            wide, self.rounding, Overflow.SAT)
+            low = -t.max_code if (self.overflow is Overflow.SAT_SYM and t.signed) \
+                else t.min_code
+            if all(low <= int(a) and int(b) <= t.max_code for a, b in zip(lo, hi)):
+                out.add(2)
+        return frozenset(out)
+
     def stats(self):
         return 0, 0, 0
 

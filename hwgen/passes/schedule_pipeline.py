@@ -211,8 +211,10 @@ def _levels_after(graph: Graph) -> dict[str, int]:
     return after
 
 
-def level_delays(node: Node, model) -> list[tuple[float, int]]:
-    """Per level of a node, (its fixed time in ns, the width of its widest adder)."""
+def level_delays(node: Node, model, src=None) -> list[tuple[float, int]]:
+    """Per level of a node, (its fixed time in ns, the width of its widest adder); a level
+    that is only wiring for the ranges of `src` (the node's input(s), `Node.wiring_levels`)
+    takes no time."""
     from ..ops import LinearSum
     if node.own_latency:
         return []
@@ -228,7 +230,9 @@ def level_delays(node: Node, model) -> list[tuple[float, int]]:
                     out[n.level - 1] = (max(t, model.multiply_ns), w)
         return out
     width = max(_widths(node) + [1])
-    return [(model.level_ns, width)] * levels(node)
+    wiring = node.wiring_levels(src) if src is not None else frozenset()
+    return [(0.0, 0) if k in wiring else (model.level_ns, width)
+            for k in range(1, levels(node) + 1)]
 
 
 def _widths(node: Node) -> list[int]:
@@ -268,7 +272,7 @@ def _chain_schedule(graph: Graph, model, budget: float) -> dict[str, tuple[int, 
     level longer than the budget gets a stage of its own."""
     slots = []                                  # (node name, level, (t, w), bits)
     for node in graph.nodes:
-        for k, d in enumerate(level_delays(node, model), 1):
+        for k, d in enumerate(level_delays(node, model, graph.sources(node)), 1):
             slots.append((node.name, k, d, live_bits(node, k)))
     n = len(slots)
     inf = (float("inf"), float("inf"))
@@ -302,7 +306,7 @@ def _greedy_schedule(graph: Graph, model, budget: float) -> dict[str, tuple[int,
     """Any DAG: walk the levels in order and register after a level when the next one
     (in this node or in any reader) would overrun `budget`. Each path's time counts from
     its last register; a node starts at the latest of its inputs."""
-    delays_of = {n.name: level_delays(n, model) for n in graph.nodes}
+    delays_of = {n.name: level_delays(n, model, graph.sources(n)) for n in graph.nodes}
     first: dict[str, tuple] = {}                # the first level, through level-less
     for node in reversed(graph.nodes):          # nodes (reshapes)
         d = delays_of[node.name]

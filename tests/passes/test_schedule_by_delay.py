@@ -14,15 +14,16 @@ from ..hw_factory import random_graph
 
 
 def _stages(graph, model):
-    """Per stage, (levels, its time by the model) along every path of the schedule."""
+    """Per stage, (levels of logic, its time by the model) along every path of the
+    schedule (a level that is only wiring takes no time and is not counted)."""
     at, stages = {}, []
     for node in graph.nodes:
         if node.own_latency:
             at[node.name] = (0.0, 0, 0)
             continue
         t, w, n = max([at[i] for i in node.inputs] + [(0.0, 0, 0)])
-        for k, (dt, dw) in enumerate(level_delays(node, model), 1):
-            t, w, n = t + dt, max(w, dw), n + 1
+        for k, (dt, dw) in enumerate(level_delays(node, model, graph.sources(node)), 1):
+            t, w, n = t + dt, max(w, dw), n + (dt > 0)
             if k in node.register_after:
                 stages.append((n, model.stage(t, w)))
                 t, w, n = 0.0, 0, 0
@@ -98,3 +99,66 @@ def test_build_takes_the_clock_target_from_the_command_line(tmp_path):
                  "40ns"]) == 0
     options = json.loads((tmp_path / "manifest.json").read_text())["options"]
     assert options["clock_target_mhz"] == 25.0 and options["timed_for"] == "ecp5"
+
+
+def _quantizer_after_a_sum(quant: str, clip_inputs: bool = False):
+    """The IR of features -> QDense(4) -> QActivation(`quant`), ranges inferred."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((3,))
+    y = QDense(4, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+               bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"))(inp)
+    model = tf.keras.Model(inp, QActivation(quantizer(quant))(y))
+    w = np.full((3, 4), 0.125 if clip_inputs else 0.875, np.float32)
+    model.layers[1].set_weights([w, np.zeros(4, np.float32)])
+    _, g = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<6,1>"))
+    low = pipelines.hardware("csd", None, target="xc7").run(g)
+    q = next(n for n in low.nodes if n.op == "quantize")
+    return q, low.sources(q)
+
+
+@pytest.mark.parametrize("quant, rounding, wiring", [
+    ("quantized_bits(6,3)", "RND_CONV", set()),       # an increment, then saturation
+    ("quantized_bits(6,3)", "TRN", {1}),              # dropping bits is wiring
+    ("quantized_bits(6,3)", "WRAP", {2}),             # wrapping too
+    ("quantized_relu(4,0)", "TRN", {1}),
+    ("quantized_bits(16,8)", "RND_CONV", {2}),        # the sum's range fits: no saturation
+    ("quantized_bits(16,8)", "TRN", {1, 2}),
+])
+def test_a_quantizers_wiring_levels_take_no_time(quant, rounding, wiring):
+    import dataclasses
+    from hwgen.ir.types import Overflow, Rounding
+    q, src = _quantizer_after_a_sum(quant)
+    q = dataclasses.replace(q, overflow=Overflow.WRAP) if rounding == "WRAP" else \
+        dataclasses.replace(q, rounding=Rounding(rounding))
+    assert q.wiring_levels(src) == frozenset(wiring)
+    times = [t for t, _ in level_delays(q, delay.model("xc7"), src)]
+    assert [k for k, t in enumerate(times, 1) if t == 0] == sorted(wiring)
+    # the levels that are logic keep their time
+    assert all(t == delay.model("xc7").level_ns for k, t in enumerate(times, 1)
+               if k not in wiring)
+
+
+def test_wiring_levels_save_stages(monkeypatch):
+    """The schedule that knows which quantizer levels are wiring never takes more cycles
+    than one that times every level as logic, and on some of these models and clocks
+    it takes fewer (random MLPs of the kind the peers build)."""
+    from hwgen.ops import Quantize
+    from hwgen.options import FrontendOptions
+    from ..model_factory import random_peer_mlp
+    graphs = []
+    for seed in (0, 1, 4):
+        model, fmt, _ = random_peer_mlp(seed)
+        graphs.append(hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1])
+
+    def cycles():
+        return [latency(pipelines.hardware("csd", None, clock_mhz=mhz, target="xc7").run(g))
+                for g in graphs for mhz in (120, 160, 200, 250)]
+    knows = cycles()
+    monkeypatch.setattr(Quantize, "wiring_levels", lambda self, src: frozenset())
+    blind = cycles()
+    assert all(k <= b for k, b in zip(knows, blind)), (knows, blind)
+    assert sum(knows) < sum(blind), (knows, blind)
