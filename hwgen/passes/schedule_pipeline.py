@@ -120,6 +120,28 @@ def initiation_interval(graph: Graph) -> int:
     return max([n.interval_cycles for n in graph.nodes] + [1])
 
 
+def design_bits(graph: Graph) -> int:
+    """The design's size for the delay model's routing (`DelayModel.sized`): the bits of
+    its adders (a folded layer: its lanes' multipliers and accumulators)."""
+    from ..ops import LinearSum
+    from ..ops.component import element_shape
+    bits = 0
+    for node in graph.nodes:
+        if isinstance(node, LinearSum):
+            bits += sum(n.type.width for n in node.graph.nodes if n.is_adder)
+        elif isinstance(node, FoldedLinearSum):
+            f = node.fold
+            x, w = element_shape(*f.x_bounds).width, element_shape(*f.weight_bounds).width
+            acc = max(element_shape(lo, hi).width for lo, hi in f.acc_bounds)
+            bits += len(f.lanes) * (x * w + acc)
+    return bits
+
+
+def timing_model(graph: Graph, target: str):
+    """The delay model the by-delay schedule times `graph` with on `target`."""
+    return delay.model(target).sized(design_bits(graph))
+
+
 def argmax_levels(n: int) -> int:
     """Comparison levels of the balanced argmax tree over `n` values."""
     return max(n - 1, 0).bit_length()
@@ -165,7 +187,8 @@ class SchedulePipeline:
 
     def run(self, graph: Graph) -> Graph:
         if self.every is None:
-            regs = _by_delay(graph, self.model, self.model.budget(self.clock_mhz))
+            model = self.model.sized(design_bits(graph))
+            regs = _by_delay(graph, model, model.budget(self.clock_mhz))
         else:
             regs = _by_count(graph, self.every)
         nodes = [dataclasses.replace(n, register_after=regs.get(n.name, ()))

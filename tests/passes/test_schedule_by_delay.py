@@ -8,7 +8,7 @@ import hwgen
 from hwgen.ir import delay
 from hwgen.passes import pipelines
 from hwgen.passes.schedule_pipeline import (_greedy_schedule, latency, level_delays,
-                                            live_bits)
+                                            live_bits, timing_model)
 
 from ..hw_factory import random_graph
 
@@ -39,10 +39,10 @@ def _bits(graph):
 @pytest.mark.parametrize("target", ["ecp5", "xc7", "ice40"])
 @pytest.mark.parametrize("mhz", [30, 60, 120, 250])
 def test_every_stage_meets_the_clock_by_the_model(target, mhz):
-    model = delay.model(target)
     for design in ("jet_tagger", "digits_mlp_pruned", "digits_resmlp"):
         _, g = hwgen.compile_model(design)
         low = pipelines.hardware("csd", None, clock_mhz=mhz, target=target).run(g)
+        model = timing_model(low, target)
         for levels, t in _stages(low, model):
             assert levels <= 1 or t <= model.budget(mhz) + 1e-9, (design, levels, t)
 
@@ -50,8 +50,8 @@ def test_every_stage_meets_the_clock_by_the_model(target, mhz):
 @pytest.mark.parametrize("mhz", [25, 50, 100])
 def test_a_chain_gets_the_fewest_stages_and_narrowest_cuts(mhz):
     _, g = hwgen.compile_model("jet_tagger")
-    model = delay.model("ecp5")
     best = pipelines.hardware("csd", None, clock_mhz=mhz).run(g)
+    model = timing_model(best, "ecp5")
     # the greedy walk (as late as possible) is also the fewest stages on a chain
     greedy = _greedy_schedule(best, model, model.budget(mhz))
     import dataclasses
@@ -162,3 +162,44 @@ def test_wiring_levels_save_stages(monkeypatch):
     blind = cycles()
     assert all(k <= b for k, b in zip(knows, blind)), (knows, blind)
     assert sum(knows) < sum(blind), (knows, blind)
+
+
+# Placed and routed on an LFE5U-25F (nextpnr, speed 6): tests/model_factory.random_peer_mlp
+# seeds built for ecp5 with a register every `every` levels. Per design: its adder bits,
+# each stage's (logic levels, widest adder bits) and the router's Fmax (ir/delay.py).
+ECP5_MEASURED = [   # (seed, every, adder bits, stages, MHz)
+    (8, 1, 146, [(1, 19), (1, 19), (1, 5), (1, 10), (1, 10)], 322.5),
+    (8, 3, 146, [(2, 19), (3, 10)], 189.6),
+    (7, 2, 356, [(2, 12), (2, 13), (2, 15), (1, 16), (2, 10), (2, 9)], 190.9),
+    (7, 4, 356, [(3, 13), (4, 15), (3, 16), (3, 9), (1, 10)], 110.0),
+    (17, 2, 1585, [(2, 18), (2, 18), (1, 8), (2, 11), (2, 13)], 167.4),
+    (6, 3, 1875, [(3, 22), (2, 22), (3, 15), (2, 15), (3, 18)], 129.7),
+    (16, 2, 5083, [(2, 16), (2, 17), (1, 7), (2, 15), (2, 16)], 143.3),
+    (16, 4, 5083, [(4, 17), (3, 15), (4, 16), (1, 17)], 86.4),
+    (1, 3, 7017, [(3, 22), (2, 23), (3, 12), (3, 13), (3, 9)], 108.4),
+    (13, 2, 12191, [(2, 18), (2, 19), (2, 19), (2, 15), (2, 17)], 127.4),
+]
+
+
+@pytest.mark.parametrize("seed, every, bits, stages, mhz", ECP5_MEASURED)
+def test_the_ecp5_model_covers_the_routers_delay_with_a_small_margin(seed, every, bits,
+                                                                       stages, mhz):
+    m = delay.model("ecp5").sized(bits)
+    worst = max(m.stage(n * m.level_ns, w) for n, w in stages) + m.register_ns
+    assert 1.0 <= worst * mhz / 1000.0 <= 1.3
+
+
+def test_the_ecp5_model_sizes_the_design_from_its_adders():
+    """A design's adder bits (`design_bits`) set its level time: a small MLP's levels are
+    faster than the jet tagger's, so at one clock it takes fewer cycles per level."""
+    from hwgen.options import FrontendOptions
+    from hwgen.passes.schedule_pipeline import design_bits
+    from ..model_factory import random_peer_mlp
+    model, fmt, _ = random_peer_mlp(8)
+    small = pipelines.hardware("csd", None, clock_mhz=100).run(
+        hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1])
+    big = pipelines.hardware("csd", None, clock_mhz=100).run(
+        hwgen.compile_model("jet_tagger")[1])
+    assert 50 < design_bits(small) < 300 and design_bits(big) > 30_000
+    assert timing_model(small, "ecp5").level_ns < 0.6 * timing_model(big, "ecp5").level_ns
+    assert timing_model(big, "xc7") == delay.model("xc7")      # no size law measured there
