@@ -92,3 +92,27 @@ def test_at_the_peers_stage_clock_no_stage_holds_more_adder_levels_than_their_cu
                     stages, n = stages + [n], 0
         assert max(stages + [n]) <= cutoff, (cutoff, mhz, stages)
     assert clocks[5] < 200 < clocks[3]          # hwgen's default xc7 clock lies between
+
+
+def test_peer_ratios_compare_hwgen_with_the_smaller_peer_and_da4ml():
+    rows = [{"model": "m", "generator": "hwgen (csd)", "LUT": 80, "FF": 50, "latency_cycles": 9},
+            {"model": "m", "generator": "hwgen (csd, 150 MHz: the peers' stage)", "LUT": 81,
+             "FF": 30, "latency_cycles": 6},
+            {"model": "m", "generator": "da4ml (latency cutoff 5)", "LUT": 120, "FF": 40,
+             "latency_cycles": 6},
+            {"model": "m", "generator": "alkaid (latency cutoff 5)", "LUT": 100, "FF": 70,
+             "latency_cycles": 8},
+            {"model": "n", "generator": "hwgen (csd)", "LUT": 5, "FF": 5, "latency_cycles": 2}]
+    assert bench_peers.peer_ratios(rows) == [{"model": "m", "lut_ratio": 0.8, "ff_ratio": 0.75,
+                                              "cycles": 6, "da4ml_cycles": 6}]
+
+
+def test_random_peer_mlps_are_seeded_and_build_without_a_peer_export_error():
+    from hwgen.options import FrontendOptions
+    from .model_factory import random_peer_mlp
+    a, fmt, desc = random_peer_mlp(3)
+    b, _, again = random_peer_mlp(3)
+    assert desc == again and all(np.array_equal(x, y) for x, y in
+                                 zip(a.get_weights(), b.get_weights()))
+    _, graph = hwgen.compile_model(a, FrontendOptions.from_strings(fmt))
+    bench_peers.comparable(graph)          # only ops the peers build
