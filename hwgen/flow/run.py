@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import HwgenError
 from ..ir.graph import Graph
 from ..options import HardwareOptions
@@ -59,7 +61,34 @@ def build(graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool = False
     log(f"      wrote {rtl.verilog} ({rtl.verilog.stat().st_size // 1024} KiB) and "
         f"{rtl.manifest}: {what}, latency {m['latency']} cycles, II {m['ii']} "
         f"({time.monotonic() - t0:.1f} s)")
+    if not auto_reuse and m.get("io") != "stream":
+        for line in unmet_reuse(lowered, hw):
+            log(f"      note: {line}")
     return lowered, rtl
+
+
+def unmet_reuse(lowered: Graph, hw: HardwareOptions) -> list[str]:
+    """Why the design's II exceeds the reuse factor asked: a lane computes whole outputs,
+    one non-zero weight a cycle, so an output with more weights than the factor sets its
+    layer's cycles (unless `split_outputs`). One line naming those layers, or none."""
+    from ..ops import FoldedLinearSum
+    ii = max([n.interval_cycles for n in lowered.nodes] + [1])
+    if hw.split_outputs:
+        return []
+    long = []
+    for node in lowered.nodes:
+        if isinstance(node, FoldedLinearSum):
+            weights, _ = node.linear.matrix(lowered.sources(node).size)
+            most = int(np.count_nonzero(weights, axis=0).max(initial=0))
+            if most > hw.reuse_for(node.layer) and ii > hw.reuse_for(node.layer):
+                long.append(f"{node.layer} (up to {most} an output, reuse "
+                            f"{hw.reuse_for(node.layer)})")
+    if not long:
+        return []
+    return [f"the II is {ii}, more than the reuse factor asked: a lane adds one non-zero "
+            f"weight a cycle, and outputs have more weights than their reuse factor in "
+            f"{', '.join(long)}; --split-outputs splits such outputs over lanes to meet "
+            f"the reuse factor (more lanes, one cycle more)"]
 
 
 def io_candidates(graph) -> tuple[list[str], str]:

@@ -212,3 +212,24 @@ def test_without_split_an_output_longer_than_the_reuse_sets_the_cycles():
     assert split.segments(2) == [(4, 0), (5, 0)]
     assert fold.plan(w, c, lo, hi, 5) == fold.plan(w, c, lo, hi, 5, split=False)
     assert fold.plan(w, c, lo, hi, 10, split=True) == fold.plan(w, c, lo, hi, 10)
+
+
+def test_a_reuse_factor_the_fold_cannot_meet_is_explained(tmp_path):
+    """digits_mlp_pruned at reuse 2: its outputs hold up to 19 non-zero weights, so the II
+    is 20; the build says why and names --split-outputs, which meets it."""
+    import hwgen
+    from hwgen.flow.run import build
+    _, g = hwgen.compile_model("digits_mlp_pruned")
+    said = []
+    _, rtl = build(g, tmp_path / "r2", HardwareOptions(reuse=2), log=said.append)
+    notes = [s for s in said if "note:" in s]
+    assert rtl.data["ii"] == 20 and len(notes) == 1, said
+    assert "the II is 20" in notes[0] and "fc1 (up to 19 an output, reuse 2)" in notes[0]
+    assert "--split-outputs" in notes[0]
+    said.clear()
+    _, rtl = build(g, tmp_path / "split", HardwareOptions(reuse=2, split_outputs=True),
+                   log=said.append)
+    assert rtl.data["ii"] <= 3 and not [s for s in said if "note:" in s], said
+    said.clear()
+    build(g, tmp_path / "r32", HardwareOptions(reuse=32), log=said.append)
+    assert not [s for s in said if "note:" in s], said
