@@ -24,6 +24,10 @@ ECP5_DEVICES = [("25k", 24288, 24288, 28), ("45k", 43848, 43848, 72),
                 ("85k", 83640, 83640, 156)]
 
 
+class PlacementFailed(HwgenError):
+    """nextpnr could not place or route the design (its first error quoted)."""
+
+
 def ecp5_part(device: str) -> str:
     """Lattice's part name for a nextpnr-ecp5 device: "85k" -> "LFE5U-85F"."""
     return f"LFE5U-{device[:-1]}F"
@@ -33,6 +37,28 @@ def lut_slots(total: dict) -> int:
     """ECP5 LUT4 slots a synthesized design takes: its LUT4s, and two per CCU2C carry."""
     return total.get("LUT4", 0) + 2 * total.get("CCU2C", 0)
 
+
+# nextpnr-ecp5 packs every carry chain with a feed-in CCU2C (its CIN, even a constant, comes
+# from the fabric) and a feed-out CCU2C (its last COUT): two more per chain (nextpnr's
+# ecp5/pack.cc, split_carry_chain). hwgen's chains are one adder each, about 4 CCU2C long,
+# so a placed design holds about 1.45x the CCU2C Yosys counts. Measured here (TRELLIS_COMB
+# after packing against LUT4 + 2 CCU2C before): digits_mlp_pruned 7,746 against 5,292 (616
+# adders, 1,227 extra CCU2C), digits_cnn's stream 12,177 against 8,861, waveform_cnn1d's
+# stream 37,120 against 27,576 (1.41-1.46x the CCU2C), the folded jet tagger 1.28x.
+CCU2C_PACKED = 1.45
+
+
+def packed_cells(total: dict) -> int:
+    """ECP5 logic cells (TRELLIS_COMB) the design takes once nextpnr has packed it: its
+    LUT4s, and two per CCU2C with the chains' feed-in and feed-out cells (`CCU2C_PACKED`)."""
+    return total.get("LUT4", 0) + round(2 * CCU2C_PACKED * total.get("CCU2C", 0))
+
+
+# Logic cells are picked with more to spare: nextpnr places each carry chain in
+# consecutive slices of one column, and it could not legally place waveform_cnn1d's stream
+# at 85 % of the LFE5U-45F's cells (37,120 of 43,848) nor the fully parallel jet tagger at
+# about 86 % of the 85F's, where digits_cnn's stream (50 % of the 25F) places and routes.
+PLACEMENT_HEADROOM = 0.70
 
 # The smallest device is picked with this share of each resource to spare for routing
 # (vendors advise filling an FPGA to 80-85 % at most for timing closure). Measured here:
@@ -44,17 +70,18 @@ ROUTING_HEADROOM = 0.85
 
 
 def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> str:
-    """The smallest ECP5 holding the design with room to route (ROUTING_HEADROOM), else the
-    largest if it holds it at all, or a clear error with the numbers."""
+    """The smallest ECP5 holding the design (`luts`: logic cells, `packed_cells`) with room
+    to place (PLACEMENT_HEADROOM) and route (ROUTING_HEADROOM), else the largest if it holds
+    it at all, or a clear error with the numbers."""
     names = [d[0] for d in ECP5_DEVICES]
     if device is not None and device not in names:
         raise HwgenError(f"device must be one of {', '.join(names)}, not {device!r}")
-    def holds(caps, share=1.0):
-        return all(n <= share * cap for n, cap in zip((luts, ffs, dsps), caps))
+    def holds(caps, shares=(1.0, 1.0, 1.0)):
+        return all(n <= share * cap for n, cap, share in zip((luts, ffs, dsps), caps, shares))
 
     if device is None:
         for name, *caps in ECP5_DEVICES[:-1]:
-            if holds(caps, ROUTING_HEADROOM):
+            if holds(caps, (PLACEMENT_HEADROOM, ROUTING_HEADROOM, ROUTING_HEADROOM)):
                 return name
     name, lut_cap, ff_cap, dsp_cap = ECP5_DEVICES[-1] if device is None else \
         next(d for d in ECP5_DEVICES if d[0] == device)
@@ -154,8 +181,9 @@ def _synthesize_and_place(work: Path, top: str, family: str, device: str, freq_m
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
     pnr = processes.run(cmd, cwd=work, timeout=left())
     if pnr.returncode != 0:
-        raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
-                          "\n" + read_log(work / "nextpnr.log"))
+        raise PlacementFailed(str(tool_failed(
+            f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") + "\n" +
+            read_log(work / "nextpnr.log"))))
     name = "iCE40UP5K" if family == "ice40" else ecp5_part(device)
     return parse_report(json.loads((work / "report.json").read_text()), name)
 

@@ -147,9 +147,9 @@ def stream_rows(manifest: dict) -> list[dict]:
 def target_device(target: str, manifest: dict, total: dict, device: str | None = None) -> str:
     """The device place and route uses (ecp5: the smallest LFE5U that holds the design,
     ice40: the UP5K), or a HwgenError with the numbers and a hint."""
-    from ..estimate.nextpnr import fits_up5k, lut_slots, pick_device
+    from ..estimate.nextpnr import fits_up5k, packed_cells, pick_device
     if target == "ecp5":
-        return pick_device(lut_slots(total), total["FF"], total["DSP"],
+        return pick_device(packed_cells(total), total["FF"], total["DSP"],
                            None if device == "up5k" else device)
     # The serial wrapper adds a flip-flop per input and output bit.
     extra_ffs = sum(p["width"] for p in manifest["ports"]
@@ -355,12 +355,12 @@ def place(out: Path, manifest: dict, target: str, resources: dict, device: str |
           log=print, time_limit_s: float | None = None):
     """Place and route with nextpnr for ecp5 and ice40 on the smallest device that holds
     `resources` (or `device`). (pnr record or None, seconds); a design that fits no device,
-    or whose nextpnr run passes `time_limit_s`, gives a record with `fits` False and the
-    message."""
+    that nextpnr cannot place, or whose nextpnr run passes `time_limit_s`, gives a record
+    with `fits` False and the message."""
     import time
     from ..errors import HwgenError
     from ..processes import TimedOut
-    from ..estimate.nextpnr import ecp5_part, place_and_route
+    from ..estimate.nextpnr import PlacementFailed, ecp5_part, place_and_route
     if target not in ("ecp5", "ice40"):
         return None, {}
     t1 = time.perf_counter()
@@ -379,6 +379,11 @@ def place(out: Path, manifest: dict, target: str, resources: dict, device: str |
         except TimedOut as exc:
             placed = {"fits": False, "fmax_mhz": None, "device": where,
                       "message": f"place and route on {where} {exc} (the time limit)"}
+        except PlacementFailed as exc:
+            placed = {"fits": False, "fmax_mhz": None, "device": where,
+                      "message": f"place and route on {where} failed: {exc}. A larger "
+                                 "device (--device 85k), a reuse factor (--reuse) or fewer "
+                                 "bits leave its carry chains more room"}
         else:
             placed.update(fits=True, nextpnr_device=dev)
             fmax = placed["fmax_mhz"]
@@ -433,10 +438,10 @@ def power_device(target: str, placed: dict | None, resources: dict) -> str | Non
     if placed and placed.get("fits"):
         return placed["nextpnr_device"]
     from ..errors import HwgenError
-    from ..estimate.nextpnr import ECP5_DEVICES, lut_slots, pick_device
+    from ..estimate.nextpnr import ECP5_DEVICES, packed_cells, pick_device
     total = resources["total"]
     try:
-        return pick_device(lut_slots(total), total.get("FF", 0), total.get("DSP", 0))
+        return pick_device(packed_cells(total), total.get("FF", 0), total.get("DSP", 0))
     except HwgenError:
         return ECP5_DEVICES[-1][0]
 

@@ -107,6 +107,33 @@ def test_place_and_route_past_its_time_limit_is_reported(small_design):
     assert "LFE5U-25F" in placed["message"] and seconds["place_and_route"] >= 0
 
 
+def test_a_design_nextpnr_cannot_place_is_reported(small_design, monkeypatch):
+    """nextpnr failing (here: the real tool given an option it does not know) gives a
+    record that quotes its error and says what to try; it is not raised."""
+    from hwgen import toolchain
+    from hwgen.flow.steps import place
+    out, manifest = small_design
+    resources = estimate(out, manifest, "ecp5", log=lambda s: None)
+    real = toolchain.nextpnr_command
+    monkeypatch.setattr(toolchain, "nextpnr_command",
+                        lambda family: real(family) + ["--no-such-option"])
+    placed, _ = place(out, manifest, "ecp5", resources, log=lambda s: None)
+    assert placed["fits"] is False and placed["fmax_mhz"] is None
+    assert "place and route on LFE5U-25F (out of context) failed: nextpnr-ecp5 failed" \
+        in placed["message"] and "--device 85k" in placed["message"]
+
+
+def test_packed_cells_count_the_carry_chains_feed_cells():
+    """waveform_cnn1d's stream: Yosys 6,208 LUT4 + 10,576 CCU2C, nextpnr 37,120 cells
+    after packing; at 85 % of the LFE5U-45F it could not be placed, so the 85F is picked."""
+    from hwgen.estimate.nextpnr import packed_cells, pick_device
+    total = {"LUT4": 6208, "CCU2C": 10576, "FF": 2172, "DSP": 0}
+    assert abs(packed_cells(total) - 37120) < 0.01 * 37120
+    assert pick_device(packed_cells(total), 2172, 0) == "85k"
+    # digits_cnn's stream (752 + 4,012: 12,177 cells packed) places on the 25F
+    assert pick_device(packed_cells({"LUT4": 752, "CCU2C": 4012}), 3115, 0) == "25k"
+
+
 def test_the_smallest_device_leaves_room_to_route():
     from hwgen.estimate.nextpnr import pick_device
     assert pick_device(10, 10, 0) == "25k" and pick_device(30000, 100, 0) == "45k"
