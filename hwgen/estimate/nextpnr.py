@@ -97,7 +97,8 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
     if dsps > dsp_cap:
         hints.append("--mult csd (shift-add instead of multipliers) or a larger --reuse "
                      "(fewer lanes)")
-    raise HwgenError(f"the design needs {luts} LUT4, {ffs} FF, {dsps} MULT18X18D; "
+    raise HwgenError(f"the design needs {luts} logic cells (LUT4s, and CCU2C carry cells as "
+                     f"nextpnr packs them), {ffs} FF, {dsps} MULT18X18D; "
                      f"{ecp5_part(name)} has {lut_cap}, {ff_cap}, {dsp_cap}. To fit: "
                      + "; ".join(hints))
 
