@@ -32,9 +32,9 @@ def first_error(text: str) -> str | None:
 
 
 def tool_failed(tool: str, log: Path | None = None, text: str | None = None,
-                what: str = "") -> HwgenError:
-    """The HwgenError for a failed run of `tool` (`what`: on what, e.g. " on layer fc1"),
-    quoting its first error from `text` or the log file."""
+                what: str = "", error: type = HwgenError) -> HwgenError:
+    """The HwgenError (or its subclass `error`) for a failed run of `tool` (`what`: on
+    what, e.g. " on layer fc1"), quoting its first error from `text` or the log file."""
     if text is None and log is not None and Path(log).is_file():
         text = Path(log).read_text(errors="replace")
     text = text or ""
@@ -43,7 +43,7 @@ def tool_failed(tool: str, log: Path | None = None, text: str | None = None,
         rest = [ln.strip() for ln in text.splitlines() if ln.strip()]
         line = rest[-1] if rest else "no error message"
     where = f" (full log: {log})" if log is not None else ""
-    return HwgenError(f"{tool} failed{what}: {line}{where}")
+    return error(f"{tool} failed{what}: {line}{where}")
 
 
 def read_log(path: Path) -> str:

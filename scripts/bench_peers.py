@@ -248,31 +248,29 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not PEERS_PYTHON.exists():
         raise SystemExit("no .venv-peers: run `make bench-peers` (it creates it)")
-    models = args.models or ["jet_tagger", "digits_mlp_pruned"] + (
-        [str(REAL_TAGGER)] if REAL_TAGGER.exists() else [])
-    if args.models is None and args.random:
-        models = []
-    rows = []
-    for model in models:
-        print(f"[{model}]", flush=True)
-        try:
-            rows += bench(model, ROOT / "build" / "bench-peers" / Path(model).stem, args.n,
-                          args.latency_cutoff, log=lambda s: print(s, flush=True),
-                          ecp5="25k" if model in args.same_clock else None)
-        except ValueError as e:
-            print(f"  skipped: {e}", flush=True)
-            rows.append({"model": model, "skipped": str(e)})
+    default = ["jet_tagger", "digits_mlp_pruned"] + ([str(REAL_TAGGER)] if REAL_TAGGER.exists()
+                                                     else [])
+    models = args.models if args.models is not None else ([] if args.random else default)
+    runs = [(Path(m).stem, m, None, None) for m in models]   # (name, source, format, desc)
     if args.random:
         sys.path.insert(0, str(ROOT))
         from tests.model_factory import random_peer_mlp
         for seed in range(args.random_seed, args.random_seed + args.random):
             keras_model, in_fmt, desc = random_peer_mlp(seed)
-            print(f"[{keras_model.name}: {desc}]", flush=True)
-            rows += [dict(r, description=desc) for r in bench(
-                keras_model, ROOT / "build" / "bench-peers" / keras_model.name, args.n,
-                args.latency_cutoff, log=lambda s: print(s, flush=True),
-                ecp5="25k" if keras_model.name in args.same_clock else None,
-                input_format=in_fmt)]
+            runs.append((keras_model.name, keras_model, in_fmt, desc))
+    rows = []
+    for name, source, in_fmt, desc in runs:
+        print(f"[{name}{': ' + desc if desc else ''}]", flush=True)
+        try:
+            got = bench(source, ROOT / "build" / "bench-peers" / name, args.n,
+                        args.latency_cutoff, log=lambda s: print(s, flush=True),
+                        ecp5="25k" if {name, str(source)} & set(args.same_clock) else None,
+                        input_format=in_fmt)
+        except ValueError as e:
+            print(f"  skipped: {e}", flush=True)
+            rows.append({"model": name, "skipped": str(e)})
+            continue
+        rows += [dict(r, description=desc) if desc else r for r in got]
     ratios = peer_ratios(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=1) + "\n")

@@ -182,9 +182,8 @@ def _synthesize_and_place(work: Path, top: str, family: str, device: str, freq_m
         "--seed", str(seed), "--report", "report.json", "--log", "nextpnr.log", "-q"]
     pnr = processes.run(cmd, cwd=work, timeout=left())
     if pnr.returncode != 0:
-        raise PlacementFailed(str(tool_failed(
-            f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") + "\n" +
-            read_log(work / "nextpnr.log"))))
+        raise tool_failed(f"nextpnr-{family}", work / "nextpnr.log", (pnr.stderr or "") +
+                          "\n" + read_log(work / "nextpnr.log"), error=PlacementFailed)
     name = "iCE40UP5K" if family == "ice40" else ecp5_part(device)
     return parse_report(json.loads((work / "report.json").read_text()), name)
 

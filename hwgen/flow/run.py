@@ -72,17 +72,18 @@ def unmet_reuse(lowered: Graph, hw: HardwareOptions) -> list[str]:
     one non-zero weight a cycle, so an output with more weights than the factor sets its
     layer's cycles (unless `split_outputs`). One line naming those layers, or none."""
     from ..ops import FoldedLinearSum
-    ii = max([n.interval_cycles for n in lowered.nodes] + [1])
+    from ..passes.schedule_pipeline import initiation_interval
     if hw.split_outputs:
         return []
+    ii = initiation_interval(lowered)
     long = []
     for node in lowered.nodes:
-        if isinstance(node, FoldedLinearSum):
+        reuse = hw.reuse_for(node.layer)
+        if isinstance(node, FoldedLinearSum) and ii > reuse:
             weights, _ = node.linear.matrix(lowered.sources(node).size)
             most = int(np.count_nonzero(weights, axis=0).max(initial=0))
-            if most > hw.reuse_for(node.layer) and ii > hw.reuse_for(node.layer):
-                long.append(f"{node.layer} (up to {most} an output, reuse "
-                            f"{hw.reuse_for(node.layer)})")
+            if most > reuse:
+                long.append(f"{node.layer} (up to {most} an output, reuse {reuse})")
     if not long:
         return []
     return [f"the II is {ii}, more than the reuse factor asked: a lane adds one non-zero "

@@ -179,15 +179,14 @@ class SchedulePipeline:
                  target: str = "ecp5"):
         if every is not None and (not isinstance(every, int) or every < 0):
             raise ValueError(f"pipeline must be a whole number of levels >= 0, not {every!r}")
-        self.every = every
-        self.model = delay.model(target)
-        self.clock_mhz = clock_mhz or self.model.default_mhz
+        self.every, self.target = every, target
+        self.clock_mhz = clock_mhz or delay.model(target).default_mhz
         if self.clock_mhz <= 0:
             raise ValueError(f"clock target must be positive, not {clock_mhz!r}")
 
     def run(self, graph: Graph) -> Graph:
         if self.every is None:
-            model = self.model.sized(design_bits(graph))
+            model = timing_model(graph, self.target)
             regs = _by_delay(graph, model, model.budget(self.clock_mhz))
         else:
             regs = _by_count(graph, self.every)
