@@ -34,7 +34,7 @@ class QuantizeLayer(Layer):
 def round_value(m, x, lo: int, hi: int, frac_in: int, node, e):
     """(the input moved to the output's fraction bits and rounded, as a signal exactly as
     wide as its range; that range)."""
-    t, d = node.type, frac_in - node.type.frac
+    d = frac_in - node.type.frac
     if d <= 0:
         moved = x << -d
     else:
@@ -52,18 +52,37 @@ def round_value(m, x, lo: int, hi: int, frac_in: int, node, e):
                Rounding.RND_MIN_INF: above, Rounding.RND_INF: above | (tie & ~neg),
                Rounding.RND_CONV: above | (tie & odd)}[node.rounding]
         moved = q + inc
-    wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
-    mlo, mhi = (int(v) for v in requantize(np.array([lo, hi], dtype=object), frac_in, wide,
-                                           node.rounding, Overflow.SAT))
+    mlo, mhi = rounded_range(node, lo, hi, frac_in)
     return ranged_signal(m, moved, mlo, mhi, f"rounded_{e}"), mlo, mhi
+
+
+def rounded_range(node, lo: int, hi: int, frac_in: int) -> tuple[int, int]:
+    """The codes [lo, hi] (fraction bits `frac_in`) moved to the output's fraction bits and
+    rounded, before saturation."""
+    t = node.type
+    wide = FixedType(t.signed or lo < 0, t.width + 64, t.int_bits + 64)
+    mlo, mhi = requantize(np.array([lo, hi], dtype=object), frac_in, wide, node.rounding,
+                          Overflow.SAT)
+    return int(mlo), int(mhi)
+
+
+def cannot_overflow(node, mlo: int, mhi: int) -> bool:
+    """Whether a rounded range [mlo, mhi] fits the output type, so saturation is wiring."""
+    t = node.type
+    return saturation_low(node) <= mlo and mhi <= t.max_code
+
+
+def saturation_low(node) -> int:
+    """The lowest code after saturation: SAT_SYM's is -max_code (the most negative code
+    saturates too; an input grid that is the quantizer's own format reaches it)."""
+    t = node.type
+    return -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
 
 
 def overflow_value(moved, mlo: int, mhi: int, node):
     t = node.type
-    # SAT_SYM's low end is -max_code: the most negative code saturates too (an input grid
-    # that is the quantizer's own format reaches it).
-    low = -t.max_code if (node.overflow is Overflow.SAT_SYM and t.signed) else t.min_code
-    if low <= mlo and mhi <= t.max_code:
+    low = saturation_low(node)
+    if cannot_overflow(node, mlo, mhi):
         return moved                         # the range proves no overflow is possible
     if node.overflow is Overflow.WRAP:
         shape = moved.shape()
@@ -116,18 +135,10 @@ class Quantize(Node):
             out.add(1)
         if self.overflow is Overflow.WRAP:
             out.add(2)
-        elif src.lo is not None:
-            t = self.type
-            wide = FixedType(True, max(t.width, src.type.width) + 64,
-                             max(t.int_bits, src.type.int_bits) + 64)
-            lo = requantize(np.asarray(src.lo, dtype=object).reshape(-1), src.type.frac,
-                            wide, self.rounding, Overflow.SAT)
-            hi = requantize(np.asarray(src.hi, dtype=object).reshape(-1), src.type.frac,
-                            wide, self.rounding, Overflow.SAT)
-            low = -t.max_code if (self.overflow is Overflow.SAT_SYM and t.signed) \
-                else t.min_code
-            if all(low <= int(a) and int(b) <= t.max_code for a, b in zip(lo, hi)):
-                out.add(2)
+        elif src.lo is not None and all(
+                cannot_overflow(self, *rounded_range(self, int(a), int(b), src.type.frac))
+                for a, b in zip(src.lo.reshape(-1), src.hi.reshape(-1))):
+            out.add(2)
         return frozenset(out)
 
     def stats(self):

@@ -121,9 +121,10 @@ def _quantizer_after_a_sum(quant: str, clip_inputs: bool = False):
 
 
 @pytest.mark.parametrize("quant, rounding, wiring", [
-    ("quantized_bits(6,3)", "RND_CONV", set()),       # an increment, then saturation
-    ("quantized_bits(6,3)", "TRN", {1}),              # dropping bits is wiring
-    ("quantized_bits(6,3)", "WRAP", {2}),             # wrapping too
+    ("quantized_bits(4,1)", "RND_CONV", set()),       # an increment, then saturation
+    ("quantized_bits(4,1)", "TRN", {1}),              # dropping bits is wiring
+    ("quantized_bits(4,1)", "WRAP", {2}),             # wrapping too
+    ("quantized_bits(6,3)", "RND_CONV", {2}),         # the sum's range, +-10.5, fits
     ("quantized_relu(4,0)", "TRN", {1}),
     ("quantized_bits(16,8)", "RND_CONV", {2}),        # the sum's range fits: no saturation
     ("quantized_bits(16,8)", "TRN", {1, 2}),
