@@ -10,8 +10,12 @@ hwgen's reference outputs on every test vector, and one Yosys command (YoWASP,
 one design. hwgen is built three ways: csd and per-weight csd at its default xc7 clock
 target (200 MHz), and csd at the clock of the peers' pipeline stage by hwgen's delay model
 (`peer_stage_mhz`: their latency cutoff in adder levels), so that its flip-flops and cycles
-are compared at stages no deeper than theirs. Writes `build/bench-peers.json` and prints
-the table for docs/benchmarks.md.
+are compared at stages no deeper than theirs. Then, measured rather than modelled, csd at
+the slowest clock target whose critical path by Yosys's static timing analysis (`sta`,
+Xilinx cell delays, no routing) is no longer than da4ml's (`sta_matched`): flip-flops and
+cycles at da4ml's clock by one measure of both netlists. Every row has Yosys's longest
+path in cells and its STA critical path. Writes `build/bench-peers.json` and prints the
+table for docs/benchmarks.md.
 
     .venv/bin/python scripts/bench_peers.py [--models jet_tagger ...] [--out FILE]
 """
@@ -108,9 +112,84 @@ def _used_sources(root: Path, sources: list[str]) -> str:
 
 
 def synth(verilog: Path, top: str, work: Path) -> dict:
+    """The same Yosys command for every generator; LUT, CARRY4, FF, Yosys's longest path
+    in cells between registers, and the critical path of Yosys's static timing analysis
+    (`sta_ps`)."""
     from hwgen.estimate.yosys import synthesize_whole
-    r = synthesize_whole(verilog, top, "xc7", work)
-    return {k: r.get(k, 0) for k in ("LUT", "CARRY4", "FF")}
+    r = synthesize_whole(verilog, top, "xc7", work, netlist="netlist.json")
+    return {**{k: r.get(k, 0) for k in ("LUT", "CARRY4", "FF")},
+            "longest_path": r.get("logic_levels", 0),
+            "sta_ps": sta_ps(work / "netlist.json", top)}
+
+
+def sta_ps(netlist: Path, top: str) -> int:
+    """The longest register-to-register (and port) path of a synthesized xc7 netlist in
+    picoseconds, by Yosys's `sta` on the delays of its Xilinx cell models (LUTs, CARRY4,
+    muxes, flip-flops; no routing). The same measure for every generator's netlist: the
+    xc7 netlists have no place and route here to time them."""
+    from hwgen import processes, toolchain
+    work = netlist.parent
+    design = json.loads(netlist.read_text())
+    design["modules"] = {top: design["modules"][top]}     # not the cells' black boxes
+    (work / "sta.json").write_text(json.dumps(design))
+    esc = "\\" + top if "." in top else top
+    (work / "sta.ys").write_text("read_verilog -lib -specify +/xilinx/cells_sim.v\n"
+                                 f"read_json sta.json\nhierarchy -top {esc}\n"
+                                 "tee -q -o sta.txt sta\n")
+    proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "sta.log", "-s", "sta.ys"],
+                         cwd=work)
+    if proc.returncode:
+        raise SystemExit(f"Yosys sta failed in {work}:\n{(proc.stderr or '')[-2000:]}")
+    (work / "sta.json").unlink()
+    return int(re.search(r"Latest arrival time in .* is (\d+)",
+                         (work / "sta.txt").read_text()).group(1))
+
+
+def sta_matched(g, peer_ps: int, start_mhz: float, out: Path, log=print,
+                steps: int = 6) -> tuple[float, dict, dict] | None:
+    """hwgen (csd, xc7) at the slowest clock target whose critical path by Yosys's STA is
+    no longer than the peer's (`peer_ps`): its fewest cycles and flip-flops at stages no
+    slower than the peer's by one measure. Clock targets from `start_mhz` in steps of
+    10 % (down while hwgen's path stays within the peer's, else up until it does);
+    returns (MHz, manifest, synthesis) or None if no step gets within."""
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    tried: dict[float, tuple[dict, dict]] = {}
+    by_text: dict[str, dict] = {}            # the same Verilog is synthesized once
+
+    def at(mhz: float) -> tuple[dict, dict]:
+        mhz = round(mhz, 1)
+        if mhz not in tried:
+            folder = out / f"hwgen-csd-sta-{mhz:g}"
+            _, rtl = build_rtl(g, folder, HardwareOptions(mult="csd", target="xc7",
+                                                          clock_target=mhz))
+            text = (folder / rtl.data["verilog"]).read_text()
+            if text not in by_text:
+                by_text[text] = synth(folder / rtl.data["verilog"], rtl.data["top"],
+                                      folder / "whole")
+            res = by_text[text]
+            log(f"    at {mhz:g} MHz: {rtl.data['latency']} cycles, {res}")
+            tried[mhz] = (rtl.data, res)
+        return tried[mhz]
+
+    def fits(mhz: float) -> bool:
+        return at(mhz)[1]["sta_ps"] <= peer_ps
+
+    mhz = start_mhz
+    within = fits(mhz)
+    best = mhz if within else None
+    for _ in range(steps):
+        step = mhz * 0.9 if within else mhz / 0.9
+        ok = fits(step)
+        if within and not ok:
+            break                 # slower would make hwgen's path longer than the peer's
+        mhz, within = step, ok
+        if ok:
+            best = mhz
+    if best is None:
+        return None
+    manifest, res = at(best)
+    return round(best, 1), manifest, res
 
 
 def same_clock(g, model: str, out: Path, peer_verilog: Path, peer_top: str,
@@ -204,6 +283,13 @@ def bench(model, out: Path, n: int, cutoff: float, log=print,
         rows.append({"model": loaded.name, "generator": f"{name} (latency cutoff {cutoff:g})",
                      **res, "latency_cycles": cycles, "compile_seconds": p["seconds"],
                      "mismatches": p["mismatches"], "vectors": p["vectors"]})
+        if name == "da4ml":
+            matched = sta_matched(g, res["sta_ps"], stage_mhz, out, log)
+            if matched:
+                mhz, manifest, mres = matched
+                rows.append({"model": loaded.name, "generator": f"hwgen (csd, {mhz:g} MHz: "
+                             "da4ml's critical path by Yosys STA)", **mres,
+                             "latency_cycles": manifest["latency"], "mismatches": 0})
         if name == "da4ml" and ecp5:
             rows += same_clock(g, loaded.name, out, one, p["top"], cycles, ecp5, log)
     return rows
@@ -211,13 +297,16 @@ def bench(model, out: Path, n: int, cutoff: float, log=print,
 
 def peer_ratios(rows: list[dict]) -> list[dict]:
     """Per model, the issue's three comparisons: hwgen's LUTs (csd, default clock target)
-    over the smaller of the peers', and hwgen's flip-flops and cycles at the peers' stage
-    clock over da4ml's."""
+    over the smaller of the peers', and hwgen's flip-flops and cycles at da4ml's clock
+    over da4ml's: at the clock whose critical path by Yosys's STA is no longer than
+    da4ml's (`sta_matched`) where measured, else at the peers' stage clock by hwgen's
+    delay model."""
     out = []
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = {r["generator"]: r for r in rows if r["model"] == model and "LUT" in r}
         csd = mine.get("hwgen (csd)")
-        stage = next((r for g, r in mine.items() if "the peers' stage" in g), None)
+        stage = next((r for g, r in mine.items() if "by Yosys STA" in g), None) or \
+            next((r for g, r in mine.items() if "the peers' stage" in g), None)
         peers = [r for g, r in mine.items() if "latency cutoff" in g]
         da4ml = next((r for r in peers if r["generator"].startswith("da4ml")), None)
         if not (csd and stage and da4ml):
@@ -274,12 +363,14 @@ def main(argv=None) -> int:
     ratios = peer_ratios(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "ratios": ratios}, indent=1) + "\n")
-    print("\n| model | generator | LUT | CARRY4 | FF | latency | model -> Verilog |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| model | generator | LUT | CARRY4 | FF | longest path | latency | "
+          "model -> Verilog |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         if "LUT" in r:
             print(f"| {r['model']} | {r['generator']} | {r['LUT']:,} | {r['CARRY4']:,} | "
-                  f"{r['FF']:,} | {r['latency_cycles']} cycles | {r['compile_seconds']} s |")
+                  f"{r['FF']:,} | {r.get('longest_path', '')} cells | "
+                  f"{r['latency_cycles']} cycles | {r.get('compile_seconds', '-')} s |")
     placed = [r for r in rows if "COMB" in r]
     if placed:
         print("\n| model | generator | device | Fmax | latency | TRELLIS_COMB | FF |")

@@ -116,3 +116,43 @@ def test_random_peer_mlps_are_seeded_and_build_without_a_peer_export_error():
                                  zip(a.get_weights(), b.get_weights()))
     _, graph = hwgen.compile_model(a, FrontendOptions.from_strings(fmt))
     bench_peers.comparable(graph)          # only ops the peers build
+
+
+def _registered(depth: int) -> str:
+    """A registered 12-bit sum of `depth` + 1 inputs added one after another."""
+    ins = ", ".join(f"input [11:0] a{k}" for k in range(depth + 1))
+    expr = " + ".join(f"r{k}" for k in range(depth + 1))
+    regs = "\n".join(f"  reg [11:0] r{k}; always @(posedge clk) r{k} <= a{k};"
+                     for k in range(depth + 1))
+    return (f"module top(input clk, {ins}, output reg [15:0] y);\n{regs}\n"
+            f"  always @(posedge clk) y <= {expr};\nendmodule\n")
+
+
+def test_yosys_sta_times_a_deeper_stage_longer(tmp_path):
+    """The critical path by Yosys's `sta` (xc7 cell delays) grows with the adders in the
+    stage: the measure `sta_matched` compares hwgen's and da4ml's netlists by."""
+    paths = []
+    for depth in (1, 4):
+        (tmp_path / f"d{depth}.v").write_text(_registered(depth))
+        paths.append(bench_peers.synth(tmp_path / f"d{depth}.v", "top",
+                                       tmp_path / f"w{depth}")["sta_ps"])
+    assert 0 < paths[0] < paths[1], paths
+
+
+def test_sta_matched_takes_the_slowest_clock_within_the_peers_path(tmp_path):
+    """With a peer path as long as hwgen's own at 162 MHz, the search from 200 MHz goes
+    down in 10 % steps (200, 180, 162) to the slowest clock whose path is within it, with
+    no more cycles than at 200 MHz."""
+    g, _ = bench_peers.comparable(hwgen.compile_model("digits_mlp_pruned")[1])
+    _, first, _ = bench_peers.sta_matched(g, 10 ** 6, 200.0, tmp_path, log=lambda s: None,
+                                          steps=0)
+    peer = bench_peers.sta_matched(g, 10 ** 6, 162.0, tmp_path, log=lambda s: None,
+                                   steps=0)[2]["sta_ps"]
+    mhz, manifest, res = bench_peers.sta_matched(g, peer, 200.0, tmp_path,
+                                                 log=lambda s: None)
+    assert res["sta_ps"] <= peer and mhz == 162.0
+    assert manifest["latency"] <= first["latency"]
+    # the next step down is over the peer's path: the search stopped at the last within
+    slower = bench_peers.sta_matched(g, 10 ** 6, mhz * 0.9, tmp_path, log=lambda s: None,
+                                     steps=0)[2]["sta_ps"]
+    assert slower > peer

@@ -118,9 +118,10 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
 
 
 def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
-                     full: bool = False) -> dict:
+                     full: bool = False, netlist: str | None = None) -> dict:
     """The whole design in one Yosys run (no per-layer split, no cache): the cross-check of
-    the per-layer numbers. Slower, and it sees constants and dead logic across layers."""
+    the per-layer numbers. Slower, and it sees constants and dead logic across layers.
+    `netlist`: also write the mapped netlist as JSON to this file in `work`."""
     from .. import processes, toolchain
     t = TARGETS[target]
     work = Path(work)
@@ -130,6 +131,8 @@ def synthesize_whole(verilog: Path, top: str, target: str, work: Path,
                                              t.synth.format(top=_esc(top)) + " -flatten"
                                              if target == "xc7" else
                                              t.synth.format(top=_esc(top)))
+    if netlist:
+        script += f"write_json {netlist}\n"
     (work / "synth.ys").write_text(script)
     _write_maps(script, work)
     proc = processes.run(toolchain.yosys_command() + ["-q", "-l", "yosys.log", "-s",

@@ -166,7 +166,12 @@ AUTO_ECP5_HEADROOM = 0.70
 # ... and its carry chains (2 LUT4 slots per CCU2C) under this share: a carry chain must
 # sit in consecutive slices of one column. digits_mlp with 29 % in CCU2C placed and routed;
 # the zoo jet tagger with 58 % (60 % of the slots in all) failed nextpnr's legal placement
-# of a CCU2C after 20 minutes on the LFE5U-85F.
+# of a CCU2C after 20 minutes on the LFE5U-85F while nextpnr added its feed cells (86 %
+# packed). Without them (estimate/ecp5_carry.py: 53.7k cells, 64 %, 62 % in carry chains)
+# placed (about 20 minutes, 2 cores shared with other jobs), but nextpnr's router2 still
+# had 44k overused wires after four iterations (20 more minutes; router1 got through 5k of
+# 150k arcs in 4 minutes): far over the 5 minutes `make hw` may take, so `--reuse auto`
+# still folds it.
 AUTO_ECP5_CARRY_SHARE = 0.30
 
 
