@@ -147,11 +147,12 @@ def sta_ps(netlist: Path, top: str) -> int:
 
 def sta_matched(g, peer_ps: int, start_mhz: float, out: Path, log=print,
                 steps: int = 6) -> tuple[float, dict, dict] | None:
-    """hwgen (csd, xc7) at the slowest clock target whose critical path by Yosys's STA is
-    no longer than the peer's (`peer_ps`): its fewest cycles and flip-flops at stages no
-    slower than the peer's by one measure. Clock targets from `start_mhz` in steps of
-    10 % (down while hwgen's path stays within the peer's, else up until it does);
-    returns (MHz, manifest, synthesis) or None if no step gets within."""
+    """hwgen (csd, xc7) at a clock target whose critical path by Yosys's STA is no longer
+    than the peer's (`peer_ps`): its fewest cycles, then flip-flops, at stages no slower
+    than the peer's by one measure. Clock targets from `start_mhz` in steps of 10 % (down
+    while hwgen's path stays within the peer's, else up until it does); of those within,
+    the fewest cycles, then flip-flops. Returns (MHz, manifest, synthesis) or None if no
+    step gets within."""
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
     tried: dict[float, tuple[dict, dict]] = {}
@@ -188,8 +189,12 @@ def sta_matched(g, peer_ps: int, start_mhz: float, out: Path, log=print,
             best = mhz
     if best is None:
         return None
-    manifest, res = at(best)
-    return round(best, 1), manifest, res
+    # Among the clocks tried within the peer's path, the fewest cycles, then flip-flops
+    # (a slower clock can register wider sums: fewer cycles, not always fewer bits).
+    best = min((m for m, (_, r) in tried.items() if r["sta_ps"] <= peer_ps),
+               key=lambda m: (tried[m][0]["latency"], tried[m][1]["FF"], -m))
+    manifest, res = tried[best]
+    return best, manifest, res
 
 
 def same_clock(g, model: str, out: Path, peer_verilog: Path, peer_top: str,
