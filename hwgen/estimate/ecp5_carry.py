@@ -10,8 +10,8 @@ placed 65,790 logic cells where Yosys counted 1,556 LUT4 + 24,240 CCU2C (50,036 
 and the design did not fit the LFE5U-85F with room to place.
 
 Two steps, one each side of Yosys's mapping, remove them:
-- `ALU_MAP`, a techmap run before synth_ecp5's own (`synth_script`): an adder with a
-  constant carry-in starts with a *generator* half-cell, whose LUT4 is 0 (it propagates
+- `ALU_MAP`, a techmap tried before Yosys's own adder mapping in synth_ecp5's gate
+  mapping (`map_steps`, `synth_script`): an adder with a constant carry-in starts with a *generator* half-cell, whose LUT4 is 0 (it propagates
   nothing, so its carry-out is its LUT2 alone, the constant) and which therefore never
   reads CIN, the way nextpnr's own feed-in cell works. The adder's bits follow from the
   second half-cell on. An odd-width adder fills the half-cell that Yosys's pairwise mapping

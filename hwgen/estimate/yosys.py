@@ -211,6 +211,7 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
               "ltp": (d / "ltp.txt").read_text()}
     write_text(done, json.dumps(result))
     (d / file).unlink()        # the cache keeps results, not copies of the design
+    (d / ecp5_carry.MAP_FILE).unlink(missing_ok=True)
     return result
 
 
