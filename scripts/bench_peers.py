@@ -128,11 +128,12 @@ def sta_ps(netlist: Path, top: str) -> int:
     muxes, flip-flops; no routing). The same measure for every generator's netlist: the
     xc7 netlists have no place and route here to time them."""
     from hwgen import processes, toolchain
+    from hwgen.estimate.yosys import _esc
     work = netlist.parent
     design = json.loads(netlist.read_text())
     design["modules"] = {top: design["modules"][top]}     # not the cells' black boxes
     (work / "sta.json").write_text(json.dumps(design))
-    esc = "\\" + top if "." in top else top
+    esc = _esc(top)
     (work / "sta.ys").write_text("read_verilog -lib -specify +/xilinx/cells_sim.v\n"
                                  f"read_json sta.json\nhierarchy -top {esc}\n"
                                  "tee -q -o sta.txt sta\n")

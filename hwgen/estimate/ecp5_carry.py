@@ -89,31 +89,22 @@ module _70_hwgen_ccu2c_alu (A, B, CI, BI, X, Y, CO);
 	wire [2*CELLS-1:0] HC = {{SPARE{1'b1}}, {Y_WIDTH{BI}}, 1'b1};
 	(* force_downto *)
 	wire [2*CELLS-1:0] HS;
+	// The carry into each CCU2C: none into the first (its generator reads none: Yosys
+	// ties it to 0 and `free_chain_ends` disconnects it), then the chain; the last
+	// COUT is read by nothing (`free_chain_ends` disconnects it too).
 	(* force_downto *)
-	wire [CELLS-1:0] FCO;
+	wire [CELLS:0] FC;
+	assign FC[0] = 1'b0;
 
 	genvar i;
 	generate for (i = 0; i < CELLS; i = i + 1) begin:slice
 		localparam [15:0] INIT0 = i == 0 ? GEN : ADD;
 		localparam [15:0] INIT1 = 2 * i + 1 <= Y_WIDTH ? ADD : 16'h0000;
-		if (i == 0) begin
-			CCU2C #(.INIT0(INIT0), .INIT1(INIT1), .INJECT1_0("NO"), .INJECT1_1("NO")) ccu2c_i (
-				.A0(HA[0]), .B0(HB[0]), .C0(HC[0]), .D0(1'b1),
-				.A1(HA[1]), .B1(HB[1]), .C1(HC[1]), .D1(1'b1),
-				.S0(HS[0]), .S1(HS[1]), .COUT(FCO[0]));
-		end else if (i == CELLS - 1) begin
-			CCU2C #(.INIT0(INIT0), .INIT1(INIT1), .INJECT1_0("NO"), .INJECT1_1("NO")) ccu2c_i (
-				.CIN(FCO[i-1]),
-				.A0(HA[2*i]), .B0(HB[2*i]), .C0(HC[2*i]), .D0(1'b1),
-				.A1(HA[2*i+1]), .B1(HB[2*i+1]), .C1(HC[2*i+1]), .D1(1'b1),
-				.S0(HS[2*i]), .S1(HS[2*i+1]));
-		end else begin
-			CCU2C #(.INIT0(INIT0), .INIT1(INIT1), .INJECT1_0("NO"), .INJECT1_1("NO")) ccu2c_i (
-				.CIN(FCO[i-1]),
-				.A0(HA[2*i]), .B0(HB[2*i]), .C0(HC[2*i]), .D0(1'b1),
-				.A1(HA[2*i+1]), .B1(HB[2*i+1]), .C1(HC[2*i+1]), .D1(1'b1),
-				.S0(HS[2*i]), .S1(HS[2*i+1]), .COUT(FCO[i]));
-		end
+		CCU2C #(.INIT0(INIT0), .INIT1(INIT1), .INJECT1_0("NO"), .INJECT1_1("NO")) ccu2c_i (
+			.CIN(FC[i]),
+			.A0(HA[2*i]), .B0(HB[2*i]), .C0(HC[2*i]), .D0(1'b1),
+			.A1(HA[2*i+1]), .B1(HB[2*i+1]), .C1(HC[2*i+1]), .D1(1'b1),
+			.S0(HS[2*i]), .S1(HS[2*i+1]), .COUT(FC[i+1]));
 	end endgenerate
 
 	assign Y = HS[Y_WIDTH:1];

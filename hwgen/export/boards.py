@@ -20,6 +20,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSi
 from amaranth.lib import io
 
 from ..errors import HwgenError
+from ..estimate import ecp5_carry
 from ..outputs import save_json
 from ..tool_errors import tool_failed
 
@@ -195,7 +196,7 @@ class BoardTop(Elaboratable):
 
 
 BUILD_MARKER = ".hwgen-export"
-_SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": "-abc9 -nowidelut"}
+_SYNTH_OPTS = {"ice40": "-abc9 -dsp", "ecp5": ecp5_carry.SYNTH_OPTIONS}
 
 
 def _ecp5_carry_chains(platform, name: str) -> dict:
@@ -204,7 +205,6 @@ def _ecp5_carry_chains(platform, name: str) -> dict:
     estimate counted. Amaranth's Trellis templates run Yosys then nextpnr with no step
     between, so the platform gets one (the `hwgen-ecp5-carry` command, installed with
     hwgen); returns the overrides for `prepare`."""
-    from ..estimate import ecp5_carry
     base = type(platform)
     yosys, *rest = base.command_templates.fget(platform)
     step = '{{invoke_tool("hwgen-ecp5-carry")}} {{name}}.json'
