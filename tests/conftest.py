@@ -34,3 +34,12 @@ def pytest_collection_finish(session):
         raise pytest.UsageError(
             f"pytest-xdist ignored the xdist_group of {lost[0]} (and {len(lost) - 1} more): "
             "this pytest breaks --dist loadgroup; install the pytest pinned in pyproject.toml")
+
+
+@pytest.fixture
+def fold_every_layer(monkeypatch):
+    """Fold every layer the reuse factor asks for, as small as it is: for tests of the
+    lanes themselves, on graphs so small that their adder graphs cost fewer cells than a
+    lane (`FoldLayers` would keep them at full rate, see hwgen/ir/fold_cost.py)."""
+    from hwgen.passes.fold_layers import FoldLayers
+    monkeypatch.setattr(FoldLayers, "_cheaper_at_full_rate", lambda *args: False)

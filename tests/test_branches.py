@@ -52,6 +52,7 @@ COSIM = [  # seed, reuse (slow: test_edge_cases_of_branches covers a third folde
 
 
 @pytest.mark.parametrize("seed,reuse", COSIM)
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
 def test_random_branchy_model_cosimulates_bit_exact(tmp_path, seed, reuse):
     """Every output bit of every head, fully parallel and folded (a merge reading folded
     layers' outputs, delay lines at II > 1)."""

@@ -163,6 +163,7 @@ COSIM = [(3, 4), pytest.param(10, 1, marks=pytest.mark.slow),
 
 
 @pytest.mark.parametrize("seed,reuse", COSIM)
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
 def test_random_cnn_cosimulates_bit_exact(tmp_path, seed, reuse):
     _, graph, desc = _compile(seed)
     lowered, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, reuse))

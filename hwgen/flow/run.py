@@ -62,9 +62,24 @@ def build(graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool = False
         f"{rtl.manifest}: {what}, latency {m['latency']} cycles, II {m['ii']} "
         f"({time.monotonic() - t0:.1f} s)")
     if not auto_reuse and m.get("io") != "stream":
-        for line in unmet_reuse(lowered, hw):
+        for line in unmet_reuse(lowered, hw) + kept_at_full_rate(lowered, hw):
             log(f"      note: {line}")
     return lowered, rtl
+
+
+def kept_at_full_rate(lowered: Graph, hw: HardwareOptions) -> list[str]:
+    """The layers the reuse factor asked to fold that `FoldLayers` kept at full rate (their
+    adder graphs cost no more cells than the lanes would, `ir/fold_cost.py`): one line
+    naming them, or none."""
+    from ..ops import LinearSum
+    kept = [n.layer for n in lowered.nodes
+            if isinstance(n, LinearSum) and hw.reuse_for(n.layer) > 1]
+    if not kept:
+        return []
+    return [f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} at full rate: "
+            f"{'its adder graph costs' if len(kept) == 1 else 'their adder graphs cost'} "
+            f"no more logic on {hw.target} than folding onto lanes would (--reuse "
+            f"LAYER=R folds a layer all the same)"]
 
 
 def unmet_reuse(lowered: Graph, hw: HardwareOptions) -> list[str]:

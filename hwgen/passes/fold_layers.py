@@ -14,13 +14,20 @@ the last one read the folded node instead. With `split`, a layer whose outputs h
 weights than its reuse factor splits them over lanes to meet it (`ir/fold.py`); such a
 fold fuses no ops (its outputs are complete only after the lanes' sums are added), so they
 stay nodes of their own.
+
+A layer folded by the design's reuse factor stays at full rate where its shared adder
+graph (what `ShareSubexpressions` and `InferWidths` would build) costs no more logic cells
+on the target than the lanes that would replace it (`ir/fold_cost.py`); it is then out of
+the balance, and its outputs are ready at once. A layer named by `--reuse LAYER=R` folds
+as asked.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Mapping
 
-from ..ir import fold
+from ..ir import adder_graph, fold, fold_cost
+from ..ir.adder_graph import TWOS_COMPLEMENT_TARGETS
 from ..ir.graph import Graph
 from ..ir.rewrite import rewrite
 from ..ops import FoldedLinearSum, LinearSum, Node, Quantize, Relu, StepFunction
@@ -31,36 +38,34 @@ class FoldLayers:
     name = "fold-layers"
 
     def __init__(self, reuse: int = 1, layer_reuse: Mapping[str, int] | None = None,
-                 split: bool = False):
+                 split: bool = False, target: str | None = None):
         self.reuse, self.layer_reuse = reuse, dict(layer_reuse or {})
         self.split = split
+        self.target = target      # None: fold every layer asked, whatever it costs
 
     def run(self, graph: Graph) -> Graph:
         check_layer_names("reuse", self.layer_reuse,
                           [n.layer for n in graph.nodes if isinstance(n, LinearSum)],
                           "dense or convolution layer")
-        plans = {}                # node name -> (plan, reuse, its inputs latched)
+        plans = {}                # node name -> (plan, reuse), in graph order
         posts = {}                # node name -> the lane ops fused into it
         for node in graph.nodes[1:]:
             reuse = self.layer_reuse.get(node.layer, self.reuse)
             if not isinstance(node, LinearSum) or reuse <= 1:
                 continue
-            plans[node.name] = (self._plan(graph, node, reuse), reuse,
-                                self._fed_by_fold(graph, node, plans))
+            plans[node.name] = (self._plan(graph, node, reuse), reuse)
             posts[node.name] = _fusable(graph, node)
-        # Balance: the slowest layer sets the design's II, so a layer planned in fewer
-        # cycles gets fewer lanes, up to that II (same throughput, fewer multipliers, more
-        # latency). A layer named by `--reuse LAYER=R` keeps its own R.
-        ii = max((_interval(p, latched) for p, _, latched in plans.values()), default=0)
-        folded = {}
-        for name, (plan, reuse, latched) in plans.items():
-            node = graph.node(name)
-            budget = ii - (_interval(plan, latched) - plan.cycles)   # cycles within that II
-            if node.layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
-                plan = self._plan(graph, node, budget)
-            post = [] if plan.split else posts[name]
-            folded[name] = FoldedLinearSum.of(
-                node, dataclasses.replace(plan, post=tuple(p.name for p in post)), post)
+        full_rate = {}            # node name -> its adder graph's cells
+        while True:
+            folded, latched = self._balance(graph, plans, posts)
+            cheaper = [name for name, f in folded.items() if self._cheaper_at_full_rate(
+                graph, graph.node(name), f, latched[name], full_rate)]
+            if not cheaper:
+                break
+            # Out of the balance: the II may drop, the others get fewer cycles and so
+            # more lanes, so a layer kept stays cheaper at full rate.
+            for name in cheaper:
+                del plans[name]
         fused = {p for f in folded.values() for p in f.fold.post}
 
         def fold_node(node, src):
@@ -70,6 +75,40 @@ class FoldLayers:
                 return dataclasses.replace(folded[node.name], inputs=node.inputs)
             return node
         return rewrite(graph, fold_node)
+
+    def _balance(self, graph: Graph, plans: dict, posts: dict) -> tuple[dict, dict]:
+        """The folded nodes of `plans` and whether each will latch its inputs, balanced:
+        the slowest layer sets the design's II,
+        so a layer planned in fewer cycles gets fewer lanes, up to that II (same
+        throughput, fewer multipliers, more latency). A layer named by `--reuse LAYER=R`
+        keeps its own R."""
+        latched = {name: self._fed_by_fold(graph, graph.node(name), plans) for name in plans}
+        ii = max((_interval(p, latched[name]) for name, (p, _) in plans.items()), default=0)
+        folded = {}
+        for name, (plan, reuse) in plans.items():
+            node = graph.node(name)
+            budget = ii - (_interval(plan, latched[name]) - plan.cycles)  # cycles in that II
+            if node.layer not in self.layer_reuse and budget > max(reuse, plan.cycles):
+                plan = self._plan(graph, node, budget)
+            post = [] if plan.split else posts[name]
+            folded[name] = FoldedLinearSum.of(
+                node, dataclasses.replace(plan, post=tuple(p.name for p in post)), post)
+        return folded, latched
+
+    def _cheaper_at_full_rate(self, graph: Graph, node: Node, folded: FoldedLinearSum,
+                              latched: bool, memo: dict) -> bool:
+        """`node`, folded by the design's reuse factor as `folded`, costs no fewer cells
+        on the target than its full-rate adder graph (`ir/fold_cost.py`)."""
+        if self.target is None or node.layer in self.layer_reuse or \
+                node.mult not in ("csd", "csd-per-weight"):
+            return False
+        src = graph.sources(node)
+        out_width = max(folded.type.width, 1)
+        lanes = fold_cost.folded_cells(dataclasses.replace(folded.fold, latch=latched),
+                                       out_width, src.size, self.target)
+        if node.name not in memo:
+            memo[node.name] = full_rate_cells(node, src, self.target)
+        return memo[node.name] <= lanes
 
     def _plan(self, graph: Graph, node: Node, reuse: int) -> fold.Fold:
         src = graph.sources(node)
@@ -94,6 +133,18 @@ class FoldLayers:
         while src.op != "input" and src.name not in plans and _lane_op(src):
             src = graph.sources(src)
         return src.name in plans
+
+
+def full_rate_cells(node: Node, src: Node, target: str) -> float:
+    """The cells of `node`'s adder graph at full rate on `target`: the sums
+    `ShareSubexpressions` shares and the widths `InferWidths` gives, as those passes
+    will build them (the same functions)."""
+    from .share_subexpressions import ShareSubexpressions
+    shared = ShareSubexpressions()._share(node, src)
+    lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+    graph = adder_graph.build(shared.terms, shared.shared, src.size, lo, hi,
+                              target not in TWOS_COMPLEMENT_TARGETS)
+    return fold_cost.full_rate_cells(graph, target)
 
 
 def _fusable(graph: Graph, node: Node) -> list[Node]:

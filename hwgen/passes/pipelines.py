@@ -56,13 +56,14 @@ def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int
     (dense and convolution kernels to linear sums), relus and roundings merged
     into quantizers and biases, logic nothing reads, constant
     multiplications, folding by
-    the reuse factor (`split_outputs`: exactly, see `ir/fold.py`), shared sub-expressions of the layers left at full rate, exact
+    the reuse factor (`split_outputs`: exactly, see `ir/fold.py`; a layer whose adder graph
+    costs no more cells on `target` than its lanes stays at full rate), shared sub-expressions of the layers left at full rate, exact
     adder-graph widths (in two's complement on `TWOS_COMPLEMENT_TARGETS`, else offset
     binary), pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
                      DropPrunedWeights(), FuseActivations(), DropDeadLogic(),
                      LowerConstantMultiplies(mult),
-                     FoldLayers(reuse, layer_reuse, split_outputs), ShareSubexpressions(),
+                     FoldLayers(reuse, layer_reuse, split_outputs, target), ShareSubexpressions(),
                      InferWidths(offset_binary=target not in TWOS_COMPLEMENT_TARGETS),
                      SchedulePipeline(pipeline, clock_mhz, target)))

@@ -73,6 +73,7 @@ FOLDED = [  # seed, reuse, per-layer reuse, signed input, sparsity, pipeline, mo
 
 
 @pytest.mark.parametrize("seed,reuse,layer_reuse,signed,sparsity,every,mode,split", FOLDED)
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
 def test_folded_layers_match_the_reference_in_verilator(tmp_path, seed, reuse, layer_reuse,
                                                         signed, sparsity, every, mode, split):
     g = random_graph(seed, signed_input=signed, sparsity=sparsity, n_in=int(seed % 7) + 3)
@@ -340,6 +341,7 @@ def test_idle_datapath_does_not_toggle(tmp_path):
 
 # slow: the CLI export with automatic reuse and the early-stop test cover build_fitting
 @pytest.mark.slow
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
 def test_reuse_auto_takes_the_smallest_factor_that_fits(tmp_path, monkeypatch):
     from hwgen.errors import HwgenError
     from hwgen.flow import AUTO_REUSE, build_fitting, steps
