@@ -10,8 +10,14 @@ Units are the target's logic cells, the unit nextpnr packs and a device holds:
 - ECP5: LUT4 slots (a CCU2C is two), a slice's LUT4 and flip-flop sharing a cell;
 - iCE40: logic cells (a LUT4, its carry and a flip-flop);
 - xc7: LUT6s, with two flip-flops per LUT in a slice;
-- ASIC: adder bits (a full adder is 1; a flip-flop 0.8, a 2:1 multiplexer bit 0.4, as
-  in common standard-cell libraries' NAND2 equivalents: 6-7, 4.5-5.5, 2.3).
+- ASIC: two-input gates as Yosys maps them (`abc -g cmos2`, `estimate/yosys.py`), about 7
+  per adder bit. For the lanes only a lower bound: their multipliers at 6 gates per bit
+  of x bits * w bits and 2 per flip-flop counted (a flip-flop is 6-7 gates' transistors,
+  and Yosys kept as few as half of those counted), nothing for multiplexers and
+  accumulators. Yosys's lanes measured 440 to 1,440 gates each for 8x6 to 8x8
+  multipliers (how much of the multiplexer and program ROM its logic optimisation
+  removes varies too much for a closer estimate), so on an ASIC a layer stays at full
+  rate only where even that lower bound exceeds its adder graph.
 
 Full rate: one cell per adder bit on a carry chain (ECP5 and iCE40 chains span the
 adder's width), one per bit where both operands have bits on xc7 (what an offset-binary
@@ -19,15 +25,18 @@ adder costs there, `ir/cmvm._Bits`). Folded, per lane: its input multiplexer (us
 - 1 two-input selections per input bit; a LUT6 selects from four), its accumulator (an
 add and the first step's selection of the constant), and its registers (operands,
 product, accumulator, output chain, latched inputs); the multiplier is a DSP block on the
-FPGAs (free in cells) and an array of full adders on an ASIC. The program ROM is block
-RAM on the FPGAs and is not counted. Full rate counts no registers: its pipeline cuts come
-later, by delay.
+FPGAs (free in cells, unless the product is narrower than Yosys maps to one) and logic on
+an ASIC. The program ROM is block RAM on the FPGAs and is not counted. Full rate counts no
+registers: its pipeline cuts come later, by delay.
 
-Measured against Yosys's per-layer synthesis (fast ABC9, `estimate/yosys.py`) on ten
-random 8-32 input layers (50-95 % pruned, 3-8 bit weights, reuse 8): full-rate cells
-within 8 % of the model on ECP5 and iCE40 (20 against 22 adder bits, 1,836 against
-1,913), and the model picks the smaller form by Yosys's count in every case on ECP5
-(kept: 2-11 adders, 20-108 cells full rate against 69-147 folded; folded: 17-150 adders).
+Measured against Yosys's per-layer synthesis (`estimate/yosys.py`) on ten random 8-32
+input layers (50-95 % pruned, 3-8 bit weights, reuse 8): full-rate cells within 8 % of
+the model on ECP5 and iCE40 (20 against 22 adder bits, 1,836 against 1,913). The model
+picks the smaller form by Yosys's count in all ten on ECP5 (kept: 2-11 adders, 20-108
+cells against 69-147 folded; folded: 17-150 adders) and iCE40, and in eight on xc7 (the
+two misses within 4 LUTs). On an ASIC all ten were smaller at full rate (by 1.2-6x); the
+lower bound keeps the clearest (2 adders) and folds the rest as asked, as it folds the
+24 x 16 layer of tests/passes/test_fold_cost.py, 1.4x smaller folded.
 """
 from __future__ import annotations
 
@@ -56,7 +65,7 @@ COSTS = {
     "ecp5": CellCost(1.0, False, 1.0, 2.0, 1.0, True, 1.0, 0, 0.0),
     "ice40": CellCost(1.1, False, 1.0, 2.0, 0.75, True, 1.0, 11, 0.0),
     "xc7": CellCost(0.6, True, 1 / 3, 1.0, 0.375, True, 0.5, 0, 0.0),
-    "asic": CellCost(7.0, False, 2.0, 9.0, 4.5, False, 10.0, None, 1.0),
+    "asic": CellCost(7.0, False, 0.0, 0.0, 2.0, False, 6.0, None, 0.0),
 }
 
 
@@ -87,29 +96,39 @@ def folded_cells(fold: Fold, out_width: int, n_in: int, target: str) -> float:
     chain holds per output (the fused activation's, else the sum's); `n_in`: the inputs
     a latched fold registers."""
     cost = COSTS[target]
+    bits = lane_bits(fold, out_width, n_in)
+    in_dsp = cost.dsp_product is not None and bits["product_width"] >= cost.dsp_product
+    logic = (bits["mux"] * cost.mux_bit + bits["acc"] * cost.acc_bit
+             + (0 if in_dsp else bits["product"] * cost.product_bit)
+             + bits["rom"] * cost.rom_bit)
+    ff = bits["ff"] * cost.ff
+    return max(logic, ff) if cost.ff_packs else logic + ff
+
+
+def lane_bits(fold: Fold, out_width: int, n_in: int) -> dict:
+    """What the lanes of `fold` hold, in bits: `mux` two-input selections, `acc`
+    accumulator bits, `product` x bits * w bits of the multipliers (`product_width`: one
+    product's), `rom` program bits, `ff` flip-flops."""
     xw = _width(*fold.x_bounds)
     ww = _width(*fold.weight_bounds)
     bw = _width(*fold.bias_bounds)
-    pw = xw + ww
-    in_dsp = cost.dsp_product is not None and pw >= cost.dsp_product
-    logic = ff = 0.0
+    bits = dict(mux=0, acc=0, product=0, rom=0, ff=0, product_width=xw + ww)
     word = 0
     for lane, (outs, steps, acc) in enumerate(zip(fold.lanes, fold.programs,
                                                   fold.acc_bounds)):
         aw = _width(*acc)
         used = len({s.source for s in steps})
         if not (fold.shared_source and lane > 0):
-            logic += max(used - 1, 0) * xw * cost.mux_bit
+            bits["mux"] += max(used - 1, 0) * xw
             word += max(used - 1, 1).bit_length()
-        logic += aw * cost.acc_bit
-        if not in_dsp:
-            logic += xw * ww * cost.product_bit
+        bits["acc"] += aw
+        bits["product"] += xw * ww
         # operands (x, w, constant, first, last), product and its constant, accumulator,
         # output chain
-        ff += xw + ww + 2 * bw + 4 + pw + aw + len(outs) * (aw if fold.split else out_width)
+        bits["ff"] += (xw + ww + 2 * bw + 4 + xw + ww + aw
+                       + len(outs) * (aw if fold.split else out_width))
         word += ww + bw + 2
-    logic += fold.cycles * word * cost.rom_bit
+    bits["rom"] = fold.cycles * word
     if fold.latch:
-        ff += n_in * xw
-    ff *= cost.ff
-    return max(logic, ff) if cost.ff_packs else logic + ff
+        bits["ff"] += n_in * xw
+    return bits

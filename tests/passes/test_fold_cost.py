@@ -53,10 +53,7 @@ def test_a_layer_cheaper_at_full_rate_is_not_folded(target):
     g = wide_and_tiny(0)
     lowered = pipelines.hardware("csd", None, reuse=8, target=target).run(g)
     forms = _forms(lowered)
-    assert forms["tiny"] == "LinearSum"
-    # on an ASIC the lanes' multipliers and program ROM are logic: the wide layer's
-    # adder graph is smaller too
-    assert forms["wide"] == ("LinearSum" if target == "asic" else "FoldedLinearSum")
+    assert forms == {"wide": "FoldedLinearSum", "tiny": "LinearSum"}
     # named by --reuse LAYER=R, a layer folds as asked
     named = pipelines.hardware("csd", None, reuse=8, layer_reuse={"tiny": 8},
                                target=target).run(g)
@@ -82,26 +79,33 @@ def test_kept_layer_after_a_folded_one_is_exact_in_verilator(tmp_path):
             assert r["latency_observed"] == [b.data["latency"]]
 
 
-def _cells(row: dict) -> int:
-    """ECP5 cells of a layer: LUT4 slots (a CCU2C is two), a flip-flop sharing each."""
-    return max(row["LUT4"] + 2 * row["CCU2C"], row["FF"])
+def _cells(row: dict, target: str) -> float:
+    """ECP5: LUT4 slots (a CCU2C is two), a flip-flop sharing each; ASIC: gates, and a
+    flip-flop as 5 (`fold_cost.COSTS`)."""
+    if target == "ecp5":
+        return max(row["LUT4"] + 2 * row["CCU2C"], row["FF"])
+    return row["gates"] + 5 * row["FF"]
 
 
-def test_the_form_kept_is_the_smaller_by_yosys(tmp_path):
-    """Each layer in both forms, synthesized on its own for ECP5: the form FoldLayers
-    picks has fewer cells."""
+@pytest.mark.parametrize("target", ["ecp5", "asic"])
+def test_the_form_kept_is_the_smaller_by_yosys(tmp_path, target):
+    """Each layer in both forms, synthesized on its own: the form FoldLayers picks has
+    fewer cells (ECP5) or gates (ASIC, where the lanes' multipliers are logic)."""
     g = wide_and_tiny(0)
+    picked = {"wide": "FoldedLinearSum", "tiny": "LinearSum"}
+    other = {"wide": 1, "tiny": 8}
     cells = {}
-    for label, hw in (("picked", HardwareOptions("csd", 0, 8)),
-                      ("other", HardwareOptions("csd", 0, 1, {"tiny": 8}))):
+    for label, hw in (("picked", HardwareOptions("csd", 0, 8, target=target)),
+                      ("other", HardwareOptions("csd", 0, 8, other, target=target))):
         lowered, b = build_rtl(g, tmp_path / label, hw)
         mods = {r["layer"]: r["module"] for r in b.data["layers"] if r["module"]}
         per = synthesize(tmp_path / label / b.data["verilog"], list(mods.values()),
-                         b.data["top"], "ecp5", tmp_path / label / "synth", log=lambda s: None)
-        cells[label] = {layer: _cells(per[m]) for layer, m in mods.items()
-                        if layer in ("wide", "tiny")}
+                         b.data["top"], target, tmp_path / label / "synth",
+                         log=lambda s: None)
+        cells[label] = {layer: _cells(per[m], target) for layer, m in mods.items()
+                        if layer in picked}
         cells[label + " forms"] = _forms(lowered)
-    assert cells["picked forms"] == {"wide": "FoldedLinearSum", "tiny": "LinearSum"}
-    assert cells["other forms"] == {"wide": "LinearSum", "tiny": "FoldedLinearSum"}
-    assert cells["picked"]["tiny"] < cells["other"]["tiny"], cells
-    assert cells["picked"]["wide"] < cells["other"]["wide"], cells
+    assert cells["picked forms"] == picked
+    assert all(cells["other forms"][layer] != form for layer, form in picked.items())
+    for layer in picked:
+        assert cells["picked"][layer] < cells["other"][layer], cells
