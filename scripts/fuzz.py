@@ -59,7 +59,11 @@ def check(seed: int, vectors: int, rtl: bool, work: Path, branches: bool = False
     record["model_mismatches"] = None if bad is None else len(bad)
     if rtl:
         out = work / f"seed{seed}"
-        _, built = build_rtl(graph, out, HardwareOptions(**opts))
+        # Every layer named, so that it folds however small: the lanes are what the
+        # reuse factor fuzzes (unnamed, FoldLayers keeps layers cheaper at full rate).
+        named = {n.layer: opts["reuse"] for n in graph.nodes if n.op in ("dense", "conv")}
+        _, built = build_rtl(graph, out, HardwareOptions(
+            **opts, layer_reuse=named if opts["reuse"] > 1 else {}))
         sim = cosim(graph, built.data, out / "rtl", out / "sim", vectors, seed,
                     log=lambda s: None)
         record.update(rtl_mismatches=sim["mismatches"], ii=built.data["ii"],
