@@ -103,8 +103,10 @@ def test_peer_ratios_compare_hwgen_with_the_smaller_peer_and_da4ml():
             {"model": "m", "generator": "alkaid (latency cutoff 5)", "LUT": 100, "FF": 70,
              "latency_cycles": 8},
             {"model": "n", "generator": "hwgen (csd)", "LUT": 5, "FF": 5, "latency_cycles": 2}]
-    assert bench_peers.peer_ratios(rows) == [{"model": "m", "lut_ratio": 0.8, "ff_ratio": 0.75,
-                                              "cycles": 6, "da4ml_cycles": 6}]
+    assert bench_peers.peer_ratios(rows) == [{"model": "m", "lut_ratio": 0.81,
+                                              "lut_ratio_default_clock": 0.8,
+                                              "ff_ratio": 0.75, "cycles": 6,
+                                              "da4ml_cycles": 6}]
 
 
 def test_random_peer_mlps_are_seeded_and_build_without_a_peer_export_error():
