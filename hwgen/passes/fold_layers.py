@@ -55,7 +55,7 @@ class FoldLayers:
                 continue
             plans[node.name] = (self._plan(graph, node, reuse), reuse)
             posts[node.name] = _fusable(graph, node)
-        full_rate = {}            # node name -> its adder graph's cells
+        full_rate = {}            # node name -> [cells unshared, cells shared or None]
         while True:
             folded, latched = self._balance(graph, plans, posts)
             cheaper = [name for name, f in folded.items() if self._cheaper_at_full_rate(
