@@ -72,8 +72,8 @@ def kept_at_full_rate(lowered: Graph, hw: HardwareOptions) -> list[str]:
     adder graphs cost no more cells than the lanes would, `ir/fold_cost.py`): one line
     naming them, or none."""
     from ..ops import LinearSum
-    kept = [n.layer for n in lowered.nodes
-            if isinstance(n, LinearSum) and hw.reuse_for(n.layer) > 1]
+    kept = list(dict.fromkeys(n.layer for n in lowered.nodes
+                              if isinstance(n, LinearSum) and hw.reuse_for(n.layer) > 1))
     if not kept:
         return []
     return [f"{', '.join(kept)} {'stays' if len(kept) == 1 else 'stay'} at full rate: "
