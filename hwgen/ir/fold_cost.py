@@ -13,8 +13,8 @@ Units are the target's logic cells, the unit nextpnr packs and a device holds:
 - ASIC: two-input gates as Yosys maps them (`abc -g cmos2`, `estimate/yosys.py`), about 7
   per adder bit. For the lanes only a lower bound: their multipliers at 6 gates per bit
   of x bits * w bits and 2 per flip-flop counted (a flip-flop is 6-7 gates' transistors,
-  and Yosys kept as few as half of those counted), nothing for multiplexers and
-  accumulators. Yosys's lanes measured 440 to 1,440 gates each for 8x6 to 8x8
+  and Yosys kept as few as half of those counted), nothing for multiplexers,
+  accumulators and the program ROM. Yosys's lanes measured 440 to 1,440 gates each for 8x6 to 8x8
   multipliers (how much of the multiplexer and program ROM its logic optimisation
   removes varies too much for a closer estimate), so on an ASIC a layer stays at full
   rate only where even that lower bound exceeds its adder graph.
@@ -26,7 +26,7 @@ adder costs there, `ir/cmvm._Bits`). Folded, per lane: its input multiplexer (us
 add and the first step's selection of the constant), and its registers (operands,
 product, accumulator, output chain, latched inputs); the multiplier is a DSP block on the
 FPGAs (free in cells, unless the product is narrower than Yosys maps to one) and logic on
-an ASIC. The program ROM is block RAM on the FPGAs and is not counted. Full rate counts no
+an ASIC. The program ROM is block RAM on the FPGAs, not counted. Full rate counts no
 registers: its pipeline cuts come later, by delay.
 
 Measured against Yosys's per-layer synthesis (`estimate/yosys.py`) on ten random 8-32
@@ -58,14 +58,13 @@ class CellCost:
     product_bit: float      # a lane multiplier in logic: per bit of x bits * w bits
     dsp_product: int | None  # product width from which Yosys maps a multiplier to a DSP
     #                          block (its mul2dsp DSP_Y_MINWIDTH); None: never
-    rom_bit: float          # a program ROM bit (0: block RAM)
 
 
 COSTS = {
-    "ecp5": CellCost(1.0, False, 1.0, 2.0, 1.0, True, 1.0, 0, 0.0),
-    "ice40": CellCost(1.1, False, 1.0, 2.0, 0.75, True, 1.0, 11, 0.0),
-    "xc7": CellCost(0.6, True, 1 / 3, 1.0, 0.375, True, 0.5, 0, 0.0),
-    "asic": CellCost(7.0, False, 0.0, 0.0, 2.0, False, 6.0, None, 0.0),
+    "ecp5": CellCost(1.0, False, 1.0, 2.0, 1.0, True, 1.0, 0),
+    "ice40": CellCost(1.1, False, 1.0, 2.0, 0.75, True, 1.0, 11),
+    "xc7": CellCost(0.6, True, 1 / 3, 1.0, 0.375, True, 0.5, 0),
+    "asic": CellCost(7.0, False, 0.0, 0.0, 2.0, False, 6.0, None),
 }
 
 
@@ -99,8 +98,7 @@ def folded_cells(fold: Fold, out_width: int, n_in: int, target: str) -> float:
     bits = lane_bits(fold, out_width, n_in)
     in_dsp = cost.dsp_product is not None and bits["product_width"] >= cost.dsp_product
     logic = (bits["mux"] * cost.mux_bit + bits["acc"] * cost.acc_bit
-             + (0 if in_dsp else bits["product"] * cost.product_bit)
-             + bits["rom"] * cost.rom_bit)
+             + (0 if in_dsp else bits["product"] * cost.product_bit))
     ff = bits["ff"] * cost.ff
     return max(logic, ff) if cost.ff_packs else logic + ff
 
@@ -108,27 +106,24 @@ def folded_cells(fold: Fold, out_width: int, n_in: int, target: str) -> float:
 def lane_bits(fold: Fold, out_width: int, n_in: int) -> dict:
     """What the lanes of `fold` hold, in bits: `mux` two-input selections, `acc`
     accumulator bits, `product` x bits * w bits of the multipliers (`product_width`: one
-    product's), `rom` program bits, `ff` flip-flops."""
+    product's), `ff` flip-flops. (The program ROM is block RAM on the FPGAs; on an ASIC
+    Yosys folds most of its constants into the lanes' logic.)"""
     xw = _width(*fold.x_bounds)
     ww = _width(*fold.weight_bounds)
     bw = _width(*fold.bias_bounds)
-    bits = dict(mux=0, acc=0, product=0, rom=0, ff=0, product_width=xw + ww)
-    word = 0
+    bits = dict(mux=0, acc=0, product=0, ff=0, product_width=xw + ww)
     for lane, (outs, steps, acc) in enumerate(zip(fold.lanes, fold.programs,
                                                   fold.acc_bounds)):
         aw = _width(*acc)
         used = len({s.source for s in steps})
         if not (fold.shared_source and lane > 0):
             bits["mux"] += max(used - 1, 0) * xw
-            word += max(used - 1, 1).bit_length()
         bits["acc"] += aw
         bits["product"] += xw * ww
         # operands (x, w, constant, first, last), product and its constant, accumulator,
         # output chain
         bits["ff"] += (xw + ww + 2 * bw + 4 + xw + ww + aw
                        + len(outs) * (aw if fold.split else out_width))
-        word += ww + bw + 2
-    bits["rom"] = fold.cycles * word
     if fold.latch:
         bits["ff"] += n_in * xw
     return bits
