@@ -136,7 +136,7 @@ def choose_forms(columns, widths=None, rounds: int = 2) -> list[list[Digit]]:
     26,107 -> 25,641 LUTs."""
 
     def value(k):
-        return 1 if widths is None else _overlap(widths[k[0]], widths[k[1]], k[2])
+        return 1 if widths is None else overlap(widths[k[0]], widths[k[1]], k[2])
 
     def digits(i, form):
         return [(i, shift, sign) for shift, sign in form]
@@ -266,7 +266,7 @@ class _Bits:
     def gain(self, key, count: int) -> int:
         a, b, k, _ = key
         wa, wb = self.width[a], self.width[b]
-        return count * (wa + wb - self._sum(key)[1]) - _overlap(wa, wb, k)
+        return count * (wa + wb - self._sum(key)[1]) - overlap(wa, wb, k)
 
     def add(self, key) -> None:
         c, w = self._sum(key)
@@ -274,7 +274,7 @@ class _Bits:
         self.width.append(w)
 
 
-def _overlap(wa: int, wb: int, k: int) -> int:
+def overlap(wa: int, wb: int, k: int) -> int:
     """Bits where a `wa`-bit value and a `wb`-bit value shifted up by `k` both have bits:
     what their adder costs in offset binary."""
     return max(0, min(wa, k + wb) - k)

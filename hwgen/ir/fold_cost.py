@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .adder_graph import AdderGraph
+from .cmvm import overlap
 from .fold import Fold
 from .types import FixedType
 
@@ -79,9 +80,9 @@ def full_rate_cells(graph: AdderGraph, target: str) -> float:
     for n in graph.nodes:
         if not n.is_adder:
             continue
-        if cost.overlap_only:
-            wa, wb = n.a.node.type.width, n.b.node.type.width
-            bits += max(0, min(wa + n.a.shift, wb + n.b.shift) - max(n.a.shift, n.b.shift))
+        if cost.overlap_only:      # the bits where both operands have bits
+            (lo, hi) = (n.a, n.b) if n.a.shift <= n.b.shift else (n.b, n.a)
+            bits += overlap(lo.node.type.width, hi.node.type.width, hi.shift - lo.shift)
         else:
             bits += n.type.width
     # a negated output is one subtraction more (`AdderGraph.adders`)

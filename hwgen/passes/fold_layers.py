@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping
 
-from ..ir import adder_graph, fold, fold_cost
+from ..ir import fold, fold_cost
 from ..ir.adder_graph import TWOS_COMPLEMENT_TARGETS
 from ..ir.graph import Graph
 from ..ir.rewrite import rewrite
@@ -154,13 +154,12 @@ def full_rate_cells(node: Node, src: Node, target: str, shared: bool = True) -> 
     """The cells of `node`'s adder graph at full rate on `target`: the sums
     `ShareSubexpressions` shares (without `shared`: each output its own tree) and the
     widths `InferWidths` gives, as those passes will build them (the same functions)."""
+    from .infer_widths import with_adder_graph
     from .share_subexpressions import ShareSubexpressions
     if shared:
-        node = ShareSubexpressions()._share(node, src)
-    lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
-    graph = adder_graph.build(node.terms, node.shared, src.size, lo, hi,
-                              target not in TWOS_COMPLEMENT_TARGETS)
-    return fold_cost.full_rate_cells(graph, target)
+        node = ShareSubexpressions().share(node, src)
+    node = with_adder_graph(node, src, target not in TWOS_COMPLEMENT_TARGETS)
+    return fold_cost.full_rate_cells(node.graph, target)
 
 
 def _fusable(graph: Graph, node: Node) -> list[Node]:

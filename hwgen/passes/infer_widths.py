@@ -23,10 +23,10 @@ class InferWidths:
 
     def run(self, graph: Graph) -> Graph:
         return rewrite(graph, replacing(
-            LinearSum, lambda node, src: _with_graph(node, src, self.offset_binary)))
+            LinearSum, lambda node, src: with_adder_graph(node, src, self.offset_binary)))
 
 
-def _with_graph(node: LinearSum, src, offset_binary: bool = True) -> LinearSum:
+def with_adder_graph(node: LinearSum, src, offset_binary: bool = True) -> LinearSum:
     if src.lo is None:
         raise ValueError("InferWidths needs InferRanges first")
     lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)

@@ -35,9 +35,9 @@ class ShareSubexpressions:
         self.max_depth = max_depth
 
     def run(self, graph: Graph) -> Graph:
-        return rewrite(graph, replacing(LinearSum, self._share))
+        return rewrite(graph, replacing(LinearSum, self.share))
 
-    def _share(self, node: LinearSum, src) -> LinearSum:
+    def share(self, node: LinearSum, src) -> LinearSum:
         if node.mult != "csd" or node.shared:
             return node
         columns = []
