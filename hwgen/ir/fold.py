@@ -17,7 +17,11 @@ work that may be split: ceil(steps / reuse) lanes), each lane computes a segment
 output it crosses (the first segment takes the constant, the others start at 0), and one
 adder per output sums its segments once the lanes are done (`Fold.split`, one cycle more).
 A lane's segments are contiguous runs of the steps, so its multiplexer covers at most
-`cycles` inputs. A (near-)dense layer instead
+`cycles` inputs, but each lane has one of its own. The dense split instead cuts the
+inputs into equal chunks and every output's sum at the chunks' bounds (zero weights
+included): the lanes of one chunk read alike and share a multiplexer of its inputs (a
+dense 128 x 10 layer at reuse 64: two 64-input multiplexers for 20 lanes where the
+sparse split has 20, 19.0k LUT4 by Yosys on ECP5). A (near-)dense layer instead
 steps every output through every input in order (zero weights too), so all lanes read the
 same input at each step and share one multiplexer (`shared_source`), when that costs no
 more lanes, and no more cycles than the reuse factor or a quarter more than the sparse
@@ -28,7 +32,8 @@ in the layer's range for that output (`passes.fold_layers` checks).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,15 @@ class Fold:
     steps: int = 0                 # non-idle steps: the products per inference
     post: tuple[str, ...] = ()     # element-wise nodes after the layer computed in the lanes
     #                                (one per lane instead of one per output)
-    shared_source: bool = False    # every lane reads the same input at every step (a dense
-    #                                layer): one multiplexer serves all lanes
+    mux_of: list[int] = field(default_factory=list)  # per lane: the lane whose input
+    #                                multiplexer it reads (itself, or the first lane with the
+    #                                same sources at every step: one multiplexer serves both)
     latch: bool = True             # latch the inputs (fed by another folded layer's chains);
     #                                else they hold by themselves, one cycle short of II
     split: bool = False            # some output's sum is split over lanes: `lanes` lists
     #                                segments, and an adder per output sums them at the end
+    dense: bool = False            # every output steps through every input (of its chunk,
+    #                                when split), zero weights too
 
     @property
     def interval(self) -> int:
@@ -85,6 +93,17 @@ class Fold:
     def multipliers(self) -> int:
         return len(self.lanes)
 
+    @property
+    def multiplexers(self) -> int:
+        """Input multiplexers: one per distinct sequence of sources the lanes read."""
+        return len(set(self.mux_of))
+
+    @property
+    def shared_source(self) -> bool:
+        """Every lane reads the same input at every step (a dense layer): one
+        multiplexer serves all lanes."""
+        return len(self.lanes) > 1 and self.multiplexers == 1
+
 
 # A sparse program gives every lane its own input multiplexer; the dense one shares one.
 # Worth up to 25 % more cycles, measured on the real QKeras jet tagger at reuse 16: its
@@ -96,11 +115,15 @@ class Fold:
 DENSE_SLACK = 1.25
 
 
-def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False) -> Fold:
+def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False,
+         cost: Callable[[Fold], float] | None = None) -> Fold:
     """The fold of a layer with exact matrix `weights` [n_in, n_out] and constants `bias`
     for inputs with code bounds `lo_in`/`hi_in`, in at most `reuse` cycles where the
     longest output allows (else in as many cycles as that output has weights, or, with
-    `split`, in `reuse` cycles with outputs split over lanes)."""
+    `split`, in `reuse` cycles with outputs split over lanes). A split fold is either
+    form, sparse or dense (module docstring), whichever `cost` (logic cells on the
+    target, `ir/fold_cost.py`) finds smaller; without it, dense where it takes at most
+    DENSE_SLACK times the lanes."""
     n_in, n_out = weights.shape
     cols = [[(i, int(weights[i, j])) for i in range(n_in) if weights[i, j]]
             for j in range(n_out)]
@@ -108,7 +131,11 @@ def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False) -> Fold:
     shift = min((_trailing_zeros(w) for w in nonzero), default=0)
     loads = [max(len(c), 1) for c in cols]
     if split and max(loads) > max(reuse, 1):
-        return _split_plan(cols, bias, lo_in, hi_in, reuse, shift)
+        sparse = _split_plan(cols, bias, lo_in, hi_in, reuse, shift)
+        dense = _dense_split_plan(weights, bias, lo_in, hi_in, reuse, shift, sum(loads))
+        if cost is None:
+            return dense if len(dense.lanes) <= DENSE_SLACK * len(sparse.lanes) else sparse
+        return dense if cost(dense) < cost(sparse) else sparse
     lanes = _lanes(loads, reuse)
     cycles = max(sum(loads[j] for j in lane) for lane in lanes)
     # A (near-)dense layer: every output steps through every input in order, zero weights
@@ -143,11 +170,17 @@ def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False) -> Fold:
                   for k in range(len(steps), cycles)]
         programs.append(steps)
         acc_bounds.append((lo_acc, hi_acc))
-    shared = len(programs) > 1 and all(len({p[k].source for p in programs}) == 1
-                                       for k in range(cycles))
     return Fold(lanes, programs, cycles, shift, acc_bounds,
                 *_rom_bounds(lo_in, hi_in, [w >> shift for w in nonzero], bias), out_bounds,
-                sum(loads), shared_source=shared)
+                sum(loads), mux_of=_mux_of(programs), dense=dense)
+
+
+def _mux_of(programs: list[list[Step]]) -> list[int]:
+    """Per lane, the first lane that reads the same source at every step (its own index
+    when none before it does): lanes that select alike share one multiplexer."""
+    first: dict[tuple, int] = {}
+    return [first.setdefault(tuple(s.source for s in steps), lane)
+            for lane, steps in enumerate(programs)]
 
 
 def _rom_bounds(lo_in, hi_in, stored, bias):
@@ -194,7 +227,50 @@ def _split_plan(cols, bias, lo_in, hi_in, reuse: int, shift: int) -> Fold:
         acc_bounds.append((lo_acc, hi_acc))
     return Fold(lanes, programs, cycles, shift, acc_bounds,
                 *_rom_bounds(lo_in, hi_in, [w >> shift for _, (_, w) in seq], bias),
-                out_bounds, len(seq), split=True)
+                out_bounds, len(seq), split=True, mux_of=_mux_of(programs))
+
+
+def _dense_split_plan(weights, bias, lo_in, hi_in, reuse: int, shift: int,
+                      products: int) -> Fold:
+    """`plan` with outputs split over lanes at the same inputs: the inputs cut into the
+    fewest equal chunks of at most `reuse`, every output's sum into one segment per chunk
+    (zero weights included), and each lane given as many outputs' segments of one chunk as
+    fit in `reuse` cycles. The lanes of a chunk read the same input at every step and
+    share one multiplexer of the chunk's inputs, so the multiplexers together select from
+    the layer's inputs once, where the sparse split gives each lane its own."""
+    n_in, n_out = weights.shape
+    chunks = -(-n_in // max(reuse, 1))
+    length = -(-n_in // chunks)
+    per_lane = max(reuse // length, 1)
+    cycles = per_lane * length
+    lanes, programs, acc_bounds = [], [], []
+    out_bounds = [(0, 0)] * n_out
+    for start in range(0, n_in, length):
+        inputs = range(start, min(start + length, n_in))
+        for first_out in range(0, n_out, per_lane):
+            outs = list(range(first_out, min(first_out + per_lane, n_out)))
+            steps, lo_acc, hi_acc = [], 0, 0
+            for j in outs:
+                c = int(bias[j]) if start == 0 else 0
+                lo = hi = c
+                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+                for i in inputs:
+                    w = int(weights[i, j])
+                    a, b = w * int(lo_in[i]), w * int(hi_in[i])
+                    lo, hi = lo + min(a, b), hi + max(a, b)
+                    lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+                    steps.append(Step(i, w >> shift, i == start, i == inputs[-1], c))
+                out_bounds[j] = (out_bounds[j][0] + lo, out_bounds[j][1] + hi)
+            # Idle steps go on reading as the chunk's full lanes do: the same multiplexer.
+            steps += [Step(inputs[k % len(inputs)], 0, False, False, 0)
+                      for k in range(len(steps), cycles)]
+            lanes.append(outs)
+            programs.append(steps)
+            acc_bounds.append((lo_acc, hi_acc))
+    nonzero = [int(w) >> shift for w in weights.reshape(-1) if w]
+    return Fold(lanes, programs, cycles, shift, acc_bounds,
+                *_rom_bounds(lo_in, hi_in, nonzero, bias), out_bounds, products,
+                split=True, mux_of=_mux_of(programs), dense=True)
 
 
 def _trailing_zeros(w: int) -> int:

@@ -117,7 +117,7 @@ def lane_bits(fold: Fold, out_width: int, n_in: int) -> dict:
                                                   fold.acc_bounds)):
         aw = _width(*acc)
         used = len({s.source for s in steps})
-        if not (fold.shared_source and lane > 0):
+        if fold.mux_of[lane] == lane:       # lanes that select alike share one
             bits["mux"] += max(used - 1, 0) * xw
         bits["acc"] += aw
         bits["product"] += xw * ww

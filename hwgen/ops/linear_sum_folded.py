@@ -71,11 +71,12 @@ class FoldedLinearSumLayer(Layer):
         # The program ROM: per lane [source | weight | constant | first | last]. A lane's
         # multiplexer covers only the inputs its outputs use (pruning makes that a subset)
         # and `source` indexes that subset.
-        # A dense layer's lanes all read the same input at every step: one multiplexer,
-        # its select stored once (with lane 0).
+        # Lanes that read the same input at every step (all of a dense layer's, or the
+        # same segment of several outputs split alike) share one multiplexer, its select
+        # stored once (with the first of them, `Fold.mux_of`).
         used = [sorted({st.source for st in steps}) for steps in f.programs]
-        layouts = [[("source", max((len(u) - 1).bit_length(), 1) if lane == 0 or
-                     not f.shared_source else 0), ("weight", w_shape.width),
+        layouts = [[("source", max((len(u) - 1).bit_length(), 1) if f.mux_of[lane] == lane
+                     else 0), ("weight", w_shape.width),
                     ("bias", b_shape.width), ("first", 1), ("last", 1)]
                    for lane, u in enumerate(used)]
         words = []
@@ -117,10 +118,9 @@ class FoldedLinearSumLayer(Layer):
         else:
             m.d.sync += done.eq(d_valid & d_end)
         chains = []                      # per lane: its output chain's registers
-        shared_x = None                  # lane 0's selected input, when the lanes share it
+        selected_by = {}                 # lane -> the input its multiplexer selects
         for lane, (outs, (acc_lo, acc_hi)) in enumerate(zip(f.lanes, f.acc_bounds)):
             word = rd.data[lane_lsb[lane]:lane_lsb[lane + 1]]
-            x_array = Array(x_buf[i] for i in used[lane])
             pos, field = 0, {}
             for name, bits in layouts[lane]:
                 field[name] = word[pos:pos + bits]
@@ -132,11 +132,11 @@ class FoldedLinearSumLayer(Layer):
             c_w = Signal(w_shape, name=f"l{lane}_w", reset_less=True)
             c_b = Signal(b_shape, name=f"l{lane}_bias", reset_less=True)
             c_first, c_last = Signal(name=f"l{lane}_first"), Signal(name=f"l{lane}_last")
-            if f.shared_source and lane > 0:
-                selected = shared_x
+            if f.mux_of[lane] != lane:
+                selected = selected_by[f.mux_of[lane]]
             else:
-                selected = x_array[field["source"]]
-                shared_x = selected
+                selected = selected_by[lane] = \
+                    Array(x_buf[i] for i in used[lane])[field["source"]]
             with m.If(b_valid):
                 m.d.sync += [c_x.eq(selected), c_w.eq(weight), c_b.eq(bias),
                              c_first.eq(field["first"]), c_last.eq(field["last"])]
@@ -285,7 +285,8 @@ def fold_line(fold) -> str:
             f"({fold.steps} products), interval {fold.interval}, latency {fold.latency}, "
             f"weights >> {fold.shift} in ROM, "
             + ("one input multiplexer shared by all lanes" if fold.shared_source
-               else "an input multiplexer per lane")
+               else "an input multiplexer per lane" if fold.multiplexers == len(fold.lanes)
+               else f"{fold.multiplexers} input multiplexers shared by lanes that select alike")
             + (", inputs latched" if fold.latch else "")
             + (f", outputs split over lanes ({sum(map(len, fold.lanes))} segments)"
                if fold.split else "")

@@ -124,8 +124,12 @@ class FoldLayers:
         if src.lo is None:
             raise ValueError("FoldLayers needs InferRanges first")
         weights, consts = node.matrix(src.size)
+        # A split fold's two forms (sparse, or dense with shared multiplexers) weighed in
+        # the target's cells; the chains hold sums, and the inputs latch alike in both.
+        cost = None if self.target is None else \
+            (lambda f: fold_cost.folded_cells(f, 1, src.size, self.target))
         plan = fold.plan(weights, consts, src.lo.reshape(-1), src.hi.reshape(-1), reuse,
-                         self.split)
+                         self.split, cost)
         lo, hi = node.lo.reshape(-1), node.hi.reshape(-1)
         for j, bounds in enumerate(plan.out_bounds):
             if bounds != (int(lo[j]), int(hi[j])):

@@ -94,6 +94,22 @@ def test_folded_layers_match_the_reference_in_verilator(tmp_path, seed, reuse, l
         assert r["cycles"] >= n * b.data["ii"]
 
 
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
+def test_split_lanes_that_select_alike_share_a_multiplexer_exactly(tmp_path):
+    """A dense layer split at the same inputs (`ir/fold.py`, the dense split): the lanes
+    of each chunk read through one multiplexer, in batch and stream, on time."""
+    g = random_graph(48, signed_input=True, n_in=9)
+    lowered, b = build_rtl(g, tmp_path, HardwareOptions("csd", None, 3, split_outputs=True))
+    dense1 = next(n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum))
+    assert dense1.split and dense1.dense and dense1.multiplexers == 3 < len(dense1.lanes)
+    for mode, n in (("batch", 3000), ("stream", 600)):
+        r = cosim(g, b.data, tmp_path / "rtl", tmp_path / f"sim-{mode}", n, 48, mode=mode,
+                  log=lambda s: None)
+        assert r["outputs_seen"] == n and r["mismatches"] == 0, r["first_mismatches"][:2]
+        if mode == "stream":
+            assert r["latency_observed"] == [b.data["latency"]]
+
+
 def test_layered_stream_bench_with_gaps(tmp_path):
     g = random_graph(11, sparsity=0.4)          # ends in softmax: a pipelined argmax
     assert g.softmax_removed

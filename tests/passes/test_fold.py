@@ -172,10 +172,13 @@ def test_report_rows_of_consecutive_folded_layers(tmp_path):
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_split_outputs_meet_the_reuse_factor_exactly(seed):
-    """With `split`, outputs longer than the reuse factor are cut over lanes (wrap-around):
-    the fewest lanes of at most `reuse` steps, each lane's multiplexer at most `cycles`
-    inputs, and the segments' sums are the exact product, inside exact bounds."""
+@pytest.mark.parametrize("form", ["sparse", "dense"])
+def test_split_outputs_meet_the_reuse_factor_exactly(seed, form):
+    """With `split`, outputs longer than the reuse factor are cut over lanes, in either
+    form: sparse (wrap-around), the fewest lanes of at most `reuse` steps, each lane's
+    multiplexer at most `cycles` inputs; dense, every output cut at the same inputs, one
+    multiplexer per chunk of inputs, each input in one. The segments' sums are the exact
+    product, inside exact bounds."""
     rng = np.random.default_rng(100 + seed)
     n_in, n_out = int(rng.integers(2, 60)), int(rng.integers(1, 8))
     w, c = _matrix(rng, n_in, n_out, float(rng.choice([0.0, 0.5, 0.9])))
@@ -183,13 +186,25 @@ def test_split_outputs_meet_the_reuse_factor_exactly(seed):
     hi = lo + rng.integers(0, 30, size=n_in)
     loads = [max(int(np.count_nonzero(w[:, j])), 1) for j in range(n_out)]
     reuse = int(rng.integers(1, max(loads) + 1))
-    plan = fold.plan(w, c, lo, hi, reuse, split=True)
+    # the cost picks the form: the dense split shares multiplexers among its lanes
+    plan = fold.plan(w, c, lo, hi, reuse, split=True,
+                     cost=lambda f: f.dense == (form == "sparse"))
     assert plan.split == (max(loads) > reuse)
     assert plan.cycles <= reuse or not plan.split
     if plan.split:
-        assert len(plan.lanes) == -(-sum(loads) // reuse)
-        for steps in plan.programs:
-            assert len({s.source for s in steps}) <= plan.cycles
+        chunks = -(-n_in // reuse)
+        if form == "sparse":
+            assert len(plan.lanes) == -(-sum(loads) // reuse)
+            for steps in plan.programs:
+                assert len({s.source for s in steps}) <= plan.cycles
+        else:
+            reads = [frozenset(s.source for s in steps) for steps in plan.programs]
+            owned = {plan.mux_of[k]: reads[k] for k in range(len(reads))}
+            assert plan.multiplexers == chunks == len(set(owned.values()))
+            assert sorted(i for r in owned.values() for i in r) == list(range(n_in))
+            for k, steps in enumerate(plan.programs):     # alike to the lane it reads
+                assert [s.source for s in steps] == \
+                    [s.source for s in plan.programs[plan.mux_of[k]]]
         assert plan.latency == plan.cycles + fold.Fold.PIPELINE + 1
     assert sorted({j for lane in plan.lanes for j in lane}) == list(range(n_out))
     assert plan.steps == sum(loads)
@@ -210,7 +225,13 @@ def test_without_split_an_output_longer_than_the_reuse_sets_the_cycles():
     split = fold.plan(w, c, lo, hi, 5, split=True)
     assert split.split and split.cycles == 5 and len(split.lanes) == 12
     assert [len(lane) for lane in split.lanes] == [1] * 12
-    assert split.segments(2) == [(4, 0), (5, 0)]
+    # as many lanes either way: dense, inputs 0-4 on lanes 0-5 and 5-9 on lanes 6-11
+    assert split.segments(2) == [(2, 0), (8, 0)]
+    assert split.mux_of == [0] * 6 + [6] * 6
+    sparse = fold.plan(w, c, lo, hi, 5, split=True, cost=lambda f: f.dense)
+    assert not sparse.dense and sparse.segments(2) == [(4, 0), (5, 0)]
+    # the sparse split's lanes 0, 2, 4... read inputs 0-4 alike: one multiplexer
+    assert sparse.mux_of == [0, 1] * 6
     assert fold.plan(w, c, lo, hi, 5) == fold.plan(w, c, lo, hi, 5, split=False)
     assert fold.plan(w, c, lo, hi, 10, split=True) == fold.plan(w, c, lo, hi, 10)
 
