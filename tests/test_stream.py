@@ -242,29 +242,73 @@ def test_a_stream_reuse_naming_no_foldable_layer_is_refused_before_building(tmp_
     assert not (tmp_path / "rtl").exists()
 
 
-def test_rate_matched_folding_leaves_a_tail_whose_outputs_it_would_have_to_split():
-    """A tail wider than the image interval (6x6 pixels, 288 flattened inputs) could only
-    meet the interval with its outputs split over lanes, which for a dense tail came out
-    larger than fully parallel (KERAS_conv2d_model): the rate-matched fold leaves it."""
+def _tail_graph(outputs: int, keep: int | None = None):
+    """A 6x6 image, a 1x1 conv into 8 channels, then a dense tail of 288 inputs (more
+    than the 36-cycle image interval) into `outputs`; `keep`: non-zero weights kept in
+    the tail's kernel (the rest pruned)."""
     import tensorflow as tf
     from qkeras import QActivation, QConv2D, QDense
-
-    from hwgen.flow.steps import rate_matched_reuse
     w = dict(kernel_quantizer=quantizer("quantized_bits(6,0,alpha=1)"),
              bias_quantizer=quantizer("quantized_bits(6,0,alpha=1)"))
     inp = tf.keras.Input((6, 6, 1), name="image")
     x = QActivation(quantizer("quantized_bits(8,0,1)"), name="in_q")(inp)
     x = QConv2D(8, 1, activation=quantizer("quantized_relu(6,2)"), name="c1", **w)(x)
     x = tf.keras.layers.Flatten(name="flat")(x)
-    x = QDense(3, name="out", **w)(x)
+    x = QDense(outputs, name="out", **w)(x)
     model = tf.keras.Model(inp, x, name="wide_tail")
-    model.set_weights([np.random.default_rng(0).normal(0, 0.5, v.shape)
-                       for v in model.get_weights()])
-    graph = to_ir(load(model), FrontendOptions())
+    weights = [np.random.default_rng(0).normal(0, 0.5, v.shape)
+               for v in model.get_weights()]
+    if keep is not None:
+        kernel = weights[2].reshape(-1)
+        kernel[np.random.default_rng(1).permutation(kernel.size)[keep:]] = 0
+    model.set_weights(weights)
+    return to_ir(load(model), FrontendOptions())
+
+
+def test_rate_matched_folding_splits_a_wide_dense_tail_at_the_same_inputs(tmp_path):
+    """A tail wider than the image interval meets it only with its outputs split over
+    lanes. Split at the same inputs (the dense split), 27 lanes read through 9
+    multiplexers of 32 inputs; the sparse split would give every lane its own, which made
+    KERAS_conv2d_model's 128 x 10 tail larger than fully parallel. The fold is smaller
+    than the tail's adder graph by the cost model, the image interval stays, and the
+    stream is exact in Verilator."""
+    import dataclasses
+
+    from hwgen.flow.steps import rate_matched_reuse
+    from hwgen.ir import fold_cost
+    from hwgen.ops import FoldedLinearSum
+    from hwgen.passes.fold_layers import full_rate_cells
+    from hwgen.passes.pipelines import hardware
+    graph = _tail_graph(3)
     hw = HardwareOptions(io="stream")
     chosen = rate_matched_reuse(graph, hw)
-    assert "out" not in chosen and "c1" not in chosen, chosen
+    assert chosen == {"out": 32}, chosen
+    low = hardware("csd", None, 1, chosen, split_outputs=True).run(graph)
+    tail = next(n for n in low.nodes if isinstance(n, FoldedLinearSum))
+    assert tail.fold.split and tail.fold.dense
+    assert (len(tail.fold.lanes), tail.fold.multiplexers) == (27, 9)
+    src = low.sources(tail)
+    folded = fold_cost.folded_cells(tail.fold, 1, src.size, "ecp5")
+    assert folded < full_rate_cells(tail.linear, src, "ecp5") / 2
+    _, plain = build_rtl(graph, tmp_path / "plain", hw)
+    _, rtl = build_rtl(graph, tmp_path / "rate", dataclasses.replace(
+        hw, layer_reuse=chosen, split_outputs=True))
+    assert rtl.data["ii"] == plain.data["ii"] == 36
+    assert rtl.data["stream"]["tail"]["ii"] > 1
+    fast = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "sim", 300, 1,
+                 log=lambda s: None)
+    assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
+    bench = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "pixels", 4, 1,
+                  mode="pixels", log=lambda s: None)
+    assert bench["mismatches"] == 0 and bench["latency_observed"] == [rtl.data["latency"]]
 
+
+def test_rate_matched_folding_leaves_a_tail_cheaper_at_full_rate():
+    """The same tail with four non-zero weights: its few adders cost less than a lane,
+    so the rate-matched fold leaves it at full rate (`FoldLayers`, ir/fold_cost.py)."""
+    from hwgen.flow.steps import rate_matched_reuse
+    chosen = rate_matched_reuse(_tail_graph(3, keep=4), HardwareOptions(io="stream"))
+    assert "out" not in chosen, chosen
 
 
 def _wide_stage_graph():
@@ -287,32 +331,33 @@ def _wide_stage_graph():
     return to_ir(load(model), FrontendOptions())
 
 
-def test_a_stage_of_few_wide_outputs_folds_split():
+def test_a_stage_of_few_wide_outputs_folds_split_and_only_where_lanes_are_smaller():
     """A lane that owned whole outputs of the wide stage would take 101 cycles an output
-    pixel, more than the 4 pixels between its outputs along a row: the rate-matched fold
-    (over the factors this small image allows) splits the outputs over lanes instead."""
+    pixel, more than the 4 pixels between its outputs along a row, so a fold of it splits
+    the outputs over lanes. The factors this small image allows (2 and 4) need 50-100
+    lanes, more cells than the stage's adders (`ir/fold_cost.py`): the rate-matched fold
+    leaves it at full rate."""
     from hwgen.flow.steps import rate_matched_reuse
     from hwgen.ops import FoldedLinearSum
     from hwgen.passes.pipelines import hardware
     graph = _wide_stage_graph()
     chosen = rate_matched_reuse(graph, HardwareOptions(io="stream"), (1, 2, 4, 8))
-    assert chosen.get("wide", 1) > 1 and "first" not in chosen, chosen
-    low = hardware("csd", None, 1, chosen, split_outputs=True).run(graph)
+    assert "wide" not in chosen and "first" not in chosen, chosen
+    low = hardware("csd", None, 1, {"wide": 4}, split_outputs=True).run(graph)
     wide = [n for n in low.nodes if isinstance(n, FoldedLinearSum) and n.layer == "wide"]
-    assert wide and wide[0].fold.split
+    assert wide and wide[0].fold.split and wide[0].fold.cycles <= 4
 
 
 @pytest.mark.slow       # builds and simulates a 1,600-input stream (minutes)
 def test_a_split_stream_stage_stays_exact_and_keeps_the_image_interval(tmp_path):
     import dataclasses
-
-    from hwgen.flow.steps import rate_matched_reuse
     graph = _wide_stage_graph()
     hw = HardwareOptions(io="stream")
     _, plain = build_rtl(graph, tmp_path / "plain", hw)
-    chosen = rate_matched_reuse(graph, hw, (1, 2, 4, 8))
+    # reuse 2 keeps the image interval (4 does not: 412 cycles); the rate-matched fold
+    # leaves this stage at full rate (above), so the split is asked for by name
     _, rtl = build_rtl(graph, tmp_path / "rate", dataclasses.replace(
-        hw, layer_reuse=chosen, split_outputs=True))
+        hw, layer_reuse={"wide": 2}, split_outputs=True))
     assert rtl.data["ii"] == plain.data["ii"]
     stage = [r for r in rtl.data["stream"]["stages"] if r["pixel_ii"] > 1]
     assert stage and stage[0]["pixel_ii"] * 16 <= rtl.data["ii"]

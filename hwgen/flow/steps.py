@@ -273,8 +273,9 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
     late in a CNN, or the dense tail, has many cycles per output and folds far; the first
     layers keep one output per clock. The parts with the most products go first. Outputs
     with more products than a factor are split over lanes (`split_outputs`), so a stage of
-    few wide outputs (a 5x5 kernel over many channels into two) folds too. Empty when
-    nothing folds."""
+    few wide outputs (a 5x5 kernel over many channels into two) folds too. A layer whose
+    full-rate adder graph costs no more cells on the target than its lanes stays
+    unfolded (`FoldLayers`, `ir/fold_cost.py`). Empty when nothing folds."""
     from types import SimpleNamespace
     from ..backends.amaranth.stream import fifo_depths, timing
     from ..ir import stream
@@ -288,13 +289,16 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         return sorted({n.layer for n in part.nodes if n.op in ("dense", "conv")})
 
     def timed(part, r):
+        """The part's timing folded by r, its products and the layers that fold (the
+        others cost less at full rate, so FoldLayers keeps them)."""
         if part is None:
-            return None, 0
-        low = hardware(hw.mult, hw.pipeline, 1,
-                       {layer: r for layer in layers_of(part)} if r > 1 else {},
-                       hw.clock_target, hw.target, split_outputs=True).run(part)
+            return None, 0, set()
+        low = hardware(hw.mult, hw.pipeline, r, {}, hw.clock_target, hw.target,
+                       split_outputs=True).run(part)
         products = sum(n.stats()[2] for n in low.nodes)
-        return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), products
+        folded = {n.layer for n in low.nodes if isinstance(n, FoldedLinearSum)}
+        return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), \
+            products, folded
 
     def image_interval(cur):
         stage_parts = cur[:-1]
@@ -305,7 +309,7 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         return timing(stages, collected, cur[-1])["ii"] or 0
 
     first = [timed(part, 1) for part in parts]
-    current = [t for t, _ in first]
+    current = [t for t, _, _ in first]
     base = image_interval(current)
     chosen: dict[str, int] = {}
     emits = [int(s.scan.emit_rows.sum()) * int(s.scan.emit_cols.sum()) for s in plan.stages]
@@ -314,22 +318,23 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         if parts[k] is None or not layers_of(parts[k]):
             continue
         # A folded datapath takes at least r + 1 cycles an output pixel, which the
-        # stage's outputs must leave time for. The tail is folded only where its outputs
-        # need not be split: split over lanes, KERAS_conv2d_model's 128 x 10 tail came
-        # out at 42k LUT4 by Yosys, far more than fully parallel (not yet understood).
-        shortest = parts[k].input.size if k == len(parts) - 1 else \
-            min((r for r in reuses if r > 1), default=base)
+        # stage's outputs must leave time for.
+        shortest = min((r for r in reuses if r > 1), default=base)
         if (shortest + 1) * emits[k] > base:
             continue
         for r in reuses:
             if r <= 1:
                 continue
             trial = list(current)
-            trial[k] = timed(parts[k], r)[0]
+            trial[k], _, folded = timed(parts[k], r)
             if image_interval(trial) > base:
                 break
             current = trial
-            chosen.update({layer: r for layer in layers_of(parts[k])})
+            for layer in layers_of(parts[k]):
+                if layer in folded:
+                    chosen[layer] = r
+                else:
+                    chosen.pop(layer, None)
     return chosen
 
 
