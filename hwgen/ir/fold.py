@@ -64,6 +64,9 @@ class Fold:
     #                                same sources at every step: one multiplexer serves both)
     latch: bool = True             # latch the inputs (fed by another folded layer's chains);
     #                                else they hold by themselves, one cycle short of II
+    own_latch: bool = False        # latch the inputs even where they hold by themselves:
+    #                                the cycle it gives back let a dense program share one
+    #                                multiplexer (`passes.fold_layers`)
     split: bool = False            # some output's sum is split over lanes: `lanes` lists
     #                                segments, and an adder per output sums them at the end
     dense: bool = False            # every output steps through every input (of its chunk,

@@ -149,15 +149,17 @@ def argmax_levels(n: int) -> int:
 
 def _latches(graph: Graph) -> Graph:
     """Decide which folded layers latch their inputs: those fed by another folded layer's
-    output chains with no register in between (the chains change during the next run);
-    registers elsewhere (pipeline stages, delay lines) load once per vector and hold."""
+    output chains with no register in between (the chains change during the next run),
+    and those FoldLayers chose to latch (`Fold.own_latch`); registers elsewhere (pipeline
+    stages, delay lines) load once per vector and hold."""
     edges, _ = delays(graph)
     from_chain: dict[str, bool] = {}
     nodes = []
     for node in graph.nodes:
         fed = any(from_chain[i] and not edges.get((i, node.name)) for i in node.inputs)
         if isinstance(node, FoldedLinearSum):
-            node = dataclasses.replace(node, fold=dataclasses.replace(node.fold, latch=fed))
+            node = dataclasses.replace(node, fold=dataclasses.replace(
+                node.fold, latch=fed or node.fold.own_latch))
             from_chain[node.name] = True
         else:
             from_chain[node.name] = fed and not node.register_after

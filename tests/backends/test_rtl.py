@@ -110,6 +110,24 @@ def test_split_lanes_that_select_alike_share_a_multiplexer_exactly(tmp_path):
             assert r["latency_observed"] == [b.data["latency"]]
 
 
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
+def test_a_first_layer_that_latches_by_choice_is_exact(tmp_path):
+    """dense1 reads the input registers, which hold by themselves, but latches its inputs
+    anyway (`Fold.own_latch`): balanced to dense2's 8 cycles, the cycle that gives back
+    fits a dense program on one lane. Exact in batch and stream, on time."""
+    g = random_graph(57, sparsity=0.1)
+    lowered, b = build_rtl(g, tmp_path, HardwareOptions("csd", None, 2))
+    first = next(n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum))
+    assert first.own_latch and first.latch and first.dense and first.cycles == 8
+    assert b.data["ii"] == 8
+    for mode, n in (("batch", 3000), ("stream", 600)):
+        r = cosim(g, b.data, tmp_path / "rtl", tmp_path / f"sim-{mode}", n, 57, mode=mode,
+                  log=lambda s: None)
+        assert r["outputs_seen"] == n and r["mismatches"] == 0, r["first_mismatches"][:2]
+        if mode == "stream":
+            assert r["latency_observed"] == [b.data["latency"]]
+
+
 def test_layered_stream_bench_with_gaps(tmp_path):
     g = random_graph(11, sparsity=0.4)          # ends in softmax: a pipelined argmax
     assert g.softmax_removed

@@ -130,7 +130,8 @@ def test_quantize_and_relu_join_the_lanes():
 
 def test_layers_faster_than_the_slowest_take_fewer_lanes():
     """The jet tagger at reuse 16: its 64-weight outputs set II to 64, so fc1 (16 inputs)
-    takes up to 63 cycles on fewer lanes instead of 16 cycles on 64 lanes."""
+    takes up to 64 cycles (its inputs latched, see test_fold_cost) on fewer lanes instead
+    of 16 cycles on 64 lanes."""
     import hwgen
     _, g = hwgen.compile_model("jet_tagger")
     balanced = pipelines.hardware("csd", 3, reuse=16).run(g)
@@ -138,7 +139,7 @@ def test_layers_faster_than_the_slowest_take_fewer_lanes():
     fc1 = {name: graph.node("fc1").fold for name, graph in (("balanced", balanced),
                                                              ("pinned", pinned))}
     assert len(fc1["pinned"].lanes) == 64 and fc1["pinned"].cycles == 16
-    assert len(fc1["balanced"].lanes) <= 16 and fc1["balanced"].cycles <= 63
+    assert len(fc1["balanced"].lanes) <= 16 and fc1["balanced"].interval <= 64
     assert initiation_interval(balanced) == initiation_interval(pinned) == 64
     assert latency(balanced) > latency(pinned)          # the price: more cycles in flight
     lanes = lambda graph: sum(len(n.fold.lanes) for n in graph.nodes  # noqa: E731

@@ -109,3 +109,25 @@ def test_the_form_kept_is_the_smaller_by_yosys(tmp_path, target):
     assert all(cells["other forms"][layer] != form for layer, form in picked.items())
     for layer in picked:
         assert cells["picked"][layer] < cells["other"][layer], cells
+
+
+def test_a_first_layer_latches_its_inputs_where_that_shares_its_multiplexer(monkeypatch):
+    """The zoo jet tagger at reuse 16: fc2 sets the II to 64. fc1 reads the input
+    registers, so unlatched it has 63 cycles: 16 lanes of a sparse program, each with its
+    own 16-input multiplexer. Latched, the dense program's 64 cycles fit and its 16 lanes
+    share one; fewer cells by the cost model (and 6,058 -> 3,178 LUT4 by Yosys on ECP5)."""
+    import hwgen
+    from hwgen.passes.fold_layers import FoldLayers
+    _, g = hwgen.compile_model("jet_tagger")
+
+    def folds():
+        lowered = pipelines.hardware("csd", None, 16).run(g)
+        return {n.layer: n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum)}
+    chosen = folds()
+    fc1 = chosen["fc1"]
+    assert fc1.own_latch and fc1.latch and fc1.dense and fc1.multiplexers == 1
+    assert fc1.interval == chosen["fc2"].interval == 64
+    monkeypatch.setattr(FoldLayers, "_latch_if_smaller", lambda self, g, n, plan, c: plan)
+    plain = folds()["fc1"]
+    assert not plain.own_latch and not plain.latch and plain.multiplexers == 16
+    assert plain.interval == plain.cycles + 1 <= 64
