@@ -20,8 +20,9 @@ A lane's segments are contiguous runs of the steps, so its multiplexer covers at
 `cycles` inputs, but each lane has one of its own. The dense split instead cuts the
 inputs into equal chunks and every output's sum at the chunks' bounds (zero weights
 included): the lanes of one chunk read alike and share a multiplexer of its inputs (a
-dense 128 x 10 layer at reuse 64: two 64-input multiplexers for 20 lanes where the
-sparse split has 20, 19.0k LUT4 by Yosys on ECP5). A (near-)dense layer instead
+dense 128 x 10 layer at reuse 64: 20 lanes reading two 64-input multiplexers, where the
+sparse split has one per lane; 2.6k LUT4 against 19.0k by Yosys on ECP5). A (near-)dense
+layer instead
 steps every output through every input in order (zero weights too), so all lanes read the
 same input at each step and share one multiplexer (`shared_source`), when that costs no
 more lanes, and no more cycles than the reuse factor or a quarter more than the sparse
@@ -65,7 +66,7 @@ class Fold:
     latch: bool = True             # latch the inputs (fed by another folded layer's chains);
     #                                else they hold by themselves, one cycle short of II
     own_latch: bool = False        # latch the inputs even where they hold by themselves:
-    #                                the cycle it gives back let a dense program share one
+    #                                the cycle it gives back lets a dense program share one
     #                                multiplexer (`passes.fold_layers`)
     split: bool = False            # some output's sum is split over lanes: `lanes` lists
     #                                segments, and an adder per output sums them at the end
