@@ -18,6 +18,7 @@ from hwgen.options import FrontendOptions, HardwareOptions
 from hwgen.sim.runner import cosim
 
 from .conv_factory import random_conv_model
+from .cosim_checks import assert_exact_in_images_and_pixels
 from .model_factory import quantizer
 
 
@@ -295,12 +296,8 @@ def test_rate_matched_folding_splits_a_wide_dense_tail_at_the_same_inputs(tmp_pa
         hw, layer_reuse=chosen, split_outputs=True))
     assert rtl.data["ii"] == plain.data["ii"] == 36
     assert rtl.data["stream"]["tail"]["ii"] > 1
-    fast = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "sim", 300, 1,
-                 log=lambda s: None)
-    assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
-    bench = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "pixels", 4, 1,
-                  mode="pixels", log=lambda s: None)
-    assert bench["mismatches"] == 0 and bench["latency_observed"] == [rtl.data["latency"]]
+    assert_exact_in_images_and_pixels(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path,
+                                      300, 1)
 
 
 def test_rate_matched_folding_leaves_a_tail_cheaper_at_full_rate():
@@ -361,9 +358,5 @@ def test_a_split_stream_stage_stays_exact_and_keeps_the_image_interval(tmp_path)
     assert rtl.data["ii"] == plain.data["ii"]
     stage = [r for r in rtl.data["stream"]["stages"] if r["pixel_ii"] > 1]
     assert stage and stage[0]["pixel_ii"] * 16 <= rtl.data["ii"]
-    fast = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "sim", 200, 2,
-                 log=lambda s: None)
-    assert fast["mismatches"] == 0, fast["first_mismatches"][:2]
-    bench = cosim(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path / "pixels", 4, 2,
-                  mode="pixels", log=lambda s: None)
-    assert bench["mismatches"] == 0 and bench["latency_observed"] == [rtl.data["latency"]]
+    assert_exact_in_images_and_pixels(graph, rtl.data, tmp_path / "rate" / "rtl", tmp_path,
+                                      200, 2)

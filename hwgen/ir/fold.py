@@ -153,30 +153,20 @@ def plan(weights, bias, lo_in, hi_in, reuse: int, split: bool = False,
     if dense:
         lanes, cycles = dense_lanes, dense_cycles
         cols = [[(i, int(weights[i, j])) for i in range(n_in)] for j in range(n_out)]
-    programs, acc_bounds, out_bounds = [], [], [None] * n_out
+    segmented = []                      # per lane: (output, its terms, its constant)
     for lane in lanes:
-        steps, lo_acc, hi_acc, src = [], 0, 0, 0
-        for j in lane:
-            c = int(bias[j])
+        segments, src = [], 0
+        for j in lane:                  # an output without weights: one step of its constant
             terms = cols[j] or [(src, 0)]
-            lo, hi = c, c
-            lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-            for k, (i, w) in enumerate(terms):
-                a, b = w * int(lo_in[i]), w * int(hi_in[i])
-                lo, hi = lo + min(a, b), hi + max(a, b)
-                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-                steps.append(Step(i, w >> shift, k == 0, k == len(terms) - 1, c))
-                src = i
-            out_bounds[j] = (lo, hi)
-        # Idle steps multiply by 0: sparse, the last source again (nothing toggles);
-        # dense, the source every lane reads at that step.
-        steps += [Step(k % n_in if dense else src, 0, False, False, 0)
-                  for k in range(len(steps), cycles)]
-        programs.append(steps)
-        acc_bounds.append((lo_acc, hi_acc))
-    return Fold(lanes, programs, cycles, shift, acc_bounds,
-                *_rom_bounds(lo_in, hi_in, [w >> shift for w in nonzero], bias), out_bounds,
-                sum(loads), mux_of=_mux_of(programs), dense=dense)
+            segments.append((j, terms, int(bias[j])))
+            src = terms[-1][0]
+        segmented.append(segments)
+    # Idle steps multiply by 0: sparse, the last source again (nothing toggles); dense,
+    # the source every lane reads at that step.
+    return _segmented(segmented, cycles, n_out, lo_in, hi_in, shift,
+                      _in_pattern if dense else _last_source,
+                      _rom_bounds(lo_in, hi_in, [w >> shift for w in nonzero], bias),
+                      sum(loads), dense=dense, split=False)
 
 
 def _mux_of(programs: list[list[Step]]) -> list[int]:
@@ -203,35 +193,19 @@ def _split_plan(cols, bias, lo_in, hi_in, reuse: int, shift: int) -> Fold:
     seq = [(j, t) for j in range(n_out) for t in (cols[j] or [(0, 0)])]
     count = -(-len(seq) // max(reuse, 1))
     cycles = -(-len(seq) // count)
-    lanes, programs, acc_bounds = [], [], []
-    out_bounds = [(0, 0)] * n_out
-    started = set()
+    lanes, started = [], set()
     for start in range(0, len(seq), cycles):
         chunk = seq[start:start + cycles]
-        outs, steps, lo_acc, hi_acc = [], [], 0, 0
-        for k, (j, (i, w)) in enumerate(chunk):
-            first = k == 0 or chunk[k - 1][0] != j
-            last = k == len(chunk) - 1 or chunk[k + 1][0] != j
-            if first:
-                c = int(bias[j]) if j not in started else 0
+        segments = []                   # runs of one output's terms
+        for j, term in chunk:
+            if not segments or segments[-1][0] != j:
+                segments.append((j, [], int(bias[j]) if j not in started else 0))
                 started.add(j)
-                outs.append(j)
-                lo = hi = c
-                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-            a, b = w * int(lo_in[i]), w * int(hi_in[i])
-            lo, hi = lo + min(a, b), hi + max(a, b)
-            lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-            steps.append(Step(i, w >> shift, first, last, c))
-            if last:        # the segments' intervals add up: their terms are independent
-                out_bounds[j] = (out_bounds[j][0] + lo, out_bounds[j][1] + hi)
-        steps += [Step(steps[-1].source, 0, False, False, 0)
-                  for _ in range(len(steps), cycles)]
-        lanes.append(outs)
-        programs.append(steps)
-        acc_bounds.append((lo_acc, hi_acc))
-    return Fold(lanes, programs, cycles, shift, acc_bounds,
-                *_rom_bounds(lo_in, hi_in, [w >> shift for _, (_, w) in seq], bias),
-                out_bounds, len(seq), split=True, mux_of=_mux_of(programs))
+            segments[-1][1].append(term)
+        lanes.append(segments)
+    return _segmented(lanes, cycles, n_out, lo_in, hi_in, shift, _last_source,
+                      _rom_bounds(lo_in, hi_in, [w >> shift for _, (_, w) in seq], bias),
+                      len(seq), dense=False, split=True)
 
 
 def _dense_split_plan(weights, bias, lo_in, hi_in, reuse: int, shift: int,
@@ -246,35 +220,59 @@ def _dense_split_plan(weights, bias, lo_in, hi_in, reuse: int, shift: int,
     chunks = -(-n_in // max(reuse, 1))
     length = -(-n_in // chunks)
     per_lane = max(reuse // length, 1)
-    cycles = per_lane * length
-    lanes, programs, acc_bounds = [], [], []
-    out_bounds = [(0, 0)] * n_out
+    lanes = []
     for start in range(0, n_in, length):
         inputs = range(start, min(start + length, n_in))
         for first_out in range(0, n_out, per_lane):
-            outs = list(range(first_out, min(first_out + per_lane, n_out)))
-            steps, lo_acc, hi_acc = [], 0, 0
-            for j in outs:
-                c = int(bias[j]) if start == 0 else 0
-                lo = hi = c
-                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-                for i in inputs:
-                    w = int(weights[i, j])
-                    a, b = w * int(lo_in[i]), w * int(hi_in[i])
-                    lo, hi = lo + min(a, b), hi + max(a, b)
-                    lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
-                    steps.append(Step(i, w >> shift, i == start, i == inputs[-1], c))
-                out_bounds[j] = (out_bounds[j][0] + lo, out_bounds[j][1] + hi)
-            # Idle steps go on reading as the chunk's full lanes do: the same multiplexer.
-            steps += [Step(inputs[k % len(inputs)], 0, False, False, 0)
-                      for k in range(len(steps), cycles)]
-            lanes.append(outs)
-            programs.append(steps)
-            acc_bounds.append((lo_acc, hi_acc))
+            lanes.append([(j, [(i, int(weights[i, j])) for i in inputs],
+                           int(bias[j]) if start == 0 else 0)
+                          for j in range(first_out, min(first_out + per_lane, n_out))])
     nonzero = [int(w) >> shift for w in weights.reshape(-1) if w]
-    return Fold(lanes, programs, cycles, shift, acc_bounds,
-                *_rom_bounds(lo_in, hi_in, nonzero, bias), out_bounds, products,
-                split=True, mux_of=_mux_of(programs), dense=True)
+    return _segmented(lanes, per_lane * length, n_out, lo_in, hi_in, shift, _in_pattern,
+                      _rom_bounds(lo_in, hi_in, nonzero, bias), products, dense=True,
+                      split=True)
+
+
+def _last_source(segments, steps, k: int) -> int:
+    """An idle step of a sparse program reads the lane's last source again."""
+    return steps[-1].source
+
+
+def _in_pattern(segments, steps, k: int) -> int:
+    """An idle step of a dense program reads what the lane's first segment reads at
+    that step (the inputs of its chunk in order), as the lanes sharing its multiplexer
+    do."""
+    terms = segments[0][1]
+    return terms[k % len(terms)][0]
+
+
+def _segmented(lanes, cycles: int, n_out: int, lo_in, hi_in, shift: int, idle_source,
+               rom_bounds, products: int, dense: bool, split: bool) -> Fold:
+    """A fold from its lanes, each a list of segments (output j, its terms
+    [(input, weight)], the constant the segment starts from; one segment an output
+    unless `split`): the programs padded to `cycles` with idle steps reading
+    `idle_source(segments, steps, k)`, the lanes' accumulator bounds, and each output's
+    interval, the sum of its segments' (their terms are independent)."""
+    programs, acc_bounds = [], []
+    out_bounds = [(0, 0)] * n_out
+    for segments in lanes:
+        steps, lo_acc, hi_acc = [], 0, 0
+        for j, terms, c in segments:
+            lo = hi = c
+            lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+            for k, (i, w) in enumerate(terms):
+                a, b = w * int(lo_in[i]), w * int(hi_in[i])
+                lo, hi = lo + min(a, b), hi + max(a, b)
+                lo_acc, hi_acc = min(lo_acc, lo), max(hi_acc, hi)
+                steps.append(Step(i, w >> shift, k == 0, k == len(terms) - 1, c))
+            out_bounds[j] = (out_bounds[j][0] + lo, out_bounds[j][1] + hi)
+        steps += [Step(idle_source(segments, steps, k), 0, False, False, 0)
+                  for k in range(len(steps), cycles)]
+        programs.append(steps)
+        acc_bounds.append((lo_acc, hi_acc))
+    return Fold([[j for j, _, _ in segments] for segments in lanes], programs, cycles,
+                shift, acc_bounds, *rom_bounds, out_bounds, products, split=split,
+                mux_of=_mux_of(programs), dense=dense)
 
 
 def _trailing_zeros(w: int) -> int:

@@ -17,6 +17,7 @@ from hwgen.flow import build_rtl
 from hwgen.passes import pipelines
 from hwgen.sim.runner import cosim
 
+from ..cosim_checks import assert_exact_in_batch_and_stream
 from ..hw_factory import random_graph
 
 # slow: the cases that repeat a mode, pipeline setting or input signedness the others
@@ -102,12 +103,7 @@ def test_split_lanes_that_select_alike_share_a_multiplexer_exactly(tmp_path):
     lowered, b = build_rtl(g, tmp_path, HardwareOptions("csd", None, 3, split_outputs=True))
     dense1 = next(n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum))
     assert dense1.split and dense1.dense and dense1.multiplexers == 3 < len(dense1.lanes)
-    for mode, n in (("batch", 3000), ("stream", 600)):
-        r = cosim(g, b.data, tmp_path / "rtl", tmp_path / f"sim-{mode}", n, 48, mode=mode,
-                  log=lambda s: None)
-        assert r["outputs_seen"] == n and r["mismatches"] == 0, r["first_mismatches"][:2]
-        if mode == "stream":
-            assert r["latency_observed"] == [b.data["latency"]]
+    assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, 48)
 
 
 @pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
@@ -120,12 +116,7 @@ def test_a_first_layer_that_latches_by_choice_is_exact(tmp_path):
     first = next(n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum))
     assert first.own_latch and first.latch and first.dense and first.cycles == 8
     assert b.data["ii"] == 8
-    for mode, n in (("batch", 3000), ("stream", 600)):
-        r = cosim(g, b.data, tmp_path / "rtl", tmp_path / f"sim-{mode}", n, 57, mode=mode,
-                  log=lambda s: None)
-        assert r["outputs_seen"] == n and r["mismatches"] == 0, r["first_mismatches"][:2]
-        if mode == "stream":
-            assert r["latency_observed"] == [b.data["latency"]]
+    assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, 57)
 
 
 def test_layered_stream_bench_with_gaps(tmp_path):

@@ -13,7 +13,8 @@ from hwgen.ir.types import FixedType, Overflow, Rounding
 from hwgen.ops import Dense, FoldedLinearSum, Input, LinearSum, Quantize
 from hwgen.options import HardwareOptions
 from hwgen.passes import pipelines
-from hwgen.sim.runner import cosim
+
+from ..cosim_checks import assert_exact_in_batch_and_stream
 
 
 def _dense(name, src, w, bias, wf=4, bf=2):
@@ -71,12 +72,7 @@ def test_kept_layer_after_a_folded_one_is_exact_in_verilator(tmp_path):
     lowered, b = build_rtl(g, tmp_path, HardwareOptions("csd", None, 8))
     assert _forms(lowered) == {"wide": "FoldedLinearSum", "tiny": "LinearSum"}
     assert b.data["ii"] > 1
-    for mode, n in (("batch", 2000), ("stream", 300)):
-        r = cosim(g, b.data, tmp_path / "rtl", tmp_path / f"sim-{mode}", n, 3, mode=mode,
-                  log=lambda s: None)
-        assert r["outputs_seen"] == n and r["mismatches"] == 0, r["first_mismatches"][:2]
-        if mode == "stream":
-            assert r["latency_observed"] == [b.data["latency"]]
+    assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, 3, 2000, 300)
 
 
 def _cells(row: dict, target: str) -> float:
