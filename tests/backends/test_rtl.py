@@ -177,16 +177,21 @@ def test_flipped_constant_is_caught(tmp_path, mode, capsys):
     assert f"300 vectors, {res['mismatches']} mismatches" in out
 
 
-@pytest.mark.parametrize("name,reuse", [("digits_mlp_pruned", "100"),
-                                        pytest.param("jet_tagger", "16", marks=pytest.mark.slow)])
-def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, capsys):
+@pytest.mark.parametrize("name,reuse,first_latched", [
+    ("digits_mlp_pruned", "100", False),
+    pytest.param("jet_tagger", "16", True, marks=pytest.mark.slow)])
+def test_folded_zoo_design_cosimulates_bit_exact(tmp_path, name, reuse, first_latched,
+                                                 capsys):
     status = main(["sim", name, "-o", str(tmp_path), "--n", "3000", "--reuse", reuse])
     assert status == 0 and "3000 vectors, 0 mismatches" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     folded = [r for r in manifest["layers"] if r.get("lanes")]
     assert folded and manifest["ii"] == max(r["interval"] for r in folded) > 1
-    # the first layer reads the input registers (unlatched), the next its chains (latched)
-    assert [r["latched_inputs"] for r in folded] == [False] + [True] * (len(folded) - 1)
+    # the next layers read chains (latched); the first reads the input registers, which
+    # hold, and latches only where the cycle that gives back makes it smaller (the jet
+    # tagger's fc1: its lanes then share one multiplexer, tests/passes/test_fold_cost.py)
+    assert [r["latched_inputs"] for r in folded] == \
+        [first_latched] + [True] * (len(folded) - 1)
     assert manifest["options"]["reuse"] == int(reuse)
 
 
