@@ -49,8 +49,8 @@ def test_stochastic_rounding_is_rejected():
 @pytest.mark.parametrize("quantizer,name,message", [
     ("quantized_bits(4,0,alpha='auto_po2')", "act",
      "layer 'act': activation .* computes its scale from each batch"),
-    ("quantized_ulaw(8)", "ulaw",
-     "layer 'ulaw': activation quantized_ulaw.* is not supported. Supported quantizers: "
+    ("quantized_hswish(8)", "hswish",
+     "layer 'hswish': activation quantized_hswish.* is not supported. Supported quantizers: "
      "quantized_bits"),
 ])
 def test_unsupported_activation_quantizer_is_rejected(quantizer, name, message):

@@ -66,3 +66,45 @@ def test_float32_rounding_before_quantizer_is_modelled():
         for n in graph.nodes])
     codes = np.random.default_rng(3).integers(-2**17, 2**17, size=(3000, 8))
     assert not np.array_equal(interp.run(graph, codes), interp.run(without_cast, codes))
+
+
+def _ulaw_model(kernel_q: str, act_q: str):
+    """A small MLP with mu-law kernels and a mu-law activation (QKeras's published MNIST
+    and CIFAR-10 examples quantize their last kernel with quantized_ulaw(4,0,1))."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from .model_factory import quantizer
+    inp = tf.keras.Input((10,), name="x")
+    h = QActivation(quantizer("quantized_bits(8,2,alpha=1)"), name="q_in")(inp)
+    h = QDense(6, kernel_quantizer=quantizer(kernel_q),
+               bias_quantizer=quantizer("quantized_bits(4,0,1)"), name="d0")(h)
+    h = QActivation(quantizer(act_q), name="a0")(h)
+    h = QDense(3, kernel_quantizer=quantizer(kernel_q),
+               bias_quantizer=quantizer("quantized_bits(6,2,1)"), name="d1")(h)
+    model = tf.keras.Model(inp, h, name="ulaw")
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.5, w.shape) for w in model.get_weights()])
+    return model
+
+
+@pytest.mark.parametrize("kernel_q,act_q", [("quantized_ulaw(4,0,1)", "quantized_ulaw(6,1)"),
+                                            ("quantized_ulaw(8,0)", "quantized_ulaw(3,0,1)")])
+def test_ulaw_kernels_and_activations_are_bit_exact(kernel_q, act_q, tmp_path):
+    """quantized_ulaw: its levels are float32 logarithms, held exactly (a wide kernel, a
+    step function for the activation); the reference equals QKeras and the RTL equals the
+    reference in Verilator."""
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+
+    from .cosim_checks import assert_exact_in_batch_and_stream
+    loaded = load(_ulaw_model(kernel_q, act_q))
+    graph = to_ir(loaded, FrontendOptions.from_strings(None))
+    assert [n.op for n in graph.nodes if n.layer == "a0"] == ["step"]
+    assert max(n.type.frac for n in graph.nodes if n.layer == "d0") > 16   # wide weights
+    result = verify_model(loaded, graph, n=2000, seed=3)
+    assert result.mismatches == 0, result.details()
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, 1))
+    assert_exact_in_batch_and_stream(graph, rtl.data, tmp_path / "rtl", tmp_path, 3,
+                                     batch=1000, stream=200)

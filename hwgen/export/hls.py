@@ -26,6 +26,15 @@ from ..ir.graph import Graph
 
 BACKENDS = ("Vitis", "Vivado", "Quartus")
 RENAMED_INPUT = "input_features"      # hls4ml reserves the layer name 'input'
+# The QActivation quantizers hls4ml's QKeras converter takes (hls4ml 1.3,
+# converters/keras/qkeras.py: get_activation_quantizer); on any other (quantized_po2,
+# quantized_relu_po2, quantized_ulaw) it raises from deep inside the conversion.
+HLS4ML_ACTIVATIONS = ("quantized_relu", "quantized_tanh", "quantized_sigmoid",
+                      "quantized_bits", "binary", "ternary")
+# The weight quantizers it quantizes the weights with itself (get_quantizer_from_config);
+# others (quantized_ulaw) it runs through QKeras in its own float type, off the values the
+# model computes, so `hls_model` replaces them.
+HLS4ML_WEIGHTS = ("quantized_bits", "quantized_po2", "binary", "ternary")
 
 
 def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
@@ -46,14 +55,30 @@ def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
     return out, last, reason
 
 
+def unsupported_activation(model) -> str | None:
+    """What hls4ml cannot convert among the model's QActivation layers (a sentence naming
+    the first such layer and its quantizer), or None."""
+    from ..frontends.quantizers import describe, name_of
+    for layer in model.layers:
+        if type(layer).__name__ != "QActivation":
+            continue
+        q = getattr(layer, "quantizer", None)
+        name = name_of(q)
+        if q is not None and name not in HLS4ML_ACTIVATIONS and \
+                not any(name.startswith(b) for b in ("binary", "ternary")):
+            return (f"layer '{layer.name}': hls4ml's QKeras converter does not take the "
+                    f"activation {describe(q)} (it takes {', '.join(HLS4ML_ACTIVATIONS)})")
+    return None
+
+
 def hls_model(model):
     """The copy of the Keras model that hls4ml converts: the input layer renamed if hls4ml
     reserves its name, and every weight quantizer with an alpha scale ('auto', 'auto_po2',
-    or numbers: QKeras gives alpha=None kernels 'auto_po2' itself) replaced by a plain
-    quantized_bits that holds the already-quantized weights exactly. hls4ml would factor
-    such a scale out into an ApplyAlpha layer after the layer, with the bias moved there
-    and an 'auto' precision that hwgen cannot set (nor compare before), so its result
-    would not be the layer's."""
+    or numbers: QKeras gives alpha=None kernels 'auto_po2' itself) or outside
+    HLS4ML_WEIGHTS replaced by a plain quantized_bits that holds the already-quantized
+    weights exactly. hls4ml would factor such a scale out into an ApplyAlpha layer after
+    the layer, with the bias moved there and an 'auto' precision that hwgen cannot set
+    (nor compare before), so its result would not be the layer's."""
     import tensorflow as tf
     from ..frontends.loader import custom_objects
     from ..frontends.twin import WEIGHT_QUANTIZER_KEYS, quantized_weights
@@ -65,7 +90,8 @@ def hls_model(model):
         name = lc["config"].get("name")
         scaled = [key for key in WEIGHT_QUANTIZER_KEYS.values()
                   if isinstance(lc["config"].get(key), dict)
-                  and lc["config"][key].get("config", {}).get("alpha") not in (None, 1, 1.0)]
+                  and (lc["config"][key].get("config", {}).get("alpha") not in (None, 1, 1.0)
+                       or lc["config"][key].get("class_name") not in HLS4ML_WEIGHTS)]
         if not scaled:
             continue
         layer = model.get_layer(name)
@@ -123,6 +149,10 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
                          "tensors; hls4ml merges two at a time (its converter refuses more). "
                          "Chain two-input merges in the model for the hls4ml path; hwgen's "
                          "own RTL (`hwgen build`, `flow`) takes it as it is")
+    refused = unsupported_activation(model)
+    if refused:
+        raise HwgenError(f"{refused}. hwgen's own RTL (`hwgen build`, `sim`, `flow`) computes "
+                         "it exactly; for the hls4ml project, use one of those activations")
     keras_model = hls_model(model)
     config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
                                                   backend=backend, default_reuse_factor=reuse)

@@ -22,7 +22,7 @@ from ..errors import UnsupportedError, layer_error
 from ..ir.types import FixedType, Overflow, codes_to_float, float_to_codes, needed_frac
 
 SUPPORTED = ("quantized_bits, quantized_relu, quantized_po2, quantized_relu_po2, "
-             "binary, ternary, quantized_tanh, quantized_sigmoid")
+             "binary, ternary, quantized_tanh, quantized_sigmoid, quantized_ulaw")
 _SUPPORTED_NAMES = {n.strip() for n in SUPPORTED.split(",")}
 MAX_STEP_LEVELS = 4096     # a step function with more levels is not sensible hardware
 MAX_FRAC = 48              # finer grids come from non-power-of-two scales

@@ -151,3 +151,51 @@ def test_alpha_scaled_kernels_are_bit_exact(kernel_q, conv, tmp_path):
     codes = input_codes(graph.input.type, graph.input.shape, 500, 0)
     result = check(hm, graph, codes, last)
     assert result["mismatches"] == 0 and last == "fc2", result["first_mismatches"]
+
+
+def test_ulaw_kernels_reach_hls4ml_as_their_quantized_values(tmp_path):
+    """hls4ml would run quantized_ulaw on the kernels in its own float type; hwgen hands it
+    a plain quantizer on the values the model computes, and the C simulation is exact up
+    to the first layer ap_fixed cannot follow (here the float32 rounding of a wide sum)."""
+    from hwgen.export.hls import hls_model
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    def kernel_quantizers(m):
+        return {lc["config"]["name"]: lc["config"]["kernel_quantizer"]["class_name"]
+                for lc in json.loads(m.to_json())["config"]["layers"]
+                if lc["config"].get("kernel_quantizer")}
+    model = _scaled_model("quantized_ulaw(4,0,1)", False)
+    assert kernel_quantizers(model) == {"fc1": "quantized_ulaw", "fc2": "quantized_ulaw"}
+    assert kernel_quantizers(hls_model(model)) == {"fc1": "quantized_bits",
+                                                   "fc2": "quantized_bits"}
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
+    hm, last, reason = write_project(model, graph, tmp_path)
+    codes = input_codes(graph.input.type, graph.input.shape, 500, 0)
+    result = check(hm, graph, codes, last)
+    assert result["mismatches"] == 0 and last == "fc1", result["first_mismatches"]
+    assert "float32" in reason
+
+
+@pytest.mark.parametrize("act", ["quantized_relu_po2(4,2)", "quantized_ulaw(6,1)"])
+def test_activations_hls4ml_cannot_convert_are_a_clear_error(act, tmp_path):
+    """hls4ml's QKeras converter takes a few activation quantizers and raises from deep
+    inside on the others; hwgen names the layer first."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.errors import HwgenError
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((4,), name="x")
+    h = QDense(3, kernel_quantizer=quantizer("quantized_bits(4,0,1)"),
+               bias_quantizer=quantizer("quantized_bits(4,0,1)"), name="d0")(inp)
+    h = QActivation(quantizer(act), name="a0")(h)
+    model = tf.keras.Model(inp, h)
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
+    with pytest.raises(HwgenError, match=r"layer 'a0': hls4ml's QKeras converter does not "
+                       r"take the activation .*\(it takes quantized_relu, .*hwgen's own RTL"):
+        write_project(model, graph, tmp_path)
+    assert not (tmp_path / "firmware").exists()
