@@ -56,15 +56,17 @@ def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
 
 
 def unsupported_activation(model) -> str | None:
-    """What hls4ml cannot convert among the model's QActivation layers (a sentence naming
-    the first such layer and its quantizer), or None."""
+    """What hls4ml cannot convert among the model's activation quantizers (a QActivation's,
+    or a QKeras layer's own `activation`): a sentence naming the first such layer and its
+    quantizer, or None."""
     from ..frontends.quantizers import describe, name_of
     for layer in model.layers:
-        if type(layer).__name__ != "QActivation":
-            continue
-        q = getattr(layer, "quantizer", None)
+        q = getattr(layer, "quantizer" if type(layer).__name__ == "QActivation"
+                    else "activation", None)
+        if q is None or not type(q).__module__.startswith("qkeras"):
+            continue                      # a Keras activation function: hls4ml's own
         name = name_of(q)
-        if q is not None and name not in HLS4ML_ACTIVATIONS and \
+        if name not in HLS4ML_ACTIVATIONS and \
                 not any(name.startswith(b) for b in ("binary", "ternary")):
             return (f"layer '{layer.name}': hls4ml's QKeras converter does not take the "
                     f"activation {describe(q)} (it takes {', '.join(HLS4ML_ACTIVATIONS)})")

@@ -177,10 +177,12 @@ def test_ulaw_kernels_reach_hls4ml_as_their_quantized_values(tmp_path):
     assert "float32" in reason
 
 
-@pytest.mark.parametrize("act", ["quantized_relu_po2(4,2)", "quantized_ulaw(6,1)"])
-def test_activations_hls4ml_cannot_convert_are_a_clear_error(act, tmp_path):
-    """hls4ml's QKeras converter takes a few activation quantizers and raises from deep
-    inside on the others; hwgen names the layer first."""
+@pytest.mark.parametrize("act,inline", [("quantized_relu_po2(4,2)", False),
+                                        ("quantized_ulaw(6,1)", False),
+                                        ("quantized_po2(4)", True)])
+def test_activations_hls4ml_cannot_convert_are_a_clear_error(act, inline, tmp_path):
+    """hls4ml's QKeras converter takes a few activation quantizers (a QActivation's or a
+    layer's own) and raises from deep inside on the others; hwgen names the layer first."""
     import tensorflow as tf
     from qkeras import QActivation, QDense
 
@@ -191,11 +193,14 @@ def test_activations_hls4ml_cannot_convert_are_a_clear_error(act, tmp_path):
     from ..model_factory import quantizer
     inp = tf.keras.Input((4,), name="x")
     h = QDense(3, kernel_quantizer=quantizer("quantized_bits(4,0,1)"),
-               bias_quantizer=quantizer("quantized_bits(4,0,1)"), name="d0")(inp)
-    h = QActivation(quantizer(act), name="a0")(h)
+               bias_quantizer=quantizer("quantized_bits(4,0,1)"), name="d0",
+               activation=quantizer(act) if inline else None)(inp)
+    if not inline:
+        h = QActivation(quantizer(act), name="a0")(h)
     model = tf.keras.Model(inp, h)
     graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
-    with pytest.raises(HwgenError, match=r"layer 'a0': hls4ml's QKeras converter does not "
+    layer = "d0" if inline else "a0"
+    with pytest.raises(HwgenError, match=rf"layer '{layer}': hls4ml's QKeras converter does not "
                        r"take the activation .*\(it takes quantized_relu, .*hwgen's own RTL"):
         write_project(model, graph, tmp_path)
     assert not (tmp_path / "firmware").exists()
