@@ -59,7 +59,10 @@ TARGETS = {
     # ECP5: Yosys's mapping with hwgen's for adders (ecp5_carry.py: no feed-in/out cells).
     "ecp5": Target("ecp5", ecp5_carry.synth_script("{top}").rstrip("\n"), 300, {
         "LUT4": r"LUT4", "CCU2C": r"CCU2C", "FF": r"TRELLIS_FF", "DSP": r"MULT18X18D",
-        "RAM": r"DP16KD", "MUX": r"PFUMX|L6MUX21"}),
+        "RAM": r"DP16KD", "MUX": r"PFUMX|L6MUX21",
+        # Distributed RAM (16 x 4 bits in LUTs: FIFOs, small memories), which takes logic
+        # cells once nextpnr packs it (nextpnr.LUTRAM_CELLS).
+        "LUTRAM": r"TRELLIS_DPR16X4"}),
     "xc7": Target("xc7", "synth_xilinx -family xc7 -abc9 -top {top}", 300, {
         "LUT": r"LUT[1-6]", "CARRY4": r"CARRY4", "FF": r"FD[RSCP]E", "DSP": r"DSP48E1",
         "RAM": r"RAMB(18|36)E1", "MUX": r"MUXF[78]"}),
