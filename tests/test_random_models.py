@@ -89,8 +89,9 @@ def _ulaw_model(kernel_q: str, act_q: str):
     return model
 
 
-@pytest.mark.parametrize("kernel_q,act_q", [("quantized_ulaw(4,0,1)", "quantized_ulaw(6,1)"),
-                                            ("quantized_ulaw(8,0)", "quantized_ulaw(3,0,1)")])
+@pytest.mark.parametrize("kernel_q,act_q", [
+    ("quantized_ulaw(4,0,1)", "quantized_ulaw(6,1)"),
+    pytest.param("quantized_ulaw(8,0)", "quantized_ulaw(3,0,1)", marks=pytest.mark.slow)])
 def test_ulaw_kernels_and_activations_are_bit_exact(kernel_q, act_q, tmp_path):
     """quantized_ulaw: its levels are float32 logarithms, held exactly (a wide kernel, a
     step function for the activation); the reference equals QKeras and the RTL equals the

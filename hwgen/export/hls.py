@@ -65,9 +65,7 @@ def unsupported_activation(model) -> str | None:
                     else "activation", None)
         if q is None or not type(q).__module__.startswith("qkeras"):
             continue                      # a Keras activation function: hls4ml's own
-        name = name_of(q)
-        if name not in HLS4ML_ACTIVATIONS and \
-                not any(name.startswith(b) for b in ("binary", "ternary")):
+        if name_of(q) not in HLS4ML_ACTIVATIONS:
             return (f"layer '{layer.name}': hls4ml's QKeras converter does not take the "
                     f"activation {describe(q)} (it takes {', '.join(HLS4ML_ACTIVATIONS)})")
     return None
@@ -87,29 +85,31 @@ def hls_model(model):
     config = json.loads(model.to_json())
     layers = config["config"]["layers"] if isinstance(config["config"], dict) else \
         config["config"]
-    rescaled = {}
+    def replaced(q: dict) -> bool:      # a quantizer config hls4ml would not apply as is
+        return q.get("config", {}).get("alpha") not in (None, 1, 1.0) or \
+            q.get("class_name") not in HLS4ML_WEIGHTS
+
+    requantized = {}
     for lc in layers:
         name = lc["config"].get("name")
-        scaled = [key for key in WEIGHT_QUANTIZER_KEYS.values()
-                  if isinstance(lc["config"].get(key), dict)
-                  and (lc["config"][key].get("config", {}).get("alpha") not in (None, 1, 1.0)
-                       or lc["config"][key].get("class_name") not in HLS4ML_WEIGHTS)]
-        if not scaled:
+        keys = [key for key in WEIGHT_QUANTIZER_KEYS.values()
+                if isinstance(lc["config"].get(key), dict) and replaced(lc["config"][key])]
+        if not keys:
             continue
         layer = model.get_layer(name)
         values, _ = quantized_weights(layer)
         by_key = {WEIGHT_QUANTIZER_KEYS.get(v.name.split("/")[-1].split(":")[0]): w
                   for v, w in zip(layer.weights, values)}
-        for key in scaled:
+        for key in keys:
             lc["config"][key] = _plain_quantizer(by_key[key])
-        rescaled[name] = values
+        requantized[name] = values
     text = json.dumps(config)
-    if '"input"' not in text and not rescaled:
+    if '"input"' not in text and not requantized:
         return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
     copy.set_weights(model.get_weights())
-    for name, values in rescaled.items():
+    for name, values in requantized.items():
         copy.get_layer(name).set_weights(values)
     return copy
 
