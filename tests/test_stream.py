@@ -99,8 +99,8 @@ def test_models_that_cannot_stream_get_a_clear_error(tmp_path):
     assert "ends after 'q' at a branch: c then run fully parallel" in plan.notes[0]
 
 
-# The default case is 2-D, folded, with its line buffers' gaps in RAM (the threshold
-# lowered): every part of a stage at once.
+# The default case is 2-D, folded, with its line buffers' gaps and its output FIFOs in RAM
+# (the thresholds lowered): every part of a stage at once.
 COSIM = [(2, 3, True), pytest.param(1, 1, False, marks=pytest.mark.slow),
          pytest.param(5, 1, False, marks=pytest.mark.slow),
          pytest.param(8, 2, True, marks=pytest.mark.slow),
@@ -112,9 +112,14 @@ def test_random_cnn_streams_bit_exact(tmp_path, monkeypatch, seed, reuse, ram):
     from hwgen.backends.amaranth import stream as stream_rtl
     model, fmt, desc = random_conv_model(seed)
     graph = to_ir(load(model), FrontendOptions.from_strings(fmt, ["fixed<8,2>"]))
-    if ram:
+    if ram:       # line buffers' gaps and output FIFOs in RAM, as a large image's are
         monkeypatch.setattr(stream_rtl, "LINE_RAM_BITS", 1)
+        monkeypatch.setattr(stream_rtl, "FIFO_RAM_DEPTH", 3)
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions("csd", 2, reuse, io="stream"))
+    if ram:       # every FIFO of 3 or more entries is block RAM (SyncFIFOBuffered)
+        rows = rtl.data["stream"]["stages"]
+        assert [r["fifo_in_ram"] for r in rows] == [r["fifo_depth"] >= 3 for r in rows]
+        assert any(r["fifo_in_ram"] for r in rows), desc
     if ram:       # every stage with two window rows and a gap of 2 pixels has a RAM
         from hwgen.ir import stream
         gaps = any(s.scan.extent[0] >= 2 and s.scan.scan[1] - s.scan.extent[1] >= 2

@@ -304,7 +304,8 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
         stage_parts = cur[:-1]
         depths = fifo_depths([c.latency if c else 0 for c in stage_parts],
                              [c.ii if c else 1 for c in stage_parts])
-        stages = [SimpleNamespace(scan=s.scan, pixel=c, depth=d)
+        stages = [SimpleNamespace(scan=s.scan, pixel=c, depth=d,
+                                  out_width=s.node.shape[-1] * s.node.type.width)
                   for s, c, d in zip(plan.stages, stage_parts, depths)]
         return timing(stages, collected, cur[-1])["ii"] or 0
 

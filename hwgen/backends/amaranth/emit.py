@@ -154,7 +154,7 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
     passes on each stage's pixel graph and on the tail (`part` names it)."""
     from amaranth.back import verilog
     from ...ir import stream
-    from .stream import StageBuild, StreamTop, fifo_depths, timing
+    from .stream import StageBuild, StreamTop, fifo_depths, fifo_in_ram, timing
     out_dir = Path(out_dir)
     plan = stream.plan(graph)
     pixels_of, lowered, rows = [], [], []
@@ -188,8 +188,9 @@ def build_stream(graph: Graph, out_dir: Path, options: dict, lower) -> StreamBui
                          [p.ii if p else 1 for _, p, _, _ in pixels_of])
     builds = [StageBuild(s.name, s.scan, pixel, i, o, d)
               for (s, pixel, i, o), d in zip(pixels_of, depths)]
-    for row, d in zip(rows, depths):
-        row["fifo_depth"] = d
+    for row, b in zip(rows, builds):
+        row["fifo_depth"] = b.depth
+        row["fifo_in_ram"] = fifo_in_ram(b.depth, b.out_width)
     collected = plan.collected
     pixels = collected.size // collected.shape[-1]
     tail = None

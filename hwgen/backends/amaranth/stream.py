@@ -13,7 +13,8 @@ value without waiting. The pixels go through a line buffer (a shift register one
 span long), whose fixed taps are the window; a step whose position completes a window at
 the stride hands it to the stage's pixel datapath (the parallel `Top` of its per-pixel
 graph, with its own pipeline registers and, with `--reuse`, its folded lanes), whose
-results queue in a FIFO (Amaranth's `SyncFIFO`) for the next stage. A step that would
+results queue in a FIFO for the next stage (Amaranth's `SyncFIFO`, or `SyncFIFOBuffered` in
+block RAM when it is deep: `fifo_in_ram`). A step that would
 produce a result waits until the datapath takes a window (once per its II) and the FIFO has
 room for every result in flight, so no result is ever dropped and a slow stage holds the
 ones before it back through `in_ready`. The last stage's pixels are collected into the
@@ -29,9 +30,12 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
+from ...ir.stream import Scan
+from .top import Top, module_name
 
 # A line buffer's stretch between two window rows (pixels no tap reads) is a RAM delay line
 # from this many bits on (block RAM where Yosys finds it worth one), flip-flops below.
@@ -46,8 +50,24 @@ def ram_rows(scan, pixel_bits: int) -> list[int]:
         return []
     return list(range(scan.extent[0] - 1))
 
-from ...ir.stream import Scan
-from .top import Top, module_name
+# An output FIFO at least this deep (and of at least LINE_RAM_BITS) is Amaranth's
+# SyncFIFOBuffered, whose synchronous read Yosys maps to block RAM; a shallower one is a
+# SyncFIFO, whose asynchronous read is distributed RAM on ECP5 (six logic cells per 16 x 4
+# bits) and flip-flops on iCE40. The deep ones are those before a folded stage (room for a
+# row's burst, `fifo_depths`): 313-555 pixels of 128-256 bits in QKeras's example_mnist
+# at reuse 16, 24.6k of its 52.4k ECP5 cells as distributed RAM.
+FIFO_RAM_DEPTH = 32
+
+
+def fifo_in_ram(depth: int, width: int) -> bool:
+    """Whether a stage's output FIFO of `depth` entries of `width` bits is block RAM."""
+    # Never below 3: SyncFIFOBuffered of depth 2 holds one entry in RAM and one in its
+    # output register, and a write into a full RAM is dropped while the register is empty
+    # (the room check counts both). From 3 on, the register is empty only with the RAM
+    # holding at most one entry.
+    return depth >= max(FIFO_RAM_DEPTH, 3) and depth * width >= LINE_RAM_BITS
+
+
 
 
 def fifo_depth(latency: int) -> int:
@@ -105,7 +125,11 @@ class WindowStage(wiring.Component):
         emit = Signal()
         m.d.comb += [real.eq(bit(sc.real_rows, py, hs) & bit(sc.real_cols, px, ws)),
                      emit.eq(bit(sc.emit_rows, py, hs) & bit(sc.emit_cols, px, ws))]
-        fifo = SyncFIFO(width=len(self.out_data), depth=self.depth)
+        # SyncFIFOBuffered's level counts its output register too, so the room check below
+        # is the same for both; its read side lags a write by one more cycle (`timing`).
+        fifo_kind = SyncFIFOBuffered if fifo_in_ram(self.depth, len(self.out_data)) \
+            else SyncFIFO
+        fifo = fifo_kind(width=len(self.out_data), depth=self.depth)
         m.submodules.fifo = fifo
         inflight = Signal(range(self.depth + 1))
         cooldown = Signal(range(max(self.ii, 2)))
@@ -255,6 +279,10 @@ def timing(stages: list[StageBuild], collected_pixels: int, tail: Top | None,
     lat = [s.pixel.latency if s.pixel else 0 for s in stages]
     ii = [s.pixel.ii if s.pixel else 1 for s in stages]
     depth = [s.depth for s in stages]
+    # A block-RAM FIFO (SyncFIFOBuffered) offers its head from its output register `ready`,
+    # loaded from the RAM one cycle after the entry is written; `level` counts both.
+    ram = [fifo_in_ram(s.depth, s.out_width) for s in stages]
+    ready = [False] * k_n
     pos = [0] * k_n
     level = [0] * k_n
     inflight = [0] * k_n
@@ -272,17 +300,24 @@ def timing(stages: list[StageBuild], collected_pixels: int, tail: Top | None,
     done_at: list[int] = []
     t = 0
     limit = (total_in + 10) * (max(ii) + 2) * 4 + sum(depth) * 10 + tail_ii * images * 4 + 10000
+
+    def head(k):                 # the FIFO of stage k offers an entry this cycle
+        return ready[k] if ram[k] else level[k] > 0
+
     while len(out_at) < images and t < limit:
         new_level = list(level)
         new_inflight = list(inflight)
+        r_en = [False] * k_n                 # each FIFO's reader is ready (r_en)
         for k, s in enumerate(stages):
             sc = s.scan
             hs, ws = sc.scan
             py, px = divmod(pos[k], ws)
             real = bool(sc.real_rows[py] and sc.real_cols[px])
             emit = bool(sc.emit_rows[py] and sc.emit_cols[px])
-            avail = (fed < total_in) if k == 0 else level[k - 1] > 0
+            avail = (fed < total_in) if k == 0 else head(k - 1)
             can_emit = (not emit) or (level[k] + inflight[k] < depth[k] and cool[k] == 0)
+            if k > 0:
+                r_en[k - 1] = real and can_emit
             step = (avail or not real) and can_emit
             if step and real:
                 if k == 0:
@@ -308,7 +343,8 @@ def timing(stages: list[StageBuild], collected_pixels: int, tail: Top | None,
                 new_inflight[k] -= 1
         # The collector reads the last FIFO.
         last = collect_pos == collected_pixels - 1
-        if level[-1] > 0 and (not last or tail_cool == 0):
+        r_en[-1] = not last or tail_cool == 0
+        if head(k_n - 1) and r_en[-1]:
             new_level[-1] -= 1
             collect_pos = 0 if last else collect_pos + 1
             if last:
@@ -316,6 +352,11 @@ def timing(stages: list[StageBuild], collected_pixels: int, tail: Top | None,
                 out_at.append(t + tail_lat)
         if tail_ii > 1:
             tail_cool = tail_ii - 1 if (done_at and done_at[-1] == t) else max(tail_cool - 1, 0)
+        for k in range(k_n):
+            if ram[k]:       # SyncFIFOBuffered's output register, from the cycle's start
+                inner = level[k] - ready[k]
+                ready[k] = (inner > 0 and (not ready[k] or r_en[k])) or \
+                    (ready[k] and not r_en[k])
         level, inflight = new_level, new_inflight
         t += 1
     if len(out_at) < images:
