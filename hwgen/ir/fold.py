@@ -36,6 +36,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .types import FixedType
+
 
 @dataclass(frozen=True)
 class Step:
@@ -94,6 +96,18 @@ class Fold:
                 for k, o in enumerate(outs) if o == j]
 
     @property
+    def product_in_logic(self) -> bool:
+        """The lanes multiply by shift-and-add in logic, not with a `*` (which Yosys maps
+        to a DSP block on ECP5 and xc7 from 2 x 2 bits on): one operand has at most
+        LOGIC_PRODUCT_BITS bits, so the product is that many shifted copies of the other
+        summed, a few dozen logic cells, where a DSP block is scarce (QKeras's
+        example_mnist, 4-bit weights and activations, needed 256 MULT18X18D in a
+        rate-matched stream; the LFE5U-85F has 156)."""
+        bits = [FixedType.for_range(int(lo), int(hi), 0).width
+                for lo, hi in (self.x_bounds, self.weight_bounds)]
+        return min(bits) <= LOGIC_PRODUCT_BITS
+
+    @property
     def multipliers(self) -> int:
         return len(self.lanes)
 
@@ -107,6 +121,10 @@ class Fold:
         """Every lane reads the same input at every step (a dense layer): one
         multiplexer serves all lanes."""
         return len(self.lanes) > 1 and self.multiplexers == 1
+
+
+# Lane products with an operand this narrow are shift-and-add logic (`Fold.product_in_logic`).
+LOGIC_PRODUCT_BITS = 4
 
 
 # A sparse program gives every lane its own input multiplexer; the dense one shares one.

@@ -25,8 +25,8 @@ adder costs there, `ir/cmvm._Bits`). Folded, per lane: its input multiplexer (us
 - 1 two-input selections per input bit; a LUT6 selects from four), its accumulator (an
 add and the first step's selection of the constant), and its registers (operands,
 product, accumulator, output chain, latched inputs); the multiplier is a DSP block on the
-FPGAs (free in cells, unless the product is narrower than Yosys maps to one) and logic on
-an ASIC. The program ROM is block RAM on the FPGAs, not counted. Full rate counts no
+FPGAs (free in cells, unless the product is narrower than Yosys maps to one, or the lanes
+multiply in logic, `Fold.product_in_logic`) and logic on an ASIC. The program ROM is block RAM on the FPGAs, not counted. Full rate counts no
 registers: its pipeline cuts come later, by delay.
 
 Measured against Yosys's per-layer synthesis (`estimate/yosys.py`) on ten random 8-32
@@ -97,7 +97,8 @@ def folded_cells(fold: Fold, out_width: int, n_in: int, target: str) -> float:
     a latched fold registers."""
     cost = COSTS[target]
     bits = lane_bits(fold, out_width, n_in)
-    in_dsp = cost.dsp_product is not None and bits["product_width"] >= cost.dsp_product
+    in_dsp = cost.dsp_product is not None and bits["product_width"] >= cost.dsp_product \
+        and not fold.product_in_logic
     logic = (bits["mux"] * cost.mux_bit + bits["acc"] * cost.acc_bit
              + (0 if in_dsp else bits["product"] * cost.product_bit))
     ff = bits["ff"] * cost.ff

@@ -13,7 +13,8 @@ interval), and the outputs are valid `cycles + 3` cycles after `valid_in`.
     cycle c        inputs latched (x_buf, when fed by a folded layer); step counter at 0,
                    the ROM reads step 0
     c+1+k          ROM word k out: each lane selects x_buf[source] (a multiplexer)
-    c+2+k          product source x weight (a DSP block where the target has one)
+    c+2+k          product source x weight (a DSP block where the target has one; shift
+                   and add in logic when an operand has 4 bits or fewer)
     c+3+k          accumulate: acc = (first ? constant : acc) + product << shift;
                    on an output's last step acc also shifts into the lane's output chain
     c+cycles+3     valid_out: every lane's chain holds its outputs in program order
@@ -146,7 +147,8 @@ class FoldedLinearSumLayer(Layer):
             d_b = Signal(b_shape, name=f"l{lane}_bias_p", reset_less=True)
             d_first, d_last = Signal(name=f"l{lane}_first_p"), Signal(name=f"l{lane}_last_p")
             with m.If(c_valid):
-                m.d.sync += [d_p.eq(c_x * c_w), d_b.eq(c_b), d_first.eq(c_first),
+                product = _shift_add(c_x, c_w) if f.product_in_logic else c_x * c_w
+                m.d.sync += [d_p.eq(product), d_b.eq(c_b), d_first.eq(c_first),
                              d_last.eq(c_last)]
             # accumulate
             acc_shape = element_shape(acc_lo, acc_hi)
@@ -309,6 +311,21 @@ def _lane_op(m: Module, node, prev, outs, x, lane: int):
     lo, hi = _lane_bounds(prev, outs)
     out = node.lane_value(m, x, lo, hi, prev.type.frac, f"l{lane}")
     return ranged_signal(m, out, *_lane_bounds(node, outs), f"l{lane}_{node.op}")
+
+
+def _shift_add(x, w):
+    """x * w as the narrower operand's bits selecting shifted copies of the other, summed
+    in a balanced tree (the sign bit of a signed operand weighs -2^(n-1)). Written out so
+    Yosys sees adders, not a `$mul` it would put on a DSP block (`Fold.product_in_logic`);
+    the sum is truncated to the product's register, which holds the exact product."""
+    a, b = (x, w) if len(x) <= len(w) else (w, x)
+    terms = [Mux(a[i], b, 0) << i for i in range(len(a))]
+    if a.shape().signed:
+        terms[-1] = -terms[-1]
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
 
 
 def _product_bounds(f: Fold) -> tuple[int, int]:

@@ -119,6 +119,27 @@ def test_a_first_layer_that_latches_by_choice_is_exact(tmp_path):
     assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, 57)
 
 
+@pytest.mark.parametrize("seed", [47, pytest.param(41, marks=_SLOW)])
+@pytest.mark.usefixtures("fold_every_layer")   # the lanes are under test
+def test_narrow_lane_products_are_logic_exact_and_take_no_dsp(tmp_path, seed):
+    """A fold whose input or weight has at most 4 bits multiplies by shift and add
+    (`Fold.product_in_logic`; seed 47: a signed 3-bit input, 41: signed 4-bit weights):
+    exact in batch and stream, on time; synthesized on its own for ECP5 its layer takes
+    no DSP block, and the other, wide one takes one per lane."""
+    from hwgen.estimate.yosys import synthesize
+    g = random_graph(seed, signed_input=True, n_in=int(seed % 7) + 3)
+    lowered, b = build_rtl(g, tmp_path, HardwareOptions("csd", 2, 3))
+    folds = {n.layer: n.fold for n in lowered.nodes if isinstance(n, FoldedLinearSum)}
+    assert sorted(f.product_in_logic for f in folds.values()) == [False, True]
+    assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, seed)
+    mods = {r["layer"]: r["module"] for r in b.data["layers"] if r["layer"] in folds}
+    per = synthesize(tmp_path / b.data["verilog"], list(mods.values()), b.data["top"],
+                     "ecp5", tmp_path / "synth", log=lambda s: None)
+    for layer, f in folds.items():
+        dsp = per[mods[layer]].get("DSP", 0)
+        assert dsp == (0 if f.product_in_logic else f.multipliers), (layer, dsp)
+
+
 def test_layered_stream_bench_with_gaps(tmp_path):
     g = random_graph(11, sparsity=0.4)          # ends in softmax: a pipelined argmax
     assert g.softmax_removed
