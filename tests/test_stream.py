@@ -221,16 +221,30 @@ def test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact(tmp_path
     # (the pixel bench checks a folded stream's latency and II in the cases above)
 
 
-def test_reuse_auto_tries_a_streams_rate_matched_fold_in_place_of_reuse_1():
-    from hwgen.flow.steps import AUTO_REUSE, fitting_candidates, rate_matched_reuse
+def test_reuse_auto_tries_a_streams_rate_matched_folds_in_place_of_reuse_1(tmp_path):
+    """The rate-matched fold first, then folds at 2, 4, 8 times its image interval (each
+    a different one, each folding more), then the global factors."""
+    from hwgen.flow.steps import (AUTO_REUSE, MATCH_REUSE, STREAM_SLACK, fitting_candidates,
+                                  rate_matched_ladder, rate_matched_reuse)
 
     from .conv_factory import strided_cnn_graph
     graph = strided_cnn_graph(10)
     stream = HardwareOptions(io="stream")
     candidates = fitting_candidates(graph, stream)
-    assert candidates[0].reuse == 1
-    assert candidates[0].layer_reuse == rate_matched_reuse(graph, stream) != {}
-    assert [c.reuse for c in candidates[1:]] == list(AUTO_REUSE[1:])
+    matched = [c for c in candidates if c.layer_reuse]
+    assert candidates[:len(matched)] == matched and len(matched) > 1
+    assert all(c.reuse == 1 and c.split_outputs for c in matched)
+    assert matched[0].layer_reuse == rate_matched_reuse(graph, stream) != {}
+    ladder = rate_matched_ladder(graph, stream, MATCH_REUSE, STREAM_SLACK)
+    assert [c.layer_reuse for c in matched] == \
+        [m for k, m in enumerate(ladder) if m and m not in ladder[:k]]
+    assert [c.reuse for c in candidates[len(matched):]] == list(AUTO_REUSE[1:])
+    # the ladder's image intervals, by the RTL's own timing: the first is the unfolded
+    # stream's, the others longer, none over STREAM_SLACK[-1] times it
+    unfolded = build_rtl(graph, tmp_path / "plain", stream)[1].data["ii"]
+    intervals = [build_rtl(graph, tmp_path / str(k), c)[1].data["ii"]
+                 for k, c in enumerate(matched)]
+    assert intervals[0] == unfolded < max(intervals) <= unfolded * STREAM_SLACK[-1]
     parallel = fitting_candidates(graph, HardwareOptions())  # not a stream: as given
     assert [(c.reuse, c.layer_reuse) for c in parallel] == [(r, {}) for r in AUTO_REUSE]
 

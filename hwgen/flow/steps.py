@@ -250,26 +250,47 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
 def fitting_candidates(graph: Graph, hw: HardwareOptions,
                        reuses: tuple[int, ...] = AUTO_REUSE) -> list[HardwareOptions]:
     """`build_fitting`'s options to try, in order: `hw` at each of `reuses`. A stream's
-    reuse 1 gives way to its rate-matched fold (`rate_matched_reuse`) where anything
-    folds: the same image interval as the unfolded stream with less logic (the dense tail
-    of a CNN, fully parallel, is most of it and works once an image); its only cost is
-    latency (a folded tail takes its reuse factor in cycles)."""
+    reuse 1 gives way to its rate-matched folds (`rate_matched_reuse`) where anything
+    folds: first at the image interval of the unfolded stream (less logic for the same
+    throughput: the dense tail of a CNN, fully parallel, is most of it and works once an
+    image; its only cost is latency), then at STREAM_SLACK times that interval (each
+    layer folded as far as that interval allows), before the global factors, which fold
+    every kernel alike and lengthen the interval far more (QKeras's example_mnist: 784
+    cycles rate-matched, 10,404 at reuse 16)."""
     import dataclasses
     candidates = [dataclasses.replace(hw, reuse=r) for r in reuses]
     if hw.io == "stream" and reuses[0] == 1 and len(reuses) > 1 and not hw.layer_reuse:
-        matched = rate_matched_reuse(graph, candidates[0], reuses)
-        if matched:
-            candidates[0] = dataclasses.replace(hw, reuse=1, layer_reuse=matched,
-                                                split_outputs=True)
+        ladder = []
+        for matched in rate_matched_ladder(graph, candidates[0], MATCH_REUSE, STREAM_SLACK):
+            if matched and matched not in ladder:
+                ladder.append(matched)
+        if ladder:
+            candidates[:1] = [dataclasses.replace(hw, reuse=1, layer_reuse=m,
+                                                  split_outputs=True) for m in ladder]
     return candidates
 
 
+# Image intervals a stream's rate-matched folds may take under `--reuse auto`, as multiples
+# of the unfolded stream's, tried in order before the global reuse factors; and the
+# factors a layer of them may fold by (finer than AUTO_REUSE's: a stride-2 first layer
+# has 4 cycles an output at the unfolded rate).
+STREAM_SLACK = (1, 2, 4, 8)
+MATCH_REUSE = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
 def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
-                       reuses: tuple[int, ...] = AUTO_REUSE) -> dict[str, int]:
-    """Per-layer reuse factors for the streaming form of `graph`: the dense and
-    convolution layers of each stage (and of the tail) folded by the largest factor of
-    `reuses` at which the stream's image interval stays that of the unfolded stream, by
-    the control's own cycle replay (`backends.amaranth.stream.timing`). A stride-2 layer
+                       reuses: tuple[int, ...] = MATCH_REUSE) -> dict[str, int]:
+    """`rate_matched_ladder` at the unfolded stream's own image interval."""
+    return rate_matched_ladder(graph, hw, reuses, (1,))[0]
+
+
+def rate_matched_ladder(graph: Graph, hw: HardwareOptions, reuses: tuple[int, ...],
+                        slacks: tuple[int, ...]) -> list[dict[str, int]]:
+    """Per-layer reuse factors for the streaming form of `graph`, one dict per slack s of
+    `slacks`: the dense and convolution layers of each stage (and of the tail) folded by
+    the largest factor of `reuses` at which the stream's image interval stays within s
+    times that of the unfolded stream, by the control's own cycle replay
+    (`backends.amaranth.stream.timing`). A stride-2 layer
     late in a CNN, or the dense tail, has many cycles per output and folds far; the first
     layers keep one output per clock. The parts with the most products go first. Outputs
     with more products than a factor are split over lanes (`split_outputs`), so a stage of
@@ -309,34 +330,45 @@ def rate_matched_reuse(graph: Graph, hw: HardwareOptions,
                   for s, c, d in zip(plan.stages, stage_parts, depths)]
         return timing(stages, collected, cur[-1])["ii"] or 0
 
-    first = [timed(part, 1) for part in parts]
-    current = [t for t, _, _ in first]
-    base = image_interval(current)
-    chosen: dict[str, int] = {}
+    memo: dict[tuple[int, int], tuple] = {}
+
+    def timed_part(k, r):                # each fold lowered once for every slack
+        if (k, r) not in memo:
+            memo[k, r] = timed(parts[k], r)
+        return memo[k, r]
+
+    first = [timed_part(k, 1) for k in range(len(parts))]
+    unfolded = [t for t, _, _ in first]
+    base = image_interval(unfolded)
     emits = [int(s.scan.emit_rows.sum()) * int(s.scan.emit_cols.sum()) for s in plan.stages]
     emits.append(1)
-    for k in sorted(range(len(parts)), key=lambda k: -first[k][1]):
-        if parts[k] is None or not layers_of(parts[k]):
-            continue
-        # A folded datapath takes at least r + 1 cycles an output pixel, which the
-        # stage's outputs must leave time for.
-        shortest = min((r for r in reuses if r > 1), default=base)
-        if (shortest + 1) * emits[k] > base:
-            continue
-        for r in reuses:
-            if r <= 1:
+    ladder = []
+    for slack in slacks:
+        limit = base * slack
+        current, chosen = list(unfolded), {}
+        for k in sorted(range(len(parts)), key=lambda k: -first[k][1]):
+            if parts[k] is None or not layers_of(parts[k]):
                 continue
-            trial = list(current)
-            trial[k], _, folded = timed(parts[k], r)
-            if image_interval(trial) > base:
-                break
-            current = trial
-            for layer in layers_of(parts[k]):
-                if layer in folded:
-                    chosen[layer] = r
-                else:
-                    chosen.pop(layer, None)
-    return chosen
+            # A folded datapath takes at least r + 1 cycles an output pixel, which the
+            # stage's outputs must leave time for.
+            shortest = min((r for r in reuses if r > 1), default=limit)
+            if (shortest + 1) * emits[k] > limit:
+                continue
+            for r in reuses:
+                if r <= 1:
+                    continue
+                trial = list(current)
+                trial[k], _, folded = timed_part(k, r)
+                if image_interval(trial) > limit:
+                    break
+                current = trial
+                for layer in layers_of(parts[k]):
+                    if layer in folded:
+                        chosen[layer] = r
+                    else:
+                        chosen.pop(layer, None)
+        ladder.append(chosen)
+    return ladder
 
 
 def synthesize_and_place(out: Path, manifest: dict, target: str, full: bool = False,
