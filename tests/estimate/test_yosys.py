@@ -265,3 +265,24 @@ def test_distributed_ram_counts_as_the_logic_cells_nextpnr_packs_it_into(tmp_pat
     row = result["fifo"]
     assert row["LUTRAM"] >= 16                  # 64 x 16 bits in 16 x 4-bit cells
     assert lut_slots(row) == row["LUT4"] + 2 * row["CCU2C"] + LUTRAM_CELLS * row["LUTRAM"]
+
+
+def test_a_deep_stream_fifo_is_block_ram_on_ecp5(tmp_path):
+    """A stage's output FIFO from FIFO_RAM_DEPTH entries and LINE_RAM_BITS on is Amaranth's
+    SyncFIFOBuffered (the RTL picks it by `fifo_in_ram`), which Yosys maps to DP16KD block
+    RAM with no distributed RAM; a shallow one stays a SyncFIFO."""
+    from amaranth.back import verilog
+    from amaranth.lib.fifo import SyncFIFOBuffered
+
+    from hwgen.backends.amaranth.stream import FIFO_RAM_DEPTH, fifo_in_ram
+    from hwgen.estimate.yosys import synthesize
+    assert fifo_in_ram(313, 128) and not fifo_in_ram(8, 128)
+    assert not fifo_in_ram(FIFO_RAM_DEPTH, 8)        # 256 bits: below LINE_RAM_BITS
+    fifo = SyncFIFOBuffered(width=128, depth=313)
+    ports = [fifo.w_data, fifo.w_en, fifo.w_rdy, fifo.r_data, fifo.r_en, fifo.r_rdy,
+             fifo.level]
+    (tmp_path / "fifo.v").write_text(verilog.convert(fifo, name="fifo", ports=ports))
+    row = synthesize(tmp_path / "fifo.v", [], "fifo", "ecp5", tmp_path / "work",
+                     log=lambda s: None)["fifo"]
+    assert row.get("RAM", 0) >= 4 and row.get("LUTRAM", 0) == 0, row   # 128 bits: 4 x 36
+    assert row["LUT4"] < 200, row
