@@ -349,24 +349,22 @@ def rate_matched_ladder(graph: Graph, hw: HardwareOptions, reuses: tuple[int, ..
         for k in sorted(range(len(parts)), key=lambda k: -first[k][1]):
             if parts[k] is None or not layers_of(parts[k]):
                 continue
-            # A folded datapath takes at least r + 1 cycles an output pixel, which the
-            # stage's outputs must leave time for.
-            shortest = min((r for r in reuses if r > 1), default=limit)
-            if (shortest + 1) * emits[k] > limit:
-                continue
-            for r in reuses:
-                if r <= 1:
+            # Largest factor first: the small ones have the most lanes and are the slowest
+            # to lower (a 3x3x32 -> 64 conv at 2: 9,216 lanes). A folded datapath takes
+            # at least r + 1 cycles an output pixel, which the stage's outputs must leave
+            # time for.
+            for r in sorted(reuses, reverse=True):
+                if r <= 1 or (r + 1) * emits[k] > limit:
                     continue
                 trial = list(current)
                 trial[k], _, folded = timed_part(k, r)
                 if image_interval(trial) > limit:
-                    break
+                    continue
                 current = trial
                 for layer in layers_of(parts[k]):
                     if layer in folded:
                         chosen[layer] = r
-                    else:
-                        chosen.pop(layer, None)
+                break
         ladder.append(chosen)
     return ladder
 
