@@ -69,3 +69,15 @@ def random_graph(seed: int, signed_input: bool | None = None, sparsity: float = 
                     scale_frac=sf, shift=shift.astype(np.int64), shift_frac=hf)
     return Graph([x, d1, q, relu, d2, step, ss], name=f"random{seed}",
                  softmax_removed=bool(rng.integers(0, 2)) and ss.size > 1)
+
+
+def dense_graph(n: int = 16, bits: int = 6, seed: int = 1):
+    """One dense n x n layer of `bits`-bit weights, no bias, 8-bit inputs: at n = 16,
+    more logic cells than the iCE40 UP5K has."""
+    rng = np.random.default_rng(seed)
+    x = Input("input", "input", (n,), FixedType(True, 8, 2), origin="InputLayer")
+    w = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(n, n))
+    lo, hi = dense_bounds(w, None, x.type.min_code, x.type.max_code, x.type.frac, 4, 0, 10)
+    d = Dense("fc", "fc", (n,), FixedType.for_range(int(lo.min()), int(hi.max()), 10),
+              ("input",), "QDense", weights=w.astype(np.int64), weight_frac=4, bias=None)
+    return Graph([x, d], name="big")

@@ -201,27 +201,29 @@ AUTO_REUSE = (1, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fits,
-                  full: bool = False, log=print, reuses: tuple[int, ...] | None = None):
-    """`build_rtl` with the smallest reuse factor of `reuses` (default AUTO_REUSE) whose
-    Yosys estimate for `target` passes `fits(manifest, total)` (which raises HwgenError
-    when it does not fit).
+                  full: bool = False, log=print, reuses: tuple[int, ...] | None = None,
+                  candidates: list[HardwareOptions] | None = None):
+    """`build_rtl` with the first of `candidates` (default: `fitting_candidates` of `hw`
+    at `reuses`, default AUTO_REUSE) whose Yosys estimate for `target` passes
+    `fits(manifest, total)` (which raises HwgenError when it does not fit).
     A candidate's synthesis stops as soon as its finished layers alone do not fit.
-    Returns (lowered graph, RtlBuild, resources); the last error when none fits."""
+    Returns (lowered graph, RtlBuild, resources); the last error when none fits. The
+    candidate used is the one whose `as_dict()` is the manifest's "options"
+    (`candidate_used`)."""
     from ..errors import HwgenError
     from ..estimate.resources import estimate
-    candidates = fitting_candidates(graph, hw, reuses or AUTO_REUSE)
+    if candidates is None:
+        candidates = fitting_candidates(graph, hw, reuses or AUTO_REUSE)
     for k, hw in enumerate(candidates):
         reuse = hw.reuse
         lowered, rtl = build_rtl(graph, out, hw)
         form = "fully parallel" if reuse == 1 else "folded"
         if hw.io == "stream":
             form = "streaming" + (", kernels folded" if reuse > 1 else "")
-        label = f"reuse {reuse}"
         if hw.layer_reuse:
-            label = "reuse per layer (" + ", ".join(f"{layer} {r}" for layer, r in
-                                                   sorted(hw.layer_reuse.items())) + ")"
             form += ", kernels folded to the stream's rate"
-        log(f"  {label}: {form}, II {rtl.data['ii']}; Yosys estimate for {target}")
+        log(f"  {fold_label(hw.as_dict())}: {form}, II {rtl.data['ii']}; Yosys estimate for "
+            f"{target}")
 
         def too_big(total, manifest=rtl.data):
             try:
@@ -245,6 +247,20 @@ def build_fitting(graph: Graph, out: Path, hw: HardwareOptions, target: str, fit
                 raise exc from None
             log(f"  does not fit: {str(exc).split('. ')[0]}"
                 + (" (or more: synthesis stopped early)" if "unfinished" in resources else ""))
+
+
+def fold_label(options: dict) -> str:
+    """How a candidate folds, from its options (`HardwareOptions.as_dict`): 'reuse 4', or
+    a stream's per-layer factors, 'reuse per layer (c1 2, d 16)'."""
+    if options.get("layer_reuse"):
+        return "reuse per layer (" + ", ".join(f"{layer} {r}" for layer, r in
+                                               sorted(options["layer_reuse"].items())) + ")"
+    return f"reuse {options['reuse']}"
+
+
+def candidate_used(candidates: list[HardwareOptions], manifest: dict) -> int:
+    """The position in `candidates` of the options `manifest` was built with."""
+    return next(k for k, c in enumerate(candidates) if c.as_dict() == manifest["options"])
 
 
 def fitting_candidates(graph: Graph, hw: HardwareOptions,

@@ -9,7 +9,7 @@ from hwgen.export import boards, uart_top
 from hwgen.export.project import export_board
 
 from ..conv_factory import small_cnn_graph
-from ..hw_factory import random_graph
+from ..hw_factory import dense_graph, random_graph
 
 QUIET = dict(log=lambda s: None)
 
@@ -89,22 +89,6 @@ def test_block_ram_of_core_and_self_test_counts_in_the_fit():
         boards.fit_check(b, {"LUT4": 1836, "FF": 2290, "DSP": 5, "RAM": 7}, 600, 30)
 
 
-def _big_graph(n: int = 16, bits: int = 6, seed: int = 1):
-    """One dense n x n layer of `bits`-bit weights: more logic cells than the UP5K has."""
-    import numpy as np
-    from hwgen.ir.bounds import dense_bounds
-    from hwgen.ir.graph import Graph
-    from hwgen.ops import Dense, Input
-    from hwgen.ir.types import FixedType
-    rng = np.random.default_rng(seed)
-    x = Input("input", "input", (n,), FixedType(True, 8, 2), origin="InputLayer")
-    w = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(n, n))
-    lo, hi = dense_bounds(w, None, x.type.min_code, x.type.max_code, x.type.frac, 4, 0, 10)
-    d = Dense("fc", "fc", (n,), FixedType.for_range(int(lo.min()), int(hi.max()), 10),
-              ("input",), "QDense", weights=w.astype(np.int64), weight_frac=4, bias=None)
-    return Graph([x, d], name="big")
-
-
 def test_nextpnr_running_out_of_room_is_a_placement_error_with_its_numbers(tmp_path):
     """The fit check's estimate is a model; placement is the truth. A core built straight
     into the board top (no fit check) with more hardware multipliers than the UP5K's 8
@@ -113,7 +97,7 @@ def test_nextpnr_running_out_of_room_is_a_placement_error_with_its_numbers(tmp_p
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
     b = boards.board("icebreaker")
-    graph = _big_graph(n=4, bits=7, seed=3)
+    graph = dense_graph(n=4, bits=7, seed=3)
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions(mult="dsp"))
     assert sum(r.get("multipliers", 0) for r in rtl.data["layers"]) > 8
     top = boards.BoardTop(b, uart_top.UartTop(rtl.data, 104), rtl.verilog.read_text(),
@@ -129,7 +113,7 @@ def test_placement_failure_moves_auto_to_the_next_reuse_factor(tmp_path):
     """`--reuse auto`: the big layer does not fit fully parallel; the factor chosen places
     and the board gets a bitstream; a fixed `--reuse 1` is a fit error with the numbers."""
     from hwgen.options import HardwareOptions
-    graph = _big_graph()
+    graph = dense_graph()
     info = export_board("big", graph, tmp_path / "auto", "icebreaker", "selftest", 16,
                         hw=HardwareOptions(pipeline=2), auto_reuse=True, **QUIET)
     assert info["built"] and info["options"]["reuse"] > 1
@@ -137,6 +121,38 @@ def test_placement_failure_moves_auto_to_the_next_reuse_factor(tmp_path):
     with pytest.raises(HwgenError, match=r"does not fit the iCE40UP5K \(.*(LUT4|LC) \d+ of 5280"):
         export_board("big", graph, tmp_path / "fixed", "icebreaker", "selftest", 16,
                      hw=HardwareOptions(pipeline=2), **QUIET)
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")  # the stand-in builds nothing
+def test_a_stream_rung_that_does_not_place_gives_way_to_the_next_rung(tmp_path, monkeypatch):
+    """`--reuse auto` on a stream: when a rate-matched fold passes the estimate but nextpnr
+    cannot place it, the export tries the next rung of the ladder (its next candidate),
+    not the global reuse factors. Placement is replaced here by a stand-in that refuses
+    the first core and accepts the second (the real nextpnr refusal is tested above)."""
+    from hwgen.flow.steps import fitting_candidates
+    from hwgen.options import HardwareOptions
+    from ..conv_factory import strided_cnn_graph
+    graph = strided_cnn_graph(10)
+    stream = HardwareOptions(io="stream")
+    ladder = [c for c in fitting_candidates(graph, stream) if c.layer_reuse]
+    assert len(ladder) > 1
+    placed = []
+
+    def place(b, top, name, out, log=print):
+        placed.append(top.core_name)
+        if len(placed) == 1:
+            raise boards.PlacementDoesNotFit(f"{b.name}: nextpnr could not place it (test)")
+        return {"script": "build/none.sh", "built": False, "needs": list(b.tools)}
+    monkeypatch.setattr(boards, "build", place)
+    lines = []
+    info = export_board("strided", graph, tmp_path, "ulx3s-85f", "selftest", 4, hw=stream,
+                        auto_reuse=True, simulate=False, log=lines.append)
+    assert len(placed) == 2
+    assert info["options"]["reuse"] == 1
+    assert info["options"]["layer_reuse"] == dict(sorted(ladder[1].layer_reuse.items()))
+    assert any("did not place" in s and "trying reuse per layer (" in s for s in lines), lines
+    readme = (tmp_path / "README.md").read_text()
+    assert "(reuse per layer (" in readme and "chosen as the first that fits" in readme
 
 
 def test_cli_export_picks_the_reuse_factor_itself(tmp_path, capsys):
