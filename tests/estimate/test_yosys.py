@@ -9,7 +9,7 @@ from hwgen.estimate.yosys import TARGETS, module_text
 from hwgen.flow import build_rtl
 from hwgen.options import HardwareOptions
 
-from ..hw_factory import random_graph
+from ..hw_factory import dense_graph, random_graph
 
 
 # One worker builds this module's shared fixtures (make test: --dist loadgroup).
@@ -286,3 +286,47 @@ def test_a_deep_stream_fifo_is_block_ram_on_ecp5(tmp_path):
                      log=lambda s: None)["fifo"]
     assert row.get("RAM", 0) >= 4 and row.get("LUTRAM", 0) == 0, row   # 128 bits: 4 x 36
     assert row["LUT4"] < 200, row
+
+
+@pytest.mark.parametrize("target", ["xc7", "ice40"])
+def test_skipping_the_memory_mapping_leaves_a_design_without_memories_the_same(
+        tmp_path, target):
+    """A layer without memories is synthesized without the target's memory-mapping steps
+    (their techmap files cost seconds even with nothing to map): the netlist's cells are
+    those of the whole synthesis command. A design with a memory (a folded layer's ROM, a
+    stream's FIFO) is detected and keeps the full command."""
+    from amaranth.back import verilog
+    from amaranth.lib.fifo import SyncFIFO
+
+    from hwgen import processes, toolchain
+    from hwgen.estimate.yosys import has_memories, module_closure, synthesize_text
+    _, rtl = build_rtl(dense_graph(8), tmp_path / "dense", HardwareOptions())
+    text, manifest = rtl.verilog.read_text(), rtl.data
+    layer = max((r for r in manifest["layers"] if r.get("adders")),
+                key=lambda r: r["adders"])["module"]
+    design = module_closure(text, layer)
+    assert not has_memories(design)
+    t = TARGETS[target]
+    assert t.script(layer, [], False, memories=False).count("-run ") == 2
+    cells = {}
+    for memories in (True, False):
+        work = tmp_path / str(memories)
+        work.mkdir()
+        (work / "design.v").write_text(design)
+        (work / "synth.ys").write_text(t.script(layer, [], False, memories))
+        proc = processes.run(toolchain.yosys_command() + ["-q", "-s", "synth.ys"], cwd=work)
+        assert proc.returncode == 0, proc.stderr
+        cells[memories] = json.loads((work / "stat.json").read_text())["design"][
+            "num_cells_by_type"]
+    assert cells[False] == cells[True] and sum(cells[True].values()) > 10
+    # memories: a folded layer's weight ROM, an Amaranth FIFO, and in RTLIL
+    _, folded = build_rtl(hwgen.compile_model("digits_mlp")[1], tmp_path / "folded",
+                          HardwareOptions(reuse=8))
+    assert has_memories((tmp_path / "folded" / "rtl" / f"{folded.data['top']}.v").read_text())
+    fifo = SyncFIFO(width=8, depth=16)
+    ports = [fifo.w_data, fifo.w_en, fifo.r_data, fifo.r_en]
+    assert has_memories(verilog.convert(fifo, name="fifo", ports=ports))
+    from amaranth.back import rtlil
+    assert has_memories(rtlil.convert(fifo, name="fifo", ports=ports))
+    assert synthesize_text(design, layer, target, tmp_path / "cached",
+                           log=lambda s: None)["FF"] >= 0
