@@ -104,6 +104,18 @@ def _run(model_path: Path, data_path: Path, point: dict, folder: Path, result: d
     result["accuracy_qkeras"] = float(np.mean(keras.reshape(len(keras), -1).argmax(1)
                                               == y_test))
     t = _timed(seconds, "accuracy", t)
+    if point["target"] in ("ecp5", "ice40"):
+        # A point that fits no device fails here, before the co-simulation and toggle
+        # runs (Verilator builds) whose figures its failed row would not show; the
+        # report below reuses this synthesis (cached by content).
+        from ..errors import HwgenError
+        from ..flow.steps import target_device
+        est = hw.estimate(power=False)
+        try:
+            target_device(point["target"], est.manifest, est.total)
+        except HwgenError as exc:
+            raise RuntimeError(f"does not fit: {exc}") from None
+        t = _timed(seconds, "fit_check", t)
     report = hw.report(n=int(point.get("n", 2000)), rate=float(point.get("rate", 1000.0)),
                        grid=point.get("grid"))
     _timed(seconds, "hardware", t)

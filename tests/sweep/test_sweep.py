@@ -105,24 +105,26 @@ def _data(path, n_in=8, n=600, seed=0):
 
 
 def test_a_sweep_runs_on_ray_and_is_cached(tmp_path):
-    """Four points (2 widths x 2 sparsities) through a local Ray: accuracies of QKeras
-    and of the reference equal at every point, outputs written; the second run redoes
-    nothing."""
+    """Two points (2 widths, each pruned to half) through a local Ray, side by side:
+    accuracies of QKeras and of the reference equal at every point, outputs written; the
+    second run redoes nothing. (Two points, not a grid, for the suite's time: each is a
+    whole flow, and requantize and the Pareto rules have their own tests above.)"""
     from hwgen.sweep import sweep
     model = tmp_path / "small.h5"
     _small_model().save(model)
     data = _data(tmp_path / "data.npz")
     out = tmp_path / "sweep"
-    kw = dict(bits=[3, 6], sparsity=[0.0, 0.5], reuse=[1], target="xc7", epochs=1,
+    kw = dict(bits=[3, 6], sparsity=[0.5], reuse=[1], target="xc7", epochs=1,
               out=out, n=300, min_accuracy=0.3, input_format="fixed<8,4>", log=None)
     first = sweep(str(model), str(data), **kw)
-    assert len(first.rows) == 4 and all(r["status"] == "ok" for r in first.rows), \
+    assert len(first.rows) == 2 and all(r["status"] == "ok" for r in first.rows), \
         [r.get("reason") for r in first.rows]
     for r in first.rows:
         assert r["accuracy_reference"] == r["accuracy_qkeras"]
         assert r["lut"] > 0 and r["energy_per_inference_nj"] > 0 and r["kg_co2e_per_year"] > 0
         assert r["cpu_energy_per_inference_nj"] > 0 and r["cached"] is False
-    assert {r["kernel_sparsity"] >= 0.5 for r in first.rows if r["sparsity"] == 0.5} == {True}
+    assert {r["kernel_sparsity"] >= 0.5 for r in first.rows} == {True}
+    assert sorted(r["bits"] for r in first.rows) == [3, 6]
     assert any(r["pareto"] for r in first.rows) and first.recommended is not None
     for name in ("sweep.json", "sweep.csv", "report.md", "accuracy_vs_energy.png",
                  "accuracy_vs_luts.png"):
