@@ -81,3 +81,24 @@ def dense_graph(n: int = 16, bits: int = 6, seed: int = 1):
     d = Dense("fc", "fc", (n,), FixedType.for_range(int(lo.min()), int(hi.max()), 10),
               ("input",), "QDense", weights=w.astype(np.int64), weight_frac=4, bias=None)
     return Graph([x, d], name="big")
+
+
+def scale_shift_graph(seed: int, channels: int = 8, bits: int = 9):
+    """A signed input through a per-channel ScaleShift (a batch normalization kept apart)
+    with `bits`-bit scales: zero, one, minus one, powers of two and random ones."""
+    rng = np.random.default_rng(seed)
+    x = Input("input", "input", (channels,), _type(rng, signed=True, lo_w=6, hi_w=12),
+              origin="InputLayer")
+    limit = 1 << (bits - 1)
+    scale = rng.integers(-limit, limit, size=channels)
+    scale[:4] = [0, 1, -1, 1 << (bits - 2)][:channels]
+    shift = rng.integers(-64, 65, size=channels)
+    sf, hf = int(rng.integers(0, 4)), int(rng.integers(0, 4))
+    frac = max(x.type.frac + sf, hf)
+    ends = [int(a) * int(b) for a in (x.type.min_code, x.type.max_code) for b in scale]
+    lo = min(ends) * (1 << (frac - x.type.frac - sf)) + int(shift.min()) * (1 << (frac - hf))
+    hi = max(ends) * (1 << (frac - x.type.frac - sf)) + int(shift.max()) * (1 << (frac - hf))
+    ss = ScaleShift("bn", "bn", x.shape, FixedType.for_range(min(lo, 0), max(hi, 0), frac),
+                    (x.name,), "QBatchNormalization", scale=scale.astype(np.int64),
+                    scale_frac=sf, shift=shift.astype(np.int64), shift_frac=hf)
+    return Graph([x, ss], name=f"bn{seed}")

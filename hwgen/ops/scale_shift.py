@@ -8,6 +8,7 @@ import numpy as np
 from amaranth.hdl import Const, Module
 
 from ..ir.types import as_codes
+from ..passes.csd import csd_digits
 from .base import Node, align, register, same_shape, through
 from .component import Layer, element_shape, fit
 
@@ -24,8 +25,22 @@ class ScaleShiftLayer(Layer):
         for e, x in enumerate(self.inputs):
             c = e % last
             scale, shift = int(node.scale[c]), int(node.shift[c]) << shift_shift
-            out.append(((x * scale) << prod_shift) + Const(shift, element_shape(shift, shift)))
+            out.append((constant_product(x, scale) << prod_shift)
+                       + Const(shift, element_shape(shift, shift)))
         return self.stage(m, 1, [fit(m, v, self.node, j, "a") for j, v in enumerate(out)])
+
+
+def constant_product(x, value: int):
+    """x * value by shift and add: one shifted x per canonical signed digit of `value`
+    (`passes/csd.py`), summed in a balanced tree. Written out so Yosys sees adders, not a
+    `$mul` it would put on a DSP block (ECP5, xc7) for a constant; exact at every width."""
+    terms = [(x << s) if sign > 0 else -(x << s) for s, sign in csd_digits(value)]
+    if not terms:
+        return Const(0, 1)
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
 
 
 @register

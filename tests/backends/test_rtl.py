@@ -140,6 +140,22 @@ def test_narrow_lane_products_are_logic_exact_and_take_no_dsp(tmp_path, seed):
         assert dsp == (0 if f.product_in_logic else f.multipliers), (layer, dsp)
 
 
+@pytest.mark.parametrize("seed", [3, pytest.param(8, marks=pytest.mark.slow)])
+def test_a_batch_norms_constant_multiply_is_shift_add_exact_and_takes_no_dsp(tmp_path, seed):
+    """A ScaleShift (a batch normalization hwgen cannot fold into a weight) multiplies by
+    its 9-bit scales by shift and add: exact in batch and stream, and Yosys puts none of
+    it on a DSP block on ECP5 (a `$mul` by a constant took one per channel)."""
+    from hwgen.estimate.yosys import synthesize
+    from ..hw_factory import scale_shift_graph
+    g = scale_shift_graph(seed)
+    _, b = build_rtl(g, tmp_path, HardwareOptions())
+    assert_exact_in_batch_and_stream(g, b.data, tmp_path / "rtl", tmp_path, seed)
+    (module,) = [r["module"] for r in b.data["layers"] if r["layer"] == "bn"]
+    row = synthesize(tmp_path / b.data["verilog"], [module], b.data["top"], "ecp5",
+                     tmp_path / "synth", log=lambda s: None)[module]
+    assert row.get("DSP", 0) == 0 and row["LUT4"] > 0, row
+
+
 def test_layered_stream_bench_with_gaps(tmp_path):
     g = random_graph(11, sparsity=0.4)          # ends in softmax: a pipelined argmax
     assert g.softmax_removed
