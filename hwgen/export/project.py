@@ -26,13 +26,13 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
                  extra: np.ndarray | None = None, seed: int = 0, log=print,
                  auto_reuse: bool = False, simulate: bool = True,
                  auto_io: bool = False) -> dict:
-    """Build the board project in `out`. With `auto_reuse`, the first of `flow.steps.fitting_candidates`
-    (a stream's rate-matched folds, then the reuse factors of `flow.AUTO_REUSE`) whose
-    design fits the board's device: first by the Yosys estimate of the whole top (core,
-    self-test ROMs and UART), then by placement itself (a candidate nextpnr cannot place
-    moves on to the next one). With `auto_io` (`--io auto`), the
-    fully parallel form when the model is small enough and it fits the board (the same
-    estimate), else the streaming form (`choose_io`). With `simulate`, the self-test top
+    """Build the board project in `out`. With `auto_reuse`, the first of
+    `flow.steps.fitting_candidates` (a stream's rate-matched folds, then the reuse factors
+    of `flow.AUTO_REUSE`) whose design fits the board's device: first by the Yosys
+    estimate of the whole top (core, self-test ROMs and UART), then by placement itself (a
+    candidate nextpnr cannot place moves on to the next one). With `auto_io` (`--io
+    auto`), the fully parallel form when the model is small enough and it fits the board
+    (the same estimate), else the streaming form (`choose_io`). With `simulate`, the self-test top
     (exactly the logic the bitstream holds, around the core's Verilog) runs in Verilator
     before the build, and a self-test that does not pass stops the export."""
     from ..estimate.resources import estimate
@@ -82,8 +82,7 @@ def export_board(design: str, graph: Graph, out: Path, board_name: str, top: str
     while True:
         if auto_reuse:
             log(f"[1-2/4] hardware passes + RTL into {out}, fit check on the {b.device} "
-                f"(Yosys, {target} mapping, with the board top), smallest reuse factor that "
-                "fits")
+                f"(Yosys, {target} mapping, with the board top), the first fold that fits")
             _, rtl, resources = build_fitting(graph, out, hw, target, fits, log=sub,
                                               candidates=remaining)
         else:

@@ -131,8 +131,7 @@ def test_a_stream_rung_that_does_not_place_gives_way_to_the_next_rung(tmp_path, 
     the first core and accepts the second (the real nextpnr refusal is tested above)."""
     from hwgen.flow.steps import fitting_candidates
     from hwgen.options import HardwareOptions
-    from ..conv_factory import strided_cnn_graph
-    graph = strided_cnn_graph(10)
+    graph = small_cnn_graph(4, 1, 2)
     stream = HardwareOptions(io="stream")
     ladder = [c for c in fitting_candidates(graph, stream) if c.layer_reuse]
     assert len(ladder) > 1
@@ -145,7 +144,7 @@ def test_a_stream_rung_that_does_not_place_gives_way_to_the_next_rung(tmp_path, 
         return {"script": "build/none.sh", "built": False, "needs": list(b.tools)}
     monkeypatch.setattr(boards, "build", place)
     lines = []
-    info = export_board("strided", graph, tmp_path, "ulx3s-85f", "selftest", 4, hw=stream,
+    info = export_board("small", graph, tmp_path, "ulx3s-85f", "selftest", 4, hw=stream,
                         auto_reuse=True, simulate=False, log=lines.append)
     assert len(placed) == 2
     assert info["options"]["reuse"] == 1
