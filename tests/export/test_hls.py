@@ -131,8 +131,10 @@ def _scaled_model(kernel_q: str, conv: bool):
     return model
 
 
+# slow: the plain quantized_bits kernel is every other hls4ml test's; the alpha-scaled
+# ones are what this test is for
 @pytest.mark.parametrize("kernel_q, conv", [
-    ("quantized_bits(4,1)", False),
+    pytest.param("quantized_bits(4,1)", False, marks=pytest.mark.slow),
     ("quantized_bits(3,0,alpha='auto_po2')", True),
     pytest.param("ternary(alpha='auto_po2')", False, marks=pytest.mark.slow),
     pytest.param("binary(alpha='auto_po2')", True, marks=pytest.mark.slow),
