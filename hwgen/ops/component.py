@@ -56,6 +56,15 @@ def below(v, c: int):
     return v[-1] & ~v[m:shape.width - 1].all()
 
 
+def balanced_sum(terms: list):
+    """The sum of `terms` (Amaranth values) as a balanced tree of adders, neighbours
+    paired level by level (log2 depth, no registers; `merge.staged_tree` registers)."""
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
+                 for k in range(0, len(terms), 2)]
+    return terms[0]
+
+
 def shapes_of(node) -> list[Shape]:
     """Per element, its shape; for a tuple of nodes (a merge's sources) all of theirs."""
     if isinstance(node, tuple):

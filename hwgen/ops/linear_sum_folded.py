@@ -45,7 +45,7 @@ from amaranth.lib.memory import Memory
 
 from ..ir.fold import Fold
 from .base import Node, register
-from .component import Layer, element_shape, ranged_signal
+from .component import Layer, balanced_sum, element_shape, ranged_signal
 
 
 class FoldedLinearSumLayer(Layer):
@@ -322,10 +322,7 @@ def _shift_add(x, w):
     terms = [Mux(a[i], b, 0) << i for i in range(len(a))]
     if a.shape().signed:
         terms[-1] = -terms[-1]
-    while len(terms) > 1:
-        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
-                 for k in range(0, len(terms), 2)]
-    return terms[0]
+    return balanced_sum(terms)
 
 
 def _product_bounds(f: Fold) -> tuple[int, int]:

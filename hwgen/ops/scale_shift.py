@@ -10,7 +10,7 @@ from amaranth.hdl import Const, Module
 from ..ir.types import as_codes
 from ..passes.csd import csd_digits
 from .base import Node, align, register, same_shape, through
-from .component import Layer, element_shape, fit
+from .component import Layer, balanced_sum, element_shape, fit
 
 
 class ScaleShiftLayer(Layer):
@@ -35,12 +35,7 @@ def constant_product(x, value: int):
     (`passes/csd.py`), summed in a balanced tree. Written out so Yosys sees adders, not a
     `$mul` it would put on a DSP block (ECP5, xc7) for a constant; exact at every width."""
     terms = [(x << s) if sign > 0 else -(x << s) for s, sign in csd_digits(value)]
-    if not terms:
-        return Const(0, 1)
-    while len(terms) > 1:
-        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k]
-                 for k in range(0, len(terms), 2)]
-    return terms[0]
+    return balanced_sum(terms) if terms else Const(0, 1)
 
 
 @register
