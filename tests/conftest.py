@@ -1,4 +1,5 @@
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,20 @@ def shared_models() -> Path:
     if not SHARED_MODELS.is_dir():
         pytest.skip("../shared/models is not present")
     return SHARED_MODELS
+
+
+def pytest_configure(config):
+    """Yosys's results shared by every test of this run (hwgen/estimate/yosys.py
+    `shared_results`), in a folder made for the run: a layer that several tests estimate is
+    synthesized once, and every run synthesizes afresh (the machine's cache in ~/.cache
+    would leave a second run of the suite nothing to synthesize). xdist's workers, started
+    after this, inherit the variable."""
+    if hasattr(config, "workerinput") or os.environ.get("HWGEN_YOSYS_CACHE"):
+        return
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="hwgen-test-yosys-")
+    os.environ["HWGEN_YOSYS_CACHE"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def pytest_collection_finish(session):

@@ -55,7 +55,8 @@ def _run(argv) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
-def test_synthesis_killed_mid_way_then_run_again(model, tmp_path):
+def test_synthesis_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HWGEN_YOSYS_CACHE", "0")     # every run synthesizes (the killed one)
     out = tmp_path / "killed"
     cache = out / "synth" / "ice40" / "cache"
     argv = ["estimate", model, "--target", "ice40", "--no-power", "-o", out]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import re
 import subprocess
 import threading
@@ -25,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import cache_dir
 from ..errors import HwgenError
 from . import ecp5_carry
 from ..outputs import write_text
@@ -216,8 +218,22 @@ def module_text(text: str, name: str) -> str:
     return text[m.start():end] + "\n"
 
 
+def shared_results() -> Path | None:
+    """Where Yosys's results are kept for every build folder: `$HWGEN_YOSYS_CACHE` if set
+    (`0`: nowhere), else `yosys/` in hwgen's cache folder (`cache_dir.root()`)."""
+    chosen = os.environ.get("HWGEN_YOSYS_CACHE")
+    if chosen == "0":
+        return None
+    return Path(chosen) if chosen else cache_dir.root() / "yosys"
+
+
 def _run_cached(text: str, script: str, work: Path, module: str, log,
                 cancel: threading.Event | None = None, file: str = "design.v") -> dict:
+    """Yosys's `stat` and longest path of `text` by `script`, from the build folder's cache
+    (`work/cache/<hash>`), else from the machine's (`shared_results`: the same layer
+    estimated from a notebook, a sweep point or another build folder), else by running
+    Yosys. The hash covers the design, the script (its techmap files by digest) and the
+    Yosys version, so a result is only reused for the same run."""
     from .. import processes, toolchain
     digest = hashlib.sha256((text + "\0" + script).encode()).hexdigest()[:20]
     d = work / "cache" / digest
@@ -225,6 +241,18 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     if done.exists():
         log(f"  {module}: cached")
         return json.loads(done.read_text())
+    shared = shared_results()
+    kept = None if shared is None else shared / digest[:2] / f"{digest}.json"
+    if kept is not None and kept.exists():
+        try:
+            result = json.loads(kept.read_text())
+        except (OSError, ValueError):
+            result = None                             # unreadable: synthesize again
+        if isinstance(result, dict) and {"stat", "ltp"} <= result.keys():
+            write_text(d / "synth.ys", script)          # what made it, for the reader
+            write_text(done, json.dumps(result))
+            log(f"  {module}: cached")
+            return result
     d.mkdir(parents=True, exist_ok=True)
     (d / file).write_text(text)
     (d / "synth.ys").write_text(script)
@@ -238,6 +266,11 @@ def _run_cached(text: str, script: str, work: Path, module: str, log,
     result = {"stat": json.loads((d / "stat.json").read_text()),
               "ltp": (d / "ltp.txt").read_text()}
     write_text(done, json.dumps(result))
+    if kept is not None:
+        try:
+            write_text(kept, json.dumps(result))
+        except OSError:
+            pass                   # a read-only or full cache folder costs time, not results
     (d / file).unlink()        # the cache keeps results, not copies of the design
     (d / ecp5_carry.MAP_FILE).unlink(missing_ok=True)
     return result

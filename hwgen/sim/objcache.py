@@ -22,11 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hwgen.cache_dir import root as cache_root
+
 
 def cache_dir() -> Path:
-    root = os.environ.get("HWGEN_CACHE") or \
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwgen"
-    return Path(root) / "verilator-runtime"
+    return cache_root() / "verilator-runtime"
 
 
 def _runtime_source(args: list[str]) -> Path | None:

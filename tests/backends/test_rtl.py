@@ -438,6 +438,7 @@ def test_reuse_auto_stops_synthesis_once_finished_layers_do_not_fit(tmp_path, mo
     from hwgen.errors import HwgenError
     from hwgen.estimate.resources import estimate
     from hwgen.flow import steps
+    monkeypatch.setenv("HWGEN_YOSYS_CACHE", "0")    # the second run synthesizes too
     g = random_graph(15, sparsity=0.3, n_in=8)    # (13 is a constant once dead logic goes)
     _, rtl = build_rtl(g, tmp_path / "whole", HardwareOptions())
     whole = estimate(tmp_path / "whole", rtl.data, "ecp5", log=lambda s: None)

@@ -56,6 +56,45 @@ def test_numbers_are_deterministic_and_cached(small_design, tmp_path):
     assert first["layers"] == again["layers"]
 
 
+def test_another_build_folder_takes_the_machines_results(small_design, tmp_path,
+                                                          monkeypatch):
+    """The same layers estimated from another build folder (a notebook, a sweep point, a
+    second checkout) come from the machine's cache (`shared_results`): the same numbers,
+    no Yosys run. A damaged entry is synthesized again; HWGEN_YOSYS_CACHE=0 leaves the
+    machine's cache out."""
+    import shutil
+
+    from hwgen.estimate import yosys
+    out, manifest = small_design
+    monkeypatch.setenv("HWGEN_YOSYS_CACHE", str(tmp_path / "machine"))
+
+    def folder(name):                        # the built RTL, without any synthesis
+        shutil.copytree(out, tmp_path / name, ignore=shutil.ignore_patterns("synth"))
+        return tmp_path / name
+
+    def run(name):
+        messages = []
+        got = estimate(folder(name), manifest, "ice40", log=messages.append)
+        return got, [m.split(": ")[-1] for m in messages if ": " in m]
+
+    first, said = run("a")
+    assert set(said) == {"synthesizing"}
+    entries = sorted(yosys.shared_results().glob("*/*.json"))
+    assert len(entries) == len(said)
+    again, said = run("b")
+    assert set(said) == {"cached"} and again["layers"] == first["layers"]
+    assert not list((tmp_path / "b").rglob("yosys.log"))     # Yosys did not run
+    assert all((p.parent / "synth.ys").exists()
+               for p in (tmp_path / "b").rglob("result.json"))
+    entries[0].write_text("{")                                 # a damaged entry
+    third, said = run("c")
+    assert said.count("synthesizing") == 1 and third["layers"] == first["layers"]
+    monkeypatch.setenv("HWGEN_YOSYS_CACHE", "0")
+    assert yosys.shared_results() is None
+    _, said = run("d")
+    assert set(said) == {"synthesizing"}
+
+
 def test_module_text_is_a_complete_layer(small_design):
     out, manifest = small_design
     text = (out / manifest["verilog"]).read_text()
