@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import HwgenError
+from .nextpnr import LUTRAM_CELLS
 
 # --- iCE40UP5K: bench measurements of tinyvision-ai-inc/ice40_power (README table):
 # iCE40UP5K breakout board, icestorm flow, Joulescope JS110, core rail at 1.219 V.
@@ -122,22 +123,30 @@ def model(target: str, device: str | None = None) -> EnergyModel:
             {"LUT4": ICE40_LUT_J * _ECP5_V2,
              # CCU2C: two sum bits into routing, each a LUT output plus its carry.
              "CCU2C": 2 * (ICE40_LUT_J + ICE40_LOCAL_J) * _ECP5_V2,
-             "MUX": ICE40_LOCAL_J * _ECP5_V2, "DSP": ICE40_DSP_J * _ECP5_V2},
+             "MUX": ICE40_LOCAL_J * _ECP5_V2, "DSP": ICE40_DSP_J * _ECP5_V2,
+             # ASSUMPTION: a TRELLIS_DPR16X4 (16 x 4 bits) as the six LUT4s nextpnr packs
+             # it into (nextpnr.LUTRAM_CELLS).
+             "LUTRAM": LUTRAM_CELLS * ICE40_LUT_J * _ECP5_V2},
             "ASSUMPTION: iCE40UP5K measurements (tinyvision-ai-inc/ice40_power) scaled by "
             "(1.1 V / 1.2 V)^2, clock network by device size; static from Artix-7 per-LUT "
             "leakage (Vivado report in enjoy-digital/litex_m2sdr#22) times the LFE5U's LUTs; "
-            "DP16KD read (36 bits): the iCE40 EBR assumption per bit",
+            "DP16KD read (36 bits): the iCE40 EBR assumption per bit; distributed RAM: six LUT4s "
+            "a cell",
             ICE40_RAM_READ_J / 16 * 36 * _ECP5_V2)
     if target == "xc7":
         return EnergyModel(
             "xc7", 100, XC7_STATIC_PER_LUT_W * 20800, 0.0, XC7_FF_CLOCK_J, XC7_FF_J,
             {"LUT": XC7_LUT_J,
              "CARRY4": 2 * XC7_LUT_J,   # ASSUMPTION: four sum bits, about half leave the slice
-             "MUX": XC7_FF_J, "DSP": ICE40_DSP_J * (1.0 / 1.2) ** 2},
+             "MUX": XC7_FF_J, "DSP": ICE40_DSP_J * (1.0 / 1.2) ** 2,
+             # ASSUMPTION: a LUT used as memory (counted in LUTs) or as a shift register
+             # toggles its output as a logic LUT does.
+             "LUTRAM": XC7_LUT_J, "SRL": XC7_LUT_J},
             "Vivado report_power of an XC7A200T design (enjoy-digital/litex_m2sdr#22), "
             "static scaled to the XC7A35T (20,800 LUTs); DSP48E1: ASSUMPTION, the iCE40 "
             "SB_MAC16 measurement scaled by (1.0 V / 1.2 V)^2; RAMB18 read (36 bits): "
-            "ASSUMPTION, 36 LUT toggles", 36 * XC7_LUT_J)
+            "ASSUMPTION, 36 LUT toggles; LUTs as memory or shift registers: ASSUMPTION, as "
+            "logic LUTs", 36 * XC7_LUT_J)
     if target == "asic":
         return EnergyModel("asic", 500, 0.0, 0.0, ASIC_FF_CLOCK_J, 24 * ASIC_TRANSISTOR_J,
                            {"transistors": ASIC_TRANSISTOR_J},
@@ -146,10 +155,21 @@ def model(target: str, device: str | None = None) -> EnergyModel:
 
 
 def memory_duty(manifest: dict) -> dict:
-    """Per module, the fraction of busy cycles its ROM is read: a folded layer reads one
-    word per cycle of its program, `cycles` out of every II."""
-    return {row["module"]: row["cycles"] / manifest["ii"] for row in manifest["layers"]
+    """Per module, the fraction of busy cycles its block RAMs are read: a folded layer
+    reads one word of its program ROM per cycle of its program, `cycles` out of every II;
+    a stream stage (its line buffer and output FIFO, where they are in block RAM) reads
+    at most once per pixel it takes in, so `image` pixels out of every II (an upper
+    bound: a strided stage's FIFO is read once per output pixel, fewer)."""
+    duty = {row["module"]: row["cycles"] / manifest["ii"] for row in manifest["layers"]
             if row.get("cycles") and row["module"]}
+    stages = {s["stage"]: s for s in (manifest.get("stream") or {}).get("stages", ())}
+    for row in manifest["layers"]:
+        stage = stages.get(row.get("node")) if row.get("op") == "stream_stage" else None
+        if stage and row["module"]:
+            pixels = stage["image"][0] * (stage["image"][1] if len(stage["image"]) > 1 else 1)
+            duty[row["module"]] = max(duty.get(row["module"], 0.0),
+                                      min(1.0, pixels / manifest["ii"]))
+    return duty
 
 
 def estimate_power(resources: dict, activity: dict, latency: int, target: str,

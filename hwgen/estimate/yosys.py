@@ -39,7 +39,8 @@ class Target:
     name: str
     synth: str                   # the synthesis command; {top} is the module
     abc9_delay: int | None       # fast ABC9 script delay target, None: no ABC9
-    resources: dict              # report name -> cell type regex
+    resources: dict              # report name -> cell type regex (count of cells), or
+    #                              {regex: units per cell} (e.g. LUTs a RAM cell takes)
     # The label of the synthesis command's memory mapping and of the step after it. A
     # design without memories skips that range: Yosys reads and elaborates the block-RAM
     # techmap files even with nothing to map, ~4 s of a ~8 s xc7 run (~1 s of ~3 s on
@@ -82,7 +83,13 @@ TARGETS = {
         "LUTRAM": r"TRELLIS_DPR16X4"}),
     "xc7": Target("xc7", "synth_xilinx -family xc7 -abc9 -top {top}", 300, {
         "LUT": r"LUT[1-6]", "CARRY4": r"CARRY4", "FF": r"FD[RSCP]E", "DSP": r"DSP48E1",
-        "RAM": r"RAMB(18|36)E1", "MUX": r"MUXF[78]"}, ("map_memory", "map_ffram")),
+        "RAM": r"RAMB(18|36)E1", "MUX": r"MUXF[78]",
+        # LUTs used as memory (Vivado's "LUT as Memory"), in LUTs: distributed RAM (a
+        # stream's small FIFOs; UG474: RAM32M/RAM64M take a SLICEM's four LUTs, a
+        # dual-port RAMnX1D two per 64 bits) and shift registers (line buffers' delays).
+        "LUTRAM": {r"RAM(32|64)M|RAM128X1D|RAM256X1S": 4, r"RAM(32|64)X1D|RAM128X1S": 2,
+                   r"RAM(32|64)X1S": 1},
+        "SRL": r"SRLC?(16|32)E"}, ("map_memory", "map_ffram")),
     "asic": Target("asic", "synth -flatten -top {top}\nabc -g cmos2\nopt_clean", None, {
         "gates": r"\$_(NAND|NOR|NOT|AND|OR|XOR|XNOR|ANDNOT|ORNOT|MUX|AOI\d|OAI\d)_",
         "FF": r"\$_S?DFFE?_\w+"}),
@@ -286,7 +293,9 @@ def summarize(t: Target, stat: dict, ltp_text: str) -> dict:
     """Resource counts by the target's categories, plus logic levels (and, for asic,
     transistors and NAND2-equivalent gates)."""
     cells = stat["design"]["num_cells_by_type"]
-    out = {k: sum(n for c, n in cells.items() if re.fullmatch(rx, c))
+    out = {k: sum(units * n for c, n in cells.items()
+                  for pattern, units in (rx.items() if isinstance(rx, dict) else [(rx, 1)])
+                  if re.fullmatch(pattern, c))
            for k, rx in t.resources.items()}
     levels = re.search(r"length=(\d+)", ltp_text)
     out["logic_levels"] = int(levels.group(1)) if levels else 0

@@ -101,10 +101,12 @@ def fit_check(b: Board, total: dict, top_ffs: int = 0, top_ram: int = 0) -> None
     flip-flops and block RAMs as `top_ffs` and `top_ram`); logic may fill LOGIC_HEADROOM
     of the device."""
     from ..estimate.nextpnr import lut_slots
+    # xc7: LUTs as logic, as distributed RAM and as shift registers (yosys.TARGETS).
+    luts = total.get("LUT", 0) + total.get("LUTRAM", 0) + total.get("SRL", 0)
     need = {"LUT4": lut_slots(total) if b.family == "ecp5" else total.get("LUT4", 0),
-            "LUT": total.get("LUT", 0),
+            "LUT": luts,
             # Cyclone V from the xc7 mapping: an ALM holds about two 6-input LUTs.
-            "ALM": (total.get("LUT", 0) + 1) // 2,
+            "ALM": (luts + 1) // 2,
             "FF": total.get("FF", 0) + top_ffs, "DSP": total.get("DSP", 0),
             # iCE40 logic cell: a LUT4 and a flip-flop, but nextpnr packed few of them
             # together here (digits_mlp_pruned folded: 1836 LUT4 + 2290 FF in 4420 cells).

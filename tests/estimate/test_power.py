@@ -230,3 +230,23 @@ def test_a_folded_design_pays_ii_cycles_and_its_rom_reads_per_inference(measured
                          ram_duty=duty)
     assert rom["dynamic_busy_mw"] > four["dynamic_busy_mw"]
     assert rom["dynamic_idle_mw"] == four["dynamic_idle_mw"]
+
+
+def test_a_stream_stage_pays_its_block_ram_reads_once_a_pixel(tmp_path):
+    """A stream stage's line buffer and output FIFO, where they are block RAM, are read at
+    most once per pixel it takes in: `image` pixels of every II (the tail, without
+    memories, pays none). From the manifest of a real streaming build."""
+    from hwgen.estimate.power import memory_duty
+
+    from ..conv_factory import small_cnn_graph
+    _, rtl = build_rtl(small_cnn_graph(6, 2, 3), tmp_path, HardwareOptions(io="stream"))
+    manifest = rtl.data
+    stages = {s["stage"]: s for s in manifest["stream"]["stages"]}
+    duty = memory_duty(manifest)
+    rows = [r for r in manifest["layers"] if r["op"] == "stream_stage"]
+    assert rows and set(duty) == {r["module"] for r in rows}
+    for r in rows:
+        h, w = stages[r["node"]]["image"]
+        assert duty[r["module"]] == pytest.approx(h * w / manifest["ii"])
+        assert 0 < duty[r["module"]] <= 1
+    assert memory_duty(dict(manifest, ii=1)) == {r["module"]: 1.0 for r in rows}

@@ -306,6 +306,43 @@ def test_distributed_ram_counts_as_the_logic_cells_nextpnr_packs_it_into(tmp_pat
     assert lut_slots(row) == row["LUT4"] + 2 * row["CCU2C"] + LUTRAM_CELLS * row["LUTRAM"]
 
 
+def test_luts_used_as_memory_count_on_xc7(tmp_path):
+    """On xc7 a stream's shallow FIFO (Amaranth's SyncFIFO: distributed RAM, RAM32M/RAM64M)
+    and a line buffer's delay line (SRL16E shift registers) take LUTs that the logic count
+    leaves out: they are counted in LUTs (`LUTRAM`, `SRL`), the fit check adds them to the
+    logic LUTs and the power model prices them."""
+    from amaranth.back import verilog
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib.fifo import SyncFIFO
+
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.power import model
+    from hwgen.estimate.yosys import synthesize
+    from hwgen.export import boards
+    fifo = SyncFIFO(width=16, depth=64)
+    ports = [fifo.w_data, fifo.w_en, fifo.w_rdy, fifo.r_data, fifo.r_en, fifo.r_rdy]
+    (tmp_path / "fifo.v").write_text(verilog.convert(fifo, name="fifo", ports=ports))
+    m, d, en = Module(), Signal(8), Signal()
+    taps = [Signal(8, name=f"tap{i}", reset_less=True) for i in range(16)]   # no reset: SRL
+    with m.If(en):
+        m.d.sync += [taps[0].eq(d)] + [b.eq(a) for a, b in zip(taps, taps[1:])]
+    (tmp_path / "delay.v").write_text(verilog.convert(m, name="delay",
+                                                      ports=[d, en, taps[-1]]))
+    quiet = lambda s: None                                     # noqa: E731
+    row = synthesize(tmp_path / "fifo.v", [], "fifo", "xc7", tmp_path / "f", log=quiet)["fifo"]
+    assert row["LUTRAM"] >= 16 and row["RAM"] == 0, row     # 1,024 bits in 64-bit LUTs
+    line = synthesize(tmp_path / "delay.v", [], "delay", "xc7", tmp_path / "d",
+                      log=quiet)["delay"]
+    assert line["SRL"] == 8 and line["FF"] <= 8, line         # 8 bits x 16 taps: 8 SRL16E
+    xc7 = model("xc7")
+    assert xc7.cell_j["LUTRAM"] > 0 and xc7.cell_j["SRL"] > 0
+    arty = boards.board("arty-a7-35")                          # 20,800 LUTs
+    boards.fit_check(arty, {"LUT": 15000, "LUTRAM": 1000, "SRL": 500, "FF": 0, "DSP": 0})
+    with pytest.raises(HwgenError, match="LUT 19000 of 20800"):
+        boards.fit_check(arty, {"LUT": 15000, "LUTRAM": 3000, "SRL": 1000, "FF": 0,
+                                "DSP": 0})
+
+
 def test_a_deep_stream_fifo_is_block_ram_on_ecp5(tmp_path):
     """A stage's output FIFO from FIFO_RAM_DEPTH entries and LINE_RAM_BITS on is Amaranth's
     SyncFIFOBuffered (the RTL picks it by `fifo_in_ram`), which Yosys maps to DP16KD block
