@@ -141,6 +141,8 @@ def test_yosys_sta_times_a_deeper_stage_longer(tmp_path):
     assert 0 < paths[0] < paths[1], paths
 
 
+@pytest.mark.slow    # four whole-design xc7 runs of digits_mlp_pruned (~110 s); the STA
+#                     measure itself: test_yosys_sta_times_a_deeper_stage_longer
 def test_sta_matched_takes_the_slowest_clock_within_the_peers_path(tmp_path):
     """With a peer path as long as hwgen's own at 162 MHz, the search from 200 MHz goes
     down in 10 % steps (200, 180, 162) to the slowest clock whose path is within it, with
