@@ -174,15 +174,20 @@ def test_io_auto_streams_a_cnn_too_large_for_full_rate_and_keeps_an_mlp_parallel
     assert "io" not in rtl.data and any("io auto: parallel" in s for s in lines), lines
 
 
-def test_a_flat_input_reshaped_to_an_image_streams(tmp_path):
+@pytest.mark.parametrize("quantized", [False, True])
+def test_a_flat_input_reshaped_to_an_image_streams(tmp_path, quantized):
     """Input(36) -> Reshape(6, 6, 1) -> conv: the flat vector's order is the image's raster
-    order, so its elements stream as pixels."""
+    order, so its elements stream as pixels. An input quantizer before the Reshape (the
+    usual QKeras model) is per element, so the Reshape moves before it and the quantizer
+    streams too; the stream is exact in Verilator."""
     import tensorflow as tf
     from qkeras import QActivation, QConv2D
 
+    from .cosim_checks import assert_exact_in_images_and_pixels
     from .model_factory import quantizer
     inp = tf.keras.Input((36,), name="x")
-    x = tf.keras.layers.Reshape((6, 6, 1), name="image")(inp)
+    x = QActivation(quantizer("quantized_bits(5,1,1)"), name="q")(inp) if quantized else inp
+    x = tf.keras.layers.Reshape((6, 6, 1), name="image")(x)
     x = QConv2D(2, 3, kernel_quantizer=quantizer("quantized_bits(4,0)"), use_bias=False,
                 name="c")(x)
     x = QActivation(quantizer("quantized_relu(4,2)"), name="r")(x)
@@ -191,10 +196,13 @@ def test_a_flat_input_reshaped_to_an_image_streams(tmp_path):
     model.set_weights([np.random.default_rng(0).normal(0, 0.5, w.shape) for w in
                        model.get_weights()])
     graph = to_ir(load(model), FrontendOptions.from_strings("fixed<6,2>"))
-    assert [s.nodes for s in stream.plan(graph).stages] == [("c", "r")]
+    assert [s.nodes for s in stream.plan(graph).stages] == \
+        ([("q",)] if quantized else []) + [("c", "r")]
     _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
     assert len(rtl.data["input"]["pixel_elements"]) == 1 and rtl.data["ii"] == 36
     assert rtl.data["input"]["shape"] == [36] and rtl.data["ports"][4]["width"] == 6
+    if quantized:
+        assert_exact_in_images_and_pixels(graph, rtl.data, tmp_path / "rtl", tmp_path, 200, 0)
 
 
 def test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact(tmp_path):

@@ -174,9 +174,43 @@ def _pixel_copy(node, shape, inputs):
     return dataclasses.replace(node, **fields)
 
 
+def _reshape_first(graph: Graph) -> Graph:
+    """`graph` with a Reshape that makes its flat input an image moved before the per-element
+    quantizers and relus between them (an input quantizer, then the Reshape): those compute
+    the same on every element, and a Reshape keeps the raster order, so the graph computes
+    the same, and its image streams from the input on. Unchanged otherwise."""
+    inp = graph.input
+    if len(inp.shape) != 1:
+        return graph
+    chain, node = [], inp
+    while True:
+        readers = graph.consumers(node.name)
+        if len(readers) != 1 or node.name in graph.output_names:
+            return graph
+        node = readers[0]
+        if isinstance(node, Reshape):
+            break
+        if not isinstance(node, (Quantize, Relu)):
+            return graph
+        chain.append(node)
+    if not chain or len(node.shape) not in (2, 3):
+        return graph
+    reshape = dataclasses.replace(node, inputs=(inp.name,), type=inp.type)
+    moved, prev = [], reshape
+    for n in chain:
+        prev = dataclasses.replace(n, inputs=(prev.name,), shape=reshape.shape)
+        moved.append(prev)
+    rename = {node.name: moved[-1].name}
+    rest = [dataclasses.replace(n, inputs=tuple(rename.get(i, i) for i in n.inputs))
+            for n in graph.nodes[1:] if n is not node and n not in chain]
+    return dataclasses.replace(graph, nodes=[inp, reshape] + moved + rest,
+                               outputs=tuple(rename.get(o, o) for o in graph.outputs))
+
+
 def plan(graph: Graph) -> StreamPlan:
     """Cut `graph` (front-end IR, before the hardware passes) into stream stages and a
     tail. Raises UnsupportedError where the model cannot stream."""
+    graph = _reshape_first(graph)
     inp = graph.input
     first = graph.nodes[1] if len(graph.nodes) > 1 else None
     image = inp
@@ -186,8 +220,8 @@ def plan(graph: Graph) -> StreamPlan:
     if len(image.shape) not in (2, 3):
         raise UnsupportedError(
             f"model '{graph.name}': --io stream streams images (height, width, channels) or "
-            f"sequences (length, channels), or a flat input a Reshape makes one; its input has "
-            f"shape {inp.shape}. Use --io parallel")
+            f"sequences (length, channels), or a flat input a Reshape makes one (after input "
+            f"quantizers at most); its input has shape {inp.shape}. Use --io parallel")
     stages: list[Stage] = []
     prev = image
     current = None          # (scan, window op or None, region shape, [element-wise nodes], node names)
