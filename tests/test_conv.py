@@ -171,3 +171,48 @@ def test_random_cnn_cosimulates_bit_exact(tmp_path, seed, reuse):
     r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 1000, seed,
               log=lambda s: None)
     assert r["outputs_seen"] == 1000 and r["mismatches"] == 0, (desc, r["first_mismatches"][:2])
+
+
+def test_dense_on_a_sequence_or_an_image_is_a_pointwise_convolution(tmp_path):
+    """Keras applies a Dense on a (length, channels) or (height, width, channels) tensor at
+    every position with the same weights: a 1x1 convolution, which it becomes (quantized,
+    or float with a precision, its activation after). Exact against QKeras (twin and
+    untouched model), and the image model streams exact in Verilator. A Dense on a rank-4
+    tensor is refused by name."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense
+
+    from hwgen.ops import Conv
+
+    from .cosim_checks import assert_exact_in_images_and_pixels
+    L, rng = tf.keras.layers, np.random.default_rng(0)
+    w = lambda bits: dict(kernel_quantizer=quantizer(f"quantized_bits({bits},0,alpha=1)"),  # noqa: E731
+                          bias_quantizer=quantizer(f"quantized_bits({bits},0,alpha=1)"))
+    sequence = tf.keras.Sequential([
+        L.InputLayer((6, 3)), QActivation(quantizer("quantized_bits(6,2,1)")),
+        QDense(4, name="per_step", **w(5)), QActivation(quantizer("quantized_relu(5,2)")),
+        L.Flatten(), QDense(2, **w(5))], name="seq")
+    image = tf.keras.Sequential([
+        L.InputLayer((4, 4, 3)), QActivation(quantizer("quantized_bits(6,2,1)")),
+        QConv2D(3, 2, **w(4)),
+        QDense(4, activation=quantizer("quantized_relu(5,2)"), name="per_pixel", **w(5)),
+        L.Dense(2, name="float_per_pixel"), L.Flatten()], name="img")
+    for model in (sequence, image):
+        model.set_weights([rng.normal(0, 0.6, v.shape) for v in model.get_weights()])
+        loaded = load(model)
+        graph = to_ir(loaded, FrontendOptions.from_strings(None, ["fixed<12,4>"]))
+        pointwise = [n for n in graph.nodes if n.layer.startswith(("per_", "float_per"))
+                     and isinstance(n, Conv)]
+        assert pointwise and all(n.window.kernel == (1, 1) for n in pointwise)
+        result = verify_model(loaded, graph, n=300, seed=1)
+        assert result.mismatches == 0, result.details()
+        codes = input_codes(graph.input.type, graph.input.shape, 300, 1, None)
+        assert not untouched_mismatches(loaded, graph, codes)
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(io="stream"))
+    assert rtl.data["stream"]["stages"]
+    assert_exact_in_images_and_pixels(graph, rtl.data, tmp_path / "rtl", tmp_path, 200, 1)
+    deep = tf.keras.Sequential([L.InputLayer((2, 2, 2, 3)),
+                                QActivation(quantizer("quantized_bits(6,2,1)")),
+                                QDense(2, name="too_deep", **w(4))])
+    with pytest.raises(UnsupportedError, match="too_deep.*rank-4"):
+        to_ir(load(deep), FrontendOptions())

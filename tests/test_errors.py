@@ -73,13 +73,15 @@ def test_float_layer_needs_precision():
     assert not graph.exact and str(graph.output.type) == "fixed<12,4>"
 
 
-def test_rank2_dense_needs_flatten():
+def test_rank4_dense_is_refused_with_a_hint():
+    """A Dense on a sequence or an image is a 1x1 convolution (tests/test_conv.py); on a
+    rank-4 tensor hwgen has no window to put it on."""
     import tensorflow as tf
     from qkeras import QDense
-    model = tf.keras.Sequential([tf.keras.layers.InputLayer((3, 4)), QDense(
-        2, kernel_quantizer=_q("quantized_bits(6,0)"), use_bias=False, name="fc3d")])
-    with pytest.raises(UnsupportedError, match="layer 'fc3d': Dense on a rank-2 input .* "
-                       "Add a Flatten layer before it"):
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((2, 3, 4, 5)), QDense(
+        2, kernel_quantizer=_q("quantized_bits(6,0)"), use_bias=False, name="fc4d")])
+    with pytest.raises(UnsupportedError, match="layer 'fc4d': Dense on a rank-4 input .* "
+                       "Add a Flatten or a Reshape before it"):
         hwgen.compile_model(model)
 
 

@@ -151,6 +151,16 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
                          "tensors; hls4ml merges two at a time (its converter refuses more). "
                          "Chain two-input merges in the model for the hls4ml path; hwgen's "
                          "own RTL (`hwgen build`, `flow`) takes it as it is")
+    from ..ops import Conv
+    per_position = [n for n in graph.nodes if isinstance(n, Conv) and "Dense" in n.origin]
+    if per_position:
+        n = per_position[0]
+        kind = "sequence" if len(graph.sources(n).shape) == 2 else "image"
+        raise HwgenError(f"layer '{n.layer}': a Dense on a {kind}, which Keras applies at "
+                         "every position; hls4ml 1.3's C simulation of it differs from Keras "
+                         "(every vector, measured). For the hls4ml project, write it as a "
+                         "Conv1D/Conv2D of kernel size 1; hwgen's own RTL (`hwgen build`, "
+                         "`flow`) takes it as it is")
     refused = unsupported_activation(model)
     if refused:
         raise HwgenError(f"{refused}. hwgen's own RTL (`hwgen build`, `sim`, `flow`) computes "

@@ -206,3 +206,26 @@ def test_activations_hls4ml_cannot_convert_are_a_clear_error(act, inline, tmp_pa
                        r"take the activation .*\(it takes quantized_relu, .*hwgen's own RTL"):
         write_project(model, graph, tmp_path)
     assert not (tmp_path / "firmware").exists()
+
+
+def test_a_dense_on_a_sequence_is_refused_for_hls4ml(tmp_path):
+    """hwgen takes a Dense on a sequence as Keras does, at every position (a 1x1
+    convolution, tests/test_conv.py); hls4ml 1.3's C simulation of such a model differed
+    from Keras on every vector, so the hls4ml path names the layer and the way round it
+    before writing anything."""
+    import tensorflow as tf
+    from qkeras import QDense
+
+    from hwgen.errors import HwgenError
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+    q = quantizer("quantized_bits(4,0,1)")
+    model = tf.keras.Sequential([tf.keras.layers.InputLayer((5, 3)),
+                                 QDense(2, kernel_quantizer=q, bias_quantizer=q, name="steps")])
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
+    with pytest.raises(HwgenError, match=r"layer 'steps': a Dense on a sequence.*kernel size "
+                       r"1; hwgen's own RTL"):
+        write_project(model, graph, tmp_path)
+    assert not (tmp_path / "firmware").exists()

@@ -1,4 +1,5 @@
-"""QDense and Dense: a weight matrix on a flat input, then the layer's own activation."""
+"""QDense and Dense: a weight matrix on a flat input (on a sequence or an image: at every
+position, as a 1x1 convolution), then the layer's own activation."""
 import numpy as np
 
 from ...errors import UnsupportedError, layer_error
@@ -11,13 +12,16 @@ from ..registry import handler
 @handler("QDense", "Dense")
 def dense(b, layer, following) -> int:
     src = b.cur
-    if len(src.shape) != 1:
+    if len(src.shape) not in (1, 2, 3):
         raise layer_error(layer.name, f"Dense on a rank-{len(src.shape)} input {src.shape} "
-                          f"is not supported", "Add a Flatten layer before it", UnsupportedError)
+                          "is not supported (it reads a vector, a sequence or an image)",
+                          "Add a Flatten or a Reshape before it", UnsupportedError)
     kernel = np.asarray(layer.kernel, dtype=np.float64)
-    if kernel.shape[0] != src.shape[0]:
+    if kernel.shape[0] != src.shape[-1]:
         raise layer_error(layer.name, f"kernel shape {kernel.shape} does not fit input "
                           f"shape {src.shape}", "Check the weights file")
+    if len(src.shape) > 1:
+        return _pointwise(b, layer, following, kernel)
     prec = b.options.precision_for(layer.name)
     w, wf, w_note = b.weights(layer, "kernel", kernel, prec)
     if layer.use_bias:
@@ -33,6 +37,28 @@ def dense(b, layer, following) -> int:
     quantized = b.weight_quantizers.get(layer.name, {})
     if "kernel" not in quantized or (layer.use_bias and "bias" not in quantized):
         # Float weights were put on `prec` (else weights() raised): so is the result.
+        b.quantize_to(layer, prec, "_result")
+    b.activation(layer.activation, layer, following is None)
+    return 1
+
+
+def _pointwise(b, layer, following, kernel) -> int:
+    """Dense on a sequence (length, channels) or an image (height, width, channels): Keras
+    applies it to the last axis, the same weights at every position, which is a 1x1
+    convolution; so it becomes one (a `Conv` node, which streams)."""
+    from ...ops.window import Window, image_of
+    from .conv import push_conv
+    prec = b.options.precision_for(layer.name)
+    w, wf, w_note = b.weights(layer, "kernel", kernel, prec)
+    if layer.use_bias:
+        bias, bf, b_note = b.weights(layer, "bias", np.asarray(layer.bias, np.float64), prec)
+    else:
+        bias, bf, b_note = None, 0, "no bias"
+    h, wd, _ = image_of(tuple(b.cur.shape))
+    push_conv(b, layer, "", Window((h, wd), (1, 1)), w[None, None], wf, bias, bf,
+              f"kernel {w_note}; bias {b_note}; on every position (a 1x1 convolution)")
+    quantized = b.weight_quantizers.get(layer.name, {})
+    if "kernel" not in quantized or (layer.use_bias and "bias" not in quantized):
         b.quantize_to(layer, prec, "_result")
     b.activation(layer.activation, layer, following is None)
     return 1
