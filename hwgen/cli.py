@@ -62,7 +62,8 @@ _MHZ = _number(float, 0, 10_000, low_open=True, unit=" MHz")
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="design name (see `hwgen list`), model file (.h5/.keras), "
-                   "or architecture .json (weights next to it as NAME_weights.h5)")
+                   "SavedModel folder, or architecture .json (weights next to it as "
+                   "NAME_weights.h5)")
     p.add_argument("--weights", help="weights .h5 for an architecture .json")
     p.add_argument("--input-format", metavar="FMT",
                    help="input grid when the model has no input quantizer "

@@ -85,6 +85,20 @@ def test_rank4_dense_is_refused_with_a_hint():
         hwgen.compile_model(model)
 
 
+def test_a_folder_that_is_no_keras_savedmodel_is_named(tmp_path):
+    """A folder is read as a SavedModel; one without saved_model.pb, or a SavedModel of a
+    plain TensorFlow function (no Keras layers), gets an error that says what to save."""
+    import tensorflow as tf
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelFileError, match="not a SavedModel .no saved_model.pb"):
+        hwgen.load_model(str(tmp_path / "empty"))
+    module = tf.Module()
+    module.f = tf.function(lambda x: 2 * x, input_signature=[tf.TensorSpec([None, 3])])
+    tf.saved_model.save(module, str(tmp_path / "fn"))
+    with pytest.raises(ModelFileError, match="without Keras's layers .*model.save"):
+        hwgen.load_model(str(tmp_path / "fn"))
+
+
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="model '.*nope.h5' not found: no such file and no "
                        "such design"):

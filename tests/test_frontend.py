@@ -32,14 +32,20 @@ def _tagger(prune=False):
     return model
 
 
-@pytest.mark.parametrize("fmt", ["h5", "keras", "json"])
+@pytest.mark.parametrize("fmt", ["h5", "keras", "json", "savedmodel"])
 def test_file_formats_load_the_same_model(tmp_path, fmt):
+    """Every way Keras saves a model: .h5, .keras, an architecture .json with its weights,
+    and a SavedModel folder (what TF 2.15's model.save('folder') writes)."""
     model = _tagger()
     if fmt == "json":
         (tmp_path / "tiny.json").write_text(model.to_json())
         model.save_weights(str(tmp_path / "elsewhere.h5"))
         loaded, graph = hwgen.compile_model(str(tmp_path / "tiny.json"),
                                             weights=str(tmp_path / "elsewhere.h5"))
+    elif fmt == "savedmodel":
+        model.save(str(tmp_path / "tiny"))
+        loaded, graph = hwgen.compile_model(str(tmp_path / "tiny"))
+        assert loaded.name == "tiny"
     else:
         model.save(str(tmp_path / f"tiny.{fmt}"))
         loaded, graph = hwgen.compile_model(str(tmp_path / f"tiny.{fmt}"))

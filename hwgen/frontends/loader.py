@@ -1,5 +1,6 @@
-"""Find and open a model: a Keras object, a designs/ name, a full-model .h5/.keras file,
-or an hls4ml-style pair `name.json` + `name_weights.h5`.
+"""Find and open a model: a Keras object, a designs/ name, a full-model .h5/.keras file, a
+TensorFlow SavedModel folder written by Keras, or an hls4ml-style pair `name.json` +
+`name_weights.h5`.
 
 Every way a file can be missing or broken ends in a `ModelFileError` naming the file and
 the fix. Pruning wrappers (tensorflow-model-optimization) are stripped here.
@@ -14,9 +15,9 @@ from pathlib import Path
 from .. import designs
 from ..errors import ModelFileError
 
-USAGE = ("give a design name from `hwgen list`, a full-model .h5 or .keras file, "
-         "or an architecture .json with its weights .h5 (next to it as NAME_weights.h5, "
-         "or with --weights)")
+USAGE = ("give a design name from `hwgen list`, a full-model .h5 or .keras file, a "
+         "SavedModel folder, or an architecture .json with its weights .h5 (next to it as "
+         "NAME_weights.h5, or with --weights)")
 
 
 @dataclass
@@ -73,6 +74,8 @@ def load(source, weights: str | None = None) -> LoadedModel:
         known = ", ".join(designs.design_names()) or "none"
         raise ModelFileError(f"model '{text}' not found: no such file and no such design "
                              f"(designs: {known}); {USAGE}")
+    if path.is_dir():
+        return LoadedModel(_load_saved_model(path, weights), path.name, str(path))
     suffix = path.suffix.lower()
     if suffix == ".json":
         return LoadedModel(_load_json(path, weights), _stem(path), str(path))
@@ -101,6 +104,33 @@ def _load_full(path: Path):
     except Exception as exc:  # Keras raises many types for broken files
         raise ModelFileError(f"cannot load the model in '{path}': {_first_line(exc)}. "
                              f"Is it a Keras model saved with model.save()?") from None
+    return strip_pruning(model)
+
+
+def _load_saved_model(path: Path, weights: str | None):
+    """A TensorFlow SavedModel folder (what `model.save('folder')` writes in TF 2.15 when
+    the name has no extension): Keras reads it back from its `keras_metadata.pb`."""
+    import tensorflow as tf
+    if weights:
+        raise ModelFileError(f"--weights is only used with an architecture .json, but "
+                             f"'{path}' is a SavedModel folder")
+    if not (path / "saved_model.pb").is_file():
+        raise ModelFileError(f"cannot read the folder '{path}': it is not a SavedModel (no "
+                             f"saved_model.pb in it); {USAGE}")
+    if not (path / "keras_metadata.pb").is_file():
+        raise ModelFileError(f"'{path}' is a SavedModel without Keras's layers "
+                             "(keras_metadata.pb): it was not written by a Keras model's "
+                             "model.save(). Save the Keras model itself, as model.save("
+                             "'model.h5')")
+    try:
+        model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(),
+                                           compile=False)
+    except Exception as exc:  # Keras raises many types for broken folders
+        raise ModelFileError(f"cannot load the SavedModel in '{path}': {_first_line(exc)}. "
+                             "Save the model again with model.save('model.h5')") from None
+    if not hasattr(model, "layers"):
+        raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
+                             "save the Keras model itself, as model.save('model.h5')")
     return strip_pruning(model)
 
 
