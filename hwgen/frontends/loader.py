@@ -74,16 +74,16 @@ def load(source, weights: str | None = None) -> LoadedModel:
         known = ", ".join(designs.design_names()) or "none"
         raise ModelFileError(f"model '{text}' not found: no such file and no such design "
                              f"(designs: {known}); {USAGE}")
-    if path.is_dir():
-        return LoadedModel(_load_saved_model(path, weights), path.name, str(path))
     suffix = path.suffix.lower()
     if suffix == ".json":
         return LoadedModel(_load_json(path, weights), _stem(path), str(path))
-    if suffix in (".h5", ".hdf5", ".keras"):
+    if suffix in (".h5", ".hdf5", ".keras") or path.is_dir():
         if weights:
             raise ModelFileError(f"--weights is only used with an architecture .json, "
-                                 f"but '{path}' is a full model file")
-        return LoadedModel(_load_full(path), _stem(path), str(path))
+                                 f"but '{path}' is a full model "
+                                 f"{'folder' if path.is_dir() else 'file'}")
+        return LoadedModel(_load_full(path), path.name if path.is_dir() else _stem(path),
+                           str(path))
     raise ModelFileError(f"cannot read '{path}': unknown file type '{path.suffix}'; {USAGE}")
 
 
@@ -93,8 +93,11 @@ def _stem(path: Path) -> str:
 
 
 def _load_full(path: Path):
+    """A full model: a .h5/.hdf5 or .keras file, or a SavedModel folder."""
     import tensorflow as tf
-    if path.suffix.lower() != ".keras":
+    if path.is_dir():
+        _check_saved_model(path)
+    elif path.suffix.lower() != ".keras":
         _check_hdf5(path, need_model=True)
     else:
         _check_keras_archive(path)
@@ -104,16 +107,15 @@ def _load_full(path: Path):
     except Exception as exc:  # Keras raises many types for broken files
         raise ModelFileError(f"cannot load the model in '{path}': {_first_line(exc)}. "
                              f"Is it a Keras model saved with model.save()?") from None
+    if not hasattr(model, "layers"):
+        raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
+                             "save the Keras model itself, as model.save('model.h5')")
     return strip_pruning(model)
 
 
-def _load_saved_model(path: Path, weights: str | None):
+def _check_saved_model(path: Path) -> None:
     """A TensorFlow SavedModel folder (what `model.save('folder')` writes in TF 2.15 when
-    the name has no extension): Keras reads it back from its `keras_metadata.pb`."""
-    import tensorflow as tf
-    if weights:
-        raise ModelFileError(f"--weights is only used with an architecture .json, but "
-                             f"'{path}' is a SavedModel folder")
+    the name has no extension) that Keras can read back: its `keras_metadata.pb`."""
     if not (path / "saved_model.pb").is_file():
         raise ModelFileError(f"cannot read the folder '{path}': it is not a SavedModel (no "
                              f"saved_model.pb in it); {USAGE}")
@@ -122,16 +124,6 @@ def _load_saved_model(path: Path, weights: str | None):
                              "(keras_metadata.pb): it was not written by a Keras model's "
                              "model.save(). Save the Keras model itself, as model.save("
                              "'model.h5')")
-    try:
-        model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(),
-                                           compile=False)
-    except Exception as exc:  # Keras raises many types for broken folders
-        raise ModelFileError(f"cannot load the SavedModel in '{path}': {_first_line(exc)}. "
-                             "Save the model again with model.save('model.h5')") from None
-    if not hasattr(model, "layers"):
-        raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
-                             "save the Keras model itself, as model.save('model.h5')")
-    return strip_pruning(model)
 
 
 def _check_keras_archive(path: Path) -> None:
