@@ -1,7 +1,7 @@
 """Seeded random QKeras CNNs, 1-D and 2-D: every convolution, pooling and spatial layer
 with their options (strides, dilation, 'same', 'valid' and 'causal' padding, depthwise,
-separable, grouped, bias or not, inline activations), batch norms and quantizers between
-them, a Flatten or a global pool, then a dense head."""
+separable, grouped, bias or not, inline activations), batch norms (separate, and folded
+into QConv2DBatchnorm and QDepthwiseConv2DBatchnorm) and quantizers between them, a Flatten or a global pool, then a dense head."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +20,9 @@ def random_conv_model(seed: int):
     """(model, input format, description) of a seeded random CNN."""
     import tensorflow as tf
     from qkeras import (QActivation, QAveragePooling2D, QBatchNormalization, QConv1D,
-                        QConv2D, QDense, QDepthwiseConv2D, QSeparableConv1D,
-                        QSeparableConv2D, QGlobalAveragePooling2D)
+                        QConv2D, QConv2DBatchnorm, QDense, QDepthwiseConv2D,
+                        QDepthwiseConv2DBatchnorm, QSeparableConv1D, QSeparableConv2D,
+                        QGlobalAveragePooling2D)
     L = tf.keras.layers
     rng = np.random.default_rng(seed)
     two_d = seed % 2 == 0
@@ -73,15 +74,27 @@ def random_conv_model(seed: int):
                     x = QActivation(quantizer("quantized_bits(6,2)"), name=f"wq{i}")(x)
                 extra["groups"] = 2
                 filters = 2 * int(rng.integers(1, 3))
+            # Every other 2-D conv_bn block is QKeras's batch-norm-folding layer instead
+            # (its batch norm inside; its folded bias quantized).
+            folded = kind == "conv_bn" and two_d and (seed + i) % 2 == 1
+            if folded:
+                cls = QConv2DBatchnorm
+                bias_q = quantizer("quantized_bits(8,3)")
             layer = cls(filters, kernel, strides=strides, padding=padding,
                         dilation_rate=(dil, dil) if two_d else dil, use_bias=use_bias,
                         kernel_quantizer=wq(), bias_quantizer=bias_q,
-                        activation=None if kind == "conv_bn" else inline, name=name, **extra)
+                        activation=None if kind == "conv_bn" and not folded else inline,
+                        name=name, **extra)
             x = layer(x)
             desc.append(f"{cls.__name__}({filters}, {kernel}, strides {strides}, {padding}, "
                         f"dilation {dil}, {'bias' if use_bias else 'no bias'}"
-                        f"{', groups 2' if extra else ''}, act {inline if kind != 'conv_bn' else None})")
-            if kind == "conv_bn":
+                        f"{', groups 2' if extra else ''}, act {inline if kind != 'conv_bn' or folded else None})")
+            if folded:
+                if inline is None:
+                    a = act()
+                    x = QActivation(quantizer(a), name=f"q{i}")(x)
+                    desc.append(a)
+            elif kind == "conv_bn":
                 x = (QBatchNormalization if rng.integers(0, 2) else L.BatchNormalization)(
                     name=f"bn{i}")(x)
                 a = act()
@@ -92,13 +105,17 @@ def random_conv_model(seed: int):
                 x = QActivation(quantizer(a), name=f"q{i}")(x)
                 desc.append(a)
         elif kind == "depthwise" and two_d:
-            x = QDepthwiseConv2D(kernel, strides=strides, padding=padding,
-                                 depth_multiplier=int(rng.integers(1, 3)), use_bias=use_bias,
-                                 depthwise_quantizer=wq(), bias_quantizer=bias_q,
-                                 name=name)(x)
+            # Every other one is QKeras's batch-norm-folding depthwise layer.
+            folded = (seed + i) % 2 == 0
+            cls = QDepthwiseConv2DBatchnorm if folded else QDepthwiseConv2D
+            x = cls(kernel, strides=strides, padding=padding,
+                    depth_multiplier=int(rng.integers(1, 3)), use_bias=use_bias,
+                    depthwise_quantizer=wq(),
+                    bias_quantizer=quantizer("quantized_bits(8,3)") if folded else bias_q,
+                    name=name)(x)
             a = act()
             x = QActivation(quantizer(a), name=f"q{i}")(x)
-            desc.append(f"QDepthwiseConv2D({kernel}, {strides}, {padding}) + {a}")
+            desc.append(f"{cls.__name__}({kernel}, {strides}, {padding}) + {a}")
         elif kind == "depthwise":
             x = L.DepthwiseConv1D(kernel, strides=strides, padding=padding, name=name)(x)
             a = act()

@@ -136,6 +136,10 @@ def _randomise(model, rng) -> None:
         if not weights:
             continue
         name = type(layer).__name__
+        if name in ("QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm"):
+            layer.set_weights([_folded_batchnorm_weight(v, w, rng)
+                               for v, w in zip(layer.weights, weights)])
+            continue
         if "BatchNormalization" in name:
             c = weights[0].shape[0]
             gamma = rng.uniform(0.5, 2.0, c) * rng.choice([-1, 1], c)
@@ -148,6 +152,20 @@ def _randomise(model, rng) -> None:
             v[rng.random(w.shape) < 0.3] = 0.0      # pruned weights
             new.append(v.astype(np.float32))
         layer.set_weights(new)
+
+
+def _folded_batchnorm_weight(var, w, rng) -> np.ndarray:
+    """One weight of a batch-norm-folding layer: its statistics as a batch norm's."""
+    role = var.name.split("/")[-1].split(":")[0]
+    if role == "moving_variance":
+        v = rng.uniform(0.2, 3, w.shape)
+    elif role == "gamma":
+        v = rng.uniform(0.5, 2.0, w.shape) * rng.choice([-1, 1], w.shape)
+    elif role == "iteration":
+        v = np.zeros(w.shape)
+    else:
+        v = rng.normal(0, 0.6, w.shape)
+    return v.astype(w.dtype)
 
 
 MERGES = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"]

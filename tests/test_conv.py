@@ -44,7 +44,8 @@ def test_random_cnn_is_bit_exact(seed):
 @pytest.mark.slow      # builds every model of the factory again
 def test_the_factory_uses_every_layer_form():
     text = " ".join(random_conv_model(seed)[2] for seed in range(N_MODELS))
-    for form in ["QConv2D", "QConv1D", "QDepthwiseConv2D", "DepthwiseConv1D",
+    for form in ["QConv2D", "QConv1D", "QDepthwiseConv2D(", "DepthwiseConv1D",
+                 "QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm",
                  "QSeparableConv2D", "QSeparableConv1D", "MaxPooling2D", "MaxPooling1D",
                  "avgpool", "qavgpool", "ZeroPadding", "Cropping", "UpSampling", "BN +",
                  "causal", "groups 2", "dilation 2", "strides (2, 2)", "same", "valid",
@@ -249,3 +250,47 @@ def test_permute_reorders_codes_exactly_in_every_form(tmp_path):
         r = cosim(graph, rtl.data, tmp_path / io / "rtl", tmp_path / io / "sim", 200, 2,
                   log=lambda s: None)
         assert r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
+def test_batchnorm_folded_convolutions_compute_their_folded_quantized_kernels(tmp_path):
+    """QConv2DBatchnorm and QDepthwiseConv2DBatchnorm (QKeras's quantization-aware batch
+    norm folding) are at inference their convolution with the kernel and bias folded in
+    float32 and then quantized: exact against the untouched model (which folds in its own
+    `call`) and the twin, after a round trip through an .h5 file, and in Verilator. With
+    the unfolded kernel the codes would differ (checked), so the comparison can fail."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2DBatchnorm, QDense, QDepthwiseConv2DBatchnorm
+
+    from hwgen.ops import Conv
+    L, rng = tf.keras.layers, np.random.default_rng(4)
+    model = tf.keras.Sequential([
+        L.InputLayer((6, 5, 2)), QActivation(quantizer("quantized_bits(6,2,1)")),
+        QConv2DBatchnorm(3, 3, kernel_quantizer=quantizer("quantized_bits(5,0,alpha=1)"),
+                         bias_quantizer=quantizer("quantized_bits(8,3,alpha=1)"),
+                         use_bias=False, name="conv_bn"),
+        QActivation(quantizer("quantized_relu(5,2)")),
+        QDepthwiseConv2DBatchnorm(2, depth_multiplier=2, padding="same",
+                                  depthwise_quantizer=quantizer("quantized_bits(4,1,alpha=1)"),
+                                  bias_quantizer=quantizer("quantized_bits(8,3,alpha=1)"),
+                                  name="dw_bn"),
+        QActivation(quantizer("quantized_bits(6,3)")), L.Flatten(),
+        QDense(2, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+               bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"))])
+    model.set_weights([np.abs(rng.normal(1, 0.4, w.shape)) + 0.05 if "variance" in v.name
+                       else rng.normal(0, 0.7, w.shape) for w, v in
+                       zip(model.get_weights(), model.weights)])
+    model.save(tmp_path / "folded.h5")
+    for source in (model, str(tmp_path / "folded.h5")):
+        loaded = load(source)
+        graph = to_ir(loaded, FrontendOptions())
+        assert verify_model(loaded, graph, n=300, seed=3).mismatches == 0
+        codes = input_codes(graph.input.type, graph.input.shape, 300, 3, None)
+        assert untouched_mismatches(loaded, graph, codes) == []
+    conv = graph.node("conv_bn")
+    assert isinstance(conv, Conv) and conv.bias is not None       # the folded bias
+    plain = quantizer("quantized_bits(5,0,alpha=1)")(model.get_layer("conv_bn").kernel)
+    assert not np.array_equal(conv.kernel, np.asarray(plain) * 2 ** conv.weight_frac)
+    _, rtl = build_rtl(graph, tmp_path / "stream", HardwareOptions(io="stream"))
+    r = cosim(graph, rtl.data, tmp_path / "stream" / "rtl", tmp_path / "stream" / "sim",
+              200, 3, log=lambda s: None)
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]

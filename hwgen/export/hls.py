@@ -35,6 +35,9 @@ HLS4ML_ACTIVATIONS = ("quantized_relu", "quantized_tanh", "quantized_sigmoid",
 # others (quantized_ulaw) it runs through QKeras in its own float type, off the values the
 # model computes, so `hls_model` replaces them.
 HLS4ML_WEIGHTS = ("quantized_bits", "quantized_po2", "binary", "ternary")
+# Batch-norm-folding layers hls4ml converts itself (bit-exact in its C simulation, measured);
+# the others reach it as their plain convolution with the folded weights (`hls_model`).
+HLS4ML_FOLDS = ("QConv2DBatchnorm",)
 
 
 def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
@@ -81,7 +84,8 @@ def hls_model(model):
     (nor compare before), so its result would not be the layer's."""
     import tensorflow as tf
     from ..frontends.loader import custom_objects
-    from ..frontends.twin import WEIGHT_QUANTIZER_KEYS, quantized_weights
+    from ..frontends.twin import (BATCHNORM_FOLDED, WEIGHT_QUANTIZER_KEYS, quantized_weights,
+                                  unfold_batchnorm)
     config = json.loads(model.to_json())
     layers = config["config"]["layers"] if isinstance(config["config"], dict) else \
         config["config"]
@@ -91,6 +95,22 @@ def hls_model(model):
 
     requantized = {}
     for lc in layers:
+        # A batch-norm-folded layer (hls4ml 1.3 converts QConv2DBatchnorm but not
+        # QDepthwiseConv2DBatchnorm) becomes its plain convolution with the folded,
+        # quantized kernel and bias, as hwgen's reference computes it.
+        if lc["class_name"] not in BATCHNORM_FOLDED or lc["class_name"] in HLS4ML_FOLDS:
+            continue
+        name = lc["config"]["name"]
+        values, applied = quantized_weights(model.get_layer(name))
+        unfold_batchnorm(lc)
+        kernel = "depthwise_kernel" if "depthwise_quantizer" in lc["config"] else "kernel"
+        for role, v in zip((kernel, "bias"), values):
+            key = WEIGHT_QUANTIZER_KEYS[role]
+            lc["config"][key] = _plain_quantizer(v) if role in applied else None
+        requantized[name] = values
+    for lc in layers:
+        if lc["config"].get("name") in requantized:
+            continue
         name = lc["config"].get("name")
         keys = [key for key in WEIGHT_QUANTIZER_KEYS.values()
                 if isinstance(lc["config"].get(key), dict) and replaced(lc["config"][key])]
@@ -108,9 +128,9 @@ def hls_model(model):
         return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
-    copy.set_weights(model.get_weights())
-    for name, values in requantized.items():
-        copy.get_layer(name).set_weights(values)
+    for layer in copy.layers:
+        layer.set_weights(requantized.get(layer.name) or
+                          model.get_layer(layer.name).get_weights())
     return copy
 
 
@@ -161,6 +181,15 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
                          "(every vector, measured). For the hls4ml project, write it as a "
                          "Conv1D/Conv2D of kernel size 1; hwgen's own RTL (`hwgen build`, "
                          "`flow`) takes it as it is")
+    deep = next((layer for layer in model.layers
+                 if int(getattr(layer, "depth_multiplier", 1) or 1) > 1), None)
+    if deep is not None:
+        raise HwgenError(f"layer '{deep.name}': depth_multiplier={deep.depth_multiplier}; "
+                         "hls4ml 1.3 computes depthwise convolutions of depth multiplier 1 "
+                         "only (its C simulation stops on an assertion otherwise). For the "
+                         "hls4ml project, use depth_multiplier=1 (or a depthwise then a 1x1 "
+                         "convolution); hwgen's own RTL (`hwgen build`, `flow`) takes it as "
+                         "it is")
     refused = unsupported_activation(model)
     if refused:
         raise HwgenError(f"{refused}. hwgen's own RTL (`hwgen build`, `sim`, `flow`) computes "

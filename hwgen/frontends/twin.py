@@ -10,6 +10,7 @@ does (`FLOAT32_LAYERS`). That is the QKeras result the hardware is compared with
 """
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -99,6 +100,66 @@ QUANTIZED_ACTIVATION_LAYERS = {"QActivation", "QDense", "QConv1D", "QConv2D",
                                "QAveragePooling2D", "QGlobalAveragePooling2D"}
 
 
+# QKeras layers that fold a batch normalization into their kernel and bias for training
+# (quantization-aware, the kernel quantizer sees the folded kernel). At inference each is
+# its plain convolution with the folded, quantized kernel and bias (QKeras's `call`, not
+# training): the twin holds that convolution (`_unfold_batchnorms`, `_folded_weights`).
+BATCHNORM_FOLDED = {"QConv2DBatchnorm": "QConv2D",
+                    "QDepthwiseConv2DBatchnorm": "QDepthwiseConv2D"}
+
+
+def _unfold_batchnorms(config: dict) -> None:
+    for lc in config["layers"]:
+        if lc["class_name"] in BATCHNORM_FOLDED:
+            unfold_batchnorm(lc)
+
+
+def unfold_batchnorm(lc: dict) -> None:
+    """A batch-norm-folded layer's config (`BATCHNORM_FOLDED`) made its plain
+    convolution's, in place, with a bias (the folded bias is there with or without the
+    layer's own)."""
+    import qkeras
+    plain = BATCHNORM_FOLDED[lc["class_name"]]
+    keys = _config_keys(plain)
+    lc["class_name"] = plain
+    if "module" in lc:
+        lc["module"] = getattr(qkeras, plain).__module__
+    if "registered_name" in lc:
+        lc["registered_name"] = plain
+    lc["config"] = {k: v for k, v in lc["config"].items() if k in keys}
+    lc["config"]["use_bias"] = True
+
+
+@functools.cache
+def _config_keys(plain: str) -> frozenset:
+    """The config keys of QKeras's layer class `plain` (a throwaway instance's)."""
+    import qkeras
+    layer = getattr(qkeras, plain)(1, 1) if plain == "QConv2D" else getattr(qkeras, plain)(1)
+    return frozenset(layer.get_config())
+
+
+def _folded_weights(layer) -> tuple[list[np.ndarray], dict]:
+    """A batch-norm-folded layer's kernel and bias as its inference `call` computes them:
+    folded in float32 by its own `get_folded_weights` (the same operations in the same
+    order: rsqrt(moving variance + epsilon) * gamma, times the kernel; times (bias -
+    moving mean), plus beta), then through its kernel and bias quantizers."""
+    depthwise = type(layer).__name__.startswith("QDepthwise")
+    kernel_q = layer.depthwise_quantizer_internal if depthwise else \
+        layer.kernel_quantizer_internal
+    values, applied = [], {}
+    with keras_floatx("float32"):
+        kernel, bias = layer.get_folded_weights()
+        for role, v, q in (("depthwise_kernel" if depthwise else "kernel", kernel, kernel_q),
+                           ("bias", bias, layer.bias_quantizer_internal)):
+            if q is None:
+                values.append(np.asarray(v))
+                continue
+            quantizers.check(q, layer.name, f"{role} quantizer", for_weights=True)
+            values.append(np.asarray(q(v)))
+            applied[role] = q
+    return values, applied
+
+
 def _set_dtype(config: dict, dtype: str) -> None:
     for lc in config["layers"]:
         cfg = lc["config"]
@@ -161,6 +222,8 @@ def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
                               "infinite", "The model's training diverged or the file is "
                               "damaged: retrain or re-save the model with finite weights",
                               ModelFileError)
+        if type(layer).__name__ in BATCHNORM_FOLDED:
+            continue
         key = WEIGHT_QUANTIZER_KEYS.get(role)
         q = getattr(layer, key + "_internal", None) if key else None
         if q is not None and role in ("gamma", "beta") and \
@@ -173,6 +236,8 @@ def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
         with keras_floatx("float32"):
             values.append(np.asarray(q(var)))
         applied[role] = q
+    if type(layer).__name__ in BATCHNORM_FOLDED:
+        return _folded_weights(layer)
     return values, applied
 
 
@@ -205,6 +270,7 @@ def build_twin(model, dtype: str = "float64"):
     import tensorflow as tf
     from .loader import custom_objects
     config, dropped = logits_config(model)
+    _unfold_batchnorms(config)
     _set_dtype(config, dtype)
     for lc in config["layers"]:
         for key in WEIGHT_QUANTIZER_KEYS.values():

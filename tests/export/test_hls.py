@@ -229,3 +229,60 @@ def test_a_dense_on_a_sequence_is_refused_for_hls4ml(tmp_path):
                        r"1; hwgen's own RTL"):
         write_project(model, graph, tmp_path)
     assert not (tmp_path / "firmware").exists()
+
+
+def _batchnorm_folded_model(depth_multiplier: int):
+    """QConv2DBatchnorm then QDepthwiseConv2DBatchnorm (of `depth_multiplier`), random
+    weights and batch-norm statistics."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2DBatchnorm, QDense, QDepthwiseConv2DBatchnorm
+    from ..model_factory import quantizer
+    L, rng = tf.keras.layers, np.random.default_rng(4)
+    model = tf.keras.Sequential([
+        L.InputLayer((6, 5, 2)), QActivation(quantizer("quantized_bits(6,2,1)")),
+        QConv2DBatchnorm(3, 3, kernel_quantizer=quantizer("quantized_bits(5,0,alpha=1)"),
+                         bias_quantizer=quantizer("quantized_bits(8,3,alpha=1)"), name="conv_bn"),
+        QActivation(quantizer("quantized_relu(5,2)")),
+        QDepthwiseConv2DBatchnorm(2, depth_multiplier=depth_multiplier,
+                                  depthwise_quantizer=quantizer("quantized_bits(4,1,alpha=1)"),
+                                  bias_quantizer=quantizer("quantized_bits(8,3,alpha=1)"),
+                                  name="dw_bn"),
+        QActivation(quantizer("quantized_bits(6,3)")), L.Flatten(),
+        QDense(2, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+               bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"), name="out")])
+    model.set_weights([np.abs(rng.normal(1, 0.4, w.shape)) + 0.05 if "variance" in v.name
+                       else rng.normal(0, 0.7, w.shape) for w, v in
+                       zip(model.get_weights(), model.weights)])
+    return model
+
+
+def test_batchnorm_folded_convolutions_are_bit_exact_in_c_simulation(tmp_path):
+    """hls4ml 1.3 folds a QConv2DBatchnorm itself (exact, measured) but has no converter
+    for QDepthwiseConv2DBatchnorm: that one reaches it as its plain depthwise convolution
+    with the folded, quantized kernel and bias, as hwgen's reference computes them."""
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    model = _batchnorm_folded_model(1)
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions()))
+    hm, last, _ = write_project(model, graph, tmp_path)
+    kinds = {n.name: n.class_name for n in hm.get_layers()}
+    assert kinds["conv_bn"] == "Conv2DBatchnorm" and kinds["dw_bn"] == "DepthwiseConv2D"
+    codes = input_codes(graph.input.type, graph.input.shape, 300, 0)
+    result = check(hm, graph, codes, last)
+    assert result["mismatches"] == 0 and last == "out", result["first_mismatches"]
+
+
+def test_a_depth_multiplier_hls4ml_cannot_compute_is_refused(tmp_path):
+    """hls4ml 1.3's depthwise kernels assert a depth multiplier of 1: its C simulation
+    would stop the whole process. The hls4ml path names the layer before writing."""
+    from hwgen.errors import HwgenError
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    model = _batchnorm_folded_model(2)
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions()))
+    with pytest.raises(HwgenError, match=r"layer 'dw_bn': depth_multiplier=2; hls4ml 1.3"):
+        write_project(model, graph, tmp_path)
+    assert not (tmp_path / "firmware").exists()

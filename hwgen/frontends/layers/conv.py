@@ -115,10 +115,15 @@ def _kernel(b, layer, role, values, prec):
     return codes, frac, note
 
 
+# QConv2DBatchnorm and QDepthwiseConv2DBatchnorm reach here as the QConv2D and
+# QDepthwiseConv2D that the twin makes of them, with their folded, quantized kernel and
+# bias (`twin.BATCHNORM_FOLDED`); they are named here for the list of supported layers.
 @handler("QConv1D", "Conv1D", "QConv2D", "Conv2D", "QDepthwiseConv2D", "DepthwiseConv2D",
          "DepthwiseConv1D", "QSeparableConv1D", "SeparableConv1D", "QSeparableConv2D",
-         "SeparableConv2D", summary="QConv1D, Conv1D, QConv2D, Conv2D, QDepthwiseConv2D, "
-         "DepthwiseConv1D/2D, QSeparableConv1D/2D, SeparableConv1D/2D")
+         "SeparableConv2D", "QConv2DBatchnorm", "QDepthwiseConv2DBatchnorm",
+         summary="QConv1D, Conv1D, QConv2D, Conv2D, QDepthwiseConv2D, "
+         "DepthwiseConv1D/2D, QSeparableConv1D/2D, SeparableConv1D/2D, QConv2DBatchnorm, "
+         "QDepthwiseConv2DBatchnorm")
 def conv(b, layer, following) -> int:
     cls = type(layer).__name__
     prec = b.options.precision_for(layer.name)
