@@ -47,6 +47,7 @@ ACTIVATION_QUANTIZERS = [
     "quantized_tanh(4)",
     "quantized_tanh(6,symmetric=True,use_real_tanh=True)",
     "quantized_sigmoid(5)",
+    "quantized_hswish(6,2)",
 ]
 
 INPUT_FORMATS = ["fixed<8,3>", "fixed<10,4>", "ufixed<6,2>", "fixed<12,5>", "fixed<16,6>"]

@@ -232,3 +232,54 @@ def test_activation_layers_take_the_precision(layer, fn):
     assert (hw.predict(x) == want).all()
     with pytest.raises(hwgen.HwgenError, match="not supported without a precision"):
         hwgen.convert(model, input_format="fixed<8,4>", log=None)
+
+
+def test_a_quantizer_that_is_not_monotonic_is_tabulated_at_every_code(tmp_path):
+    """quantized_hswish (x * relu6(x + 3) / 6, quantized) dips below zero: its step
+    function is found at every input code, also on a 20-bit sum (where a monotonic one
+    is sampled and bisected), alone, inline and after a batch norm. Exact against the
+    twin and the untouched model, and in Verilator; an input too wide to evaluate code by
+    code gets a clear error."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.errors import UnsupportedError
+    from hwgen.flow import build_rtl
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.ops import StepFunction
+    from hwgen.options import HardwareOptions
+    from hwgen.sim.runner import cosim
+    from hwgen.sim.vectors import input_codes
+    from hwgen.verify import untouched_mismatches
+    L = tf.keras.layers
+
+    def model(kernel, act="quantized_hswish(6,2)"):
+        m = tf.keras.Sequential([
+            L.InputLayer((5,)), QActivation(quantizer("quantized_bits(8,3,1)")),
+            QDense(6, kernel_quantizer=quantizer(kernel), activation=quantizer(act),
+                   bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)"), name="wide"),
+            QDense(3, kernel_quantizer=quantizer("quantized_bits(4,0,alpha=1)"),
+                   bias_quantizer=quantizer("quantized_bits(4,0,alpha=1)")),
+            L.BatchNormalization(name="bn"),
+            QActivation(quantizer("quantized_hswish(8,3,relu_shift=2,relu_upper_bound=4)"))])
+        rng = np.random.default_rng(0)
+        m.set_weights([np.abs(rng.normal(1, 0.8, w.shape)) if "variance" in v.name
+                       else rng.normal(0, 0.8, w.shape)
+                       for w, v in zip(m.get_weights(), m.weights)])
+        return m
+
+    loaded = load(model("quantized_bits(12,2,alpha=1)"))
+    graph = to_ir(loaded, FrontendOptions())
+    assert graph.node("wide").type.width >= 20          # sampled if it were monotonic
+    steps = [n for n in graph.nodes if isinstance(n, StepFunction)]
+    assert len(steps) == 2 and all(np.any(np.diff(n.levels[0]) < 0) for n in steps)
+    assert verify_model(loaded, graph, n=2000, seed=1).mismatches == 0
+    codes = input_codes(graph.input.type, graph.input.shape, 2000, 1)
+    assert untouched_mismatches(loaded, graph, codes) == []
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions())
+    r = cosim(graph, rtl.data, tmp_path / "rtl", tmp_path / "sim", 300, 1, log=lambda s: None)
+    assert r["mismatches"] == 0, r["first_mismatches"][:2]
+    with pytest.raises(UnsupportedError, match=r"'wide'.*quantized_hswish is not monotonic, "
+                       r"and its input .* has too many codes.*Quantize its input"):
+        to_ir(load(model("quantized_bits(16,2,alpha=1)")), FrontendOptions())

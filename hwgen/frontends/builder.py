@@ -176,9 +176,10 @@ class Builder:
                       note=quantizers.describe(q))
             return
         self.step(layer, suffix, lambda v: quantizers.call_quantizer(q, v), 1,
-                  quantizers.describe(q))
+                  quantizers.describe(q), quantizers.monotonic(q))
 
-    def step(self, layer, suffix, fn, channels, what) -> None:
-        th, lv, out = quantizers.step_function(fn, self.cur.type, channels, layer.name, what)
+    def step(self, layer, suffix, fn, channels, what, monotonic=None) -> None:
+        th, lv, out = quantizers.step_function(fn, self.cur.type, channels, layer.name, what,
+                                               monotonic)
         self.push(StepFunction, layer, suffix, shape=self.cur.shape, type=out, thresholds=th,
                   levels=lv, function=what, note=what)

@@ -5,9 +5,11 @@ Two kinds of quantizer reach the IR:
   without slope or sigmoid) become a `Quantize` op whose integer semantics equal
   QKeras's float arithmetic (tf.round is round-half-even; the input is first rounded to
   float32, as QKeras quantizers compute in float32, and so does the op);
-- every other supported quantizer is monotonic and piecewise constant, and becomes a
-  `StepFunction` whose thresholds are found by evaluating the QKeras quantizer itself
-  (in float64, on exact fixed-point inputs) and bisecting between its levels. The
+- every other supported quantizer is piecewise constant and becomes a `StepFunction`
+  whose thresholds are found by evaluating the QKeras quantizer itself (in float64, on
+  exact fixed-point inputs): at every input code where the input has up to 16 bits or
+  the function is not monotonic (quantized_hswish dips below zero; up to 22 bits), else
+  bisecting between the levels of a monotonic one. The
   reference therefore matches QKeras by construction, including its float quirks (e.g.
   `quantized_po2` adds K.epsilon() before log2 and never outputs 0).
 
@@ -22,10 +24,23 @@ from ..errors import UnsupportedError, layer_error
 from ..ir.types import FixedType, Overflow, codes_to_float, float_to_codes, needed_frac
 
 SUPPORTED = ("quantized_bits, quantized_relu, quantized_po2, quantized_relu_po2, "
-             "binary, ternary, quantized_tanh, quantized_sigmoid, quantized_ulaw")
+             "binary, ternary, quantized_tanh, quantized_sigmoid, quantized_ulaw, "
+             "quantized_hswish")
 _SUPPORTED_NAMES = {n.strip() for n in SUPPORTED.split(",")}
 MAX_STEP_LEVELS = 4096     # a step function with more levels is not sensible hardware
+FULL_DOMAIN_CODES = 1 << 16   # a step function's input of at most this many codes is
+                              # evaluated at every code (any shape); wider, it is sampled
+MAX_TABULATED_CODES = 1 << 22  # a non-monotonic one is evaluated at up to this many
 MAX_FRAC = 48              # finer grids come from non-power-of-two scales
+
+
+# Quantizers that are not monotonic: their step functions are evaluated at every code.
+NOT_MONOTONIC = {"quantized_hswish"}     # x * relu6(x + 3) / 6 dips below zero
+
+
+def monotonic(q) -> bool | None:
+    """False for a quantizer known not to be monotonic, else None (found on samples)."""
+    return False if type(q).__name__ in NOT_MONOTONIC else None
 
 
 def name_of(q) -> str:
@@ -136,8 +151,22 @@ def _levels_inside(per_channel, lo: int, hi: int, evaluate, channels: int):
     return out_t, out_mid
 
 
-def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
-    """Tabulate a monotonic, piecewise-constant `fn` over every input code of `in_type`.
+def _too_wide(layer: str, what: str, in_type: FixedType, channels: int):
+    raise layer_error(layer, f"{what} is not monotonic, and its input {in_type} has too "
+                      f"many codes to evaluate each ({in_type.max_code - in_type.min_code + 1}"
+                      f"{f' x {channels} channels' if channels > 1 else ''}, more than "
+                      f"{MAX_TABULATED_CODES})", "Quantize its input to fewer bits (a "
+                      "QActivation before it, or narrower weights before it)",
+                      UnsupportedError)
+
+
+def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str,
+                  monotonic: bool | None = None):
+    """Tabulate a piecewise-constant `fn` over every input code of `in_type`: evaluated
+    at every code where there are at most `FULL_DOMAIN_CODES`, or where `fn` is not
+    monotonic (`monotonic` False: known so, e.g. quantized_hswish; None: found so on
+    samples) and there are at most `MAX_TABULATED_CODES` (x channels); else sampled and
+    bisected, which takes a monotonic `fn`.
 
     `fn` maps float64 values [n, channels] to float64 results of the same shape; each
     column is its own function. Returns (thresholds [C, K], levels [C, K+1], out_type)
@@ -153,19 +182,36 @@ def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str):
     def evaluate(codes: np.ndarray) -> np.ndarray:      # codes [n, channels] -> values
         return fn(codes_to_float(codes, frac))
 
-    if hi - lo + 1 <= 1 << 16:      # small domain: evaluate every code
+    codes = hi - lo + 1
+    tabulable = codes * channels <= MAX_TABULATED_CODES
+    every_code = codes <= FULL_DOMAIN_CODES or (monotonic is False and tabulable)
+    if monotonic is False and not every_code:
+        _too_wide(layer, what, in_type, channels)
+
+    def evaluate_all():
         grid = np.arange(lo, hi + 1, dtype=np.int64)
+        chunks = [evaluate(np.repeat(grid[k:k + 1 << 20, None], channels, axis=1))
+                  for k in range(0, len(grid), 1 << 20)]
+        return grid, np.concatenate(chunks)
+
+    if every_code:                  # evaluate every code
+        grid, vals = evaluate_all()
     else:
         grid = np.unique(np.linspace(lo, hi, 4097).round().astype(np.int64))
-    vals = evaluate(np.repeat(grid[:, None], channels, axis=1))
+        vals = evaluate(np.repeat(grid[:, None], channels, axis=1))
     if not np.all(np.isfinite(vals)):
         raise layer_error(layer, f"{what} returns non-finite values", "Check the layer",
                           UnsupportedError)
     diffs = np.diff(vals, axis=0)
-    if not np.all(np.all(diffs >= 0, axis=0) | np.all(diffs <= 0, axis=0)):
-        raise layer_error(layer, f"{what} is not monotonic over its input range {in_type}",
-                          "hwgen supports monotonic activations; check the quantizer options",
-                          UnsupportedError)
+    # Every code evaluated: each step is where two neighbouring codes differ, whatever
+    # the function's shape (hard swish dips below zero). Sampled: the bisection below
+    # finds a step between two samples only where their values differ, which holds for
+    # a monotonic function alone; one that is not is evaluated at every code instead.
+    if not every_code and not np.all(np.all(diffs >= 0, axis=0) | np.all(diffs <= 0, axis=0)):
+        if not tabulable:
+            _too_wide(layer, what, in_type, channels)
+        grid, vals = evaluate_all()
+        diffs = np.diff(vals, axis=0)
     # Intervals (channel, a, b) whose ends differ hold at least one step; bisect them.
     row, ch = np.nonzero(diffs != 0)
     a, b = grid[row], grid[row + 1]

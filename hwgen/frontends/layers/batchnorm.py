@@ -37,7 +37,8 @@ def _as_input(b, v: np.ndarray) -> np.ndarray:
 
 
 def _fused(b, bn, act) -> None:
-    """BN followed by a quantizer is one monotonic step function per channel."""
+    """BN followed by a quantizer is one step function per channel (monotonic but for a
+    quantizer that is not, e.g. quantized_hswish)."""
     import tensorflow as tf
     q = unwrap(act.quantizer)
     quantizers.check(q, act.name, "activation", for_weights=False)
@@ -48,7 +49,8 @@ def _fused(b, bn, act) -> None:
             y = bn(tf.constant(_as_input(b, v), tf.float64), training=False)
         return quantizers.call_quantizer(q, np.asarray(y, dtype=np.float64).reshape(v.shape))
     what = f"{type(bn).__name__} + {quantizers.describe(q)}"
-    th, lv, out = quantizers.step_function(fn, b.cur.type, channels, bn.name, what)
+    th, lv, out = quantizers.step_function(fn, b.cur.type, channels, bn.name, what,
+                                           quantizers.monotonic(q))
     b.push(StepFunction, bn, shape=b.cur.shape, type=out, thresholds=th, levels=lv,
            function=what, note=f"fused with '{act.name}': {what}",
            layer=f"{bn.name}+{act.name}")
