@@ -49,14 +49,27 @@ def test_stochastic_rounding_is_rejected():
 @pytest.mark.parametrize("quantizer,name,message", [
     ("quantized_bits(4,0,alpha='auto_po2')", "act",
      "layer 'act': activation .* computes its scale from each batch"),
-    ("quantized_hswish(8)", "hswish",
-     "layer 'hswish': activation quantized_hswish.* is not supported. Supported quantizers: "
-     "quantized_bits"),
+    ("own", "cube", "layer 'cube': activation .*cubed_quantizer.* is not supported. "
+     "Supported quantizers: quantized_bits.*quantized_hswish"),
+    ("own without get_config", "cube", r"layer 'cube': Keras cannot write out its "
+     r"configuration \(Cannot serialize .*unwritable.*give your own class a get_config"),
 ])
 def test_unsupported_activation_quantizer_is_rejected(quantizer, name, message):
+    """A user's own quantizer class: named, with what hwgen takes (without get_config
+    Keras itself cannot write the model out; that was a TypeError from inside Keras)."""
     from qkeras import QActivation
+
+    class unwritable:            # noqa: N801 - a user's own quantizer class, QKeras-style
+        def __call__(self, x):
+            return x * x * x
+
+    class cubed_quantizer(unwritable):    # noqa: N801
+        def get_config(self):
+            return {}
+    own = {"own": cubed_quantizer, "own without get_config": unwritable}
     model = _qmodel()
-    model.add(QActivation(_q(quantizer), name=name))
+    model.add(QActivation(own[quantizer]() if quantizer in own else _q(quantizer),
+                          name=name))
     with pytest.raises(UnsupportedError, match=message):
         hwgen.compile_model(model)
 

@@ -283,3 +283,47 @@ def test_a_quantizer_that_is_not_monotonic_is_tabulated_at_every_code(tmp_path):
     with pytest.raises(UnsupportedError, match=r"'wide'.*quantized_hswish is not monotonic, "
                        r"and its input .* has too many codes.*Quantize its input"):
         to_ir(load(model("quantized_bits(16,2,alpha=1)")), FrontendOptions())
+
+
+def test_nested_models_are_opened_into_one_flat_model(tmp_path):
+    """A Sequential block used as a layer of a functional model (with a skip around it),
+    and that model nested again in a Sequential, with layer names the nested models
+    share: hwgen reads the flat model that computes the same. Its reference equals the
+    untouched nested model's own predict on the input grid (and the twin), also after an
+    .h5 round trip; before, the twin failed inside Keras with a TypeError."""
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.sim.vectors import input_codes
+    from hwgen.ir.types import codes_to_float
+    L = tf.keras.layers
+
+    def q(text="quantized_bits(4,0,alpha=1)"):
+        return quantizer(text)
+    block = tf.keras.Sequential([L.InputLayer((6,)), QDense(6, kernel_quantizer=q(),
+                                                            bias_quantizer=q(), name="dense"),
+                                 QActivation(q("quantized_relu(4,2)"), name="act")],
+                                name="block")
+    inp = L.Input((6,), name="x")
+    h = QActivation(q("quantized_bits(6,2,1)"), name="act")(inp)        # a name `block` has
+    h = L.Add(name="skip")([h, block(h)])
+    h = QActivation(q("quantized_bits(6,3)"), name="sum_q")(h)
+    backbone = tf.keras.Model(inp, h, name="backbone")
+    model = tf.keras.Sequential([L.InputLayer((6,)), backbone,
+                                 QDense(3, kernel_quantizer=q(), bias_quantizer=q(),
+                                        name="dense")])
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.7, w.shape) for w in model.get_weights()])
+    model.save(tmp_path / "nested.h5")
+    for source in (model, str(tmp_path / "nested.h5")):
+        loaded = load(source)
+        graph = to_ir(loaded, FrontendOptions())
+        assert verify_model(loaded, graph, n=500, seed=5).mismatches == 0
+        codes = input_codes(graph.input.type, graph.input.shape, 500, 5)
+        x = codes_to_float(codes, graph.input.type.frac).astype(np.float32)
+        ref = codes_to_float(interp.run(graph, codes), graph.output.type.frac)
+        assert np.array_equal(ref, model.predict(x, verbose=0).astype(np.float64))
+    assert [n.op for n in graph.nodes].count("dense") == 2 and \
+        any(n.op == "add" for n in graph.nodes)

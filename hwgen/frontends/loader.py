@@ -3,7 +3,8 @@ TensorFlow SavedModel folder written by Keras, or an hls4ml-style pair `name.jso
 `name_weights.h5`.
 
 Every way a file can be missing or broken ends in a `ModelFileError` naming the file and
-the fix. Pruning wrappers (tensorflow-model-optimization) are stripped here.
+the fix. Nested models are opened into one flat model (`nested.py`) and pruning wrappers
+(tensorflow-model-optimization) are stripped here.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from .. import designs
 from ..errors import ModelFileError
+from .nested import open_nested
 
 USAGE = ("give a design name from `hwgen list`, a full-model .h5 or .keras file, a "
          "SavedModel folder, or an architecture .json with its weights .h5 (next to it as "
@@ -63,7 +65,8 @@ def load(source, weights: str | None = None) -> LoadedModel:
     if not isinstance(source, (str, Path)):
         if not hasattr(source, "layers"):
             raise ModelFileError(f"cannot use a {type(source).__name__} as a model: {USAGE}")
-        return LoadedModel(strip_pruning(source), getattr(source, "name", "model"), "<object>")
+        return LoadedModel(strip_pruning(open_nested(source)), getattr(source, "name", "model"),
+                           "<object>")
     text = str(source)
     path = Path(text)
     design = designs.design_dir(text) if "/" not in text and not path.suffix else None
@@ -110,7 +113,7 @@ def _load_full(path: Path):
     if not hasattr(model, "layers"):
         raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
                              "save the Keras model itself, as model.save('model.h5')")
-    return strip_pruning(model)
+    return strip_pruning(open_nested(model))
 
 
 def _check_saved_model(path: Path) -> None:
@@ -185,7 +188,7 @@ def _load_json(path: Path, weights: str | None):
         raise ModelFileError(f"the weights in '{wpath}' do not fit the architecture in "
                              f"'{path}': {_first_line(exc)}. Use the weights saved with "
                              f"this architecture") from None
-    return strip_pruning(model)
+    return strip_pruning(open_nested(model))
 
 
 def _check_hdf5(path: Path, need_model: bool) -> None:

@@ -48,6 +48,8 @@ def name_of(q) -> str:
 
 
 def describe(q) -> str:
+    if not type(q).__module__.startswith("qkeras"):
+        return name_of(q)         # a Keras function, or a user's own class: its name
     try:
         return str(q) if not callable(q) or hasattr(q, "get_config") else name_of(q)
     except Exception:

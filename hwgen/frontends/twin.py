@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from ..errors import ModelFileError, layer_error
+from ..errors import ModelFileError, UnsupportedError, layer_error
 from . import quantizers
 from .float32 import Float32Quantizer, keras_floatx
 
@@ -34,7 +34,7 @@ def logits_config(model) -> tuple[dict, list[str]]:
     """The model's config rewritten to drop a softmax at each output. Returns (config,
     the names of the outputs whose softmax was dropped)."""
     # to_json serialises quantizer objects properly (get_config may hold live objects).
-    config = json.loads(model.to_json())["config"]
+    config = json.loads(model_json(model))["config"]
     layers = config["layers"]
     if "output_layers" not in config:            # Sequential
         last = layers[-1]
@@ -63,6 +63,33 @@ def logits_config(model) -> tuple[dict, list[str]]:
         outs.append(out)
     config["output_layers"] = outs
     return config, dropped
+
+
+def model_json(model) -> str:
+    """`model.to_json()`, or an error naming the layer Keras cannot write out (a user's
+    own quantizer or activation class without `get_config`)."""
+    try:
+        return model.to_json()
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        for layer in model.layers:
+            try:
+                json.dumps(layer.get_config(), default=_serialized)
+            except Exception:                 # noqa: BLE001 - Keras raises many types
+                raise layer_error(layer.name, f"Keras cannot write out its configuration "
+                                  f"({_first_line(exc)})", "hwgen reads a model through "
+                                  "its configuration: use QKeras's quantizers (see "
+                                  "docs/supported.md) and Keras's own activations, or give "
+                                  "your own class a get_config", UnsupportedError) from None
+        raise
+
+
+def _serialized(obj):
+    from tensorflow import keras
+    return keras.saving.serialize_keras_object(obj)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
 def _softmax_activation(lc: dict) -> bool:
@@ -189,6 +216,11 @@ def _wrap_activation_quantizers(config: dict, model) -> None:
         layer = model.get_layer(lc["config"]["name"])
         own = getattr(layer, "quantizer" if lc["class_name"] == "QActivation" else
                       "activation", None)
+        if own is not None and not is_qkeras_quantizer(own) and \
+                not type(own).__module__.startswith(("keras", "tensorflow")) and \
+                not getattr(own, "__module__", "").startswith(("keras", "tensorflow")):
+            # a user's own class or function: named here, not by Keras's deserialiser
+            quantizers.check(own, layer.name, "activation", for_weights=False)
         if is_qkeras_quantizer(own):
             q = own
         elif isinstance(act, dict):
