@@ -10,10 +10,11 @@ from hwgen.passes.pipelines import DEFAULT
 from hwgen.sim.vectors import input_codes
 
 
-# slow: digits_mlp is digits_mlp_pruned's architecture with its weights unpruned
+# slow: digits_mlp is digits_mlp_pruned's architecture with its weights unpruned; the
+# jet tagger is another dense MLP (the CNN, alpha and ulaw cases below run by default)
 @pytest.mark.parametrize("name", ["digits_mlp_pruned",
                                   pytest.param("digits_mlp", marks=pytest.mark.slow),
-                                  "jet_tagger"])
+                                  pytest.param("jet_tagger", marks=pytest.mark.slow)])
 def test_hls4ml_csim_is_bit_exact_with_the_reference(name, tmp_path, capsys):
     from hwgen.cli import main
     assert main(["hls", name, "-o", str(tmp_path), "--n", "2000"]) == 0
@@ -257,6 +258,7 @@ def _batchnorm_folded_model(depth_multiplier: int):
     return model
 
 
+@pytest.mark.slow      # an hls4ml C build; the hls4ml path itself runs in the tests above
 def test_batchnorm_folded_convolutions_are_bit_exact_in_c_simulation(tmp_path):
     """hls4ml 1.3 folds a QConv2DBatchnorm itself (exact, measured) but has no converter
     for QDepthwiseConv2DBatchnorm: that one reaches it as its plain depthwise convolution

@@ -140,6 +140,7 @@ def test_a_sweep_runs_on_ray_and_is_cached(tmp_path):
         [r["accuracy_reference"] for r in first.rows]
 
 
+@pytest.mark.slow      # a second Ray sweep (a whole flow); the first one above runs Ray
 def test_a_failing_point_is_recorded_with_its_reason(tmp_path):
     """A 24-24-3 network at 8 bits, fully parallel, does not fit the iCE40 UP5K: the point
     is recorded as failed with the fit numbers, and the sweep finishes its report."""
