@@ -12,28 +12,28 @@ nested models share gets the nested model's name in front.
 from __future__ import annotations
 
 
-def open_nested(model):
+def open_nested(model, custom_objects):
     """`model` itself when no layer is a model, else the flat model that computes the
-    same."""
+    same. `custom_objects()`: the classes deserialising a layer needs (QKeras's)."""
     import tensorflow as tf
     if not any(isinstance(layer, tf.keras.Model) for layer in model.layers):
         return model
     inputs = [tf.keras.Input(batch_shape=t.shape, dtype=t.dtype, name=name)
               for t, name in zip(model.inputs, model.input_names)]
     names: set[str] = {t.name.split(":")[0] for t in inputs}
-    outputs = _outputs(model, inputs, names, "")
+    outputs = _outputs(model, inputs, names, "", custom_objects())
     return tf.keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0],
                           name=model.name)
 
 
-def _outputs(model, inputs: list, names: set, prefix: str) -> list:
+def _outputs(model, inputs: list, names: set, prefix: str, objects: dict) -> list:
     """`model`'s outputs computed from `inputs` by copies of its layers (nested models
     opened the same way)."""
     import tensorflow as tf
     if isinstance(model, tf.keras.Sequential):
         x = inputs
         for layer in model.layers:
-            x = _call(layer, x, names, prefix)
+            x = _call(layer, x, names, prefix, objects)
         return x
     made = {id(t): new for t, new in zip(model.inputs, inputs)}
     for depth in sorted(model._nodes_by_depth, reverse=True):    # inputs first
@@ -42,17 +42,16 @@ def _outputs(model, inputs: list, names: set, prefix: str) -> list:
             if isinstance(layer, tf.keras.layers.InputLayer):
                 continue
             outs = _call(layer, [made[id(t)] for t in tf.nest.flatten(node.input_tensors)],
-                         names, prefix)
+                         names, prefix, objects)
             for t, new in zip(tf.nest.flatten(node.output_tensors), outs):
                 made[id(t)] = new
     return [made[id(t)] for t in model.outputs]
 
 
-def _call(layer, inputs: list, names: set, prefix: str) -> list:
+def _call(layer, inputs: list, names: set, prefix: str, objects: dict) -> list:
     import tensorflow as tf
-    from .loader import custom_objects
     if isinstance(layer, tf.keras.Model):
-        return _outputs(layer, inputs, names, f"{prefix}{layer.name}_")
+        return _outputs(layer, inputs, names, f"{prefix}{layer.name}_", objects)
     spec = tf.keras.layers.serialize(layer)
     name = spec["config"]["name"]
     if name in names:
@@ -60,7 +59,7 @@ def _call(layer, inputs: list, names: set, prefix: str) -> list:
             _unique(name, names)
     names.add(name)
     spec["config"]["name"] = name
-    copy = tf.keras.layers.deserialize(spec, custom_objects=custom_objects())
+    copy = tf.keras.layers.deserialize(spec, custom_objects=objects)
     out = copy(inputs[0] if len(inputs) == 1 else inputs)
     copy.set_weights(layer.get_weights())
     return tf.nest.flatten(out)
