@@ -20,3 +20,10 @@ class ModelFileError(HwgenError):
 def layer_error(layer: str, what: str, fix: str, cls=HwgenError) -> HwgenError:
     """Build the standard message: `layer 'name': what. fix`."""
     return cls(f"layer '{layer}': {what}. {fix}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a library's exception message (its type name if it has none),
+    for a message that names the cause without the library's traceback."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

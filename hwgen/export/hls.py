@@ -129,8 +129,9 @@ def hls_model(model):
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
     for layer in copy.layers:
-        layer.set_weights(requantized.get(layer.name) or
-                          model.get_layer(layer.name).get_weights())
+        if layer.weights:             # (an input layer renamed above has none)
+            layer.set_weights(requantized.get(layer.name) or
+                              model.get_layer(layer.name).get_weights())
     return copy
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import designs
-from ..errors import ModelFileError
+from ..errors import ModelFileError, first_line
 from .nested import open_nested
 
 USAGE = ("give a design name from `hwgen list`, a full-model .h5 or .keras file, a "
@@ -108,7 +108,7 @@ def _load_full(path: Path):
         model = tf.keras.models.load_model(str(path), custom_objects=custom_objects(),
                                            compile=False)
     except Exception as exc:  # Keras raises many types for broken files
-        raise ModelFileError(f"cannot load the model in '{path}': {_first_line(exc)}. "
+        raise ModelFileError(f"cannot load the model in '{path}': {first_line(exc)}. "
                              f"Is it a Keras model saved with model.save()?") from None
     if not hasattr(model, "layers"):
         raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
@@ -138,7 +138,7 @@ def _check_keras_archive(path: Path) -> None:
             meta = json.loads(z.read("metadata.json")) if "metadata.json" in z.namelist() \
                 else {}
     except (OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"cannot read '{path}' as a .keras archive ({_first_line(exc)}): "
+        raise ModelFileError(f"cannot read '{path}' as a .keras archive ({first_line(exc)}): "
                              "the file is damaged or not a Keras model; save it again with "
                              "model.save()") from None
     version = str(meta.get("keras_version", ""))
@@ -157,7 +157,7 @@ def _load_json(path: Path, weights: str | None):
         arch = path.read_text()
         parsed = json.loads(arch)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"cannot read the architecture JSON '{path}': {_first_line(exc)}; "
+        raise ModelFileError(f"cannot read the architecture JSON '{path}': {first_line(exc)}; "
                              f"it must be the output of model.to_json()") from None
     if isinstance(parsed, dict) and parsed.get("class_name") == "Sequential" and \
             isinstance(parsed.get("config"), list):
@@ -181,12 +181,12 @@ def _load_json(path: Path, weights: str | None):
         model = tf.keras.models.model_from_json(arch, custom_objects=custom_objects())
     except Exception as exc:
         raise ModelFileError(f"cannot build the model described in '{path}': "
-                             f"{_first_line(exc)}") from None
+                             f"{first_line(exc)}") from None
     try:
         model.load_weights(str(wpath))
     except Exception as exc:
         raise ModelFileError(f"the weights in '{wpath}' do not fit the architecture in "
-                             f"'{path}': {_first_line(exc)}. Use the weights saved with "
+                             f"'{path}': {first_line(exc)}. Use the weights saved with "
                              f"this architecture") from None
     return strip_pruning(open_nested(model, custom_objects))
 
@@ -197,16 +197,11 @@ def _check_hdf5(path: Path, need_model: bool) -> None:
         with h5py.File(str(path), "r") as f:
             has_model = "model_config" in f.attrs
     except OSError as exc:
-        raise ModelFileError(f"cannot read '{path}' as HDF5 ({_first_line(exc)}): the file is "
+        raise ModelFileError(f"cannot read '{path}' as HDF5 ({first_line(exc)}): the file is "
                              f"damaged or not an HDF5 file; save it again with Keras") from None
     if need_model and not has_model:
         raise ModelFileError(f"'{path}' holds only weights, no architecture: give the "
                              f"architecture .json instead, with --weights {path}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def strip_pruning(model):

@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 
-from ..errors import ModelFileError, UnsupportedError, layer_error
+from ..errors import ModelFileError, UnsupportedError, first_line, layer_error
 from . import quantizers
 from .float32 import Float32Quantizer, keras_floatx
 
@@ -76,7 +76,7 @@ def model_json(model) -> str:
                 json.dumps(layer.get_config(), default=_serialized)
             except Exception:                 # noqa: BLE001 - Keras raises many types
                 raise layer_error(layer.name, f"Keras cannot write out its configuration "
-                                  f"({_first_line(exc)})", "hwgen reads a model through "
+                                  f"({first_line(exc)})", "hwgen reads a model through "
                                   "its configuration: use QKeras's quantizers (see "
                                   "docs/supported.md) and Keras's own activations, or give "
                                   "your own class a get_config", UnsupportedError) from None
@@ -86,10 +86,6 @@ def model_json(model) -> str:
 def _serialized(obj):
     from tensorflow import keras
     return keras.saving.serialize_keras_object(obj)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
 def _softmax_activation(lc: dict) -> bool:

@@ -112,7 +112,8 @@ def _scaled_model(kernel_q: str, conv: bool):
     from qkeras import QActivation, QConv2D, QDense
     from ..model_factory import quantizer
     L = tf.keras.layers
-    inp = L.Input((4, 4, 2) if conv else (6,), name="x")
+    # named 'input', which hls4ml reserves: the copy hls4ml converts renames it
+    inp = L.Input((4, 4, 2) if conv else (6,), name="input")
     h = inp
     if conv:
         h = QConv2D(3, 3, padding="same", kernel_quantizer=quantizer(kernel_q),
