@@ -327,3 +327,18 @@ def test_nested_models_are_opened_into_one_flat_model(tmp_path):
         assert np.array_equal(ref, model.predict(x, verbose=0).astype(np.float64))
     assert [n.op for n in graph.nodes].count("dense") == 2 and \
         any(n.op == "add" for n in graph.nodes)
+
+
+def test_a_function_that_is_not_monotonic_is_found_at_every_code_of_a_22_bit_input():
+    """Evaluated in chunks of 2**20 codes: over four chunks every level sits at its code
+    (a dip and steps in the last chunk too), as the function gives it code by code."""
+    from hwgen.frontends.quantizers import step_function
+    from hwgen.ir import types
+    t = types.FixedType(True, 22, 12)                  # 2**22 codes, 10 fraction bits
+
+    def fn(v):                                         # a dip, then steps, near the top
+        return np.where(v < 1500, np.floor(np.abs(v - 1000) / 64), 3.0)
+    th, lv, out = step_function(fn, t, 1, "probe", "probe", monotonic=False)
+    codes = np.arange(t.min_code, t.max_code + 1, 997, dtype=np.int64)
+    got = types.codes_to_float(lv[0][np.searchsorted(th[0], codes, side="right")], out.frac)
+    assert np.array_equal(got, fn(types.codes_to_float(codes, t.frac)))

@@ -184,15 +184,15 @@ def step_function(fn, in_type: FixedType, channels: int, layer: str, what: str,
     def evaluate(codes: np.ndarray) -> np.ndarray:      # codes [n, channels] -> values
         return fn(codes_to_float(codes, frac))
 
-    codes = hi - lo + 1
-    tabulable = codes * channels <= MAX_TABULATED_CODES
-    every_code = codes <= FULL_DOMAIN_CODES or (monotonic is False and tabulable)
+    n_codes = hi - lo + 1
+    tabulable = n_codes * channels <= MAX_TABULATED_CODES
+    every_code = n_codes <= FULL_DOMAIN_CODES or (monotonic is False and tabulable)
     if monotonic is False and not every_code:
         _too_wide(layer, what, in_type, channels)
 
-    def evaluate_all():
+    def evaluate_all():             # in chunks of 2**20 codes
         grid = np.arange(lo, hi + 1, dtype=np.int64)
-        chunks = [evaluate(np.repeat(grid[k:k + 1 << 20, None], channels, axis=1))
+        chunks = [evaluate(np.repeat(grid[k:k + (1 << 20), None], channels, axis=1))
                   for k in range(0, len(grid), 1 << 20)]
         return grid, np.concatenate(chunks)
 
