@@ -85,7 +85,7 @@ def hls_model(model):
     import tensorflow as tf
     from ..frontends.loader import custom_objects
     from ..frontends.twin import (BATCHNORM_FOLDED, WEIGHT_QUANTIZER_KEYS, quantized_weights,
-                                  unfold_batchnorm)
+                                  unfold_batchnorm, weight_role)
     config = json.loads(model.to_json())
     layers = config["config"]["layers"] if isinstance(config["config"], dict) else \
         config["config"]
@@ -118,7 +118,7 @@ def hls_model(model):
             continue
         layer = model.get_layer(name)
         values, _ = quantized_weights(layer)
-        by_key = {WEIGHT_QUANTIZER_KEYS.get(v.name.split("/")[-1].split(":")[0]): w
+        by_key = {WEIGHT_QUANTIZER_KEYS.get(weight_role(v)): w
                   for v, w in zip(layer.weights, values)}
         for key in keys:
             lc["config"][key] = _plain_quantizer(by_key[key])

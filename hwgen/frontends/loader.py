@@ -65,8 +65,7 @@ def load(source, weights: str | None = None) -> LoadedModel:
     if not isinstance(source, (str, Path)):
         if not hasattr(source, "layers"):
             raise ModelFileError(f"cannot use a {type(source).__name__} as a model: {USAGE}")
-        return LoadedModel(strip_pruning(open_nested(source, custom_objects)),
-                           getattr(source, "name", "model"), "<object>")
+        return LoadedModel(_opened(source), getattr(source, "name", "model"), "<object>")
     text = str(source)
     path = Path(text)
     design = designs.design_dir(text) if "/" not in text and not path.suffix else None
@@ -113,7 +112,7 @@ def _load_full(path: Path):
     if not hasattr(model, "layers"):
         raise ModelFileError(f"'{path}' holds a TensorFlow function, not a Keras model; "
                              "save the Keras model itself, as model.save('model.h5')")
-    return strip_pruning(open_nested(model, custom_objects))
+    return _opened(model)
 
 
 def _check_saved_model(path: Path) -> None:
@@ -188,7 +187,7 @@ def _load_json(path: Path, weights: str | None):
         raise ModelFileError(f"the weights in '{wpath}' do not fit the architecture in "
                              f"'{path}': {first_line(exc)}. Use the weights saved with "
                              f"this architecture") from None
-    return strip_pruning(open_nested(model, custom_objects))
+    return _opened(model)
 
 
 def _check_hdf5(path: Path, need_model: bool) -> None:
@@ -202,6 +201,12 @@ def _check_hdf5(path: Path, need_model: bool) -> None:
     if need_model and not has_model:
         raise ModelFileError(f"'{path}' holds only weights, no architecture: give the "
                              f"architecture .json instead, with --weights {path}")
+
+
+def _opened(model):
+    """A loaded model as the front end reads it: nested models opened, pruning wrappers
+    stripped."""
+    return strip_pruning(open_nested(model, custom_objects))
 
 
 def strip_pruning(model):

@@ -240,18 +240,19 @@ WEIGHT_QUANTIZER_KEYS = {"kernel": "kernel_quantizer", "bias": "bias_quantizer",
 def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
     """The layer's weights after its own weight quantizers, computed the way the deployed
     (float32) model computes them, and {role: quantizer} of those that were applied."""
-    values, applied = [], {}
     for var in layer.weights:
-        role = var.name.split("/")[-1].split(":")[0]
         raw = np.asarray(var)
         if not np.all(np.isfinite(raw)):
             bad = int(np.count_nonzero(~np.isfinite(raw)))
-            raise layer_error(layer.name, f"{bad} of its {raw.size} {role} values are NaN or "
-                              "infinite", "The model's training diverged or the file is "
-                              "damaged: retrain or re-save the model with finite weights",
-                              ModelFileError)
-        if type(layer).__name__ in BATCHNORM_FOLDED:
-            continue
+            raise layer_error(layer.name, f"{bad} of its {raw.size} {weight_role(var)} "
+                              "values are NaN or infinite", "The model's training diverged "
+                              "or the file is damaged: retrain or re-save the model with "
+                              "finite weights", ModelFileError)
+    if type(layer).__name__ in BATCHNORM_FOLDED:
+        return _folded_weights(layer)
+    values, applied = [], {}
+    for var in layer.weights:
+        role = weight_role(var)
         key = WEIGHT_QUANTIZER_KEYS.get(role)
         q = getattr(layer, key + "_internal", None) if key else None
         if q is not None and role in ("gamma", "beta") and \
@@ -264,9 +265,12 @@ def quantized_weights(layer) -> tuple[list[np.ndarray], dict]:
         with keras_floatx("float32"):
             values.append(np.asarray(q(var)))
         applied[role] = q
-    if type(layer).__name__ in BATCHNORM_FOLDED:
-        return _folded_weights(layer)
     return values, applied
+
+
+def weight_role(var) -> str:
+    """A weight variable's role: its name's last part ("kernel", "moving_mean", ...)."""
+    return var.name.split("/")[-1].split(":")[0]
 
 
 def _float32_poolings() -> dict:
