@@ -113,8 +113,9 @@ def test_write_is_deterministic(digits, tmp_path):
     assert "latency" in a._repr_html_()
 
 
-def test_cosim_returns_the_rtl_outputs(digits):
-    hw, x = digits
+def test_cosim_returns_the_rtl_outputs(tmp_path):
+    hw = _tiny(tmp_path, softmax=True)     # (the README's block co-simulates digits_mlp)
+    x = _grid_floats(hw, 300, 0)
     c = hw.cosim(x)
     assert (c.vectors, c.mismatches) == (300, 0)
     assert np.array_equal(c.outputs, hw.predict(x))
@@ -124,12 +125,12 @@ def test_cosim_returns_the_rtl_outputs(digits):
     assert (r.vectors, r.mismatches, r.outputs) == (1000, 0, None)
 
 
-def test_estimate_gives_resources_power_and_figures(digits):
+def test_estimate_gives_resources_power_and_figures(tmp_path):
     import matplotlib.figure
-    hw, _ = digits
+    hw = _tiny(tmp_path)
     e = hw.estimate("xc7", n=500)
     assert e.total["LUT"] > 0 and e.target == "xc7" and e.fmax_mhz is None
-    assert [r["layer"] for r in e.layers.records][:3] == ["fc1", "relu1", "output"]
+    assert [r["layer"] for r in e.layers.records][:3] == ["fc1", "relu1", "fc2"]
     assert e.energy_per_inference_nj > 0 and e.latency_cycles == e.manifest["latency"]
     assert e.manifest["options"]["timed_for"] == "xc7"      # the schedule of the target
     assert isinstance(e.plot(), matplotlib.figure.Figure)
@@ -145,8 +146,9 @@ def test_export_asic(digits):
     assert (hw.out / "export" / "asic" / "config.json").exists() and info["die_um"] > 0
 
 
-def _tiny(tmp_path, **options):
-    """A 4-3-2 QKeras MLP: small enough for every tool in seconds."""
+def _tiny(tmp_path, softmax=False, **options):
+    """A 4-3-2 QKeras MLP (with `softmax`, a classifier: the hardware's argmax too): small
+    enough for every tool in seconds."""
     import tensorflow as tf
     from qkeras import QActivation, QDense
     model = tf.keras.Sequential([
@@ -155,7 +157,9 @@ def _tiny(tmp_path, **options):
                bias_quantizer=quantizer("quantized_bits(4,1)"), name="fc1"),
         QActivation(quantizer("quantized_relu(4,2)"), name="relu1"),
         QDense(2, kernel_quantizer=quantizer("quantized_bits(4,1)"),
-               bias_quantizer=quantizer("quantized_bits(4,1)"), name="fc2")], name="tiny")
+               bias_quantizer=quantizer("quantized_bits(4,1)"), name="fc2")]
+        + ([tf.keras.layers.Activation("softmax", name="softmax")] if softmax else []),
+        name="tiny")
     rng = np.random.default_rng(5)
     for layer in (model.get_layer("fc1"), model.get_layer("fc2")):
         layer.set_weights([rng.normal(size=w.shape) for w in layer.get_weights()])

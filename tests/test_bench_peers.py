@@ -66,6 +66,7 @@ def test_a_layer_without_a_peer_export_is_named():
         bench_peers.comparable(graph)
 
 
+@pytest.mark.slow     # the whole benchmark of one model (three Yosys runs, both peers)
 @pytest.mark.skipif(not bench_peers.PEERS_PYTHON.exists(), reason="no .venv-peers "
                     "(make bench-peers creates it)")
 def test_the_peers_reproduce_the_reference(tmp_path):
@@ -79,11 +80,14 @@ def test_at_the_peers_stage_clock_no_stage_holds_more_adder_levels_than_their_cu
     hwgen built at `peer_stage_mhz` keeps every stage within that many adder levels."""
     from hwgen.ops import LinearSum
     from hwgen.passes import pipelines
+    from hwgen.passes.infer_widths import InferWidths
+    from hwgen.passes.schedule_pipeline import SchedulePipeline
     g, _ = bench_peers.comparable(hwgen.compile_model("jet_tagger")[1])
+    unscheduled = pipelines.hardware("csd", target="xc7").run(g, stop_after=InferWidths)
     clocks = {}
     for cutoff in (3, 5):
         clocks[cutoff] = mhz = bench_peers.peer_stage_mhz(g, cutoff)
-        low = pipelines.hardware("csd", target="xc7", clock_mhz=mhz).run(g)
+        low = SchedulePipeline(None, mhz, "xc7").run(unscheduled)   # the last pass
         stages, n = [], 0
         for node in low.nodes[1:]:
             for level in range(1, node.logic_levels() + 1):

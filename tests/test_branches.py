@@ -37,6 +37,7 @@ def test_random_branchy_model_is_bit_exact(seed):
     assert not bad, f"{desc}: the untouched model differs on vectors {bad[:5]}"
 
 
+@pytest.mark.slow     # a check of the factory (it builds every model), not of hwgen
 def test_the_factory_uses_every_merge_and_branch_form():
     text = " ".join(random_branchy_model(seed)[2] for seed in range(N_MODELS))
     for form in MERGES + ["Average of 4", "two heads", "input quantizer", "softmax",

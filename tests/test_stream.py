@@ -292,15 +292,13 @@ def _tail_graph(outputs: int, keep: int | None = None):
     return to_ir(load(model), FrontendOptions())
 
 
-def test_rate_matched_folding_splits_a_wide_dense_tail_at_the_same_inputs(tmp_path):
+def test_rate_matched_folding_splits_a_wide_dense_tail_at_the_same_inputs():
     """A tail wider than the image interval meets it only with its outputs split over
     lanes. Split at the same inputs (the dense split), 27 lanes read through 9
     multiplexers of 32 inputs; the sparse split would give every lane its own, which made
     KERAS_conv2d_model's 128 x 10 tail larger than fully parallel. The fold is smaller
-    than the tail's adder graph by the cost model, the image interval stays, and the
-    stream is exact in Verilator."""
-    import dataclasses
-
+    than the tail's adder graph by the cost model (built and co-simulated in the next
+    test)."""
     from hwgen.flow.steps import rate_matched_reuse
     from hwgen.ir import fold_cost
     from hwgen.ops import FoldedLinearSum
@@ -317,6 +315,19 @@ def test_rate_matched_folding_splits_a_wide_dense_tail_at_the_same_inputs(tmp_pa
     src = low.sources(tail)
     folded = fold_cost.folded_cells(tail.fold, 1, src.size, "ecp5")
     assert folded < full_rate_cells(tail.linear, src, "ecp5") / 2
+
+
+# slow: test_rate_matched_folding_keeps_the_image_interval_and_is_bit_exact co-simulates a
+# rate-matched stream by default, and tests/backends/test_rtl.py split lanes
+@pytest.mark.slow
+def test_a_rate_matched_split_tail_is_bit_exact(tmp_path):
+    """The split tail above in Verilator, at the unfolded stream's image interval."""
+    import dataclasses
+
+    from hwgen.flow.steps import rate_matched_reuse
+    graph = _tail_graph(3)
+    hw = HardwareOptions(io="stream")
+    chosen = rate_matched_reuse(graph, hw)
     _, rtl = build_rtl(graph, tmp_path / "rate", dataclasses.replace(
         hw, layer_reuse=chosen, split_outputs=True))
     # The unfolded stream's interval is its 6 x 6 pixels, one a clock (no stream is faster)

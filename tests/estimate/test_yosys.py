@@ -114,10 +114,16 @@ def test_pruned_design_is_cheaper_than_dense(tmp_path):
 
 
 def test_cli_estimate_writes_json(tmp_path, capsys):
+    """`hwgen estimate` on a model file (a small random one: the zoo's go through the same
+    estimate above and in the flow test)."""
     from hwgen.cli import main
-    assert main(["estimate", "digits_mlp_pruned", "--target", "asic", "--no-power",
-                 "-o", str(tmp_path)]) == 0
-    data = json.loads((tmp_path / "synth" / "asic" / "estimate.json").read_text())
+
+    from ..model_factory import random_model
+    model, fmt, _ = random_model(2)
+    model.save(tmp_path / "small.h5")
+    assert main(["estimate", str(tmp_path / "small.h5"), "--input-format", fmt,
+                 "--target", "asic", "--no-power", "-o", str(tmp_path / "out")]) == 0
+    data = json.loads((tmp_path / "out" / "synth" / "asic" / "estimate.json").read_text())
     assert data["target"] == "asic" and data["total"]["transistors"] > 0
     assert "transistors" in capsys.readouterr().out
 

@@ -1,14 +1,16 @@
 """Registers by estimated delay (`--clock-target`): every stage meets the clock by the
 model, with the fewest stages on a chain and no more register bits than a greedy cut."""
 import argparse
+import functools
 
 import pytest
 
 import hwgen
 from hwgen.ir import delay
 from hwgen.passes import pipelines
-from hwgen.passes.schedule_pipeline import (_greedy_schedule, latency, level_delays,
-                                            live_bits, timing_model)
+from hwgen.passes.infer_widths import InferWidths
+from hwgen.passes.schedule_pipeline import (SchedulePipeline, _greedy_schedule, latency,
+                                            level_delays, live_bits, timing_model)
 
 from ..hw_factory import random_graph
 
@@ -32,6 +34,23 @@ def _stages(graph, model):
     return stages
 
 
+@functools.lru_cache(maxsize=None)
+def _lowered(design: str, target: str = "ecp5"):
+    """A zoo design lowered for `target` up to its schedule (the last pass), once per
+    worker: the tests below schedule it at several clocks."""
+    _, g = hwgen.compile_model(design)
+    return pipelines.hardware("csd", None, target=target).run(g, stop_after=InferWidths)
+
+
+def _scheduled(design: str, mhz: float, target: str = "ecp5"):
+    """What `pipelines.hardware("csd", None, clock_mhz=mhz, target=target)` gives (the IR
+    verifier after the schedule too)."""
+    from hwgen.ir.check import check_graph
+    low = SchedulePipeline(None, mhz, target).run(_lowered(design, target))
+    check_graph(low, "schedule-pipeline")
+    return low
+
+
 def _bits(graph):
     return sum(live_bits(n, k) for n in graph.nodes for k in n.register_after)
 
@@ -46,8 +65,7 @@ DEFAULT_CLOCKS = {("ecp5", 30), ("ecp5", 120), ("xc7", 60), ("xc7", 250), ("ice4
     for f in (30, 60, 120, 250) for t in ("ecp5", "xc7", "ice40")])
 def test_every_stage_meets_the_clock_by_the_model(target, mhz):
     for design in ("jet_tagger", "digits_mlp_pruned", "digits_resmlp"):
-        _, g = hwgen.compile_model(design)
-        low = pipelines.hardware("csd", None, clock_mhz=mhz, target=target).run(g)
+        low = _scheduled(design, mhz, target)
         model = timing_model(low, target)
         for levels, t in _stages(low, model):
             assert levels <= 1 or t <= model.budget(mhz) + 1e-9, (design, levels, t)
@@ -55,8 +73,7 @@ def test_every_stage_meets_the_clock_by_the_model(target, mhz):
 
 @pytest.mark.parametrize("mhz", [25, 50, 100])
 def test_a_chain_gets_the_fewest_stages_and_narrowest_cuts(mhz):
-    _, g = hwgen.compile_model("jet_tagger")
-    best = pipelines.hardware("csd", None, clock_mhz=mhz).run(g)
+    best = _scheduled("jet_tagger", mhz)
     model = timing_model(best, "ecp5")
     # the greedy walk (as late as possible) is also the fewest stages on a chain
     greedy = _greedy_schedule(best, model, model.budget(mhz))
@@ -68,8 +85,7 @@ def test_a_chain_gets_the_fewest_stages_and_narrowest_cuts(mhz):
 
 
 def test_a_slower_clock_takes_fewer_cycles_and_registers():
-    _, g = hwgen.compile_model("jet_tagger")
-    runs = [pipelines.hardware("csd", None, clock_mhz=f).run(g) for f in (100, 50, 20)]
+    runs = [_scheduled("jet_tagger", f) for f in (100, 50, 20)]
     assert [latency(r) for r in runs] == sorted((latency(r) for r in runs), reverse=True)
     assert _bits(runs[0]) > _bits(runs[1]) > _bits(runs[2])
 
@@ -157,12 +173,14 @@ def test_wiring_levels_save_stages(monkeypatch):
     from hwgen.options import FrontendOptions
     from ..model_factory import random_peer_mlp
     graphs = []
-    for seed in (0, 1, 4):
+    for seed in (0, 1, 4):          # lowered once; only the schedule differs below
         model, fmt, _ = random_peer_mlp(seed)
-        graphs.append(hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1])
+        g = hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1]
+        graphs.append(pipelines.hardware("csd", None, target="xc7").run(
+            g, stop_after=InferWidths))
 
     def cycles():
-        return [latency(pipelines.hardware("csd", None, clock_mhz=mhz, target="xc7").run(g))
+        return [latency(SchedulePipeline(None, mhz, "xc7").run(g))
                 for g in graphs for mhz in (120, 160, 200, 250)]
     knows = cycles()
     monkeypatch.setattr(Quantize, "wiring_levels", lambda self, src: frozenset())
