@@ -90,7 +90,13 @@ def hls_model(model):
     layers = config["config"]["layers"] if isinstance(config["config"], dict) else \
         config["config"]
     def replaced(q: dict) -> bool:      # a quantizer config hls4ml would not apply as is
-        return q.get("config", {}).get("alpha") not in (None, 1, 1.0) or \
+        c = q.get("config", {})
+        # hls4ml 1.3 types a quantized_bits as signed fixed<bits, integer + 1> (an unsigned
+        # one loses its last fraction bit) or, where integer == bits, as a plain int<bits>
+        # (whose step is 1, not 2): `QKerasQuantizer._get_type`
+        misread = q.get("class_name") == "quantized_bits" and (
+            not c.get("keep_negative", True) or c.get("integer", 0) == c.get("bits"))
+        return c.get("alpha") not in (None, 1, 1.0) or misread or \
             q.get("class_name") not in HLS4ML_WEIGHTS
 
     requantized = {}
@@ -136,20 +142,22 @@ def hls_model(model):
 
 
 def _plain_quantizer(values: np.ndarray) -> dict:
-    """A quantized_bits config (alpha 1) on whose grid every one of `values` lies, with
-    room for all of them: it maps them to themselves."""
+    """A signed quantized_bits config (alpha 1) on whose grid every one of `values` lies,
+    with room for all of them: it maps them to themselves. Signed even where every value
+    is >= 0: hls4ml 1.3 reads every quantized_bits as signed (`QKerasQuantizer._get_type`:
+    `integer + 1` integer bits, keep_negative ignored), so an unsigned one would lose its
+    last fraction bit there; and no fewer than 0 fraction bits (integer == bits would be
+    read as an int of step 1)."""
     from ..ir.types import FixedType, exact_codes, needed_frac
-    frac = needed_frac(values)
+    frac = max(needed_frac(values), 0)
     codes, on_grid = exact_codes(values, frac)
     assert on_grid.all()
     lo, hi = int(codes.min(initial=0)), int(codes.max(initial=0))
-    signed = lo < 0
-    t = FixedType.for_range(lo, hi, frac)
-    width = max(t.width, 2 if signed else 1)
-    integer = width - frac - (1 if signed else 0)
+    t = FixedType.for_range(min(lo, -1), hi, frac)
+    width = max(t.width, 2)
     return {"class_name": "quantized_bits", "config": {
-        "bits": width, "integer": integer, "symmetric": 0, "alpha": 1,
-        "keep_negative": signed, "use_stochastic_rounding": False, "qnoise_factor": 1.0}}
+        "bits": width, "integer": width - frac - 1, "symmetric": 0, "alpha": 1,
+        "keep_negative": True, "use_stochastic_rounding": False, "qnoise_factor": 1.0}}
 
 
 def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",

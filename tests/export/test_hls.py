@@ -157,6 +157,49 @@ def test_alpha_scaled_kernels_are_bit_exact(kernel_q, conv, tmp_path):
     assert result["mismatches"] == 0 and last == "fc2", result["first_mismatches"]
 
 
+@pytest.mark.parametrize("fc1_q, fc2_bias_q", [
+    ("quantized_bits(4,1,keep_negative=False)", "quantized_bits(5,2)"),
+    ("quantized_bits(4,0)", "quantized_bits(3,3)")])
+def test_weight_quantizers_hls4ml_would_misread_reach_it_as_signed_plain_ones(
+        fc1_q, fc2_bias_q, tmp_path):
+    """hls4ml 1.3 types every quantized_bits as a signed fixed<bits, integer + 1>: an
+    unsigned kernel or bias (keep_negative=False) loses its last fraction bit there, and
+    one of integer == bits becomes an int of step 1 where QKeras's step is 2 (203 of 300
+    vectors differed). hwgen hands hls4ml signed plain quantizers that hold the same
+    values: exact in the C simulation."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.export.hls import hls_model
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((6,), name="x")
+    h = QDense(5, kernel_quantizer=quantizer(fc1_q), name="fc1",
+               bias_quantizer=quantizer("quantized_bits(4,2,keep_negative=False)"))(inp)
+    h = QActivation(quantizer("quantized_relu(5,2)"), name="relu1")(h)
+    h = QDense(3, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+               bias_quantizer=quantizer(fc2_bias_q), name="fc2")(h)
+    model = tf.keras.Model(inp, h, name="misread")
+    rng = np.random.default_rng(4)
+    kernel = rng.normal(size=(6, 5))
+    model.get_layer("fc1").set_weights([np.abs(kernel) if "keep_negative=False" in fc1_q
+                                        else kernel, np.abs(rng.normal(scale=2, size=5))])
+    model.get_layer("fc2").set_weights([rng.normal(size=(5, 3)), rng.normal(scale=6, size=3)])
+    quantizers = [lc["config"][key] for lc in
+                  json.loads(hls_model(model).to_json())["config"]["layers"]
+                  for key in ("kernel_quantizer", "bias_quantizer") if key in lc["config"]]
+    assert all(q["config"]["keep_negative"] and q["config"]["integer"] < q["config"]["bits"]
+               for q in quantizers if q["class_name"] == "quantized_bits"), quantizers
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings("fixed<6,3>")))
+    hm, last, _ = write_project(model, graph, tmp_path)
+    result = check(hm, graph, input_codes(graph.input.type, graph.input.shape, 300, 0), last)
+    assert result["mismatches"] == 0 and last == "fc2", result["first_mismatches"]
+
+
 def test_ulaw_kernels_reach_hls4ml_as_their_quantized_values(tmp_path):
     """hls4ml would run quantized_ulaw on the kernels in its own float type; hwgen hands it
     a plain quantizer on the values the model computes, and the C simulation is exact up
