@@ -55,6 +55,10 @@ def _run(argv) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
+# slow: three CLI runs with Yosys; the co-simulation below is killed the same way by
+# default, and a Yosys cache entry's result.json is written as every other output
+# (`outputs.write_text`: a `.part` file renamed over it)
+@pytest.mark.slow
 def test_synthesis_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
     monkeypatch.setenv("HWGEN_YOSYS_CACHE", "0")     # every run synthesizes (the killed one)
     out = tmp_path / "killed"
