@@ -148,7 +148,9 @@ class Builder:
         if prec is None:
             raise layer_error(layer.name, f"activation '{name}' is not supported without a "
                               f"precision", "Use relu/linear, a QKeras quantizer "
-                              "(e.g. QActivation('quantized_tanh(8)')), or pass --precision",
+                              "(e.g. QActivation('quantized_tanh(8)')), or give its output a "
+                              f"precision: --precision '{layer.name}=fixed<16,6>' (Python: "
+                              f"precision={{'{layer.name}': 'fixed<16,6>'}})",
                               UnsupportedError)
         self.float_step(layer, suffix, lambda v: act(v), name, prec)
 
