@@ -24,7 +24,10 @@ REUSE  ?=
 TARGET ?= ecp5
 BOARD  ?= icebreaker
 PYTEST_ARGS ?=
-HW_ARGS = --mult $(MULT) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(if $(REUSE),--reuse $(REUSE))
+# ARGS: further options of the hwgen command, e.g. a model without an input quantizer or
+# with float layers: ARGS="--input-format 'fixed<8,3>' --precision 'fixed<16,6>'"
+ARGS   ?=
+HW_ARGS = --mult $(MULT) $(if $(PIPELINE),--pipeline $(PIPELINE)) $(if $(REUSE),--reuse $(REUSE)) $(ARGS)
 
 .PHONY: bench-peers hw sim build bench test test-all verify inspect list clean venv export hls fuzz golden sweep
 
@@ -52,11 +55,11 @@ BITS     ?= 4,6,8
 SPARSITY ?= 0,0.5,0.75,0.9
 EPOCHS   ?= 2
 sweep: $(STAMP)
-	$(BIN)/hwgen sweep $(MODEL) --bits $(BITS) --sparsity $(SPARSITY) --epochs $(EPOCHS) --target $(TARGET) $(if $(REUSE),--reuse $(REUSE)) $(if $(DATA),--data $(DATA))
+	$(BIN)/hwgen sweep $(MODEL) --bits $(BITS) --sparsity $(SPARSITY) --epochs $(EPOCHS) --target $(TARGET) $(if $(REUSE),--reuse $(REUSE)) $(if $(DATA),--data $(DATA)) $(ARGS)
 
 # hls4ml takes one ReuseFactor for every layer; REUSE=auto and LAYER=R are hwgen's own.
 hls: $(STAMP)
-	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED) $(if $(findstring =,$(REUSE)),,$(if $(filter-out auto,$(REUSE)),--reuse $(REUSE)))
+	$(BIN)/hwgen hls $(MODEL) --n $(N) --seed $(SEED) $(if $(findstring =,$(REUSE)),,$(if $(filter-out auto,$(REUSE)),--reuse $(REUSE))) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py --out build/bench.json $(if $(REUSE),--reuse $(REUSE))
@@ -93,10 +96,10 @@ golden: $(STAMP)
 	$(BIN)/python -m hwgen.golden --write
 
 verify: $(STAMP)
-	$(BIN)/hwgen verify-model $(MODEL) --n $(N) --seed $(SEED)
+	$(BIN)/hwgen verify-model $(MODEL) --n $(N) --seed $(SEED) $(ARGS)
 
 inspect: $(STAMP)
-	$(BIN)/hwgen inspect $(MODEL)
+	$(BIN)/hwgen inspect $(MODEL) $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/hwgen list
