@@ -50,8 +50,8 @@ def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
         entries, reason = node.hls_precision()
         if reason is not None:
             break
-        if entries is not None:
-            out[name] = entries
+        if entries is not None:     # a layer lowered to several ops: its last op's result
+            out.setdefault(name, {}).update(entries)
         last = name
     if reason is None and graph.softmax_removed:
         reason = "hls4ml's softmax is a lookup table; the logits before it are compared"
@@ -81,7 +81,10 @@ def hls_model(model):
     HLS4ML_WEIGHTS replaced by a plain quantized_bits that holds the already-quantized
     weights exactly. hls4ml would factor such a scale out into an ApplyAlpha layer after
     the layer, with the bias moved there and an 'auto' precision that hwgen cannot set
-    (nor compare before), so its result would not be the layer's."""
+    (nor compare before), so its result would not be the layer's. A Keras `Softmax` layer
+    becomes the same `Activation('softmax')`: hls4ml 1.3 writes the former's call with a
+    config name its parameters do not declare (`softmax_config<N>` against
+    `Softmax_config<N>`), and the C simulation does not compile."""
     import tensorflow as tf
     from ..frontends.loader import custom_objects
     from ..frontends.twin import (BATCHNORM_FOLDED, WEIGHT_QUANTIZER_KEYS, quantized_weights,
@@ -100,6 +103,13 @@ def hls_model(model):
             q.get("class_name") not in HLS4ML_WEIGHTS
 
     requantized = {}
+    softmax_layers = [lc for lc in layers
+                      if lc["class_name"] == "Softmax" and lc["config"].get("axis", -1) == -1]
+    for lc in softmax_layers:
+        c = lc["config"]
+        lc["class_name"] = "Activation"
+        lc["config"] = {"name": c["name"], "trainable": c.get("trainable", True),
+                        "dtype": c.get("dtype", "float32"), "activation": "softmax"}
     for lc in layers:
         # A batch-norm-folded layer (hls4ml 1.3 converts QConv2DBatchnorm but not
         # QDepthwiseConv2DBatchnorm) becomes its plain convolution with the folded,
@@ -130,7 +140,7 @@ def hls_model(model):
             lc["config"][key] = _plain_quantizer(by_key[key])
         requantized[name] = values
     text = json.dumps(config)
-    if '"input"' not in text and not requantized:
+    if '"input"' not in text and not requantized and not softmax_layers:
         return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
