@@ -35,6 +35,8 @@ HLS4ML_ACTIVATIONS = ("quantized_relu", "quantized_tanh", "quantized_sigmoid",
 # others (quantized_ulaw) it runs through QKeras in its own float type, off the values the
 # model computes, so `hls_model` replaces them.
 HLS4ML_WEIGHTS = ("quantized_bits", "quantized_po2", "binary", "ternary")
+# hls4ml's name for a layer's own relu activation, after the layer's name.
+OWN_RELU = "_relu"
 # Batch-norm-folding layers hls4ml converts itself (bit-exact in its C simulation, measured);
 # the others reach it as their plain convolution with the folded weights (`hls_model`).
 HLS4ML_FOLDS = ("QConv2DBatchnorm",)
@@ -50,9 +52,13 @@ def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
         entries, reason = node.hls_precision()
         if reason is not None:
             break
+        key = name
+        if node.op == "relu" and name in out:
+            # a layer's own relu (Dense(..., activation='relu')): hls4ml's `<layer>_relu`
+            key = f"{name}{OWN_RELU}"
         if entries is not None:     # a layer lowered to several ops: its last op's result
-            out.setdefault(name, {}).update(entries)
-        last = name
+            out.setdefault(key, {}).update(entries)
+        last = key
     if reason is None and graph.softmax_removed:
         reason = "hls4ml's softmax is a lookup table; the logits before it are compared"
     return out, last, reason
@@ -223,6 +229,10 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
         types[layer] = dict(types.get(layer, {}), **prec)
     if last is None:
         raise HwgenError(f"no layer of this model can be compared in hls4ml: {reason}")
+    for own in [k for k in types if k.endswith(OWN_RELU) and k not in config["LayerName"]]:
+        base = own[:-len(OWN_RELU)]      # hls4ml named it otherwise: one layer, as before
+        types[base] = dict(types.get(base, {}), **types.pop(own))
+        last = base if last == own else last
     for layer, prec in types.items():
         if layer not in config["LayerName"]:
             raise HwgenError(f"hls4ml has no layer named {layer} in its configuration")
@@ -304,4 +314,6 @@ def _node_of(graph: Graph, hls_name: str):
     for node in reversed(graph.nodes):
         if node.layer == name:
             return node
+    if name.endswith(OWN_RELU):     # the layer's own relu: its last op
+        return _node_of(graph, name[:-len(OWN_RELU)])
     raise HwgenError(f"no IR node for layer {hls_name}")

@@ -203,11 +203,12 @@ def test_weight_quantizers_hls4ml_would_misread_reach_it_as_signed_plain_ones(
 def test_a_float_model_with_a_softmax_layer_is_exact_in_c_simulation(tmp_path):
     """A plain Keras model (float layers at a --precision) ending in a Keras `Softmax`
     layer: hls4ml 1.3's C simulation of a `Softmax` layer did not compile (its call names
-    `softmax_config<N>`, its parameters `Softmax_config<N>`), and a float layer's weight
-    and accumulator types were dropped (its precision's rounding, a second op of the same
+    `softmax_config<N>`, its parameters `Softmax_config<N>`), a float layer's weight and
+    accumulator types were dropped (its precision's rounding, a second op of the same
     layer, replaced them; hls4ml's default weight type then differed on 299 of 300
-    vectors). The copy hls4ml converts has an Activation('softmax'), and each layer keeps
-    every type its ops set."""
+    vectors), and a layer's own relu typed the layer's output. The copy hls4ml converts
+    has an Activation('softmax'), each layer keeps every type its ops set, and its own
+    relu's type goes to hls4ml's `<layer>_relu`."""
     import numpy as np
     import tensorflow as tf
 
@@ -216,19 +217,20 @@ def test_a_float_model_with_a_softmax_layer_is_exact_in_c_simulation(tmp_path):
     from hwgen.frontends.qkeras import to_ir
     from hwgen.options import FrontendOptions
     L = tf.keras.layers
-    model = tf.keras.Sequential([L.InputLayer((6,)), L.Dense(5, name="fc1"),
-                                 L.ReLU(name="relu1"), L.Dense(3, name="fc2"),
-                                 L.Softmax(name="probabilities")])
+    model = tf.keras.Sequential([L.InputLayer((6,)), L.Dense(5, activation="relu", name="fc1"),
+                                 L.Dense(4, name="fc2"), L.ReLU(name="relu2"),
+                                 L.Dense(3, name="fc3"), L.Softmax(name="probabilities")])
     rng = np.random.default_rng(2)
     model.set_weights([rng.normal(scale=0.7, size=w.shape) for w in model.get_weights()])
     assert hls_model(model).layers[-1].__class__.__name__ == "Activation"
     graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings(
         "fixed<8,3>", ["fixed<12,4>"])))
     prec, _, _ = precisions(graph)
-    assert {"weight", "bias", "accum", "result"} <= set(prec["fc1"]), prec["fc1"]
+    assert {"weight", "bias", "accum", "result"} <= set(prec["fc2"]), prec["fc2"]
+    assert "fc1_relu" in prec          # the layer's own relu: a layer of its own in hls4ml
     hm, last, _ = write_project(model, graph, tmp_path)
     result = check(hm, graph, input_codes(graph.input.type, graph.input.shape, 300, 0), last)
-    assert result["mismatches"] == 0 and last == "fc2", result["first_mismatches"]
+    assert result["mismatches"] == 0 and last == "fc3", result["first_mismatches"]
 
 
 def test_ulaw_kernels_reach_hls4ml_as_their_quantized_values(tmp_path):
