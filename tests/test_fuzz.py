@@ -44,3 +44,17 @@ def test_fuzz_found_seed_matches_qkeras(tmp_path, capsys, seed):
     (record,) = json.loads((tmp_path / "summary.json").read_text())["records"]
     assert record["ok"] and record["twin_mismatches"] == 0
     assert record["model_mismatches"] in (0, None if seed == 1108 else 0)
+
+
+def test_fuzz_cnn_seed_is_exact_streamed_or_refused_to_stream(tmp_path, capsys):
+    """`--cnn` (CNN=1): a random CNN whose options ask for streaming but whose first
+    layer reads the whole input (an UpSampling2D) is refused streaming with the reason
+    and checked fully parallel; the reference equals QKeras and the RTL the reference."""
+    fuzz = _fuzz()
+    assert fuzz.options(7002, cnn=True)["io"] == "stream"
+    assert fuzz.main(["--cnn", "--n", "1", "--seed", "7002", "--vectors", "200", "-o",
+                      str(tmp_path)]) == 0, capsys.readouterr().out
+    (record,) = json.loads((tmp_path / "summary.json").read_text())["records"]
+    assert record["ok"] and record["twin_mismatches"] == 0 and record["rtl_mismatches"] == 0
+    assert record["io"] == "parallel" and "UpSampling2D" in record["stream_refused"]
+    assert "Conv" in record["model"] or "conv" in record["model"]
