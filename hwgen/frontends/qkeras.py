@@ -21,6 +21,7 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
     """The IR graph of `loaded` (its float64 twin is kept on `loaded.twin`)."""
     options = options or FrontendOptions()
     _check_layer_names(loaded.model, options)
+    _check_layers_supported(loaded.model)
     twin, dropped = build_twin(loaded.model)
     loaded.twin = twin
     topo = topology(twin)
@@ -36,9 +37,7 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
             continue
         h = lookup(type(layer).__name__)
         if h is None:
-            raise layer_error(layer.name, f"{type(layer).__name__} layers are not supported",
-                              f"Supported layers: {supported_layers()}"
-                              + _lambda_hint(layer), UnsupportedError)
+            raise _unsupported(layer)
         # The next layer, when it is this one's only reader and reads nothing else (a
         # handler may fuse it, e.g. a batch norm with its quantizer).
         after = readers[layer.name]
@@ -66,6 +65,23 @@ def to_ir(loaded: LoadedModel, options: FrontendOptions | None = None) -> Graph:
         graph.notes.append(f"softmax at output(s) {', '.join(dropped)} is not in the "
                            "datapath: the hardware outputs their logits")
     return graph
+
+
+def _check_layers_supported(model) -> None:
+    """Refuse a layer no handler reads before the float64 twin is built: Keras cannot
+    rebuild some of them (an LSTM, a MaxPooling3D) from their config in float64, and would
+    fail from deep inside. A Keras Softmax layer is left to the loop in `to_ir`: the twin
+    drops it at an output."""
+    for layer in model.layers:
+        cls = type(layer).__name__
+        if cls not in ("InputLayer", "Softmax") and lookup(cls) is None:
+            raise _unsupported(layer)
+
+
+def _unsupported(layer) -> UnsupportedError:
+    return layer_error(layer.name, f"{type(layer).__name__} layers are not supported",
+                       f"Supported layers: {supported_layers()}" + _lambda_hint(layer),
+                       UnsupportedError)
 
 
 def _lambda_hint(layer) -> str:
