@@ -12,7 +12,9 @@ CO2 Status Report 2019).
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 
 import numpy as np
 
@@ -23,10 +25,20 @@ DEFAULT_RATE = 1000.0                 # inferences per second, around the clock
 WORLD = "world"
 
 
+@contextlib.contextmanager
+def _codecarbon_import():
+    """A context for importing codecarbon: it imports pynvml, which warns on import that
+    it is deprecated (noise in the flow's output, on machines with no GPU to ask too)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"codecarbon\.")
+        yield
+
+
 def grid_intensity(value=None) -> dict:
     """{"g_per_kwh", "source"} for a number (gCO2e/kWh), an ISO 3166 alpha-3 country code
     ("FRA", "USA"), or None / "world" (codecarbon's world average)."""
-    from codecarbon.input import DataSource
+    with _codecarbon_import():
+        from codecarbon.input import DataSource
     data = DataSource()
     if value is None or (isinstance(value, str) and value.lower() == WORLD):
         per_source = data.get_carbon_intensity_per_source_data()
@@ -67,8 +79,9 @@ def cpu_baseline(model, x: np.ndarray, repeats: int = 3) -> dict:
     (`predict` in batches of 1024 over `x`, the best of `repeats` runs), with codecarbon's
     CPU energy (RAPL, else its TDP model) over those runs."""
     import logging
-    from codecarbon import OfflineEmissionsTracker
-    from codecarbon.external.hardware import CONSUMPTION_PERCENTAGE_CONSTANT
+    with _codecarbon_import():
+        from codecarbon import OfflineEmissionsTracker
+        from codecarbon.external.hardware import CONSUMPTION_PERCENTAGE_CONSTANT
     logging.getLogger("codecarbon").setLevel(logging.ERROR)
     x = np.asarray(x, dtype=np.float32)
     model.predict(x[:1024], verbose=0, batch_size=1024)          # build and warm up
