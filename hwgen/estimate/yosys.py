@@ -130,13 +130,20 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
 
     version = yosys_version()      # a result is only reused from the same Yosys
     cancel = threading.Event()
+    one_line = threading.Lock()
+
+    def log_line(s):
+        # The threads' lines one at a time: `print` writes a line and its newline apart,
+        # so two layers' lines ran together.
+        with one_line:
+            log(s)
 
     def run(task):
         module, design, script = task
         if cancel.is_set():
             raise Cancelled()
-        return _run_cached(design, script + "# " + version + "\n", Path(work), module, log,
-                           cancel)
+        return _run_cached(design, script + "# " + version + "\n", Path(work), module,
+                           log_line, cancel)
 
     done = {}
     with ThreadPoolExecutor(max(1, jobs)) as pool:

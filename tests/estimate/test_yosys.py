@@ -56,6 +56,23 @@ def test_numbers_are_deterministic_and_cached(small_design, tmp_path):
     assert first["layers"] == again["layers"]
 
 
+def test_the_layers_log_lines_do_not_run_together(small_design):
+    """The layers are synthesized (or read from the cache) in threads; a log that writes
+    a line and its newline apart, as `print` does, ran two layers' lines together."""
+    import time
+    out, manifest = small_design
+    estimate(out, manifest, "ecp5", log=lambda s: None)           # all cached below
+    written = []
+
+    def print_like(s):
+        written.append(s)
+        time.sleep(0.02)             # another thread's line would land here
+        written.append("\n")
+    estimate(out, manifest, "ecp5", log=print_like)
+    lines = "".join(written).splitlines()
+    assert len(lines) >= 3 and all(line.count(": cached") == 1 for line in lines), lines
+
+
 def test_another_build_folder_takes_the_machines_results(small_design, tmp_path,
                                                           monkeypatch):
     """The same layers estimated from another build folder (a notebook, a sweep point, a
