@@ -82,6 +82,20 @@ def stop_all() -> None:
         _end(proc)
 
 
+def one_line_at_a_time(*logs):
+    """`logs` (callables taking a line) sharing one lock, for lines logged from several
+    threads: `print` writes a line and its newline apart, so two threads' lines ran
+    together."""
+    lock = threading.Lock()
+
+    def locked(fn):
+        def write(s):
+            with lock:
+                fn(s)
+        return write
+    return tuple(locked(fn) for fn in logs)
+
+
 class Background:
     """`fn(*args, **kwargs)` in a daemon thread (so an interrupted hwgen does not wait for
     it; its tools end at exit); `result()` waits, then returns or raises what `fn` did."""

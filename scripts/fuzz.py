@@ -8,10 +8,11 @@ quantizer, random shapes and pruning), or with `--branches` (BRANCHES=1) from
 two heads), or with `--cnn` (CNN=1) from `tests/conv_factory.random_conv_model` (1-D and
 2-D CNNs: every convolution, pooling and spatial layer with its options; their float
 layers at fixed<8,2>); its hardware options (mult, pipeline, reuse, and for a CNN fully
-parallel or streamed) are drawn from the same seed. Each model is checked: reference == QKeras (the float64 twin),
-reference == the untouched model's float32 predict (where float32 is exact), and, with
-RTL=1 (the default), RTL == reference in Verilator on every output bit. A failing seed is
-printed with the command that replays it; `build/fuzz/summary.json` holds every result.
+parallel or streamed) are drawn from the same seed. Each model is checked: reference ==
+QKeras (the float64 twin), reference == the untouched model's float32 predict (where
+float32 is exact), and, with RTL=1 (the default), RTL == reference in Verilator on every
+output bit. A failing seed is printed with the command that replays it;
+`build/fuzz/summary.json` holds every result.
 Exit status 1 when any model mismatched or failed.
 """
 from __future__ import annotations
@@ -140,7 +141,8 @@ def main(argv=None) -> int:
                   + (" CNN=1" if args.cnn else ""), flush=True)
     failed = [r["seed"] for r in records if not r["ok"]]
     summary = {"models": len(records), "vectors_per_model": args.vectors,
-               "rtl": not args.no_rtl, "branches": args.branches, "cnn": args.cnn, "failed_seeds": failed,
+               "rtl": not args.no_rtl, "branches": args.branches, "cnn": args.cnn,
+               "failed_seeds": failed,
                "compared_with_untouched_model": sum(r.get("model_mismatches") is not None
                                                     for r in records),
                "seconds": round(time.monotonic() - t0, 1), "records": records}

@@ -31,7 +31,7 @@ from ..errors import HwgenError
 from . import ecp5_carry
 from ..outputs import write_text
 from ..tool_errors import read_log, tool_failed
-from ..processes import Cancelled
+from ..processes import Cancelled, one_line_at_a_time
 
 
 @dataclass(frozen=True)
@@ -130,13 +130,7 @@ def synthesize(verilog: Path, modules: list[str], top: str, target: str, work: P
 
     version = yosys_version()      # a result is only reused from the same Yosys
     cancel = threading.Event()
-    one_line = threading.Lock()
-
-    def log_line(s):
-        # The threads' lines one at a time: `print` writes a line and its newline apart,
-        # so two layers' lines ran together.
-        with one_line:
-            log(s)
+    log_line, = one_line_at_a_time(log)     # the layers log from threads
 
     def run(task):
         module, design, script = task

@@ -23,20 +23,6 @@ def _indent(log):
     return lambda s: log("      " + s.strip())
 
 
-def _one_line_at_a_time(*logs):
-    """`logs` sharing one lock: `print` writes a line and its newline apart, so lines
-    logged from two threads at once ran together."""
-    import threading
-    lock = threading.Lock()
-
-    def locked(fn):
-        def write(s):
-            with lock:
-                fn(s)
-        return write
-    return tuple(locked(fn) for fn in logs)
-
-
 # `io auto` tries the fully parallel form first only up to this many products: measured
 # here, a fully parallel product costs 14-26 ECP5 LUT4 (the jet tagger's 4.5k: 62k LUT4,
 # digits_cnn's 3.3k: 86k), and `--reuse auto` keeps a design under 55 % of the
@@ -345,12 +331,12 @@ def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
     from ..ir.text import dump, table
     from ..outputs import write_text
     from ..passes.pipelines import DEFAULT
-    from ..processes import Background
+    from ..processes import Background, one_line_at_a_time
     from ..verify import float64_overflow
     steps, seconds = 7, {}
     t0 = time.monotonic()
     # Place and route logs from its own thread while the co-simulation logs from this one.
-    step, log = _one_line_at_a_time(step, log)
+    step, log = one_line_at_a_time(step, log)
     say = _indent(log)
 
     def done(name, t):
