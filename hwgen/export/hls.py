@@ -31,37 +31,112 @@ RENAMED_INPUT = "input_features"      # hls4ml reserves the layer name 'input'
 # quantized_relu_po2, quantized_ulaw) it raises from deep inside the conversion.
 HLS4ML_ACTIVATIONS = ("quantized_relu", "quantized_tanh", "quantized_sigmoid",
                       "quantized_bits", "binary", "ternary")
-# The weight quantizers it quantizes the weights with itself (get_quantizer_from_config);
-# others (quantized_ulaw) it runs through QKeras in its own float type, off the values the
-# model computes, so `hls_model` replaces them.
-HLS4ML_WEIGHTS = ("quantized_bits", "quantized_po2", "binary", "ternary")
+# The weight quantizers whose weights hls4ml computes with exactly; `hls_model` replaces
+# the others by plain quantized_bits holding the same values. quantized_ulaw it runs
+# through QKeras in its own float type; quantized_po2 weights it multiplies by shifting
+# into `ap_fixed<2 (e + x), e + x>` (`weight_exponential`, e: the exponent's bits, x:
+# the input's), which drops the low bits of a right shift deeper than e + x - x_int
+# (a fixed<12,5> input times 2**-15: 298 of 300 vectors off in the C simulation).
+HLS4ML_WEIGHTS = ("quantized_bits", "binary", "ternary")
 # hls4ml's name for a layer's own relu activation, after the layer's name.
 OWN_RELU = "_relu"
+# hls4ml's name for a separable convolution's pointwise half (`<layer>_pointwise`), the
+# layer's output; its depthwise half is `<layer>_depthwise`, as in hwgen's IR.
+SEPARABLE_POINTWISE = "_pointwise"
 # Batch-norm-folding layers hls4ml converts itself (bit-exact in its C simulation, measured);
 # the others reach it as their plain convolution with the folded weights (`hls_model`).
 HLS4ML_FOLDS = ("QConv2DBatchnorm",)
+# QKeras average poolings: hls4ml 1.3 has no converter for them (`_plain_layers`).
+Q_AVERAGE_POOLING = ("QAveragePooling2D", "QGlobalAveragePooling2D")
 
 
 def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
     """({Keras layer: {type name: ap type}}, the last layer compared, why it stops there):
     each op's `hls_precision` rule (hwgen/ops/)."""
     out: dict = {}
-    last, reason = None, None
-    for node in graph.nodes:
-        name = RENAMED_INPUT if node.layer == "input" else node.layer
-        entries, reason = node.hls_precision()
-        if reason is not None:
-            break
-        key = name
-        if node.op == "relu" and name in out:
-            # a layer's own relu (Dense(..., activation='relu')): hls4ml's `<layer>_relu`
-            key = f"{name}{OWN_RELU}"
+    last = None
+    rows, reason = _hls_layers(graph)
+    for key, _, entries in rows:
         if entries is not None:     # a layer lowered to several ops: its last op's result
             out.setdefault(key, {}).update(entries)
         last = key
     if reason is None and graph.softmax_removed:
         reason = "hls4ml's softmax is a lookup table; the logits before it are compared"
     return out, last, reason
+
+
+def compared_nodes(graph: Graph) -> dict:
+    """{hls4ml layer name: the IR node whose values its output holds}, up to the first op
+    hls4ml cannot match: a layer lowered to several ops is its last one, but a layer's own
+    activation that hls4ml makes a layer of its own (or that stops the comparison) is not
+    the layer's output."""
+    return {key: node for key, node, _ in _hls_layers(graph)[0]}
+
+
+def _hls_layers(graph: Graph) -> tuple[list, str | None]:
+    """([(hls4ml layer name, IR node, its precisions or None)] in order up to the first op
+    whose `hls_precision` gives a reason hls4ml cannot match it, that reason)."""
+    from ..frontends.builder import OWN_ACTIVATION, SEPARABLE_DEPTHWISE
+    rows, typed = [], set()
+    for node in graph.nodes:
+        name = RENAMED_INPUT if node.layer == "input" else node.layer
+        entries, reason = node.hls_precision()
+        if reason is not None:
+            if node.name != f"{node.layer}{OWN_ACTIVATION}":
+                # inside a layer (a global average's division after its sum): hls4ml's
+                # output of the layer is this op's, so none of the layer is compared
+                rows = [r for r in rows if r[0] != name]
+            return rows, reason
+        key = name
+        if node.op == "relu" and name in typed:
+            # a layer's own relu (Dense(..., activation='relu')): hls4ml's `<layer>_relu`
+            key = f"{name}{OWN_RELU}"
+        if entries is not None and node.name == f"{node.layer}{SEPARABLE_DEPTHWISE}":
+            # a separable convolution's first half: hls4ml splits the layer into
+            # `<layer>_depthwise` and `<layer>_pointwise` and types the first from these
+            entries = {("depthwise" if k == "weight" else f"depthwise_{k}"): v
+                       for k, v in entries.items() if k != "bias"}
+        if entries is not None:
+            typed.add(key)
+        rows.append((key, node, entries))
+    return rows, None
+
+
+def _convolution_hls4ml_computes_otherwise(model) -> str | None:
+    """The first convolution hls4ml 1.3 would not compute as Keras does, and why (a
+    sentence naming the layer and the way round it), or None. Its Keras converter reads
+    neither `groups` nor `dilation_rate`, pads a causal convolution by `kernel - stride`
+    where Keras pads by `kernel - 1`, and its depthwise kernels assert a depth multiplier
+    of 1 (the C simulation stops). Measured on random CNNs: a grouped convolution's C
+    simulation differed from Keras on 300 of 300 vectors, a causal one of stride 2 on
+    297 of 300 (at its first output); hls4ml's kernels have no dilation parameter."""
+    for layer in model.layers:
+        groups = int(getattr(layer, "groups", 1) or 1)
+        multiplier = int(getattr(layer, "depth_multiplier", 1) or 1)
+        dilation = tuple(getattr(layer, "dilation_rate", None) or (1,))
+        strides = tuple(getattr(layer, "strides", None) or (1,))
+        causal = getattr(layer, "padding", "") == "causal"
+        why = None
+        if multiplier > 1:
+            why = (f"depth_multiplier={multiplier}; hls4ml 1.3 computes depthwise "
+                   "convolutions of depth multiplier 1 only (its C simulation stops on an "
+                   "assertion otherwise). For the hls4ml project, use depth_multiplier=1 "
+                   "(or a depthwise then a 1x1 convolution)")
+        elif groups > 1:
+            why = (f"a grouped convolution (groups={groups}); hls4ml 1.3's Keras converter "
+                   "ignores `groups` and computes one full convolution. For the hls4ml "
+                   "project, use groups=1")
+        elif max(dilation) > 1:
+            why = (f"dilation_rate={dilation}; hls4ml 1.3's Keras converter ignores the "
+                   "dilation and computes an undilated convolution. For the hls4ml project, "
+                   "use dilation_rate=1")
+        elif causal and max(strides) > 1:
+            why = (f"causal padding with strides={strides}; hls4ml 1.3 pads it by kernel "
+                   "- stride where Keras pads by kernel - 1. For the hls4ml project, use "
+                   "strides=1 (then a pooling or a strided 'valid' convolution)")
+        if why:
+            return f"layer '{layer.name}': {why}"
+    return None
 
 
 def unsupported_activation(model) -> str | None:
@@ -90,7 +165,8 @@ def hls_model(model):
     (nor compare before), so its result would not be the layer's. A Keras `Softmax` layer
     becomes the same `Activation('softmax')`: hls4ml 1.3 writes the former's call with a
     config name its parameters do not declare (`softmax_config<N>` against
-    `Softmax_config<N>`), and the C simulation does not compile."""
+    `Softmax_config<N>`), and the C simulation does not compile. Layers hls4ml has no
+    converter for but equal ones it has are replaced (`_plain_layers`)."""
     import tensorflow as tf
     from ..frontends.loader import custom_objects
     from ..frontends.twin import (BATCHNORM_FOLDED, WEIGHT_QUANTIZER_KEYS, quantized_weights,
@@ -116,6 +192,7 @@ def hls_model(model):
         lc["class_name"] = "Activation"
         lc["config"] = {"name": c["name"], "trainable": c.get("trainable", True),
                         "dtype": c.get("dtype", "float32"), "activation": "softmax"}
+    plain = _plain_layers(layers)
     for lc in layers:
         # A batch-norm-folded layer (hls4ml 1.3 converts QConv2DBatchnorm but not
         # QDepthwiseConv2DBatchnorm) becomes its plain convolution with the folded,
@@ -146,7 +223,7 @@ def hls_model(model):
             lc["config"][key] = _plain_quantizer(by_key[key])
         requantized[name] = values
     text = json.dumps(config)
-    if '"input"' not in text and not requantized and not softmax_layers:
+    if '"input"' not in text and not requantized and not softmax_layers and not plain:
         return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
@@ -157,20 +234,64 @@ def hls_model(model):
     return copy
 
 
+def _plain_layers(layers: list) -> int:
+    """Make layers hls4ml 1.3 has no converter for into ones it has, in the model's JSON
+    `layers` (in place); how many changed. A layer that computes nothing at inference
+    (noise, spatial dropout, regularizers) becomes a Dropout, which hls4ml leaves out; a
+    QKeras average pooling without an average quantizer or activation, its Keras layer."""
+    from ..frontends.layers.ignored import IDENTITY_AT_INFERENCE
+    changed = 0
+    for lc in layers:
+        c, cls = lc["config"], lc["class_name"]
+        if cls in IDENTITY_AT_INFERENCE and cls != "Dropout":
+            lc["class_name"] = "Dropout"
+            lc["config"] = {"name": c["name"], "trainable": c.get("trainable", True),
+                            "dtype": c.get("dtype", "float32"), "rate": 0.0}
+        elif cls in Q_AVERAGE_POOLING and not (c.get("average_quantizer") or
+                                               c.get("activation")):
+            lc["class_name"] = cls[1:]
+            c.pop("average_quantizer", None)
+            c.pop("activation", None)
+        else:
+            continue
+        # Keras deserialises by the registered name and module, not the class name
+        lc.update({"module": "keras.layers", "registered_name": lc["class_name"]})
+        changed += 1
+    return changed
+
+
+def _refuse_unconvertible(keras_model) -> None:
+    """A clear error for a layer hls4ml 1.3 cannot convert (it raises a bare Exception
+    from deep inside)."""
+    from hls4ml.converters import get_supported_keras_layers
+    known = set(get_supported_keras_layers()) | {"Dropout"}
+    for layer in keras_model.layers:
+        cls = type(layer).__name__
+        if cls in known:
+            continue
+        how = (" with an average_quantizer or activation (without them it is converted as "
+               f"{cls[1:]})" if cls in Q_AVERAGE_POOLING else "")
+        raise HwgenError(f"layer '{layer.name}': hls4ml 1.3 has no converter for {cls}{how}. "
+                         "hwgen's own RTL (`hwgen build`, `sim`, `flow`) computes it "
+                         "exactly; for the hls4ml project, use a layer hls4ml converts")
+
+
 def _plain_quantizer(values: np.ndarray) -> dict:
     """A signed quantized_bits config (alpha 1) on whose grid every one of `values` lies,
     with room for all of them: it maps them to themselves. Signed even where every value
     is >= 0: hls4ml 1.3 reads every quantized_bits as signed (`QKerasQuantizer._get_type`:
     `integer + 1` integer bits, keep_negative ignored), so an unsigned one would lose its
-    last fraction bit there; and no fewer than 0 fraction bits (integer == bits would be
-    read as an int of step 1)."""
+    last fraction bit there; no fewer than 0 fraction bits (integer == bits would be
+    read as an int of step 1) nor integer bits."""
     from ..ir.types import FixedType, exact_codes, needed_frac
     frac = max(needed_frac(values), 0)
     codes, on_grid = exact_codes(values, frac)
     assert on_grid.all()
     lo, hi = int(codes.min(initial=0)), int(codes.max(initial=0))
     t = FixedType.for_range(min(lo, -1), hi, frac)
-    width = max(t.width, 2)
+    # no fewer than 0 integer bits either: QKeras computes 2**integer in integers, which
+    # TensorFlow refuses for a negative power (hls4ml calls the quantizer on the weights)
+    width = max(t.width, 2, frac + 1)
     return {"class_name": "quantized_bits", "config": {
         "bits": width, "integer": width - frac - 1, "symmetric": 0, "alpha": 1,
         "keep_negative": True, "use_stochastic_rounding": False, "qnoise_factor": 1.0}}
@@ -206,20 +327,15 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
                          "(every vector, measured). For the hls4ml project, write it as a "
                          "Conv1D/Conv2D of kernel size 1; hwgen's own RTL (`hwgen build`, "
                          "`flow`) takes it as it is")
-    deep = next((layer for layer in model.layers
-                 if int(getattr(layer, "depth_multiplier", 1) or 1) > 1), None)
-    if deep is not None:
-        raise HwgenError(f"layer '{deep.name}': depth_multiplier={deep.depth_multiplier}; "
-                         "hls4ml 1.3 computes depthwise convolutions of depth multiplier 1 "
-                         "only (its C simulation stops on an assertion otherwise). For the "
-                         "hls4ml project, use depth_multiplier=1 (or a depthwise then a 1x1 "
-                         "convolution); hwgen's own RTL (`hwgen build`, `flow`) takes it as "
-                         "it is")
+    wrong = _convolution_hls4ml_computes_otherwise(model)
+    if wrong:
+        raise HwgenError(f"{wrong}; hwgen's own RTL (`hwgen build`, `flow`) takes it as it is")
     refused = unsupported_activation(model)
     if refused:
         raise HwgenError(f"{refused}. hwgen's own RTL (`hwgen build`, `sim`, `flow`) computes "
                          "it exactly; for the hls4ml project, use one of those activations")
     keras_model = hls_model(model)
+    _refuse_unconvertible(keras_model)
     config = hls4ml.utils.config_from_keras_model(keras_model, granularity="name",
                                                   backend=backend, default_reuse_factor=reuse)
     if reuse > 1:
@@ -267,16 +383,22 @@ def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
     t_in = graph.input.type
     x = np.ldexp(codes.astype(np.float64), -t_in.frac)       # exact in float64
     compile_project(hm)
-    _, trace = hm.trace(x)
+    trace = _trace(hm, x)
     values = interp.run(graph, codes, keep=True)
     compared = [last]
     if len(graph.heads) > 1 and last == graph.nodes[-1].layer:
         compared = [h.layer for h in graph.heads]
     bad = np.zeros(len(codes), dtype=bool)
     first = []
+    nodes = compared_nodes(graph)
     for layer in compared:
-        got = np.asarray(trace[layer], dtype=np.float64).reshape(len(codes), -1)
-        node = _node_of(graph, layer)
+        # a separable convolution's output is its pointwise half's
+        traced = layer if layer in trace else f"{layer}{SEPARABLE_POINTWISE}"
+        got = np.asarray(trace[traced], dtype=np.float64).reshape(len(codes), -1)
+        own = f"{layer}{OWN_RELU}"
+        # hls4ml named a layer's own relu otherwise (`write_project`): one layer, whose
+        # output is the relu's
+        node = nodes[own] if own in nodes and own not in trace else nodes[layer]
         expected = np.asarray(values[node.name]).reshape(len(codes), -1)
         got_codes = np.ldexp(got, node.type.frac)
         exact = np.equal(got_codes, np.round(got_codes))
@@ -287,6 +409,56 @@ def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
         bad |= wrong
     return {"vectors": len(codes), "mismatches": int(bad.sum()),
             "compared_layer": ", ".join(compared), "first_mismatches": first[:5]}
+
+
+def _trace(hm, x: np.ndarray) -> dict:
+    """hls4ml's `trace` (every traced layer's outputs) run in a forked child process: the
+    C simulation is a shared library loaded into the caller, and an `assert` in hls4ml's
+    C++ (e.g. a padded 1-D pooling in io_stream) would end the whole Python process. The
+    child writes its output to `csim.log`; a child that dies is one clear error quoting
+    it. Why not multiprocessing: its fork context adds nothing here, and the arrays come
+    back through one pickle file."""
+    import faulthandler
+    import os
+    import pickle
+    import signal
+    import sys
+    import traceback
+    from ..tool_errors import tool_failed
+    out = Path(hm.config.get_output_dir())
+    log, result = out / "csim.log", out / "csim_trace.pkl"
+    result.unlink(missing_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:                                  # the child: trace, save, exit
+        code = 1
+        try:
+            faulthandler.disable()    # an abort is reported by the parent, not dumped
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            _, trace = hm.trace(x)
+            with open(result, "wb") as f:
+                pickle.dump({k: np.asarray(v) for k, v in trace.items()}, f)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) or not result.is_file():
+        how = (f" ({signal.Signals(os.WTERMSIG(status)).name})"
+               if os.WIFSIGNALED(status) else "")
+        raise tool_failed(f"hls4ml's C simulation{how}", log.resolve(),
+                          what=" (hls4ml cannot compute this model; hwgen's own RTL, "
+                               "`hwgen build` or `flow`, takes it)")
+    with open(result, "rb") as f:
+        trace = pickle.load(f)
+    result.unlink()
+    return trace
 
 
 def compile_project(hm) -> None:
@@ -307,13 +479,3 @@ def compile_project(hm) -> None:
         proc = processes.run(["bash", "./build_lib.sh"], cwd=out)
         log = write_text(out / "build_lib.log", (proc.stdout or "") + (proc.stderr or ""))
         raise tool_failed("hls4ml's C simulation build (g++)", log.resolve()) from None
-
-
-def _node_of(graph: Graph, hls_name: str):
-    name = "input" if hls_name == RENAMED_INPUT else hls_name
-    for node in reversed(graph.nodes):
-        if node.layer == name:
-            return node
-    if name.endswith(OWN_RELU):     # the layer's own relu: its last op
-        return _node_of(graph, name[:-len(OWN_RELU)])
-    raise HwgenError(f"no IR node for layer {hls_name}")

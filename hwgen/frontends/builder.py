@@ -14,6 +14,11 @@ from . import quantizers
 from .float32 import Float32Quantizer, keras_floatx
 from .twin import WEIGHT_QUANTIZER_KEYS
 
+# Node names after a layer's: its own activation (a Dense's or Conv's `activation`), and
+# a separable convolution's depthwise half (its pointwise half takes the layer's name).
+OWN_ACTIVATION = "_act"
+SEPARABLE_DEPTHWISE = "_depthwise"
+
 MAX_INPUT_BITS = 62
 
 
@@ -128,11 +133,11 @@ class Builder:
         if act is None:
             return
         if isinstance(act, Float32Quantizer):
-            self.quantizer(act.quantizer, layer, "_act")
+            self.quantizer(act.quantizer, layer, OWN_ACTIVATION)
             return
         name = getattr(act, "__name__", str(act))
         # A layer that computes something first (Dense, Conv) names its activation apart.
-        suffix = "_act" if any(n.name == layer.name for n in self.nodes) else ""
+        suffix = OWN_ACTIVATION if any(n.name == layer.name for n in self.nodes) else ""
         if name == "linear":
             return
         if name == "relu":

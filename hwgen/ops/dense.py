@@ -65,7 +65,8 @@ class Dense(Node):
 
     def hls_precision(self):
         return {"weight": ap_type(codes_type(self.weights, self.weight_frac)),
-                "bias": ap_type(codes_type(self.bias, self.bias_frac)),
+                "bias": ap_type(codes_type(self.bias if self.bias is not None
+                                           else np.zeros(1, np.int64), self.bias_frac)),
                 "accum": ap_type(self.type), "result": ap_type(self.type)}, None
 
     def manifest_fields(self):

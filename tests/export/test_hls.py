@@ -365,3 +365,137 @@ def test_a_depth_multiplier_hls4ml_cannot_compute_is_refused(tmp_path):
     with pytest.raises(HwgenError, match=r"layer 'dw_bn': depth_multiplier=2; hls4ml 1.3"):
         write_project(model, graph, tmp_path)
     assert not (tmp_path / "firmware").exists()
+
+
+def _compile_and_check(model, input_format, tmp_path, io="parallel", n=300):
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    graph = DEFAULT.run(to_ir(load(model), FrontendOptions.from_strings(input_format)))
+    hm, last, reason = write_project(model, graph, tmp_path, io=io)
+    codes = input_codes(graph.input.type, graph.input.shape, n, 0)
+    return check(hm, graph, codes, last), last, reason
+
+
+def test_the_layer_before_its_own_step_activation_is_compared_exactly(tmp_path):
+    """Found by random models through the hls4ml path: a layer without a bias (a crash
+    typing it), a bias whose plain copy had negative integer bits (QKeras's 2**integer
+    crashed in TensorFlow inside hls4ml), po2 kernels (hls4ml shifts them inside a type
+    too narrow for a deep right shift: 298 of 300 vectors off), and a layer whose own
+    activation stops the comparison (its output was compared with the activation's, not
+    the layer's: 300 of 300). All are now exact up to the activation."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QDense
+
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((5,), name="x")
+    h = QDense(4, kernel_quantizer=quantizer("quantized_po2(5)"), use_bias=False,
+               name="d0")(inp)
+    h = QDense(3, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+               bias_quantizer=quantizer("quantized_bits(4,0,keep_negative=False)"),
+               activation=quantizer("binary()"), name="d1")(h)
+    model = tf.keras.Model(inp, h, name="own_step")
+    rng = np.random.default_rng(5)
+    model.get_layer("d0").set_weights([rng.choice([2.0 ** -12, -2.0 ** -9, 0.5],
+                                                  size=(5, 4))])
+    model.get_layer("d1").set_weights([rng.normal(size=(4, 3)),
+                                       np.array([1 / 16, 0.0, 1 / 8])])
+    result, last, reason = _compile_and_check(model, "fixed<12,5>", tmp_path)
+    assert last == "d1" and "d1" in reason, (last, reason)
+    assert result["mismatches"] == 0, result["first_mismatches"]
+
+
+def test_separable_convolutions_and_noise_layers_are_exact_in_c_simulation(tmp_path):
+    """hls4ml splits a separable convolution into `<layer>_depthwise` and
+    `<layer>_pointwise`: the depthwise half takes hwgen's depthwise types, and the check
+    reads the pointwise half's output (a KeyError before). A layer that computes nothing
+    at inference (GaussianNoise, SpatialDropout1D), which hls4ml 1.3 has no converter for
+    (it raised 'Unsupported layer type'), reaches it as a Dropout it leaves out."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense, QSeparableConv1D
+
+    from ..model_factory import quantizer
+    L = tf.keras.layers
+    inp = tf.keras.Input((8, 2), name="seq")
+    h = L.GaussianNoise(0.1, name="noise")(inp)
+    h = QSeparableConv1D(3, 3, padding="valid", name="sep",
+                         depthwise_quantizer=quantizer("quantized_bits(4,1)"),
+                         pointwise_quantizer=quantizer("quantized_bits(5,0)"),
+                         bias_quantizer=quantizer("quantized_bits(6,2)"))(h)
+    h = L.SpatialDropout1D(0.2, name="drop")(h)
+    h = QActivation(quantizer("quantized_relu(6,2)"), name="relu")(h)
+    h = L.Flatten(name="flat")(h)
+    h = QDense(2, kernel_quantizer=quantizer("quantized_bits(4,0)"),
+               bias_quantizer=quantizer("quantized_bits(4,0)"), name="out")(h)
+    model = tf.keras.Model(inp, h, name="separable")
+    rng = np.random.default_rng(6)
+    model.set_weights([rng.normal(size=w.shape) for w in model.get_weights()])
+    result, last, _ = _compile_and_check(model, "fixed<6,3>", tmp_path)
+    assert last == "out" and result["mismatches"] == 0, result["first_mismatches"]
+
+
+def test_an_assertion_in_hls4ml_csim_is_a_clear_error_not_the_end_of_python(tmp_path):
+    """hls4ml's C simulation is a library loaded into the process: an `assert` in its C++
+    (a padded 1-D pooling in io_stream) ended the whole Python process. The trace runs in
+    a child process; its death is one error that quotes the assertion and the log."""
+    import tensorflow as tf
+    from qkeras import QActivation, QConv1D
+
+    from hwgen.errors import HwgenError
+    from ..model_factory import quantizer
+    L = tf.keras.layers
+    inp = tf.keras.Input((7, 2), name="seq")
+    h = L.MaxPooling1D(2, padding="same", name="pool")(inp)
+    h = QConv1D(2, 2, kernel_quantizer=quantizer("quantized_bits(4,1)"),
+                bias_quantizer=quantizer("quantized_bits(4,1)"), name="conv")(h)
+    h = QActivation(quantizer("quantized_relu(4,2)"), name="relu")(h)
+    model = tf.keras.Model(inp, h, name="padded_pool")
+    with pytest.raises(HwgenError) as err:
+        _compile_and_check(model, "fixed<6,3>", tmp_path, io="stream", n=20)
+    text = str(err.value)
+    assert "hls4ml's C simulation (SIGABRT)" in text and "Assertion" in text, text
+    assert "csim.log" in text and (tmp_path / "csim.log").is_file()
+
+
+def test_layers_hls4ml_has_no_converter_for_are_named_or_made_plain():
+    """hls4ml 1.3 raises a bare 'Unsupported layer type' for QKeras's average poolings,
+    and computes grouped, dilated and strided causal convolutions otherwise than Keras:
+    the first is converted as its Keras layer where it has no quantizer, else refused by
+    name; the others are refused."""
+    import tensorflow as tf
+    from qkeras import QConv1D, QConv2D, QGlobalAveragePooling2D
+
+    from hwgen.errors import HwgenError
+    from hwgen.export.hls import hls_model
+    from hwgen.frontends.loader import load
+    from hwgen.frontends.qkeras import to_ir
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+
+    def model(groups=1, average_quantizer=None, dilation=1):
+        inp = tf.keras.Input((4, 4, 2), name="img")
+        h = QConv2D(2, 2, groups=groups, dilation_rate=dilation, name="conv",
+                    kernel_quantizer=quantizer("quantized_bits(4,1)"),
+                    bias_quantizer=quantizer("quantized_bits(4,1)"))(inp)
+        h = QGlobalAveragePooling2D(average_quantizer=average_quantizer, name="gap")(h)
+        return tf.keras.Model(inp, h)
+
+    def causal(strides):
+        inp = tf.keras.Input((8, 2), name="seq")
+        h = QConv1D(2, 2, strides=strides, padding="causal", name="conv",
+                    kernel_quantizer=quantizer("quantized_bits(4,1)"),
+                    bias_quantizer=quantizer("quantized_bits(4,1)"))(inp)
+        return tf.keras.Model(inp, h)
+
+    assert type(hls_model(model()).get_layer("gap")).__name__ == "GlobalAveragePooling2D"
+    for m, match in ((model(groups=2), r"layer 'conv': a grouped convolution \(groups=2\)"),
+                     (model(dilation=2), r"layer 'conv': dilation_rate=\(2, 2\)"),
+                     (causal(2), r"layer 'conv': causal padding with strides=\(2,\)"),
+                     (model(average_quantizer="quantized_bits(8,0)"),
+                      "layer 'gap': hls4ml 1.3 has no converter for QGlobalAveragePooling2D "
+                      "with an average_quantizer")):
+        graph = DEFAULT.run(to_ir(load(m), FrontendOptions.from_strings("fixed<6,3>")))
+        with pytest.raises(HwgenError, match=match):
+            write_project(m, graph, "/nonexistent/never-written")

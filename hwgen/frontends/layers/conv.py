@@ -13,6 +13,7 @@ from ...errors import UnsupportedError, layer_error
 from ...ir.types import FixedType
 from ...ops import Conv
 from ...ops.window import Window, image_of, same_pads
+from ..builder import SEPARABLE_DEPTHWISE
 from ..registry import handler
 
 ONE_D = ("Conv1D", "QConv1D", "DepthwiseConv1D", "SeparableConv1D", "QSeparableConv1D")
@@ -149,7 +150,7 @@ def conv(b, layer, following) -> int:
             push_conv(b, layer, "", win, full, dwf, bias, bf,
                       f"depthwise kernel {d_note}; bias {b_note}")
         else:
-            push_conv(b, layer, "_depthwise", win, full, dwf, None, 0,
+            push_conv(b, layer, SEPARABLE_DEPTHWISE, win, full, dwf, None, 0,
                       f"depthwise kernel {d_note}")
             pk, pwf, p_note = _kernel(b, layer, "pointwise_kernel",
                                       np.asarray(layer.pointwise_kernel, np.float64), prec)
