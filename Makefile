@@ -86,10 +86,11 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 # fuzz: N random QKeras models from SEED (BRANCHES=1: skips and merges; CNN=1: CNNs),
-# reference vs QKeras (twin and untouched model) and RTL vs reference in Verilator; a
-# failing seed is printed with its replay command.
+# reference vs QKeras (twin and untouched model) and RTL vs reference in Verilator (HLS=1:
+# also hls4ml's C simulation vs reference); a failing seed is printed with its replay
+# command.
 fuzz: $(STAMP)
-	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS)) $(if $(BRANCHES),--branches) $(if $(CNN),--cnn)
+	$(BIN)/python scripts/fuzz.py --n $(if $(filter command line,$(origin N)),$(N),20) --seed $(SEED) $(if $(VECTORS),--vectors $(VECTORS)) $(if $(BRANCHES),--branches) $(if $(CNN),--cnn) $(if $(HLS),--hls)
 
 # golden: rewrite designs/*/golden.json (sha256 of each design's Verilog, manifest and IR)
 # after a change meant to alter the hardware; make test compares against them.

@@ -1,6 +1,6 @@
 """Differential fuzzing: random QKeras models through the three equalities.
 
-    make fuzz N=200 SEED=0 [VECTORS=300] [BRANCHES=1] [CNN=1]
+    make fuzz N=200 SEED=0 [VECTORS=300] [BRANCHES=1] [CNN=1] [HLS=1]
 
 Model SEED+i comes from `tests/model_factory.random_model` (every supported layer and
 quantizer, random shapes and pruning), or with `--branches` (BRANCHES=1) from
@@ -11,8 +11,10 @@ layers at fixed<8,2>); its hardware options (mult, pipeline, reuse, and for a CN
 parallel or streamed) are drawn from the same seed. Each model is checked: reference ==
 QKeras (the float64 twin), reference == the untouched model's float32 predict (where
 float32 is exact), and, with RTL=1 (the default), RTL == reference in Verilator on every
-output bit. A failing seed is printed with the command that replays it;
-`build/fuzz/summary.json` holds every result.
+output bit; with `--hls` (HLS=1) also hls4ml's C simulation == reference, through
+`hwgen hls`'s path (a model hls4ml cannot convert or compute is refused by name, and
+recorded as such; anything else it raises is a failure). A failing seed is printed with
+the command that replays it; `build/fuzz/summary.json` holds every result.
 Exit status 1 when any model mismatched or failed.
 """
 from __future__ import annotations
@@ -49,9 +51,9 @@ def options(seed: int, cnn: bool = False) -> dict:
 
 
 def check(seed: int, vectors: int, rtl: bool, work: Path, branches: bool = False,
-          cnn: bool = False) -> dict:
+          cnn: bool = False, hls: bool = False) -> dict:
     """Every check on model `seed`; a record with the mismatch counts."""
-    from hwgen.errors import UnsupportedError
+    from hwgen.errors import HwgenError, UnsupportedError
     from hwgen.flow import build_rtl
     from hwgen.frontends.loader import load
     from hwgen.frontends.qkeras import to_ir
@@ -92,7 +94,17 @@ def check(seed: int, vectors: int, rtl: bool, work: Path, branches: bool = False
                     log=lambda s: None)
         record.update(rtl_mismatches=sim["mismatches"], ii=built.data["ii"],
                       latency=built.data["latency"])
-    record["ok"] = not (twin.mismatches or bad or record.get("rtl_mismatches"))
+    if hls:
+        from hwgen.flow.run import hls as hls_check
+        try:
+            r = hls_check(loaded, graph, work / f"seed{seed}" / "hls4ml", "Vitis", 1, vectors,
+                          seed, step=lambda s: None, log=lambda s: None,
+                          io=opts.get("io", "parallel"))
+            record.update(hls_mismatches=r["mismatches"], hls_compared=r["compared_layer"])
+        except HwgenError as exc:
+            record["hls_refused"] = str(exc)
+    record["ok"] = not (twin.mismatches or bad or record.get("rtl_mismatches")
+                        or record.get("hls_mismatches"))
     return record
 
 
@@ -106,6 +118,8 @@ def main(argv=None) -> int:
                         help="functional models with merges, skips and two heads")
     parser.add_argument("--cnn", action="store_true",
                         help="1-D and 2-D CNNs, fully parallel or streamed")
+    parser.add_argument("--hls", action="store_true",
+                        help="also hls4ml's C simulation against the reference")
     parser.add_argument("-o", "--out", default=str(ROOT / "build" / "fuzz"))
     args = parser.parse_args(argv)
     import os
@@ -122,15 +136,18 @@ def main(argv=None) -> int:
     for i in range(args.n):
         seed = args.seed + i
         try:
-            rec = check(seed, args.vectors, not args.no_rtl, work, args.branches, args.cnn)
+            rec = check(seed, args.vectors, not args.no_rtl, work, args.branches, args.cnn,
+                        args.hls)
         except Exception as exc:       # a crash is a finding too: keep going, report it
             rec = {"seed": seed, "ok": False, "error": f"{type(exc).__name__}: {exc}",
                    "traceback": traceback.format_exc()}
         records.append(rec)
         what = "ok" if rec["ok"] else "FAIL"
         counts = ", ".join(f"{k.split('_')[0]} {rec[k]}" for k in
-                           ("twin_mismatches", "model_mismatches", "rtl_mismatches")
-                           if rec.get(k) is not None)
+                           ("twin_mismatches", "model_mismatches", "rtl_mismatches",
+                            "hls_mismatches") if rec.get(k) is not None)
+        if rec.get("hls_refused"):
+            counts += f"; hls4ml refused: {rec['hls_refused'][:100]}"
         print(f"[{i + 1}/{args.n}] seed {seed}: {what} ({counts or rec.get('error')}; "
               f"{rec.get('mult')} pipeline {rec.get('pipeline')} reuse {rec.get('reuse')}"
               f"{' ' + rec['io'] if rec.get('io') else ''}; "
@@ -138,10 +155,12 @@ def main(argv=None) -> int:
         if not rec["ok"]:
             print(f"    replay: make fuzz N=1 SEED={seed}"
                   + (" BRANCHES=1" if args.branches else "")
-                  + (" CNN=1" if args.cnn else ""), flush=True)
+                  + (" CNN=1" if args.cnn else "") + (" HLS=1" if args.hls else ""),
+                  flush=True)
     failed = [r["seed"] for r in records if not r["ok"]]
     summary = {"models": len(records), "vectors_per_model": args.vectors,
                "rtl": not args.no_rtl, "branches": args.branches, "cnn": args.cnn,
+               "hls": args.hls,
                "failed_seeds": failed,
                "compared_with_untouched_model": sum(r.get("model_mismatches") is not None
                                                     for r in records),

@@ -58,3 +58,14 @@ def test_fuzz_cnn_seed_is_exact_streamed_or_refused_to_stream(tmp_path, capsys):
     assert record["ok"] and record["twin_mismatches"] == 0 and record["rtl_mismatches"] == 0
     assert record["io"] == "parallel" and "UpSampling2D" in record["stream_refused"]
     assert "Conv" in record["model"] or "conv" in record["model"]
+
+
+def test_fuzz_hls_seed_is_exact_in_hls4ml_c_simulation(tmp_path, capsys):
+    """`--hls` (HLS=1): hls4ml's C simulation of a random model against the reference,
+    through `hwgen hls`'s path; seed 36 is compared up to its logits."""
+    fuzz = _fuzz()
+    assert fuzz.main(["--hls", "--no-rtl", "--n", "1", "--seed", "36", "--vectors", "200",
+                      "-o", str(tmp_path)]) == 0, capsys.readouterr().out
+    (record,) = json.loads((tmp_path / "summary.json").read_text())["records"]
+    assert record["ok"] and record["hls_mismatches"] == 0, record
+    assert record["hls_compared"] == "logits" and "hls_refused" not in record
