@@ -4,7 +4,7 @@ import hwgen
 from sklearn.datasets import load_digits
 
 x = load_digits().data[:100] / 16.0            # the 8x8 digits, on the input grid
-hw = hwgen.convert("digits_mlp", log=None)
+hw = hwgen.convert("digits_mlp_pruned", log=None)
 y = hw.predict(x)                              # the bit-exact reference
 assert (y == hw.keras_predict(x)).all()        # equals QKeras, code for code
 print(hw.verify(x=x))                          # 100 vectors, 0 mismatches

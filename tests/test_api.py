@@ -114,7 +114,7 @@ def test_write_is_deterministic(digits, tmp_path):
 
 
 def test_cosim_returns_the_rtl_outputs(tmp_path):
-    hw = _tiny(tmp_path, softmax=True)     # (the README's block co-simulates digits_mlp)
+    hw = _tiny(tmp_path, softmax=True)     # (the README's block co-simulates digits_mlp_pruned)
     x = _grid_floats(hw, 300, 0)
     c = hw.cosim(x)
     assert (c.vectors, c.mismatches) == (300, 0)
