@@ -112,14 +112,26 @@ def pick_device(luts: int, ffs: int, dsps: int, device: str | None = None) -> st
 UP5K = ("up5k", 5280, 5280, 8)
 
 
-def fits_up5k(luts: int, ffs: int, dsps: int) -> None:
-    """A clear error unless the design (plus the serial wrapper) fits the UP5K."""
+def fits_up5k(luts: int, ffs: int, dsps: int, carry_only: int = 0) -> None:
+    """A clear error unless the design (plus the serial wrapper) fits the UP5K;
+    `carry_only`: carries without a sum LUT to share a logic cell with."""
     name, lut_cap, ff_cap, dsp_cap = UP5K
     # A logic cell holds a LUT4 and a flip-flop, but nextpnr packed few pairs here
-    # (digits_mlp_pruned folded: 1836 LUT4 + 2290 FF took 4420 cells): count both.
-    if luts + ffs > lut_cap or dsps > dsp_cap:
-        raise HwgenError(f"the design needs {luts} LUT4 + {ffs} FF = {luts + ffs} logic "
-                         f"cells, {dsps} SB_MAC16; the iCE40UP5K has {lut_cap}, {dsp_cap}. A reuse factor "
+    # (digits_mlp_pruned folded: 1836 LUT4 + 2290 FF took 4420 cells): count both, and a
+    # cell for each carry with no sum LUT (a random CNN's comparisons: 2,180 LUT4 +
+    # 1,220 FF + 2,187 carry-only, which nextpnr packed into 5,859 cells, passed the
+    # LUT4 + FF count and then failed to place).
+    cells = luts + ffs + carry_only
+    if cells > lut_cap or dsps > dsp_cap:
+        alone = f" + {carry_only} carry-only" if carry_only else ""
+        # comparisons (a step function's thresholds) are not folded by a reuse factor
+        steps = (f" ({carry_only} cells are the carries of comparisons, e.g. a batch norm "
+                 "or a non-linear quantizer as thresholds, which no reuse factor folds: "
+                 "fewer bits on those activations shrink them)"
+                 if carry_only > lut_cap // 4 else "")
+        raise HwgenError(f"the design needs {luts} LUT4 + {ffs} FF{alone} = {cells} logic "
+                         f"cells, {dsps} SB_MAC16; the iCE40UP5K has {lut_cap}, {dsp_cap}"
+                         f"{steps}. A reuse factor "
                          "(--reuse 128: dense layers folded onto a few multipliers; a larger "
                          "one if DSPs are short), prune more, use fewer bits, --mult dsp "
                          "for up to 8 multipliers, a larger --pipeline if flip-flops are "

@@ -154,7 +154,7 @@ def target_device(target: str, manifest: dict, total: dict, device: str | None =
     # The serial wrapper adds a flip-flop per input and output bit.
     extra_ffs = sum(p["width"] for p in manifest["ports"]
                     if p["name"] in ("in_data", "out_data"))
-    fits_up5k(total["LUT4"], total["FF"] + extra_ffs, total["DSP"])
+    fits_up5k(total["LUT4"], total["FF"] + extra_ffs, total["DSP"], total.get("CARRY_ONLY", 0))
     return "up5k"
 
 

@@ -429,3 +429,41 @@ def test_skipping_the_memory_mapping_leaves_a_design_without_memories_the_same(
     assert has_memories(rtlil.convert(fifo, name="fifo", ports=ports))
     assert synthesize_text(design, layer, target, tmp_path / "cached",
                            log=lambda s: None)["FF"] >= 0
+
+
+def test_ice40_carries_without_a_sum_lut_are_cells_of_their_own(tmp_path):
+    """A comparison's carry chain (a step function's thresholds) has no sum LUT to share
+    a logic cell with: each carry takes a cell of its own. The iCE40 estimate counts
+    them (`CARRY_ONLY`, pairs found as nextpnr packs them), so LUT4 + FF + CARRY_ONLY is
+    the cells nextpnr packs (before it legalises the chains), where LUT4 + FF missed
+    most of them (a random CNN passed the UP5K check and then failed to place)."""
+    import re
+    import tensorflow as tf
+    from qkeras import QActivation
+
+    from hwgen import processes, toolchain
+    from hwgen.errors import HwgenError
+    from hwgen.estimate.nextpnr import fits_up5k
+    from hwgen.estimate.yosys import synthesize_whole
+    from hwgen.options import FrontendOptions
+    from ..model_factory import quantizer
+    inp = tf.keras.Input((12,), name="x")
+    model = tf.keras.Model(inp, QActivation(quantizer("quantized_tanh(5)"), name="tanh")(inp))
+    _, graph = hwgen.compile_model(model, FrontendOptions.from_strings("fixed<10,3>"))
+    _, rtl = build_rtl(graph, tmp_path, HardwareOptions(target="ice40"))
+    work = tmp_path / "whole"
+    est = synthesize_whole(rtl.verilog, rtl.top, "ice40", work, netlist="netlist.json")
+    assert est["CARRY_ONLY"] > est["CARRY"] // 2 > 0
+    proc = processes.run(toolchain.nextpnr_command("ice40") + [
+        "--up5k", "--package", "sg48", "--pcf-allow-unconstrained", "--json",
+        "netlist.json", "--pack-only", "--log", "pack.log", "-q"], cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    used = {what: int(n) for n, what in
+            re.findall(r"(\d+) LCs used as (.+)", (work / "pack.log").read_text())}
+    packed = sum(used.values())           # LUT4 only, LUT4 and DFF, DFF only, CARRY only
+    counted = est["LUT4"] + est["FF"] + est["CARRY_ONLY"]
+    assert abs(counted - packed) <= 0.05 * packed, (est, used)
+    assert est["LUT4"] + est["FF"] < 0.6 * packed            # the old count
+    with pytest.raises(HwgenError, match=r"\+ 4000 carry-only = 5300 logic cells.*"
+                                         r"carries of comparisons"):
+        fits_up5k(1000, 300, 0, carry_only=4000)
