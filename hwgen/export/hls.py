@@ -425,6 +425,8 @@ def _trace(hm, x: np.ndarray) -> dict:
     import sys
     import traceback
     from ..tool_errors import tool_failed
+    if not hasattr(os, "fork"):                 # (not on Windows: in this process)
+        return hm.trace(x)[1]
     out = Path(hm.config.get_output_dir())
     log, result = out / "csim.log", out / "csim_trace.pkl"
     result.unlink(missing_ok=True)
