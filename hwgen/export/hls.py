@@ -450,7 +450,12 @@ def _trace(hm, x: np.ndarray) -> dict:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except BaseException:                         # interrupted: the child goes too
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     if os.WIFSIGNALED(status) or os.WEXITSTATUS(status) or not result.is_file():
         how = (f" ({signal.Signals(os.WTERMSIG(status)).name})"
                if os.WIFSIGNALED(status) else "")
