@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import HwgenError
 from ..ir.graph import Graph
+from ..ops.hls_types import ap_type
 
 
 BACKENDS = ("Vitis", "Vivado", "Quartus")
@@ -48,6 +49,11 @@ SEPARABLE_POINTWISE = "_pointwise"
 HLS4ML_FOLDS = ("QConv2DBatchnorm",)
 # QKeras average poolings: hls4ml 1.3 has no converter for them (`_plain_layers`).
 Q_AVERAGE_POOLING = ("QAveragePooling2D", "QGlobalAveragePooling2D")
+# Merges hls4ml takes two tensors at a time: one of n tensors reaches it as a chain of
+# n - 1 (`_chain_merges`), the first n - 2 named `<layer>_chain<k>`; an Average of more
+# than two is not a chain of two-input averages, and stays refused.
+CHAINABLE = ("Add", "Multiply", "Maximum", "Minimum", "Concatenate")
+CHAINED = "_chain"
 
 
 def precisions(graph: Graph) -> tuple[dict, str | None, str | None]:
@@ -192,7 +198,7 @@ def hls_model(model):
         lc["class_name"] = "Activation"
         lc["config"] = {"name": c["name"], "trainable": c.get("trainable", True),
                         "dtype": c.get("dtype", "float32"), "activation": "softmax"}
-    plain = _plain_layers(layers)
+    plain = _plain_layers(layers) + _chain_merges(layers)
     for lc in layers:
         # A batch-norm-folded layer (hls4ml 1.3 converts QConv2DBatchnorm but not
         # QDepthwiseConv2DBatchnorm) becomes its plain convolution with the folded,
@@ -260,6 +266,66 @@ def _plain_layers(layers: list) -> int:
     return changed
 
 
+def _chain_merges(layers: list) -> int:
+    """Make each merge of more than two tensors (`CHAINABLE`) in the model's JSON `layers`
+    a chain of two-input ones (in place): `<layer>_chain1` of the first two, each next
+    one of the one before and the next tensor, the layer itself last (its readers are
+    unchanged). How many merges changed."""
+    changed = 0
+    for i in range(len(layers) - 1, -1, -1):
+        lc = layers[i]
+        nodes = lc.get("inbound_nodes") or []
+        if lc["class_name"] not in CHAINABLE or len(nodes) != 1 or len(nodes[0]) <= 2:
+            continue
+        name, sources = lc["config"]["name"], nodes[0]
+        chain, prev = [], None
+        for k in range(1, len(sources) - 1):
+            link = json.loads(json.dumps(lc))
+            link["name"] = link["config"]["name"] = f"{name}{CHAINED}{k}"
+            link["inbound_nodes"] = [[prev or sources[0], sources[k]]]
+            prev = [link["name"], 0, 0, {}]
+            chain.append(link)
+        lc["inbound_nodes"] = [[prev, sources[-1]]]
+        layers[i:i] = chain
+        changed += 1
+    return changed
+
+
+def _chain_types(graph: Graph) -> dict:
+    """{`<layer>_chain<k>`: its result type} for the merges `_chain_merges` splits: wide
+    enough for every partial result exactly (a partial sum or product of the first k + 1
+    tensors; for a maximum, minimum or concatenation, every source's values)."""
+    from ..ir.types import FixedType
+    from ..ops.merge import aligned_bounds
+    out = {}
+    for node in graph.nodes:
+        if node.arity is not None or len(node.inputs) <= 2 or node.origin not in CHAINABLE:
+            continue
+        srcs = graph.sources(node)
+        for k in range(1, len(srcs) - 1):
+            part = srcs[:k + 1]
+            if node.origin == "Multiply":
+                frac = sum(s.type.frac for s in part)
+                lo = hi = np.ones(1, dtype=object)
+                for s in part:
+                    a, b = np.asarray(s.lo, dtype=object), np.asarray(s.hi, dtype=object)
+                    corners = [lo * a, lo * b, hi * a, hi * b]
+                    lo = np.minimum.reduce(corners)
+                    hi = np.maximum.reduce(corners)
+                t = FixedType.for_range(int(lo.min()), int(hi.max()), frac)
+            else:
+                frac = max(s.type.frac for s in srcs)
+                bounds = aligned_bounds(part if node.origin == "Add" else srcs, frac)
+                if node.origin == "Add":
+                    lo, hi = sum(b[0] for b in bounds), sum(b[1] for b in bounds)
+                    t = FixedType.for_range(int(np.min(lo)), int(np.max(hi)), frac)
+                else:
+                    t = FixedType.for_range(min(int(np.min(b[0])) for b in bounds),
+                                            max(int(np.max(b[1])) for b in bounds), frac)
+            out[f"{node.layer}{CHAINED}{k}"] = {"result": ap_type(t)}
+    return out
+
+
 def _refuse_unconvertible(keras_model) -> None:
     """A clear error for a layer hls4ml 1.3 cannot convert (it raises a bare Exception
     from deep inside)."""
@@ -311,12 +377,14 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
         raise HwgenError(f"reuse must be a whole number >= 1, not {reuse}")
     if io not in ("parallel", "stream"):
         raise HwgenError(f"io must be parallel or stream, not {io!r}")
-    wide = [n for n in graph.nodes if n.arity is None and len(n.inputs) > 2]
+    wide = [n for n in graph.nodes if n.arity is None and len(n.inputs) > 2
+            and n.origin not in CHAINABLE]
     if wide:
         raise HwgenError(f"layer '{wide[0].layer}': {wide[0].origin} of {len(wide[0].inputs)} "
-                         "tensors; hls4ml merges two at a time (its converter refuses more). "
-                         "Chain two-input merges in the model for the hls4ml path; hwgen's "
-                         "own RTL (`hwgen build`, `flow`) takes it as it is")
+                         "tensors; hls4ml merges two at a time (its converter refuses more), "
+                         "and averages of two do not chain into it. Chain two-input merges "
+                         "in the model for the hls4ml path; hwgen's own RTL (`hwgen "
+                         "build`, `flow`) takes it as it is")
     from ..ops import Conv
     per_position = [n for n in graph.nodes if isinstance(n, Conv) and "Dense" in n.origin]
     if per_position:
@@ -341,6 +409,9 @@ def write_project(model, graph: Graph, out: Path, backend: str = "Vitis",
     if reuse > 1:
         config["Model"]["Strategy"] = "Resource"
     types, last, reason = precisions(graph)
+    for layer, prec in _chain_types(graph).items():
+        if layer in config["LayerName"]:
+            types[layer] = prec
     for layer, prec in (overrides or {}).items():
         types[layer] = dict(types.get(layer, {}), **prec)
     if last is None:

@@ -499,3 +499,37 @@ def test_layers_hls4ml_has_no_converter_for_are_named_or_made_plain():
         graph = DEFAULT.run(to_ir(load(m), FrontendOptions.from_strings("fixed<6,3>")))
         with pytest.raises(HwgenError, match=match):
             write_project(m, graph, "/nonexistent/never-written")
+
+
+def test_merges_of_three_tensors_reach_hls4ml_as_exact_chains_of_two(tmp_path):
+    """hls4ml merges two tensors at a time (its converter refused more, so hwgen refused
+    such models): an Add, Multiply, Maximum or Concatenate of three now reaches it as two
+    two-input ones, the first typed wide enough for its partial result, and the C
+    simulation equals the reference up to the dense layer after them."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QDense
+
+    from hwgen.export.hls import hls_model
+    from ..model_factory import quantizer
+    L = tf.keras.layers
+    inp = tf.keras.Input((5,), name="x")
+    heads = []
+    for k, act in enumerate(("quantized_relu(4,2)", "quantized_bits(5,2)",
+                             "quantized_bits(4,1)")):
+        h = QDense(4, kernel_quantizer=quantizer("quantized_bits(4,1)"),
+                   bias_quantizer=quantizer("quantized_bits(4,1)"), name=f"d{k}")(inp)
+        heads.append(QActivation(quantizer(act), name=f"a{k}")(h))
+    merged = [L.Add(name="add")(heads), L.Maximum(name="max")(heads),
+              L.Multiply(name="mul")(heads)]
+    h = L.Concatenate(name="cat")(merged)
+    h = QDense(3, kernel_quantizer=quantizer("quantized_bits(4,1)"),
+               bias_quantizer=quantizer("quantized_bits(4,1)"), name="out")(h)
+    model = tf.keras.Model(inp, h, name="merges")
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(size=w.shape) for w in model.get_weights()])
+    names = [layer.name for layer in hls_model(model).layers]
+    assert {"add_chain1", "max_chain1", "mul_chain1", "cat_chain1"} <= set(names)
+    result, last, reason = _compile_and_check(model, "fixed<6,3>", tmp_path)
+    assert last == "out" and reason is None, (last, reason)
+    assert result["mismatches"] == 0, result["first_mismatches"]
