@@ -198,7 +198,7 @@ def hls_model(model):
         lc["class_name"] = "Activation"
         lc["config"] = {"name": c["name"], "trainable": c.get("trainable", True),
                         "dtype": c.get("dtype", "float32"), "activation": "softmax"}
-    plain = _plain_layers(layers) + _chain_merges(layers)
+    changed = _plain_layers(layers) + _chain_merges(layers)
     for lc in layers:
         # A batch-norm-folded layer (hls4ml 1.3 converts QConv2DBatchnorm but not
         # QDepthwiseConv2DBatchnorm) becomes its plain convolution with the folded,
@@ -229,7 +229,7 @@ def hls_model(model):
             lc["config"][key] = _plain_quantizer(by_key[key])
         requantized[name] = values
     text = json.dumps(config)
-    if '"input"' not in text and not requantized and not softmax_layers and not plain:
+    if '"input"' not in text and not requantized and not softmax_layers and not changed:
         return model
     copy = tf.keras.models.model_from_json(text.replace('"input"', f'"{RENAMED_INPUT}"'),
                                            custom_objects=custom_objects())
@@ -302,28 +302,34 @@ def _chain_types(graph: Graph) -> dict:
         if node.arity is not None or len(node.inputs) <= 2 or node.origin not in CHAINABLE:
             continue
         srcs = graph.sources(node)
-        for k in range(1, len(srcs) - 1):
-            part = srcs[:k + 1]
-            if node.origin == "Multiply":
-                frac = sum(s.type.frac for s in part)
-                lo = hi = np.ones(1, dtype=object)
-                for s in part:
-                    a, b = np.asarray(s.lo, dtype=object), np.asarray(s.hi, dtype=object)
-                    corners = [lo * a, lo * b, hi * a, hi * b]
-                    lo = np.minimum.reduce(corners)
-                    hi = np.maximum.reduce(corners)
-                t = FixedType.for_range(int(lo.min()), int(hi.max()), frac)
-            else:
-                frac = max(s.type.frac for s in srcs)
-                bounds = aligned_bounds(part if node.origin == "Add" else srcs, frac)
-                if node.origin == "Add":
-                    lo, hi = sum(b[0] for b in bounds), sum(b[1] for b in bounds)
-                    t = FixedType.for_range(int(np.min(lo)), int(np.max(hi)), frac)
-                else:
-                    t = FixedType.for_range(min(int(np.min(b[0])) for b in bounds),
-                                            max(int(np.max(b[1])) for b in bounds), frac)
+        if node.origin in ("Add", "Multiply"):
+            types = [_partial_type(node, srcs[:k + 1]) for k in range(1, len(srcs) - 1)]
+        else:
+            frac = max(s.type.frac for s in srcs)
+            bounds = aligned_bounds(srcs, frac)
+            union = FixedType.for_range(min(int(np.min(a)) for a, _ in bounds),
+                                        max(int(np.max(b)) for _, b in bounds), frac)
+            types = [union] * (len(srcs) - 2)
+        for k, t in enumerate(types, 1):
             out[f"{node.layer}{CHAINED}{k}"] = {"result": ap_type(t)}
     return out
+
+
+def _partial_type(node, part) -> "FixedType":
+    """The exact type of an Add's or Multiply's result over its first sources `part`, by
+    the op's own interval rule (codes at the sum's fraction bits; a product's are the
+    sources' added)."""
+    import dataclasses
+    from ..ir.types import FixedType
+    n = len(part)
+    if node.origin == "Add":
+        partial = dataclasses.replace(node, inputs=node.inputs[:n], signs=node.signs[:n])
+        frac = partial.sum_frac
+    else:
+        partial = dataclasses.replace(node, inputs=node.inputs[:n])
+        frac = sum(s.type.frac for s in part)
+    lo, hi = partial.interval(part)
+    return FixedType.for_range(int(np.min(lo)), int(np.max(hi)), frac)
 
 
 def _refuse_unconvertible(keras_model) -> None:
