@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import HwgenError
 from ..ir.graph import Graph
+from ..ir.types import FixedType
 from ..ops.hls_types import ap_type
 
 
@@ -295,7 +296,6 @@ def _chain_types(graph: Graph) -> dict:
     """{`<layer>_chain<k>`: its result type} for the merges `_chain_merges` splits: wide
     enough for every partial result exactly (a partial sum or product of the first k + 1
     tensors; for a maximum, minimum or concatenation, every source's values)."""
-    from ..ir.types import FixedType
     from ..ops.merge import aligned_bounds
     out = {}
     for node in graph.nodes:
@@ -315,12 +315,11 @@ def _chain_types(graph: Graph) -> dict:
     return out
 
 
-def _partial_type(node, part) -> "FixedType":
+def _partial_type(node, part) -> FixedType:
     """The exact type of an Add's or Multiply's result over its first sources `part`, by
     the op's own interval rule (codes at the sum's fraction bits; a product's are the
     sources' added)."""
     import dataclasses
-    from ..ir.types import FixedType
     n = len(part)
     if node.origin == "Add":
         partial = dataclasses.replace(node, inputs=node.inputs[:n], signs=node.signs[:n])
@@ -459,6 +458,7 @@ def check(hm, graph: Graph, codes: np.ndarray, last: str) -> dict:
     from ..ir import interp
     t_in = graph.input.type
     x = np.ldexp(codes.astype(np.float64), -t_in.frac)       # exact in float64
+    hm.config.trace_output = True          # one build, with the trace hooks `_trace` reads
     compile_project(hm)
     trace = _trace(hm, x)
     values = interp.run(graph, codes, keep=True)
@@ -517,6 +517,9 @@ def _trace(hm, x: np.ndarray) -> dict:
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
+            # hls4ml's `trace` writes and builds the project again first; `check` built
+            # it with the trace hooks already (a g++ run of several seconds saved)
+            hm.compile = lambda: None
             _, trace = hm.trace(x)
             with open(result, "wb") as f:
                 pickle.dump({k: np.asarray(v) for k, v in trace.items()}, f)
