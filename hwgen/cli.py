@@ -14,6 +14,7 @@ from .estimate.yosys import TARGETS
 from .export.boards import BOARDS
 from .export.hls import BACKENDS
 from .flow.run import FLOW_PNR_TIME_LIMIT_S
+from .ir import delay
 from .options import MULT_MODES
 from .sim.runner import MODES as SIM_MODES
 
@@ -175,8 +176,9 @@ def _hw_args(p):
     p.add_argument("--clock-target", type=_clock_target, default=None, metavar="MHZ|NS",
                    help="place pipeline registers by estimated delay so that every stage "
                         "meets this clock (MHz, or a period such as 6.5ns) with the fewest "
-                        "cycles and register bits (default: ecp5 75, ice40 40, xc7 200, "
-                        "asic 500 MHz, for --target or the board)")
+                        "cycles and register bits (default: "
+                        + ", ".join(f"{t} {m.default_mhz:g}" for t, m in delay.MODELS.items())
+                        + " MHz, for --target or the board)")
     p.add_argument("--io", choices=("parallel", "stream", "auto"), default=None,
                    help="parallel: the whole input vector at once (default of build, sim "
                         "and estimate); stream: an image one pixel per in_valid/in_ready "

@@ -89,6 +89,12 @@ class Node:
     def problems(self, src: "Node") -> list[str]:
         raise NotImplementedError(f"op {self.op} has no IR check")
 
+    def level_costs(self, src: "Node") -> tuple[tuple[float, int | None], ...]:
+        """Per one of its `logic_levels`, (how many LUT levels deep it is, the bits of its
+        widest carry chain, None for the op's output width), for the delay schedule (an
+        optional rule: by default every level is one LUT level on the output's width)."""
+        return ((1, None),) * self.logic_levels()
+
     def wiring_levels(self, src: "Node") -> frozenset[int]:
         """Those of its `logic_levels` (counted from 1) that are only wiring for these
         input ranges, so take no time in the delay schedule (an optional rule: by

@@ -30,11 +30,16 @@ class StepLayer(Layer):
 def step_value(x, lo: int, hi: int, thresholds, levels):
     """One channel's step function of `x` (codes in [lo, hi]): only the thresholds inside
     that range are compared."""
-    i0 = int(np.searchsorted(thresholds, lo, side="right"))
-    i1 = int(np.searchsorted(thresholds, hi, side="right"))
+    i0, i1 = _in_range(thresholds, lo, hi)
     return _mux_tree(x, [int(t) for t in thresholds[i0:i1]],
                      [int(v) for v in levels[i0:i1 + 1]])
 
+
+def _in_range(thresholds, lo: int, hi: int) -> tuple[int, int]:
+    """The slice of the thresholds a code in [lo, hi] is compared against (those that can
+    change the level)."""
+    return (int(np.searchsorted(thresholds, lo, side="right")),
+            int(np.searchsorted(thresholds, hi, side="right")))
 
 
 def _mux_tree(x, thresholds: list[int], levels: list[int]):
@@ -97,6 +102,24 @@ class StepFunction(Node):
 
     def logic_levels(self) -> int:
         return 1
+
+    def level_costs(self, src):
+        """One level, as deep as its comparators (a carry chain on the input's width, as
+        one LUT level) and its multiplexer tree (a LUT level per level of the tree, about
+        what Yosys and ABC map on ECP5: 255 thresholds took ten LUT4s in a row, and the
+        random MLP whose schedule counted them as one level routed at 35 MHz against
+        its 50 MHz target)."""
+        if src.lo is None:
+            lo = np.full(self.size, src.type.min_code, dtype=object)
+            hi = np.full(self.size, src.type.max_code, dtype=object)
+        else:
+            lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
+        steps = 0
+        for e in range(self.size):
+            i0, i1 = _in_range(self.thresholds[self.row(e)], int(lo[e]), int(hi[e]))
+            steps = max(steps, i1 - i0)
+        bits = max(element_shape(int(a), int(b)).width for a, b in zip(lo, hi))
+        return ((max(1, steps.bit_length()), bits),)
 
     def stats(self):
         return 0, 0, 0

@@ -238,7 +238,8 @@ def _levels_after(graph: Graph) -> dict[str, int]:
 def level_delays(node: Node, model, src=None) -> list[tuple[float, int]]:
     """Per level of a node, (its fixed time in ns, the width of its widest adder); a level
     that is only wiring for the ranges of `src` (the node's input(s), `Node.wiring_levels`)
-    takes no time."""
+    takes no time, and one several LUT levels deep (`Node.level_costs`: a step function's
+    multiplexer tree) takes each of them."""
     from ..ops import LinearSum
     if node.own_latency:
         return []
@@ -254,9 +255,13 @@ def level_delays(node: Node, model, src=None) -> list[tuple[float, int]]:
                     out[n.level - 1] = (max(t, model.multiply_ns), w)
         return out
     width = max(_widths(node) + [1])
-    wiring = node.wiring_levels(src) if src is not None else frozenset()
-    return [(0.0, 0) if k in wiring else (model.level_ns, width)
-            for k in range(1, levels(node) + 1)]
+    if src is None:
+        wiring, costs = frozenset(), ((1, None),) * levels(node)
+    else:
+        wiring, costs = node.wiring_levels(src), node.level_costs(src)
+    return [(0.0, 0) if k in wiring else
+            (model.level_ns * depth, width if bits is None else bits)
+            for k, (depth, bits) in enumerate(costs, 1)]
 
 
 def _widths(node: Node) -> list[int]:

@@ -10,7 +10,7 @@ from hwgen.ir import delay
 from hwgen.passes import pipelines
 from hwgen.passes.infer_widths import InferWidths
 from hwgen.passes.schedule_pipeline import (SchedulePipeline, _greedy_schedule, latency,
-                                            level_delays, live_bits, timing_model)
+                                            _widths, level_delays, live_bits, timing_model)
 
 from ..hw_factory import random_graph
 
@@ -228,3 +228,66 @@ def test_the_ecp5_model_sizes_the_design_from_its_adders():
     assert 50 < design_bits(small) < 300 and design_bits(big) > 30_000
     assert timing_model(small, "ecp5").level_ns < 0.6 * timing_model(big, "ecp5").level_ns
     assert timing_model(big, "xc7") == delay.model("xc7")      # no size law measured there
+
+
+@functools.lru_cache(maxsize=None)
+def _step_graph():
+    """tests/model_factory.random_model(1): a batch norm fused with quantized_relu(8,3)
+    after an 18-bit sum, a step function of 255 thresholds per channel."""
+    from hwgen.options import FrontendOptions
+    from ..model_factory import random_model
+    model, fmt, _ = random_model(1)
+    return hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1]
+
+
+def _step_model():
+    return pipelines.hardware("csd", None, target="ecp5").run(_step_graph(),
+                                                              stop_after=InferWidths)
+
+
+def test_a_step_function_takes_its_comparators_and_multiplexer_tree():
+    """A step function's level costs a LUT level per level of its multiplexer tree over
+    the thresholds inside its input's range, on the carry chain of its input's width."""
+    import dataclasses
+    import numpy as np
+    g = _step_model()
+    step = g.node("bn0")
+    src = g.sources(step)
+    assert step.op == "step" and step.thresholds.shape == (9, 255)
+    m = delay.model("ecp5")
+    inside = max(int(np.sum((t > a) & (t <= b))) for t, a, b in
+                 zip(step.thresholds, src.lo.reshape(-1), src.hi.reshape(-1)))
+    ((t, w),) = level_delays(step, m, src)
+    assert t == m.level_ns * inside.bit_length() and inside.bit_length() == 8
+    assert w == max(_widths(src)) == 18
+    # An input range that reaches one threshold: the comparator alone, one level.
+    first = step.thresholds[:, 0].reshape(src.shape)          # one channel per element
+    real = first <= src.type.max_code                          # (four constant channels)
+    assert real.sum() == 5
+    narrow = dataclasses.replace(src, lo=np.where(real, first - 1, src.lo),
+                                 hi=np.where(real, first, src.hi))
+    assert level_delays(step, m, narrow)[0][0] == m.level_ns
+
+
+def test_a_deep_step_function_gets_a_stage_of_its_own():
+    """At ECP5's default 50 MHz the 255-threshold step function fills a stage: the schedule
+    registers its input and its output (it was timed as one LUT level before, shared a
+    stage with the sums on both sides, and the design routed at 35 MHz)."""
+    g = SchedulePipeline(None, None, "ecp5").run(_step_model())
+    step = g.node("bn0")
+    before = g.node(step.inputs[0])
+    assert step.register_after == (1,)
+    assert before.register_after and before.register_after[-1] == \
+        len(level_delays(before, timing_model(g, "ecp5"), g.sources(before)))
+    model = timing_model(g, "ecp5")
+    assert all(t <= model.budget(50.0) for _, t in _stages(g, model))
+
+
+@pytest.mark.slow     # placed and routed (nextpnr, about a minute)
+def test_a_deep_step_function_meets_the_clock_when_placed_and_routed(tmp_path):
+    from hwgen.estimate.nextpnr import place_and_route
+    from hwgen.flow import build_rtl
+    from hwgen.options import HardwareOptions
+    _, rtl = build_rtl(_step_graph(), tmp_path, HardwareOptions(target="ecp5"))
+    pnr = place_and_route(rtl.verilog, rtl.top, tmp_path / "pnr", "45k", freq_mhz=50)
+    assert pnr["fmax_mhz"] >= 50, pnr["fmax_mhz"]
