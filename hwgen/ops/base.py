@@ -95,6 +95,11 @@ class Node:
         optional rule: by default every level is one LUT level on the output's width)."""
         return ((1, None),) * self.logic_levels()
 
+    def register_bits(self, level: int, src: "Node") -> int | None:
+        """Bits a pipeline register after `level` holds (an optional rule: None, its
+        outputs' widths)."""
+        return None
+
     def wiring_levels(self, src: "Node") -> frozenset[int]:
         """Those of its `logic_levels` (counted from 1) that are only wiring for these
         input ranges, so take no time in the delay schedule (an optional rule: by

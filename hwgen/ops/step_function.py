@@ -14,25 +14,98 @@ from .component import Layer, element_shape, fit
 
 class StepLayer(Layer):
     """Per element: comparators against the thresholds inside its input range, and a
-    balanced multiplexer tree over the levels (log2 depth instead of a priority chain)."""
+    balanced multiplexer tree over the levels (log2 depth instead of a priority chain).
+    Level k of the op is the tree's level k from the leaves (the comparators are in level
+    1); a register after level k holds the subtrees finished by then and the comparisons
+    the levels above still select with."""
 
     def compute(self, m: Module) -> list:
         node = self.node
-        lo, hi = self.src.lo.reshape(-1), self.src.hi.reshape(-1)
-        out = []
-        for e, x in enumerate(self.inputs):
-            c = node.row(e)
-            out.append(step_value(x, int(lo[e]), int(hi[e]), node.thresholds[c],
-                                  node.levels[c]))
-        return self.stage(m, 1, [fit(m, v, self.node, j, "f") for j, v in enumerate(out)])
+        trees = [node.element_tree(e, self.src) for e in range(node.size)]
+        xs = self.inputs
+        selects = [{} for _ in trees]           # per element: mux -> its comparison
+        values = [{} for _ in trees]            # per element: mux -> its value
+        out: list = [None] * len(trees)
+
+        def select(e, n):
+            return selects[e][n] if n in selects[e] else xs[e] >= n.threshold
+
+        def value(e, t):
+            return values[e][t] if isinstance(t, _Mux) else Const(t, element_shape(t, t))
+
+        for level in range(1, node.logic_levels() + 1):
+            for e, tree in enumerate(trees):
+                for n in _at_height(tree, level):
+                    values[e][n] = Mux(select(e, n), value(e, n.high), value(e, n.low))
+                if max(height(tree), 1) == level:           # this element is done
+                    out[e] = fit(m, value(e, tree), node, e, "f")
+            if level in node.register_after:
+                live = [(e, kind, n) for e, tree in enumerate(trees) if out[e] is None
+                        for kind, n in _live(tree, level)]
+                regs = self.stage(m, level, [o for o in out if o is not None] +
+                                  [select(e, n) if kind == "select" else values[e][n]
+                                   for e, kind, n in live])
+                finished = [e for e, o in enumerate(out) if o is not None]
+                for e, r in zip(finished, regs):
+                    out[e] = r
+                for (e, kind, n), r in zip(live, regs[len(finished):]):
+                    (selects if kind == "select" else values)[e][n] = r
+        return out
 
 
-def step_value(x, lo: int, hi: int, thresholds, levels):
-    """One channel's step function of `x` (codes in [lo, hi]): only the thresholds inside
-    that range are compared."""
-    i0, i1 = _in_range(thresholds, lo, hi)
-    return _mux_tree(x, [int(t) for t in thresholds[i0:i1]],
-                     [int(v) for v in levels[i0:i1 + 1]])
+@dataclass(eq=False, frozen=True)
+class _Mux:
+    """A node of one element's multiplexer tree: `high` where the input is at or above
+    `threshold`, else `low`; a subtree whose levels are all one is that level (an int)."""
+    threshold: int
+    high: "_Mux | int"
+    low: "_Mux | int"
+    height: int                  # its level from the leaves (1: over two levels)
+    lo_level: int
+    hi_level: int
+
+
+def height(tree) -> int:
+    return tree.height if isinstance(tree, _Mux) else 0
+
+
+def step_tree(thresholds, levels):
+    """The balanced multiplexer tree of one element's steps (the thresholds inside its
+    input's range and the levels between them)."""
+    levels = [int(v) for v in levels]
+    if len(set(levels)) == 1:
+        return levels[0]
+    mid = len(thresholds) // 2
+    high = step_tree(thresholds[mid + 1:], levels[mid + 1:])
+    low = step_tree(thresholds[:mid], levels[:mid + 1])
+    return _Mux(int(thresholds[mid]), high, low, 1 + max(height(high), height(low)),
+                min(levels), max(levels))
+
+
+def _at_height(tree, h: int) -> list:
+    """The muxes of `tree` at height `h`."""
+    if not isinstance(tree, _Mux) or tree.height < h:
+        return []
+    if tree.height == h:
+        return [tree]
+    return _at_height(tree.high, h) + _at_height(tree.low, h)
+
+
+def _live(tree, level: int) -> list:
+    """What a register after `level` holds of an unfinished tree: ("value", mux) for each
+    subtree finished by then whose parent is not, ("select", mux) for each mux above."""
+    if not isinstance(tree, _Mux):
+        return []
+    if tree.height <= level:
+        return [("value", tree)]
+    return [("select", tree)] + _live(tree.high, level) + _live(tree.low, level)
+
+
+def _element_range(src, e: int) -> tuple[int, int]:
+    """Element `e`'s input codes (the whole input type where no ranges are inferred)."""
+    if src.lo is None:
+        return src.type.min_code, src.type.max_code
+    return int(src.lo.reshape(-1)[e]), int(src.hi.reshape(-1)[e])
 
 
 def _in_range(thresholds, lo: int, hi: int) -> tuple[int, int]:
@@ -42,12 +115,17 @@ def _in_range(thresholds, lo: int, hi: int) -> tuple[int, int]:
             int(np.searchsorted(thresholds, hi, side="right")))
 
 
-def _mux_tree(x, thresholds: list[int], levels: list[int]):
-    if len(set(levels)) == 1:
-        return Const(levels[0], element_shape(levels[0], levels[0]))
-    mid = len(thresholds) // 2
-    return Mux(x >= thresholds[mid], _mux_tree(x, thresholds[mid + 1:], levels[mid + 1:]),
-               _mux_tree(x, thresholds[:mid], levels[:mid + 1]))
+def step_value(x, lo: int, hi: int, thresholds, levels):
+    """One channel's step function of `x` (codes in [lo, hi]): only the thresholds inside
+    that range are compared (no registers: a folded layer's lane)."""
+    i0, i1 = _in_range(thresholds, lo, hi)
+    return _tree_value(x, step_tree(thresholds[i0:i1], levels[i0:i1 + 1]))
+
+
+def _tree_value(x, tree):
+    if not isinstance(tree, _Mux):
+        return Const(tree, element_shape(tree, tree))
+    return Mux(x >= tree.threshold, _tree_value(x, tree.high), _tree_value(x, tree.low))
 
 
 @register
@@ -100,26 +178,43 @@ class StepFunction(Node):
             out_lo[k], out_hi[k] = int(reach.min()), int(reach.max())
         return as_codes(out_lo).reshape(self.shape), as_codes(out_hi).reshape(self.shape)
 
+    def element_tree(self, e: int, src):
+        """Element `e`'s multiplexer tree over the thresholds inside its input's range."""
+        th, lv = self.thresholds[self.row(e)], self.levels[self.row(e)]
+        lo, hi = _element_range(src, e)
+        i0, i1 = _in_range(th, lo, hi)
+        return step_tree(th[i0:i1], lv[i0:i1 + 1])
+
     def logic_levels(self) -> int:
-        return 1
+        """The levels of the deepest tree any input range can take: at most the bit length
+        of the longest row of thresholds (trees halve it; uniform subtrees are leaves)."""
+        return max(1, self.thresholds.shape[1].bit_length())
 
     def level_costs(self, src):
-        """One level, as deep as its comparators (a carry chain on the input's width, as
-        one LUT level) and its multiplexer tree (a LUT level per level of the tree, about
-        what Yosys and ABC map on ECP5: 255 thresholds took ten LUT4s in a row, and the
-        random MLP whose schedule counted them as one level routed at 35 MHz against
-        its 50 MHz target)."""
-        if src.lo is None:
-            lo = np.full(self.size, src.type.min_code, dtype=object)
-            hi = np.full(self.size, src.type.max_code, dtype=object)
-        else:
-            lo, hi = src.lo.reshape(-1), src.hi.reshape(-1)
-        steps = 0
+        """A LUT level per level of the tree (about what Yosys and ABC map on ECP5: 255
+        thresholds took ten LUT4s in a row, and the random MLP whose schedule counted
+        them as one level routed at 35 MHz against its 50 MHz target); the comparators'
+        carry chains, on the input's width, in the first. Levels deeper than every
+        element's tree are wiring."""
+        deepest = max(height(self.element_tree(e, src)) for e in range(self.size))
+        bits = max(element_shape(*_element_range(src, e)).width for e in range(self.size))
+        return tuple((1, bits if k == 1 else 0) if k <= max(deepest, 1) else (0, 0)
+                     for k in range(1, self.logic_levels() + 1))
+
+    def register_bits(self, level: int, src) -> int:
+        """Bits a register after `level` holds: the finished outputs, and of each
+        unfinished tree its finished subtrees and the comparisons still to select with."""
+        total = 0
         for e in range(self.size):
-            i0, i1 = _in_range(self.thresholds[self.row(e)], int(lo[e]), int(hi[e]))
-            steps = max(steps, i1 - i0)
-        bits = max(element_shape(int(a), int(b)).width for a, b in zip(lo, hi))
-        return ((max(1, steps.bit_length()), bits),)
+            tree = self.element_tree(e, src)
+            if height(tree) <= level:
+                total += element_shape(int(self.lo.reshape(-1)[e]),
+                                       int(self.hi.reshape(-1)[e])).width
+                continue
+            for kind, n in _live(tree, level):
+                total += 1 if kind == "select" else element_shape(n.lo_level,
+                                                                  n.hi_level).width
+        return total
 
     def stats(self):
         return 0, 0, 0

@@ -272,12 +272,14 @@ def _widths(node: Node) -> list[int]:
     return [element_width(a, b)[1] for a, b in zip(node.lo.reshape(-1), node.hi.reshape(-1))]
 
 
-def live_bits(node: Node, level: int) -> int:
-    """Bits a register after `level` of `node` holds."""
+def live_bits(node: Node, level: int, src=None) -> int:
+    """Bits a register after `level` of `node` holds (`src`: its input(s), for an op whose
+    registers inside it hold more than its outputs, `Node.register_bits`)."""
     from ..ops import LinearSum
     if isinstance(node, LinearSum):
         return sum(n.type.width for n in node.graph.live_after(level))
-    return sum(_widths(node))
+    bits = node.register_bits(level, src) if src is not None else None
+    return sum(_widths(node)) if bits is None else bits
 
 
 def _by_delay(graph: Graph, model, budget: float) -> dict[str, tuple[int, ...]]:
@@ -302,7 +304,7 @@ def _chain_schedule(graph: Graph, model, budget: float) -> dict[str, tuple[int, 
     slots = []                                  # (node name, level, (t, w), bits)
     for node in graph.nodes:
         for k, d in enumerate(level_delays(node, model, graph.sources(node)), 1):
-            slots.append((node.name, k, d, live_bits(node, k)))
+            slots.append((node.name, k, d, live_bits(node, k, graph.sources(node))))
     n = len(slots)
     inf = (float("inf"), float("inf"))
     best = [inf] * (n + 1)                      # best[i]: a cut after slot i - 1
