@@ -1,8 +1,9 @@
 """How long one combinational level takes on each target: the pipeline schedule's model.
 
 A level is an adder level of a linear sum or one step of an activation (`logic_levels`);
-on an FPGA it is a LUT, the routing into it, and a carry chain. A level several LUTs deep
-(a step function's comparators and multiplexer tree, `Node.level_costs`) takes each. Chained adders ripple in
+on an FPGA it is a LUT, the routing into it, and a carry chain (`Node.level_costs` may say
+otherwise: a step function has a level per level of its multiplexer tree, the first with
+its comparators' carry chains on the input's width). Chained adders ripple in
 parallel (the next level's low bits start as soon as this level's low bits are ready), so
 a stage's carry time is paid once, for its widest adder, not once per level. The model
 of a stage: `level_ns` per level (`multiply_ns` for a hardware multiplier) plus

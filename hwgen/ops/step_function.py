@@ -21,7 +21,7 @@ class StepLayer(Layer):
 
     def compute(self, m: Module) -> list:
         node = self.node
-        trees = [node.element_tree(e, self.src) for e in range(node.size)]
+        trees = node.element_trees(self.src)
         xs = self.inputs
         selects = [{} for _ in trees]           # per element: mux -> its comparison
         values = [{} for _ in trees]            # per element: mux -> its value
@@ -178,12 +178,19 @@ class StepFunction(Node):
             out_lo[k], out_hi[k] = int(reach.min()), int(reach.max())
         return as_codes(out_lo).reshape(self.shape), as_codes(out_hi).reshape(self.shape)
 
-    def element_tree(self, e: int, src):
-        """Element `e`'s multiplexer tree over the thresholds inside its input's range."""
-        th, lv = self.thresholds[self.row(e)], self.levels[self.row(e)]
-        lo, hi = _element_range(src, e)
-        i0, i1 = _in_range(th, lo, hi)
-        return step_tree(th[i0:i1], lv[i0:i1 + 1])
+    def element_trees(self, src) -> list:
+        """Per element, its multiplexer tree over the thresholds inside its input's range
+        (built once for the elements that share their steps and that range)."""
+        trees, out = {}, []
+        for e in range(self.size):
+            c = self.row(e)
+            key = (c,) + _in_range(self.thresholds[c], *_element_range(src, e))
+            if key not in trees:
+                _, i0, i1 = key
+                trees[key] = step_tree(self.thresholds[c][i0:i1],
+                                       self.levels[c][i0:i1 + 1])
+            out.append(trees[key])
+        return out
 
     def logic_levels(self) -> int:
         """The levels of the deepest tree any input range can take: at most the bit length
@@ -196,7 +203,7 @@ class StepFunction(Node):
         them as one level routed at 35 MHz against its 50 MHz target); the comparators'
         carry chains, on the input's width, in the first. Levels deeper than every
         element's tree are wiring."""
-        deepest = max(height(self.element_tree(e, src)) for e in range(self.size))
+        deepest = max(height(t) for t in self.element_trees(src))
         bits = max(element_shape(*_element_range(src, e)).width for e in range(self.size))
         return tuple((1, bits if k == 1 else 0) if k <= max(deepest, 1) else (0, 0)
                      for k in range(1, self.logic_levels() + 1))
@@ -204,16 +211,18 @@ class StepFunction(Node):
     def register_bits(self, level: int, src) -> int:
         """Bits a register after `level` holds: the finished outputs, and of each
         unfinished tree its finished subtrees and the comparisons still to select with."""
+        held: dict = {}                       # per shared tree
         total = 0
-        for e in range(self.size):
-            tree = self.element_tree(e, src)
+        for e, tree in enumerate(self.element_trees(src)):
             if height(tree) <= level:
                 total += element_shape(int(self.lo.reshape(-1)[e]),
                                        int(self.hi.reshape(-1)[e])).width
                 continue
-            for kind, n in _live(tree, level):
-                total += 1 if kind == "select" else element_shape(n.lo_level,
-                                                                  n.hi_level).width
+            if tree not in held:
+                held[tree] = sum(1 if kind == "select" else
+                                 element_shape(n.lo_level, n.hi_level).width
+                                 for kind, n in _live(tree, level))
+            total += held[tree]
         return total
 
     def stats(self):

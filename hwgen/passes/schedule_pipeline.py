@@ -238,8 +238,8 @@ def _levels_after(graph: Graph) -> dict[str, int]:
 def level_delays(node: Node, model, src=None) -> list[tuple[float, int]]:
     """Per level of a node, (its fixed time in ns, the width of its widest adder); a level
     that is only wiring for the ranges of `src` (the node's input(s), `Node.wiring_levels`)
-    takes no time, and one several LUT levels deep (`Node.level_costs`: a step function's
-    multiplexer tree) takes each of them."""
+    takes no time, and `Node.level_costs` says how many LUT levels deep each level is and
+    on which carry width (a step function: its tree's levels, comparators first)."""
     from ..ops import LinearSum
     if node.own_latency:
         return []

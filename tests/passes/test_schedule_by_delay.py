@@ -277,7 +277,7 @@ def test_a_step_functions_registers_hold_its_unfinished_trees():
     step, src = g.node("bn0"), g.sources(g.node("bn0"))
     outputs = sum(_widths(step))
     assert step.register_bits(8, src) == outputs
-    trees = [step.element_tree(e, src) for e in range(step.size)]
+    trees = step.element_trees(src)
 
     def held(t, level):
         if not isinstance(t, _Mux):
