@@ -322,8 +322,10 @@ def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, e
     assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, r["first_mismatches"][:2]
 
 
-@pytest.mark.slow     # placed and routed (nextpnr, about a minute)
+@pytest.mark.slow     # placed and routed (Yosys and nextpnr, a few minutes)
 def test_a_deep_step_function_meets_the_clock_when_placed_and_routed(tmp_path):
+    """The design with the 255-threshold step function, built for ECP5's default 50 MHz,
+    meets it on an LFE5U-45F (it routed at 35.1 MHz when the step counted as one level)."""
     from hwgen.estimate.nextpnr import place_and_route
     from hwgen.flow import build_rtl
     from hwgen.options import HardwareOptions
