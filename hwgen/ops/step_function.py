@@ -40,12 +40,12 @@ class StepLayer(Layer):
                 if max(height(tree), 1) == level:           # this element is done
                     out[e] = fit(m, value(e, tree), node, e, "f")
             if level in node.register_after:
+                finished = [e for e, o in enumerate(out) if o is not None]
                 live = [(e, kind, n) for e, tree in enumerate(trees) if out[e] is None
                         for kind, n in _live(tree, level)]
-                regs = self.stage(m, level, [o for o in out if o is not None] +
+                regs = self.stage(m, level, [out[e] for e in finished] +
                                   [select(e, n) if kind == "select" else values[e][n]
                                    for e, kind, n in live])
-                finished = [e for e, o in enumerate(out) if o is not None]
                 for e, r in zip(finished, regs):
                     out[e] = r
                 for (e, kind, n), r in zip(live, regs[len(finished):]):
