@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["HWGEN_VERILATOR_CACHE"] = "0"   # verilator_build_s is a compile, not a copy
 warnings.filterwarnings("ignore", category=UserWarning)   # Keras's serialize() notices
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

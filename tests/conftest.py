@@ -25,17 +25,22 @@ def shared_models() -> Path:
 
 
 def pytest_configure(config):
-    """Yosys's results shared by every test of this run (hwgen/estimate/yosys.py
-    `shared_results`), in a folder made for the run: a layer that several tests estimate is
-    synthesized once, and every run synthesizes afresh (the machine's cache in ~/.cache
-    would leave a second run of the suite nothing to synthesize). xdist's workers, started
-    after this, inherit the variable."""
-    if hasattr(config, "workerinput") or os.environ.get("HWGEN_YOSYS_CACHE"):
+    """Yosys's results (hwgen/estimate/yosys.py `shared_results`) and Verilator's simulators
+    (hwgen/sim/build_cache.py) shared by every test of this run, in folders made for the
+    run: a layer that several tests estimate is synthesized once, the same Verilog that
+    several tests simulate is compiled once, and every run synthesizes and compiles afresh
+    (the machine's caches in ~/.cache would leave a second run of the suite nothing to do).
+    xdist's workers, started after this, inherit the variables."""
+    if hasattr(config, "workerinput"):
         return
     import tempfile
-    folder = tempfile.mkdtemp(prefix="hwgen-test-yosys-")
-    os.environ["HWGEN_YOSYS_CACHE"] = folder
-    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    for variable, prefix in (("HWGEN_YOSYS_CACHE", "hwgen-test-yosys-"),
+                             ("HWGEN_VERILATOR_CACHE", "hwgen-test-verilator-")):
+        if os.environ.get(variable):
+            continue
+        folder = tempfile.mkdtemp(prefix=prefix)
+        os.environ[variable] = folder
+        config.add_cleanup(lambda f=folder: shutil.rmtree(f, ignore_errors=True))
 
 
 def pytest_collection_finish(session):

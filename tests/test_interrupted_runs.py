@@ -78,7 +78,8 @@ def test_synthesis_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
     assert not list(out.rglob("*.part")), "a temporary file was left behind"
 
 
-def test_cosimulation_killed_mid_way_then_run_again(model, tmp_path):
+def test_cosimulation_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
+    monkeypatch.setenv("HWGEN_VERILATOR_CACHE", "0")  # every run compiles (the killed one)
     out = tmp_path / "killed"
     build = out / "sim" / "build-batch"
     argv = ["sim", model, "--n", "500", "-o", out]

@@ -5,7 +5,8 @@ Modes: `batch` (default) wraps the DUT in `harness.BatchHarness`, which generate
 vectors and prints the outputs in hardware; Python then checks all outputs at once.
 `stream` runs the layered Python bench (`bench.py`) on the bare DUT, cycle by cycle.
 Both check the same vectors for the same seed. Verilator builds are cached in
-`DIR/sim/build-<mode>` by a hash of their sources, so repeated runs skip the C++ compile.
+`DIR/sim/build-<mode>` by a hash of their sources, so repeated runs skip the C++ compile,
+and the simulator itself is kept for other folders too (`build_cache.py`).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from ..ir import interp
 from ..ir.graph import Graph
 from ..outputs import write_text
 from ..tool_errors import tool_failed
-from . import stimulus
+from . import build_cache, stimulus
 from .bench import ReferenceModel, Scoreboard
 from .codec import pack
 
@@ -202,12 +203,18 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool =
     if stamp.exists() and stamp.read_text() == digest and (build_dir / top).exists():
         log("  Verilator build is up to date")
         return False
-    log(f"  verilating {len(sources)} file(s) (C++ compile, cached afterwards)")
     env = toolchain.verilator_env()
+    entry = build_cache.key(digest, env)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)     # a build stopped half-way must not count as done
+    if build_cache.fetch(entry, build_dir / top):
+        write_text(stamp, digest)
+        log(f"  Verilator build of the same sources from {build_cache.folder()}")
+        return False
+    log(f"  verilating {len(sources)} file(s) (C++ compile, cached afterwards)")
     runner = _runner(env)
     args = VERILATOR_ARGS + (["--trace-fst"] if waves and toolchain.fst_supported() else [])
     control_text = f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
-    build_dir.mkdir(parents=True, exist_ok=True)
     if toggles:
         # Count the DUT's flip-flops and module outputs (`toggles.counted_source`), not the
         # harness (its file is the last source).
@@ -226,8 +233,6 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool =
     control = build_dir / "public_top.vlt"
     control.write_text(control_text)
     sources = list(sources) + [_control_file(control)]
-    build_dir.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)     # a build stopped half-way must not count as done
     log_file = (build_dir / "build.log").resolve()
     try:
         runner.build(sources=[s if not isinstance(s, Path) else str(s.resolve())
@@ -238,6 +243,7 @@ def _build(sources, top: str, build_dir: Path, waves: bool, log, toggles: bool =
         # cocotb's runner says only "Command failed": quote Verilator's (or g++'s) error.
         raise tool_failed("Verilator", log_file, what=" to build the simulation") from None
     write_text(stamp, digest)
+    build_cache.keep(entry, build_dir / top)
     return True
 
 
