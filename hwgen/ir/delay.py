@@ -33,6 +33,7 @@ in 2, and hwgen's 6-cycle one at 330 MHz).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -44,14 +45,15 @@ class DelayModel:
     multiply_ns: float       # a hardware multiplier (dsp mode), as one level
     default_mhz: float       # the clock target when none is given
     size_exponent: float = 0.0   # a level costs level_ns * bits ** size_exponent (`sized`)
+    lut_inputs: int = 4      # of the target's LUT (what one LUT level can merge)
 
     def sized(self, bits: int) -> "DelayModel":
         """This model for a design of `bits` adder bits: its level time with the routing
         of that size (unchanged where no size law is measured)."""
         if not self.size_exponent:
             return self
-        return DelayModel(self.level_ns * max(bits, 1) ** self.size_exponent, self.carry_ns,
-                          self.register_ns, self.multiply_ns, self.default_mhz)
+        return dataclasses.replace(self, level_ns=self.level_ns * max(bits, 1) **
+                                   self.size_exponent, size_exponent=0.0)
 
     def stage(self, levels: float, widest: int) -> float:
         """Time of a stage of `levels` (their fixed times summed) whose widest adder has
@@ -68,7 +70,7 @@ class DelayModel:
 MODELS = {
     "ecp5": DelayModel(0.9, 0.03, 1.2, 5.0, 50.0, size_exponent=0.13),
     "ice40": DelayModel(4.8, 0.30, 2.0, 8.0, 24.0),
-    "xc7": DelayModel(0.9, 0.05, 0.5, 2.5, 200.0),
+    "xc7": DelayModel(0.9, 0.05, 0.5, 2.5, 200.0, lut_inputs=6),
     "asic": DelayModel(0.2, 0.03, 0.1, 0.6, 500.0),
 }
 

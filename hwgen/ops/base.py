@@ -89,10 +89,12 @@ class Node:
     def problems(self, src: "Node") -> list[str]:
         raise NotImplementedError(f"op {self.op} has no IR check")
 
-    def level_costs(self, src: "Node") -> tuple[tuple[float, int | None], ...]:
+    def level_costs(self, src: "Node", lut_inputs: int = 4
+                    ) -> tuple[tuple[float, int | None], ...]:
         """Per one of its `logic_levels`, (how many LUT levels deep it is, the bits of its
-        widest carry chain, None for the op's output width), for the delay schedule (an
-        optional rule: by default every level is one LUT level on the output's width)."""
+        widest carry chain, None for the op's output width), for the delay schedule on a
+        target whose LUTs take `lut_inputs` (an optional rule: by default every level is
+        one LUT level on the output's width)."""
         return ((1, None),) * self.logic_levels()
 
     def register_bits(self, level: int, src: "Node") -> int | None:

@@ -258,7 +258,7 @@ def level_delays(node: Node, model, src=None) -> list[tuple[float, int]]:
     if src is None:
         wiring, costs = frozenset(), ((1, None),) * levels(node)
     else:
-        wiring, costs = node.wiring_levels(src), node.level_costs(src)
+        wiring, costs = node.wiring_levels(src), node.level_costs(src, model.lut_inputs)
     return [(0.0, 0) if k in wiring else
             (model.level_ns * depth, width if bits is None else bits)
             for k, (depth, bits) in enumerate(costs, 1)]

@@ -245,7 +245,24 @@ def _step_model():
                                                               stop_after=InferWidths)
 
 
-def test_a_step_function_takes_its_comparators_and_multiplexer_tree():
+@pytest.fixture
+def tree_form(monkeypatch):
+    """Every step function as its multiplexer tree, however many thresholds."""
+    from hwgen.ops import step_function
+    monkeypatch.setattr(step_function, "SEARCH_FROM", 1 << 30)
+
+
+@pytest.fixture(params=["tree", "search"])
+def step_form(request, monkeypatch):
+    """Both hardware forms of a step function: every tree searched from one threshold up,
+    or none."""
+    from hwgen.ops import step_function
+    monkeypatch.setattr(step_function, "SEARCH_FROM",
+                        1 if request.param == "search" else 1 << 30)
+    return request.param
+
+
+def test_a_step_function_takes_its_comparators_and_multiplexer_tree(tree_form):
     """A step function's levels are its multiplexer tree's over the thresholds inside its
     input's range, a LUT level each, the first with the comparators' carry chains on the
     input's width; levels deeper than the tree of any element are wiring."""
@@ -268,7 +285,27 @@ def test_a_step_function_takes_its_comparators_and_multiplexer_tree():
     assert [t for t, _ in level_delays(step, m, narrow)] == [m.level_ns] + [0.0] * 7
 
 
-def test_a_step_functions_registers_hold_its_unfinished_trees():
+def test_a_searched_step_function_pays_a_carry_per_comparison():
+    """Searched (255 thresholds), each level is a comparison on the input's width after a
+    multiplexer between two thresholds looked up during the comparison before, and its
+    carry chain, which the next level waits for; a ninth level selects between the two
+    outputs the last comparison may pick. Deeper than the tree per level."""
+    from hwgen.ops.step_function import _Search, _table_depth
+    g = _step_model()
+    step = g.node("bn0")
+    src = g.sources(step)
+    forms = step.element_forms(src)
+    assert {isinstance(f, _Search) for f in forms if not isinstance(f, int)} == {True}
+    assert [_table_depth(b) for b in range(9)] == [0, 1, 1, 1, 1, 2, 2, 2, 3]
+    assert {f.comparisons for f in forms if not isinstance(f, int)} == {8}
+    m = delay.model("ecp5")
+    assert step.logic_levels() == 9
+    compare = 2 + 18 * 0.06           # within it, the tables of up to 6 index bits
+    want = [(m.level_ns * compare, 18)] * 8 + [(m.level_ns, 0)]
+    assert level_delays(step, m, src) == pytest.approx(want)
+
+
+def test_a_step_functions_registers_hold_its_unfinished_trees(tree_form):
     """A register inside a step function holds, of each element's tree, the subtrees done
     and one comparison per multiplexer still to come; after the last level, the outputs."""
     from hwgen.ops.component import element_shape
@@ -277,7 +314,7 @@ def test_a_step_functions_registers_hold_its_unfinished_trees():
     step, src = g.node("bn0"), g.sources(g.node("bn0"))
     outputs = sum(_widths(step))
     assert step.register_bits(8, src) == outputs
-    trees = step.element_trees(src)
+    trees = step.element_forms(src)
 
     def held(t, level):
         if not isinstance(t, _Mux):
@@ -292,31 +329,51 @@ def test_a_step_functions_registers_hold_its_unfinished_trees():
     assert step.register_bits(1, src) > step.register_bits(4, src) > outputs
 
 
-@pytest.mark.parametrize("target", ["ecp5", "xc7"])
-def test_a_deep_step_function_is_cut_inside_its_tree(target):
-    """At ECP5's 50 MHz and xc7's 200 MHz the 255-threshold step function (8 LUT levels)
-    takes registers inside its tree and every stage meets the clock by the model (timed
-    as one LUT level before, it shared a stage with the sums on both sides, and the ECP5
-    design routed at 35 MHz)."""
-    low = pipelines.hardware("csd", None, target=target).run(_step_graph())
-    assert any(k < 8 for k in low.node("bn0").register_after)
-    model = timing_model(low, target)
-    mhz = delay.model(target).default_mhz
-    assert all(t <= model.budget(mhz) for _, t in _stages(low, model))
+def test_a_searched_step_functions_registers_hold_its_input_and_path():
+    """Searched, a register after level k holds each unfinished element's input, its k
+    comparisons so far and the two thresholds the next may take: far fewer bits than the
+    tree's subtrees."""
+    from hwgen.ops.step_function import height
+    g = _step_model()
+    step, src = g.node("bn0"), g.sources(g.node("bn0"))
+    forms = step.element_forms(src)
+    for level in range(1, 10):
+        assert step.register_bits(level, src) == sum(
+            w if height(f) <= level else (3 * x + level) if level < 8 else 1 + 2 * w
+            for f, x, w in zip(forms, _widths(src), _widths(step)))
+    assert step.register_bits(1, src) < 3 * sum(_widths(src)) + 9
+
+
+def test_a_deep_step_function_is_cut_inside_its_tree(step_form):
+    """At ECP5's 50 MHz and xc7's 200 MHz the 255-threshold step function (8 levels),
+    as a tree and as a search, takes registers inside and every stage meets the clock by
+    the model (timed as one LUT level before, it shared a stage with the sums on both
+    sides, and the ECP5 design routed at 35 MHz)."""
+    for target in ("ecp5", "xc7"):
+        low = pipelines.hardware("csd", None, target=target).run(_step_graph())
+        assert any(k < 8 for k in low.node("bn0").register_after)
+        model = timing_model(low, target)
+        mhz = delay.model(target).default_mhz
+        assert all(t <= model.budget(mhz) for _, t in _stages(low, model))
 
 
 @pytest.mark.parametrize("target, every", [("xc7", None), ("ecp5", 1)])
-def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, every):
-    """The Verilog equals the reference with registers inside the tree: at xc7's clock,
-    and after every level (`--pipeline 1`)."""
+def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, every,
+                                                            step_form):
+    """The Verilog equals the reference with registers inside the tree or the search: at
+    xc7's clock, and after every level (`--pipeline 1`)."""
     from hwgen.backends.amaranth import emit
     from hwgen.sim.runner import cosim
     low = pipelines.hardware("csd", every, target=target).run(_step_graph())
     step = low.node("bn0")
-    assert any(k < 8 for k in step.register_after), step.register_after
+    levels = step.logic_levels()
+    assert levels == (9 if step_form == "search" else 8)
+    assert any(k < levels for k in step.register_after), step.register_after
     if every:
-        assert step.register_after == tuple(range(1, 9))
+        assert step.register_after == tuple(range(1, levels + 1))
     b = emit.build(low, tmp_path, {"mult": "csd", "pipeline": every})
+    text = (tmp_path / b.data["verilog"]).read_text()
+    assert (">=" in text) and (text.count(">=") < 200) == (step_form == "search")
     r = cosim(_step_graph(), b.data, tmp_path / "rtl", tmp_path / "sim", 2000, 1,
               log=lambda s: None)
     assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, r["first_mismatches"][:2]
