@@ -15,7 +15,7 @@ from .export.boards import BOARDS
 from .export.hls import BACKENDS
 from .flow.run import FLOW_PNR_TIME_LIMIT_S
 from .ir import delay
-from .options import MULT_MODES
+from .options import MULT_MODES, STEP_FORMS
 from .sim.runner import MODES as SIM_MODES
 
 
@@ -97,7 +97,8 @@ def _convert(args, auto_default: bool = False, out=None, log=None):
         hw = dict(mult=args.mult, pipeline=args.pipeline, clock_target=args.clock_target,
                   reuse=dict(layer_reuse, **{"*": reuse}),
                   io=getattr(args, "io", None) or ("auto" if auto_default else "parallel"),
-                  target=_timed_for(args), split_outputs=args.split_outputs)
+                  target=_timed_for(args), split_outputs=args.split_outputs,
+                  step_form=args.step_form)
     return convert(args.model, args.weights, input_format=fe.input_format,
                    precision=precision or None, out=out, log=log or _say, **hw)
 
@@ -195,6 +196,12 @@ def _hw_args(p):
                         "where it has more than R, so every folded layer takes R cycles "
                         "(more lanes); default: such a layer takes as many cycles as its "
                         "longest output")
+    p.add_argument("--step-form", choices=STEP_FORMS, default="auto",
+                   help="step functions (non-linear quantizers, a batch norm fused with a "
+                        "quantizer): auto (default) searches those of 7 thresholds or more, "
+                        "a comparison per level (far smaller, a few levels more); tree "
+                        "compares every threshold at once (the fewest levels); search "
+                        "searches all")
 
 
 def _out(args):

@@ -90,6 +90,7 @@ def parse_clock_target(value, what: str = "clock target") -> float:
 # How the hardware takes its input: whole vectors, or images a pixel at a time.
 IO_MODES = ("parallel", "stream")
 MULT_MODES = ("csd", "csd-per-weight", "dsp")
+STEP_FORMS = ("auto", "tree", "search")    # HardwareOptions.step_form
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,10 @@ class HardwareOptions:
     weights than that, by splitting the output's sum over lanes (`ir/fold.py`); off, such
     a layer takes as many cycles as its longest output. The streaming `--reuse auto`
     turns it on for its rate-matched fold.
+    step_form: how step functions (non-linear quantizers, a batch norm fused with a
+    quantizer) are built (`ops/step_function.py`): "auto" searches those of seven
+    thresholds or more (far smaller, a few levels more), "tree" compares every threshold
+    at once (the fewest levels), "search" searches every one.
     """
 
     mult: str = "csd"
@@ -124,6 +129,7 @@ class HardwareOptions:
     clock_target: float | None = None      # MHz; None: the target's default
     target: str = "ecp5"                   # the device family the schedule is timed for
     split_outputs: bool = False
+    step_form: str = "auto"
 
     def reuse_for(self, layer: str) -> int:
         return self.layer_reuse.get(layer, self.reuse)
@@ -188,4 +194,6 @@ class HardwareOptions:
             d["io"] = self.io
         if self.split_outputs:
             d["split_outputs"] = True
+        if self.step_form != "auto":
+            d["step_form"] = self.step_form
         return d

@@ -270,6 +270,7 @@ def test_profile_shows_overflow_and_unused_bits(tmp_path):
     ({"input_format": "fixed<4>"}, "input_format"),
     ({"reuse_factor": 4}, "convert() has no option 'reuse_factor' (did you mean 'reuse'?)"),
     ({"split_outputs": "yes"}, "split_outputs must be True or False, not 'yes'"),
+    ({"step_form": "table"}, "step_form must be one of 'auto', 'tree', 'search', not 'table'"),
 ])
 def test_bad_options_name_the_parameter_and_the_choices(options, message, tmp_path):
     with pytest.raises(HwgenError) as err:

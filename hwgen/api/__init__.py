@@ -19,12 +19,13 @@ from .options import ConvertOptions, parse, unknown_option
 __all__ = ["convert", "HardwareModel", "ConvertOptions"]
 
 _OPTIONS = ["weights", "input_format", "precision", "mult", "pipeline", "clock_target",
-            "reuse", "io", "target", "split_outputs", "out", "log"]
+            "reuse", "io", "target", "split_outputs", "step_form", "out", "log"]
 
 
 def convert(model, weights=None, *, input_format=None, precision=None, mult: str = "csd",
             pipeline: int | None = None, clock_target=None, reuse=1, io: str = "parallel",
-            target: str = "ecp5", split_outputs: bool = False, out=None, log=print,
+            target: str = "ecp5", split_outputs: bool = False, step_form: str = "auto",
+            out=None, log=print,
             **unknown) -> HardwareModel:
     """Load `model` and lower it to hwgen's IR: a `HardwareModel`.
 
@@ -47,6 +48,10 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
     split_outputs: with `reuse`, split an output's products over lanes where it has more
         than R of them, so that a folded layer takes R cycles (more lanes); default False:
         it takes as many cycles as its longest output.
+    step_form: step functions (non-linear quantizers, a batch norm fused with a
+        quantizer): 'auto' searches those of 7 thresholds or more (far smaller, a few
+        levels more), 'tree' compares every threshold at once (the fewest levels),
+        'search' searches all.
     out: the build folder (default build/<design>).
     log: called with each progress line (None: silent).
     """
@@ -55,7 +60,7 @@ def convert(model, weights=None, *, input_format=None, precision=None, mult: str
     from .. import load_model
     from ..frontends.qkeras import to_ir
     options = parse(input_format, precision, mult, pipeline, clock_target, reuse, io, target,
-                    split_outputs)
+                    split_outputs, step_form)
     loaded = load_model(model, weights)
     graph = to_ir(loaded, options.frontend())        # refuses unknown precision names
     check_layer_names("reuse", options.layer_reuse,

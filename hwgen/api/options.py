@@ -14,7 +14,8 @@ from typing import Mapping
 from ..errors import HwgenError
 from ..ir import delay
 from ..ir.types import FixedType, Precision, parse_precision
-from ..options import MULT_MODES, FrontendOptions, HardwareOptions, parse_clock_target
+from ..options import (MULT_MODES, STEP_FORMS, FrontendOptions, HardwareOptions,
+                       parse_clock_target)
 
 IO_CHOICES = ("parallel", "stream", "auto")
 TARGET_CHOICES = tuple(delay.MODELS)          # ecp5, ice40, xc7, asic
@@ -36,6 +37,7 @@ class ConvertOptions:
     io: str = "parallel"
     target: str = "ecp5"
     split_outputs: bool = False
+    step_form: str = "auto"
 
     @property
     def auto_reuse(self) -> bool:
@@ -52,7 +54,7 @@ class ConvertOptions:
         return HardwareOptions(self.mult, self.pipeline, 1 if self.auto_reuse else self.reuse,
                                dict(self.layer_reuse),
                                "parallel" if self.auto_io else self.io, self.clock_target,
-                               self.target, self.split_outputs)
+                               self.target, self.split_outputs, self.step_form)
 
     def as_dict(self) -> dict:
         """The options as plain values (what `repr` and the notebook view show)."""
@@ -66,11 +68,14 @@ class ConvertOptions:
             d["layer_reuse"] = dict(sorted(self.layer_reuse.items()))
         if self.split_outputs:
             d["split_outputs"] = True
+        if self.step_form != "auto":
+            d["step_form"] = self.step_form
         return d
 
 
 def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_target=None,
-          reuse=1, io="parallel", target="ecp5", split_outputs=False) -> ConvertOptions:
+          reuse=1, io="parallel", target="ecp5", split_outputs=False,
+          step_form="auto") -> ConvertOptions:
     """`ConvertOptions` from the values a user passes to `convert` (strings or objects)."""
     fmt = _format(input_format)
     glob_p, layer_p = _per_layer("precision", precision, _precision)
@@ -91,8 +96,11 @@ def parse(input_format=None, precision=None, mult="csd", pipeline=None, clock_ta
         raise HwgenError(_choice("target", target, TARGET_CHOICES))
     if not isinstance(split_outputs, bool):
         raise HwgenError(f"split_outputs must be True or False, not {split_outputs!r}")
+    if step_form not in STEP_FORMS:
+        raise HwgenError(_choice("step_form", step_form, STEP_FORMS))
     return ConvertOptions(fmt, glob_p, layer_p, mult, pipeline, clock,
-                          1 if glob_r is None else glob_r, layer_r, io, target, split_outputs)
+                          1 if glob_r is None else glob_r, layer_r, io, target, split_outputs,
+                          step_form)
 
 
 def unknown_option(name: str, known: list[str]) -> HwgenError:

@@ -19,7 +19,7 @@ def lower(graph: Graph, hw: HardwareOptions, dump_dir: Path | None = None) -> Gr
     with `dump_dir`, the IR after each pass goes to `dump_dir/NN-<pass>.txt`."""
     from ..passes.pipelines import hardware
     return hardware(hw.mult, hw.pipeline, hw.reuse, hw.layer_reuse, hw.clock_target,
-                    hw.target, hw.split_outputs).run(graph, dump_dir=dump_dir)
+                    hw.target, hw.split_outputs, hw.step_form).run(graph, dump_dir=dump_dir)
 
 
 @contextlib.contextmanager
@@ -331,7 +331,7 @@ def rate_matched_ladder(graph: Graph, hw: HardwareOptions, reuses: tuple[int, ..
         if part is None:
             return None, 0, set()
         low = hardware(hw.mult, hw.pipeline, r, {}, hw.clock_target, hw.target,
-                       split_outputs=True).run(part)
+                       split_outputs=True, step_form=hw.step_form).run(part)
         products = sum(n.stats()[2] for n in low.nodes)
         folded = {n.layer for n in low.nodes if isinstance(n, FoldedLinearSum)}
         return SimpleNamespace(latency=latency(low), ii=initiation_interval(low)), \

@@ -30,8 +30,10 @@ from ..ir.types import as_codes
 from .base import Node, register, same_shape
 from .component import Layer, element_shape, fit
 
-# Elements whose tree compares against at least this many thresholds are searched.
+# Elements whose tree compares against at least this many thresholds are searched (the
+# default of `StepFunction.search_from`; `--step-form`, `passes/choose_step_forms.py`).
 SEARCH_FROM = 7
+NEVER_SEARCHED = 1 << 62
 
 
 class StepLayer(Layer):
@@ -96,7 +98,8 @@ class StepLayer(Layer):
                         xs[e], path, low, high = regs[:4]
                         paths[e] = [path[b] for b in range(len(paths[e]))]
                     else:
-                        (last, low, high), paths[e] = regs[:3], [regs[0]]
+                        last, low, high = regs[:3]
+                        paths[e] = [last]
                     nexts[e], regs = (low, high), regs[k:]
                 for (e, kind, n), r in zip(live, regs):
                     (selects if kind == "select" else values)[e][n] = r
@@ -183,9 +186,9 @@ def height(tree) -> int:
     return tree.height if isinstance(tree, (_Mux, _Search)) else 0
 
 
-def _form(tree):
-    """The tree, or its search where that is the smaller (`SEARCH_FROM` thresholds)."""
-    return _Search.of(tree) if _count(tree) >= SEARCH_FROM else tree
+def _form(tree, search_from: int):
+    """The tree, or its search where it compares against `search_from` thresholds or more."""
+    return _Search.of(tree) if _count(tree) >= search_from else tree
 
 
 def _count(tree) -> int:
@@ -277,6 +280,7 @@ class StepFunction(Node):
     thresholds: np.ndarray = field(default=None)
     levels: np.ndarray = field(default=None)
     function: str = ""
+    search_from: int = SEARCH_FROM   # elements of this many thresholds or more are searched
     op = "step"
 
     def row(self, e: int) -> int:
@@ -326,7 +330,7 @@ class StepFunction(Node):
             if key not in forms:
                 _, i0, i1 = key
                 forms[key] = _form(step_tree(self.thresholds[c][i0:i1],
-                                             self.levels[c][i0:i1 + 1]))
+                                             self.levels[c][i0:i1 + 1]), self.search_from)
             out.append(forms[key])
         return out
 
@@ -336,7 +340,7 @@ class StepFunction(Node):
         leaves), and one more where a row is long enough to be searched (the output's
         selection after the last comparison)."""
         n = self.thresholds.shape[1]
-        return max(1, n.bit_length() + (1 if n >= SEARCH_FROM else 0))
+        return max(1, n.bit_length() + (1 if n >= self.search_from else 0))
 
     def level_costs(self, src, lut_inputs: int = 4):
         """A tree: a LUT level per level of the tree (about what Yosys and ABC map on
@@ -349,26 +353,26 @@ class StepFunction(Node):
         per comparison, 5.3 ns), one on a LUT6 (the multiplexer merges into the
         comparator's own LUT, which takes an input bit, both thresholds' bits and the
         comparison before; xc7), and its carry chain, which the next comparison waits for,
-        so each level pays its own carry (as LUT levels, `_CARRY_LEVELS` a bit; a stage's
-        widest carry is counted once more), or the table lookup running beside the
+        so each level pays its own carry (as LUT levels, `_CARRY_LEVELS` a bit, not as
+        the stage's widest carry, which a stage pays once), or the table lookup beside the
         comparison before where that is the longer (`_table_depth`); the level after its
         last comparison one LUT level (the output's multiplexer). Levels deeper than
         every element's form are wiring."""
         forms = self.element_forms(src)
         deepest = max(height(f) for f in forms)
         bits = max(element_shape(*_element_range(src, e)).width for e in range(self.size))
+        trees = any(isinstance(f, _Mux) for f in forms)
         out = []
         for k in range(1, self.logic_levels() + 1):
             if k > max(deepest, 1):
                 out.append((0, 0))
                 continue
-            depth, searched = 1, False
+            depth = 1
             for f in forms:
                 if isinstance(f, _Search) and k <= f.comparisons:
                     merged = 1 if lut_inputs >= 6 else 2
                     depth = max(depth, merged + bits * _CARRY_LEVELS, _table_depth(k - 2))
-                    searched = True
-            out.append((depth, bits if k == 1 or searched else 0))
+            out.append((depth, bits if k == 1 and trees else 0))
         return tuple(out)
 
     def register_bits(self, level: int, src) -> int:

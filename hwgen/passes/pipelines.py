@@ -8,6 +8,7 @@ from ..ir import check as ir_check
 from ..ir.adder_graph import TWOS_COMPLEMENT_TARGETS
 from ..ir.graph import Graph
 from ..ir.text import dump
+from .choose_step_forms import ChooseStepForms
 from .drop_dead_logic import DropDeadLogic
 from .fuse_activations import FuseActivations
 from .drop_exact_float32_casts import DropExactFloat32Casts
@@ -51,7 +52,8 @@ DEFAULT = Pipeline((InferRanges(), DropExactFloat32Casts()))
 
 def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int = 1,
              layer_reuse=None, clock_mhz: float | None = None,
-             target: str = "ecp5", split_outputs: bool = False) -> Pipeline:
+             target: str = "ecp5", split_outputs: bool = False,
+             step_form: str = "auto") -> Pipeline:
     """The lowering for the RTL back end: ranges, float32 casts and averages, pruned weights
     (dense and convolution kernels to linear sums), relus and roundings merged
     into quantizers and biases, logic nothing reads, constant
@@ -59,11 +61,13 @@ def hardware(mult: str = "csd", pipeline: int | None = DEFAULT_EVERY, reuse: int
     the reuse factor (`split_outputs`: exactly, see `ir/fold.py`; a layer whose adder graph
     costs no more cells on `target` than its lanes stays at full rate), shared sub-expressions of the layers left at full rate, exact
     adder-graph widths (in two's complement on `TWOS_COMPLEMENT_TARGETS`, else offset
-    binary), pipeline schedule (`pipeline=None`: by delay for `clock_mhz` on `target`)."""
+    binary), step functions' hardware form (`step_form`), pipeline schedule
+    (`pipeline=None`: by delay for `clock_mhz` on `target`)."""
     return Pipeline((InferRanges(), DropExactFloat32Casts(), LowerFloat32Average(),
                      LowerFloat32Quantize(),
                      DropPrunedWeights(), FuseActivations(), DropDeadLogic(),
                      LowerConstantMultiplies(mult),
                      FoldLayers(reuse, layer_reuse, split_outputs, target), ShareSubexpressions(),
                      InferWidths(offset_binary=target not in TWOS_COMPLEMENT_TARGETS),
+                     ChooseStepForms(step_form),
                      SchedulePipeline(pipeline, clock_mhz, target)))

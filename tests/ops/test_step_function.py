@@ -3,7 +3,7 @@ the binary search down it compute the same levels, in Verilator too."""
 import numpy as np
 import pytest
 
-from hwgen.ops.step_function import _Search, step_tree
+from hwgen.ops.step_function import _count, _Search, step_tree
 from hwgen.passes import pipelines
 from hwgen.sim.runner import cosim
 
@@ -63,19 +63,43 @@ def _stepped_graph(seed: int):
     return Graph([x, d1, step, d2], name=f"stepped{seed}")
 
 
-@pytest.mark.parametrize("seed,target,every", [(0, "ecp5", None), (1, "xc7", None),
-                                                (2, "ecp5", 1), (3, "xc7", 2)])
+@pytest.mark.parametrize("seed,target,every,form", [
+    (0, "ecp5", None, "auto"), (1, "xc7", None, "search"), (2, "ecp5", 1, "search"),
+    (3, "xc7", 2, "auto")])
 def test_searched_step_functions_match_the_reference_in_verilator(tmp_path, seed, target,
-                                                                  every):
-    """Step functions of 1-60 thresholds a channel, the longer ones searched, at the
-    targets' clocks and with a register after every level or two."""
+                                                                  every, form):
+    """Step functions of 1-60 thresholds a channel, the longer ones searched ("search":
+    every one, down to a single comparison), at the targets' clocks and with a register
+    after every level or two."""
     from hwgen.backends.amaranth import emit
     g = _stepped_graph(seed)
-    lowered = pipelines.hardware("csd", every, target=target).run(g)
+    lowered = pipelines.hardware("csd", every, target=target, step_form=form).run(g)
     step = lowered.node("step")
     forms = step.element_forms(lowered.sources(step))
+    trees = [f for f in forms if not isinstance(f, (_Search, int))]
     assert any(isinstance(f, _Search) for f in forms)
+    assert not trees if form == "search" else all(_count(t) < 7 for t in trees)
     assert step.register_after
     b = emit.build(lowered, tmp_path, {"mult": "csd", "pipeline": every, "target": target})
     r = cosim(g, b.data, tmp_path / "rtl", tmp_path / "sim", 2000, seed, log=lambda s: None)
     assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, r["first_mismatches"][:2]
+
+
+def test_the_step_form_option_reaches_the_verilog(tmp_path):
+    """`--step-form tree` builds the trees, the default searches the long ones, and the
+    manifest says which was asked; a form hwgen does not know is refused by name."""
+    import hwgen
+    from hwgen.errors import HwgenError
+    from ..model_factory import random_model
+    model, fmt, _ = random_model(1)          # 255-threshold batch norm + quantized_relu
+    texts = {}
+    for form in ("auto", "tree"):
+        hw = hwgen.convert(model, input_format=fmt, step_form=form, out=tmp_path / form,
+                           log=None)
+        build = hw.write()
+        texts[form] = build.verilog.read_text()
+        assert build.manifest["options"].get("step_form") == (
+            None if form == "auto" else form)
+    assert texts["auto"].count(">=") * 5 < texts["tree"].count(">=")
+    with pytest.raises(HwgenError, match="step_form.*tree"):
+        hwgen.convert(model, input_format=fmt, step_form="table")

@@ -240,35 +240,19 @@ def _step_graph():
     return hwgen.compile_model(model, FrontendOptions.from_strings(fmt))[1]
 
 
-def _step_model():
-    return pipelines.hardware("csd", None, target="ecp5").run(_step_graph(),
-                                                              stop_after=InferWidths)
+def _step_model(step_form: str = "auto"):
+    from hwgen.passes.choose_step_forms import ChooseStepForms
+    return pipelines.hardware("csd", None, target="ecp5", step_form=step_form).run(
+        _step_graph(), stop_after=ChooseStepForms)
 
 
-@pytest.fixture
-def tree_form(monkeypatch):
-    """Every step function as its multiplexer tree, however many thresholds."""
-    from hwgen.ops import step_function
-    monkeypatch.setattr(step_function, "SEARCH_FROM", 1 << 30)
-
-
-@pytest.fixture(params=["tree", "search"])
-def step_form(request, monkeypatch):
-    """Both hardware forms of a step function: every tree searched from one threshold up,
-    or none."""
-    from hwgen.ops import step_function
-    monkeypatch.setattr(step_function, "SEARCH_FROM",
-                        1 if request.param == "search" else 1 << 30)
-    return request.param
-
-
-def test_a_step_function_takes_its_comparators_and_multiplexer_tree(tree_form):
+def test_a_step_function_takes_its_comparators_and_multiplexer_tree():
     """A step function's levels are its multiplexer tree's over the thresholds inside its
     input's range, a LUT level each, the first with the comparators' carry chains on the
     input's width; levels deeper than the tree of any element are wiring."""
     import dataclasses
     import numpy as np
-    g = _step_model()
+    g = _step_model("tree")
     step = g.node("bn0")
     src = g.sources(step)
     assert step.op == "step" and step.thresholds.shape == (9, 255)
@@ -301,16 +285,16 @@ def test_a_searched_step_function_pays_a_carry_per_comparison():
     m = delay.model("ecp5")
     assert step.logic_levels() == 9
     compare = 2 + 18 * 0.06           # within it, the tables of up to 6 index bits
-    want = [(m.level_ns * compare, 18)] * 8 + [(m.level_ns, 0)]
+    want = [(m.level_ns * compare, 0)] * 8 + [(m.level_ns, 0)]      # carries inside
     assert level_delays(step, m, src) == pytest.approx(want)
 
 
-def test_a_step_functions_registers_hold_its_unfinished_trees(tree_form):
+def test_a_step_functions_registers_hold_its_unfinished_trees():
     """A register inside a step function holds, of each element's tree, the subtrees done
     and one comparison per multiplexer still to come; after the last level, the outputs."""
     from hwgen.ops.component import element_shape
     from hwgen.ops.step_function import _Mux, height
-    g = _step_model()
+    g = _step_model("tree")
     step, src = g.node("bn0"), g.sources(g.node("bn0"))
     outputs = sum(_widths(step))
     assert step.register_bits(8, src) == outputs
@@ -344,19 +328,22 @@ def test_a_searched_step_functions_registers_hold_its_input_and_path():
     assert step.register_bits(1, src) < 3 * sum(_widths(src)) + 9
 
 
+@pytest.mark.parametrize("step_form", ["tree", "auto"])
 def test_a_deep_step_function_is_cut_inside_its_tree(step_form):
     """At ECP5's 50 MHz and xc7's 200 MHz the 255-threshold step function (8 levels),
     as a tree and as a search, takes registers inside and every stage meets the clock by
     the model (timed as one LUT level before, it shared a stage with the sums on both
     sides, and the ECP5 design routed at 35 MHz)."""
     for target in ("ecp5", "xc7"):
-        low = pipelines.hardware("csd", None, target=target).run(_step_graph())
+        low = pipelines.hardware("csd", None, target=target, step_form=step_form).run(
+            _step_graph())
         assert any(k < 8 for k in low.node("bn0").register_after)
         model = timing_model(low, target)
         mhz = delay.model(target).default_mhz
         assert all(t <= model.budget(mhz) for _, t in _stages(low, model))
 
 
+@pytest.mark.parametrize("step_form", ["tree", "auto"])
 @pytest.mark.parametrize("target, every", [("xc7", None), ("ecp5", 1)])
 def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, every,
                                                             step_form):
@@ -364,16 +351,17 @@ def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, e
     xc7's clock, and after every level (`--pipeline 1`)."""
     from hwgen.backends.amaranth import emit
     from hwgen.sim.runner import cosim
-    low = pipelines.hardware("csd", every, target=target).run(_step_graph())
+    low = pipelines.hardware("csd", every, target=target, step_form=step_form).run(
+        _step_graph())
     step = low.node("bn0")
     levels = step.logic_levels()
-    assert levels == (9 if step_form == "search" else 8)
+    assert levels == (9 if step_form == "auto" else 8)
     assert any(k < levels for k in step.register_after), step.register_after
     if every:
         assert step.register_after == tuple(range(1, levels + 1))
     b = emit.build(low, tmp_path, {"mult": "csd", "pipeline": every})
     text = (tmp_path / b.data["verilog"]).read_text()
-    assert (">=" in text) and (text.count(">=") < 200) == (step_form == "search")
+    assert (">=" in text) and (text.count(">=") < 200) == (step_form == "auto")
     r = cosim(_step_graph(), b.data, tmp_path / "rtl", tmp_path / "sim", 2000, 1,
               log=lambda s: None)
     assert r["outputs_seen"] == 2000 and r["mismatches"] == 0, r["first_mismatches"][:2]
