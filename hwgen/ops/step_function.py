@@ -10,14 +10,15 @@ Two hardware forms, chosen per element by the thresholds inside its input's rang
   whole path (`_Search`). `h` comparators on the input's width and small tables instead
   of one comparator per threshold, in more levels; a register inside it holds the
   input, the path so far and the two thresholds the next comparison may take.
-The search is the smaller from seven thresholds (`SEARCH_FROM`). Measured (Yosys, the
-estimates' scripts; tree -> search): 255 thresholds on an 18-bit input, 2 channels, xc7
-1,159 LUT + 510 CARRY4 -> 377 + 30, ECP5 2,465 LUT4 + 4,760 CCU2C -> 1,207 + 159; then 4
-channels: 15 thresholds, 8 bits, xc7 136 LUT -> 98 + 12 CARRY4, ECP5 261 + 253 CCU2C -> 196 + 78;
-7 thresholds, 8 bits, xc7 92 -> 81 + 8 CARRY4, ECP5 138 + 113 CCU2C -> 113 + 49;
-3 thresholds, 8 bits, xc7 37 -> 51 + 4 CARRY4 (the tree smaller), ECP5 55 + 52 -> 55 + 38.
-The search is deeper (a carry chain per comparison, each after a table lookup), which the
-schedule pipelines (`level_costs`).
+The search is the smaller from seven thresholds (`SEARCH_FROM`; `--step-form` chooses).
+Measured (an input and one step function per channel, `--pipeline 0`, whole-design Yosys
+with the estimates' scripts; tree -> search): 255 thresholds on an 18-bit input, 2
+channels, xc7 1,156 LUT + 510 CARRY4 -> 382 + 30, ECP5 2,463 LUT4 + 4,751 CCU2C -> 1,253
++ 158; then 4 channels of 8 bits: 15 thresholds, xc7 139 LUT -> 96 + 12 CARRY4, ECP5 264 +
+255 CCU2C -> 190 + 75; 7 thresholds, xc7 92 -> 81 + 8 CARRY4, ECP5 148 + 124 -> 109 + 53;
+3 thresholds, xc7 36 -> 46 + 4 CARRY4 (the tree smaller), ECP5 61 + 48 -> 55 + 35. The
+search is deeper (a carry chain per comparison), which the schedule pipelines
+(`level_costs`).
 """
 from __future__ import annotations
 
