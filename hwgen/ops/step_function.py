@@ -82,26 +82,26 @@ class StepLayer(Layer):
                 live = [(e, kind, n) for e, form in enumerate(forms)
                         if out[e] is None and not isinstance(form, _Search)
                         for kind, n in _live(form, level)]
-                # A search before its last comparison holds its input and path, after
-                # it only the comparison that selects the output; and both candidates.
-                held = {e: ((xs[e], Cat(*paths[e])) if level < forms[e].comparisons
-                            else (paths[e][-1],)) + nexts[e] for e in searched}
+                # A search holds its path (after its last comparison only that one, which
+                # selects the output) and both candidates; before the last, its input too.
+                early = {e for e in searched if level < forms[e].comparisons}
                 regs = self.stage(m, level, [out[e] for e in finished] +
-                                  [v for e in searched for v in held[e]] +
+                                  [v for e in searched for v in
+                                   ((xs[e],) if e in early else ()) +
+                                   (Cat(*paths[e]) if e in early else paths[e][-1],) +
+                                   nexts[e]] +
                                   [select(e, n) if kind == "select" else values[e][n]
                                    for e, kind, n in live])
                 for e, r in zip(finished, regs):
                     out[e] = r
                 regs = regs[len(finished):]
                 for e in searched:
-                    k = len(held[e])
-                    if k == 4:
-                        xs[e], path, low, high = regs[:4]
-                        paths[e] = [path[b] for b in range(len(paths[e]))]
-                    else:
-                        last, low, high = regs[:3]
-                        paths[e] = [last]
-                    nexts[e], regs = (low, high), regs[k:]
+                    if e in early:
+                        xs[e], regs = regs[0], regs[1:]
+                    path, low, high = regs[:3]
+                    paths[e] = [path[b] for b in range(len(paths[e]))] if e in early \
+                        else [path]
+                    nexts[e], regs = (low, high), regs[3:]
                 for (e, kind, n), r in zip(live, regs):
                     (selects if kind == "select" else values)[e][n] = r
         return out
@@ -363,6 +363,7 @@ class StepFunction(Node):
         deepest = max(height(f) for f in forms)
         bits = max(element_shape(*_element_range(src, e)).width for e in range(self.size))
         trees = any(isinstance(f, _Mux) for f in forms)
+        merged = 1 if lut_inputs >= 6 else 2      # LUT levels before a comparison's carry
         out = []
         for k in range(1, self.logic_levels() + 1):
             if k > max(deepest, 1):
@@ -371,7 +372,6 @@ class StepFunction(Node):
             depth = 1
             for f in forms:
                 if isinstance(f, _Search) and k <= f.comparisons:
-                    merged = 1 if lut_inputs >= 6 else 2
                     depth = max(depth, merged + bits * _CARRY_LEVELS, _table_depth(k - 2))
             out.append((depth, bits if k == 1 and trees else 0))
         return tuple(out)
