@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from ..ir.types import FixedType, Overflow, Rounding, requantize, round_to_float32
 from .hls_types import ap_type
 from .base import Node, register, same_shape, through
-from .component import Layer, above, below, fit, ranged_signal
+from .component import Layer, above, below, element_shape, fit, ranged_signal
 
 
 class QuantizeLayer(Layer):
@@ -140,6 +140,24 @@ class Quantize(Node):
                 for a, b in zip(src.lo.reshape(-1), src.hi.reshape(-1))):
             out.add(2)
         return frozenset(out)
+
+    def level_costs(self, src, lut_inputs: int = 4):
+        """The rounding's carry chain runs over the rounded value (the input's bits above
+        the dropped ones), which is wider than the output where saturation narrows it;
+        saturation is one level of bit tests and a select on that value."""
+        return ((1, max(self._rounded_widths(src) + [1])), (1, None))
+
+    def register_bits(self, level: int, src) -> int | None:
+        """A register between rounding and saturation holds the rounded values, at their
+        width before saturation."""
+        return sum(self._rounded_widths(src)) if level == 1 else None
+
+    def _rounded_widths(self, src) -> list[int]:
+        """Per element, the bits of its rounded value (`round_value`'s signal)."""
+        if src.lo is None:
+            return [src.type.width]
+        return [element_shape(*rounded_range(self, int(a), int(b), src.type.frac)).width
+                for a, b in zip(src.lo.reshape(-1), src.hi.reshape(-1))]
 
     def stats(self):
         return 0, 0, 0

@@ -165,6 +165,22 @@ def test_a_quantizers_wiring_levels_take_no_time(quant, rounding, wiring):
                if k not in wiring)
 
 
+def test_a_quantizers_rounding_is_timed_and_registered_at_the_rounded_width():
+    """Rounding a wide sum to a narrow saturated output: the rounding's carry runs over
+    the rounded value (the sum's bits above the dropped ones), not over the output, and a
+    register between rounding and saturation holds that value."""
+    from hwgen.ops.component import element_shape
+    from hwgen.ops.quantize import rounded_range
+    q, src = _quantizer_after_a_sum("quantized_bits(4,1)")
+    assert q.wiring_levels(src) == frozenset()
+    rounded = [element_shape(*rounded_range(q, int(a), int(b), src.type.frac)).width
+               for a, b in zip(src.lo, src.hi)]
+    assert max(rounded) > q.type.width              # saturation narrows it
+    m = delay.model("xc7")
+    assert level_delays(q, m, src) == [(m.level_ns, max(rounded)), (m.level_ns, q.type.width)]
+    assert live_bits(q, 1, src) == sum(rounded) and live_bits(q, 2, src) == sum(_widths(q))
+
+
 def test_wiring_levels_save_stages(monkeypatch):
     """The schedule that knows which quantizer levels are wiring never takes more cycles
     than one that times every level as logic, and on some of these models and clocks
