@@ -137,6 +137,14 @@ def test_estimate_gives_resources_power_and_figures(tmp_path):
     assert isinstance(e.plot_power(), matplotlib.figure.Figure)
     assert "LUT" in e._repr_html_() and "xc7: LUT" in str(e)
     assert (hw.out / "synth" / "xc7" / "estimate.json").exists()
+    # Estimating again (as a sweep point estimates, then runs the flow) takes the RTL
+    # this object built, not a second build of it.
+    verilog = hw.out / e.manifest["verilog"]
+    stamp, lines = verilog.stat().st_mtime_ns, []
+    hw.log = lines.append
+    again = hw.estimate("xc7", power=False)
+    assert any(line.strip().startswith("using the RTL built before") for line in lines)
+    assert verilog.stat().st_mtime_ns == stamp and again.total == e.total
 
 
 @pytest.mark.slow          # the ASIC export itself runs in tests/export/test_asic.py

@@ -172,21 +172,23 @@ class HardwareModel:
         return profile(self, x, keras_model)
 
     # ------------------------------------------------------------------ hardware
-    def _build(self, out: Path, target: str | None = None):
-        """Lower and write the RTL into `out` for `target`; a build this object wrote
-        there before with the same options is used again if its manifest is unchanged
-        (a `reuse='auto'` fit takes minutes)."""
+    def _build(self, out: Path, target: str | None = None, full: bool = False):
+        """Lower and write the RTL into `out` for `target` (`full`: a `reuse='auto'` fit
+        by whole-design synthesis); a build this object wrote there before with the same
+        options is used again if its manifest is unchanged (a `reuse='auto'` fit takes
+        minutes, and a sweep point estimates, then runs the flow, on one build)."""
         import json
         from ..flow.run import build
         o = dataclasses.replace(self.options, target=target or self.options.target)
-        key = (str(Path(out).resolve()), repr(o))
+        key = (str(Path(out).resolve()), repr(o), full)
         done = self._builds.get(key)
         if done is not None:
             path = done[1].manifest
             if path.exists() and json.loads(path.read_text()) == done[1].data:
+                self.log(f"      using the RTL built before: {done[1].verilog}")
                 return done
-        done = build(self.graph, out, o.hardware(), o.auto_reuse, o.target, log=self.log,
-                     auto_io=o.auto_io)
+        done = build(self.graph, out, o.hardware(), o.auto_reuse, o.target, full,
+                     log=self.log, auto_io=o.auto_io)
         self._builds[key] = done
         return done
 
@@ -251,7 +253,8 @@ class HardwareModel:
         with locked(self.out, "out") as folder:
             data = estimate(self.loaded, self.graph, folder, o.hardware(), o.auto_reuse, est,
                             SimOptions(_count(n, "n"), seed), step=self.log, log=self.log,
-                            auto_io=o.auto_io)
+                            auto_io=o.auto_io,
+                            built=lambda: self._build(folder, target, full))
             manifest = _manifest(folder)
         return results.Estimate(self.name, target, data, manifest)
 
@@ -331,7 +334,8 @@ class HardwareModel:
                                      pnr_time_limit_s=_seconds(pnr_time_limit_s)),
                      SimOptions(_count(n, "n"), seed, mode, waves), step=self.log,
                      log=self.log, auto_io=o.auto_io,
-                     carbon=CarbonOptions(rate, grid, cpu_baseline))
+                     carbon=CarbonOptions(rate, grid, cpu_baseline),
+                     built=lambda: self._build(folder, target, full))
             import json
             data = json.loads((folder / "report.json").read_text())
         return results.Report(data, [Path(p) for p in r.paths], r.failed)

@@ -238,13 +238,16 @@ def check_estimate_options(est: EstimateOptions) -> None:
 
 def estimate(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
              est: EstimateOptions, sim: SimOptions, step=print, log=print,
-             auto_io: bool = False) -> dict:
+             auto_io: bool = False, built=None) -> dict:
     """Build, synthesize per layer (and place and route), and estimate power; the result
-    is written to `out/synth/<target>/estimate.json`."""
+    is written to `out/synth/<target>/estimate.json`. `built`: called for the (lowered
+    graph, RtlBuild) in place of building here (the Python API's build, kept between
+    calls)."""
     check_estimate_options(est)
     steps = 4 if est.power else 3
     step(f"[2/{steps}] hardware passes + RTL into {out}")
-    _, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log, auto_io)
+    _, rtl = built() if built else build(graph, out, hw, auto_reuse, est.target, est.full,
+                                         log, auto_io)
     step(f"[3/{steps}] synthesis for {est.target} (layers in parallel, cached)"
          + (" + place and route" if est.pnr else ""))
     resources, placed, _ = synthesize_and_place(out, rtl.data, est.target, est.full,
@@ -324,9 +327,10 @@ def verify(loaded, graph: Graph, n: int, seed: int, log=print):
 
 def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
          est: EstimateOptions, sim: SimOptions, step=print, log=print,
-         auto_io: bool = False, carbon: CarbonOptions | None = None) -> FlowResult:
+         auto_io: bool = False, carbon: CarbonOptions | None = None,
+         built=None) -> FlowResult:
     """load -> IR -> reference check -> RTL -> synthesis -> place and route (in the
-    background) | co-simulation -> power -> report, into `out`."""
+    background) | co-simulation -> power -> report, into `out`. `built`: as `estimate`'s."""
     from ..estimate import report
     from ..ir.text import dump, table
     from ..outputs import write_text
@@ -365,7 +369,8 @@ def flow(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: bool,
     save_json(out / "verify.json", checked)
     t = done("verify", t)
     step(f"[3/{steps}] hardware passes + RTL")
-    lowered, rtl = build(graph, out, hw, auto_reuse, est.target, est.full, log, auto_io)
+    lowered, rtl = built() if built else build(graph, out, hw, auto_reuse, est.target,
+                                               est.full, log, auto_io)
     t = done("rtl", t)
     pnr = est.target in ("ecp5", "ice40")
     step(f"[4/{steps}] synthesis for {est.target} (layers in parallel, cached)"
