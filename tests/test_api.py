@@ -125,6 +125,23 @@ def test_cosim_returns_the_rtl_outputs(tmp_path):
     assert (r.vectors, r.mismatches, r.outputs) == (1000, 0, None)
 
 
+def test_estimate_after_cosim_counts_toggles_on_the_cosimulated_build(tmp_path, monkeypatch):
+    """A notebook's cosim, then estimate: the power step runs the simulator the cosim
+    built (toggle counting on), not a compile of its own; with the kept simulators off,
+    so that it is this folder's build that is shared."""
+    monkeypatch.setenv("HWGEN_VERILATOR_CACHE", "0")
+    hw = _tiny(tmp_path)
+    lines = []
+    hw.log = lines.append
+    assert hw.cosim(_grid_floats(hw, 100, 1)).mismatches == 0
+    assert sum("verilating" in line for line in lines) == 1
+    lines.clear()
+    e = hw.estimate(n=300)                 # the model's target: the same RTL
+    assert e.energy_per_inference_nj > 0
+    assert any(line.strip().startswith("using the RTL built before") for line in lines)
+    assert not any("verilating" in line for line in lines), lines
+
+
 def test_estimate_gives_resources_power_and_figures(tmp_path):
     import matplotlib.figure
     hw = _tiny(tmp_path)

@@ -205,15 +205,19 @@ class HardwareModel:
         the grid by `to_codes`), those inputs, and the RTL's outputs come back (floats in
         `outputs`, codes in `output_codes`); else `n` vectors of the input grid."""
         from ..outputs import locked
-        from ..sim.runner import cosim
+        from ..sim.runner import VECTORS_PER_PROCESS, cosim
         from ..sim.stimulus import ROM_LIMIT
         with locked(self.out, "out") as folder:
             _, rtl = self._build(folder)
             sim_dir, rtl_dir = folder / "sim", folder / "rtl"
+            # Built with toggle counting where the simulation runs as one process anyway
+            # (given inputs, or fewer than 40,000 vectors): `estimate`'s power step then
+            # runs this build instead of compiling its own (as `hwgen flow` shares one).
             if x is None:
                 from ..flow.run import SimOptions, simulate
                 r = simulate(self.loaded, self.graph, rtl.data, rtl_dir, folder,
-                             SimOptions(_count(n, "n"), seed, mode, waves), log=self.log)
+                             SimOptions(_count(n, "n"), seed, mode, waves), log=self.log,
+                             toggles=n < 2 * VECTORS_PER_PROCESS)
                 return results.Cosim(r["vectors"], r["mismatches"], None, None, None,
                                      r["vectors_per_second"], r, sim_dir)
             if mode != "batch" or waves:
@@ -223,7 +227,7 @@ class HardwareModel:
             for at in range(0, len(codes), ROM_LIMIT):      # the harness holds ROM_LIMIT
                 chunk = codes[at:at + ROM_LIMIT]
                 r = cosim(self.graph, rtl.data, rtl_dir, sim_dir, len(chunk), seed,
-                          mode="batch", log=self.log, codes=chunk)
+                          mode="batch", log=self.log, codes=chunk, toggles=True)
                 mismatches += r["mismatches"]
                 outs.append(np.load(sim_dir / "outputs.npy"))
                 if (sim_dir / "argmax.npy").exists():

@@ -260,7 +260,10 @@ def estimate(loaded, graph: Graph, out: Path, hw: HardwareOptions, auto_reuse: b
     if est.power:
         step(f"[4/{steps}] power: toggle counts over {min(sim.n, 100_000)} co-simulation "
              "vectors (Verilator), energy model")
-        toggles = activity(loaded, graph, rtl.data, out, sim, log=log)
+        # The toggle-counting build in sim/ when a co-simulation of this RTL made one
+        # (`HardwareModel.cosim`); else it is built there now.
+        toggles = activity(loaded, graph, rtl.data, out, sim, build_root=out / "sim",
+                           log=log)
         result["power"] = energy(rtl.data, out, resources, placed, est.target, toggles,
                                  est.clock_mhz, log)
     path = out / "synth" / est.target / "estimate.json"

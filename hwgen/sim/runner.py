@@ -35,6 +35,9 @@ VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "--x-assign", "fast", "--x-initial
     + os.environ.get("HWGEN_VERILATOR_ARGS", "").split()
 
 
+# A batch co-simulation of more vectors than twice this is split over simulator processes.
+VECTORS_PER_PROCESS = 20000
+
 def load_manifest(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -129,7 +132,7 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     built = _build(sources, top, build_dir, waves, log, toggles)
     build_s = time.perf_counter() - t1
     jobs = 1 if (waves or toggles or mode in ("stream", "pixels")) else \
-        max(1, min(os.cpu_count() or 1, n // 20000))
+        max(1, min(os.cpu_count() or 1, n // VECTORS_PER_PROCESS))
     log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
     if mode == "batch":
