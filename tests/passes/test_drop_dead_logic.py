@@ -90,7 +90,8 @@ def test_a_step_function_that_is_constant_needs_no_input():
     _same(g, low)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1] + [pytest.param(s, marks=pytest.mark.slow)   # (the
+                                         for s in (2, 3)])                     # suite's time)
 def test_pruned_mlp_estimate_agrees_with_a_whole_design_run(tmp_path, seed):
     """Issue 16, item 5: the per-layer ECP5 estimate within 5 % of one whole-design run.
     Measured: LUT4 275/277, 193/193, 271/271, CCU2C and FF within 0.4 %. It was 7-10 % on

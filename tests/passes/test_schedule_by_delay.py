@@ -363,8 +363,11 @@ def test_a_deep_step_function_is_cut_inside_its_tree(step_form):
         assert all(t <= model.budget(mhz) for _, t in _stages(low, model))
 
 
-@pytest.mark.parametrize("step_form", ["tree", "auto"])
-@pytest.mark.parametrize("target, every", [("xc7", None), ("ecp5", 1)])
+@pytest.mark.parametrize("target, every, step_form", [
+    ("xc7", None, "tree"), ("ecp5", 1, "auto"),
+    # slow: each form's other kind of cut (the default two have both kinds, both forms)
+    pytest.param("ecp5", 1, "tree", marks=pytest.mark.slow),
+    pytest.param("xc7", None, "auto", marks=pytest.mark.slow)])
 def test_a_step_function_registered_inside_its_tree_is_exact(tmp_path, target, every,
                                                             step_form):
     """The Verilog equals the reference with registers inside the tree or the search: at
