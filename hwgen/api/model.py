@@ -206,7 +206,7 @@ class HardwareModel:
         `outputs`, codes in `output_codes`); else `n` vectors of the input grid."""
         from ..outputs import locked
         from ..sim.runner import VECTORS_PER_PROCESS, cosim
-        from ..sim.stimulus import ROM_LIMIT
+        from ..sim.stimulus import rom_vectors
         with locked(self.out, "out") as folder:
             _, rtl = self._build(folder)
             sim_dir, rtl_dir = folder / "sim", folder / "rtl"
@@ -224,8 +224,9 @@ class HardwareModel:
                 raise HwgenError("cosim(x): given inputs run in mode 'batch' without waves")
             codes = self.to_codes(x).reshape(len(x), -1)
             outs, argmaxes, mismatches, total = [], [], 0, {}
-            for at in range(0, len(codes), ROM_LIMIT):      # the harness holds ROM_LIMIT
-                chunk = codes[at:at + ROM_LIMIT]
+            held = rom_vectors(rtl.data)                 # what the harness holds at once
+            for at in range(0, len(codes), held):
+                chunk = codes[at:at + held]
                 r = cosim(self.graph, rtl.data, rtl_dir, sim_dir, len(chunk), seed,
                           mode="batch", log=self.log, codes=chunk, toggles=True)
                 mismatches += r["mismatches"]

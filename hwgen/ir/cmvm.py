@@ -82,9 +82,8 @@ def share(columns, n_in: int, max_depth: int | None = None, lo=None, hi=None):
     count: dict[tuple, int] = {}
     for col in cols:
         digits = [(s, t, g) for (s, t), g in col.items()]
-        for i, d1 in enumerate(digits):
-            for d2 in digits[i + 1:]:
-                k = _key(d1, d2)
+        for i in range(len(digits) - 1):
+            for k in _pair_keys(digits[i:i + 1], digits[i + 1:]):
                 count[k] = count.get(k, 0) + 1
     uses: dict[int, set] = {}          # per source, the outputs that may hold it
     for j, col in enumerate(cols):
@@ -214,10 +213,10 @@ def _substitute(col, key, new, count, heap, depth, worth) -> bool:
             continue                  # not this pattern, or used by an earlier occurrence
         for d in ((a, t), (b, t + k)):
             dg = col.pop(d)           # the pair itself is uncounted with the first digit
-            for (s2, t2), g2 in col.items():
-                count[_key((d[0], d[1], dg), (s2, t2, g2))] -= 1
-        for (s2, t2), g2 in col.items():
-            pair = _key((new, t, g), (s2, t2, g2))
+            rest = [(s2, t2, g2) for (s2, t2), g2 in col.items()]
+            for pair in _pair_keys([(d[0], d[1], dg)], rest):
+                count[pair] -= 1
+        for pair in _pair_keys([(new, t, g)], [(s2, t2, g2) for (s2, t2), g2 in col.items()]):
             c = count.get(pair, 0) + 1
             count[pair] = c
             if c > 1 and (w := worth(pair, c)) > 0:
@@ -249,6 +248,7 @@ class _Bits:
         self.hi = [int(v) for v in hi]
         self.width = span_widths(self.lo, self.hi)
         self._sums: dict[tuple, tuple] = {}
+        self._parts: dict[tuple, tuple] = {}     # per pattern: (bits a use saves, cost)
 
     def _sum(self, key) -> tuple:
         """(coefficients over the inputs, width) of the pattern's sum."""
@@ -264,9 +264,12 @@ class _Bits:
         return self._sums[key]
 
     def gain(self, key, count: int) -> int:
-        a, b, k, _ = key
-        wa, wb = self.width[a], self.width[b]
-        return count * (wa + wb - self._sum(key)[1]) - overlap(wa, wb, k)
+        parts = self._parts.get(key)
+        if parts is None:
+            a, b, k, _ = key
+            wa, wb = self.width[a], self.width[b]
+            parts = self._parts[key] = (wa + wb - self._sum(key)[1], overlap(wa, wb, k))
+        return count * parts[0] - parts[1]
 
     def add(self, key) -> None:
         c, w = self._sum(key)

@@ -130,7 +130,8 @@ async def batch(dut):
     dut.rst.value = 1
     dut.cfg_n.value, dut.cfg_key.value = cfg["n"], cfg["key"]
     dut.cfg_offset.value, dut.cfg_idle.value = cfg["offset"], cfg.get("idle", 0)
-    dut.cfg_gaps.value, dut.cfg_fixed.value = int(cfg["gaps"]), len(cfg["fixed_hex"])
+    dut.cfg_gaps.value = int(cfg["gaps"])
+    dut.cfg_fixed.value = cfg.get("fixed_vectors", len(cfg["fixed_hex"]))
     for addr, word in enumerate(cfg["fixed_hex"]):
         dut.load_en.value, dut.load_addr.value, dut.load_data.value = 1, addr, int(word, 16)
         await RisingEdge(dut.clk)

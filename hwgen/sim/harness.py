@@ -20,8 +20,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .codec import port_width
-from .stimulus import ROM_LIMIT
+from .codec import port_width, words_per_vector
+from .stimulus import ROM_LIMIT, rom_vectors
 
 HARNESS = "hwgen_batch_harness"
 
@@ -61,12 +61,17 @@ class BatchHarness(wiring.Component):
         last = manifest["input"]["elements"][-1]
         self.in_bits = last["lsb"] + last["width"]
         self.out_bits = port_width(manifest, "out_data")
+        self.stream = manifest.get("io") == "stream"
+        # A streaming core's ROM holds pixels (`words_per_vector` a vector), a word each.
+        self.npix = words_per_vector(manifest)
+        self.rom_width = self.in_bits // self.npix
+        self.rom_depth = rom_vectors(manifest) * self.npix
         super().__init__({
             "cfg_n": In(32), "cfg_key": In(32), "cfg_offset": In(32),
             "cfg_fixed": In(range(ROM_LIMIT + 1)),
             "cfg_gaps": In(1), "cfg_idle": In(32),
-            "load_en": In(1), "load_addr": In(range(ROM_LIMIT)),
-            "load_data": In(self.in_bits), "done": Out(1), "cycles": Out(40)})
+            "load_en": In(1), "load_addr": In(range(self.rom_depth)),
+            "load_data": In(self.rom_width), "done": Out(1), "cycles": Out(40)})
 
     def elaborate(self, platform):
         m = Module()
@@ -76,38 +81,54 @@ class BatchHarness(wiring.Component):
         rnd_index = Signal(32, name="rnd_index")
         running = ~ResetSignal() & ~self.done
         words = (self.in_bits + 31) // 32
-        rnd = [_lowbias32(m, ((rnd_index + self.cfg_offset) * words + g + self.cfg_key)[:32],
-                          f"h{g}")
-               for g in range(words)]
-        m.submodules.rom = rom = Memory(shape=unsigned(self.in_bits), depth=ROM_LIMIT, init=[])
+        m.submodules.rom = rom = Memory(shape=unsigned(self.rom_width), depth=self.rom_depth,
+                                        init=[])
         wr = rom.write_port()
         m.d.comb += [wr.addr.eq(self.load_addr), wr.data.eq(self.load_data),
                      wr.en.eq(self.load_en)]
         rd = rom.read_port(domain="comb")
-        data = Signal(self.in_bits, name="vector")
-        m.d.comb += [rd.addr.eq(issued),
-                     data.eq(Mux(issued < r, rd.data, Cat(*rnd)[:self.in_bits]))]
+        if self.stream:
+            # Pixel by pixel: the ROM's next pixel, or the random vector's bits
+            # [bit, bit + pixel width), from the hashes of the 32-bit words they lie in
+            # (the words `stimulus.random_codes` draws for the whole vector).
+            pw = self.rom_width
+            pix = Signal(range(max(self.npix, 2)), name="pixel")
+            bit = Signal(range(max(self.in_bits, 2)), name="pixel_bit")
+            rom_at = Signal(range(self.rom_depth), name="rom_pixel")
+            first = (rnd_index + self.cfg_offset) * words + self.cfg_key + (bit >> 5)
+            window = Cat(*[_lowbias32(m, (first + g)[:32], f"h{g}")
+                           for g in range((pw + 31) // 32 + 1)])
+            data = Signal(pw, name="vector_pixel")
+            m.d.comb += [rd.addr.eq(rom_at),
+                         data.eq(Mux(issued < r, rd.data, (window >> bit[:5])[:pw]))]
+        else:
+            rnd = [_lowbias32(m, ((rnd_index + self.cfg_offset) * words + g + self.cfg_key)
+                              [:32], f"h{g}")
+                   for g in range(words)]
+            data = Signal(self.in_bits, name="vector")
+            m.d.comb += [rd.addr.eq(issued),
+                         data.eq(Mux(issued < r, rd.data, Cat(*rnd)[:self.in_bits]))]
         gap_hash = _lowbias32(m, self.cycles[:32] ^ 0x5BD1E995, "gap")
         idle_over = self.cycles >= self.cfg_idle
         go = idle_over & (~self.cfg_gaps | (issued < n - (n >> 2)) | (gap_hash[:2] != 0))
         valid = Signal(name="valid")
-        stream = self.manifest.get("io") == "stream"
-        if self.manifest.get("ii", 1) > 1 and not stream:   # one vector every ii clocks
+        if self.manifest.get("ii", 1) > 1 and not self.stream:   # one vector every ii clocks
             go &= paced(m, valid, self.manifest["ii"])
         m.d.comb += valid.eq(running & (issued < n) & go)
         advance = valid
         ports = {}
-        if stream:
+        if self.stream:
             # A streaming DUT takes the image a pixel per in_valid/in_ready handshake.
-            pw = sum(e["width"] for e in self.manifest["input"]["pixel_elements"])
-            npix = self.in_bits // pw
-            pix = Signal(range(max(npix, 2)), name="pixel")
             in_ready = Signal(name="dut_in_ready")
             take = valid & in_ready
+            last = pix == self.npix - 1
             with m.If(take):
-                m.d.sync += pix.eq(Mux(pix == npix - 1, 0, pix + 1))
-            advance = take & (pix == npix - 1)
-            ports = {"i_in_data": data.word_select(pix, pw), "o_in_ready": in_ready}
+                m.d.sync += [pix.eq(Mux(last, 0, pix + 1)),
+                             bit.eq(Mux(last, 0, bit + self.rom_width))]
+                with m.If(issued < r):
+                    m.d.sync += rom_at.eq(rom_at + 1)
+            advance = take & last
+            ports = {"o_in_ready": in_ready}
         with m.If(advance):
             m.d.sync += issued.eq(issued + 1)
             with m.If(issued >= r):

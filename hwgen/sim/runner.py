@@ -27,7 +27,7 @@ from ..outputs import write_text
 from ..tool_errors import tool_failed
 from . import build_cache, stimulus
 from .bench import ReferenceModel, Scoreboard
-from .codec import pack
+from .codec import pack, words_per_vector
 
 MODES = ("batch", "stream", "pixels")
 # HWGEN_VERILATOR_ARGS adds arguments (e.g. "--threads 2"; measured: no faster here).
@@ -91,8 +91,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     given = codes is not None
     if given:
         codes = np.asarray(codes, dtype=np.int64).reshape(n, -1)
-        if n > stimulus.ROM_LIMIT:
-            raise HwgenError(f"at most {stimulus.ROM_LIMIT} given vectors, not {n}")
+        if n > stimulus.rom_vectors(manifest):
+            raise HwgenError(f"at most {stimulus.rom_vectors(manifest)} given vectors, not {n}")
         n_fixed = n
     else:
         codes, n_fixed = stimulus.all_codes(manifest, n, seed, extra)
@@ -136,11 +136,11 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
     if mode == "batch":
-        fixed = [format(w, "x") for w in pack(manifest["input"]["elements"], codes[:n_fixed])]
+        fixed = [format(w, "x") for w in _rom_words(manifest, codes[:n_fixed])]
         runs = []
         for k, (count, offset) in enumerate(_shards(n, n_fixed, jobs)):
             runs.append(dict(cfg, n=count, offset=offset, key=stimulus.key(seed), gaps=gaps,
-                             idle=idle,
+                             idle=idle, fixed_vectors=n_fixed if k == 0 else 0,
                              fixed_hex=fixed if k == 0 else [],
                              result=str((sim_dir / f"shard{k}" / "batch.json").resolve())))
         _run_all(top, "batch", build_dir, sim_dir, runs, waves)
@@ -175,6 +175,17 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
             log("  waves written as VCD: FST needs the lz4 headers (Debian: liblz4-dev)")
     write_text(sim_dir / "results.json", json.dumps(result, indent=1) + "\n")
     return result
+
+
+def _rom_words(manifest: dict, codes: np.ndarray) -> list[int]:
+    """The harness's ROM entries for these vectors: one per vector, or a streaming core's
+    pixels, a word each (`harness.BatchHarness`)."""
+    vectors = pack(manifest["input"]["elements"], codes)
+    npix = words_per_vector(manifest)
+    if npix == 1:
+        return vectors
+    pw = sum(e["width"] for e in manifest["input"]["pixel_elements"])
+    return [(v >> (p * pw)) & ((1 << pw) - 1) for v in vectors for p in range(npix)]
 
 
 def run_top(sources: list[Path], top: str, test: str, work: Path, config: dict,

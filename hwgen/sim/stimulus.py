@@ -15,7 +15,17 @@ from .codec import bits_of_words, field
 from .vectors import corner_codes
 
 ROM_LIMIT = 4096          # fixed vectors at most (the ROM's depth)
+# A streaming core's harness keeps its fixed vectors as pixels: at most this many (an
+# image-sized vector in one ROM word made a 32x32x3 8-bit CNN's harness a 100-Mbit memory
+# and 768 hash units, which Amaranth and Verilator did not finish converting).
+ROM_PIXELS = 1 << 16
 MASK = 0xFFFFFFFF
+
+
+def rom_vectors(manifest: dict) -> int:
+    """How many fixed (or given) vectors the batch harness of this design holds."""
+    from .codec import words_per_vector
+    return max(1, min(ROM_LIMIT, ROM_PIXELS // words_per_vector(manifest)))
 
 
 def lowbias32(x):
@@ -35,16 +45,17 @@ def key(seed: int) -> int:
 
 
 def fixed_codes(t: FixedType, size: int, n: int, seed: int,
-                extra: np.ndarray | None) -> np.ndarray:
-    """The fixed vectors [R, size]: corners, design data, corner mixes (R <= ROM_LIMIT)."""
+                extra: np.ndarray | None, limit: int = ROM_LIMIT) -> np.ndarray:
+    """The fixed vectors [R, size]: corners, design data, corner mixes (R <= `limit`, the
+    harness's `rom_vectors`)."""
     rows = [np.full(size, c, dtype=np.int64) for c in corner_codes(t)]
     if extra is not None and len(extra):
         rows.extend(np.asarray(extra, dtype=np.int64).reshape(len(extra), size))
     rng = np.random.default_rng(seed)
     corners = np.asarray(corner_codes(t), dtype=np.int64)
-    n_mix = max(min(n, ROM_LIMIT) - len(rows), 0) // 10
+    n_mix = max(min(n, limit) - len(rows), 0) // 10
     rows.extend(corners[rng.integers(0, len(corners), size=(n_mix, size))])
-    return np.stack(rows)[:min(n, ROM_LIMIT)]
+    return np.stack(rows)[:min(n, limit)]
 
 
 def random_codes(elements: list[dict], n: int, seed: int) -> np.ndarray:
@@ -63,6 +74,6 @@ def all_codes(manifest: dict, n: int, seed: int, extra: np.ndarray | None = None
     port = manifest["input"]
     e0 = port["elements"][0]
     t = FixedType(e0["signed"], e0["width"], e0["width"] - e0["frac"])
-    fixed = fixed_codes(t, len(port["elements"]), n, seed, extra)
+    fixed = fixed_codes(t, len(port["elements"]), n, seed, extra, rom_vectors(manifest))
     rand = random_codes(port["elements"], n - len(fixed), seed)
     return np.concatenate([fixed, rand.reshape(-1, fixed.shape[1])]), len(fixed)
