@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from ..sim.codec import output_words, pack, port_width, words_per_vector
+from ..sim.codec import output_words, pack, pixel_bits, port_width, words_per_vector
 from ..sim.harness import paced
 from .uart import UartTx
 
@@ -29,10 +29,6 @@ def summary_cycles(divisor: int) -> int:
     """Clock cycles the UART takes to send the summary line (10 bits a byte at `divisor`
     clocks a bit), and a byte more."""
     return (len(SUMMARY) + 1) * 10 * divisor
-
-
-def pixel_bits(manifest: dict) -> int:
-    return sum(e["width"] for e in manifest["input"]["pixel_elements"])
 
 
 def rom_layout(manifest: dict) -> tuple[bool, int, int]:

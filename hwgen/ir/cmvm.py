@@ -24,7 +24,8 @@ are kept incrementally (only the outputs a step touches are recounted) and the b
 comes from a heap with lazy deletion. Pure Python: on this project's 2-core machine a
 64x64 matrix of uniformly random 6-bit weights (every one non-zero, about 160 digits an
 output) takes about 6 s here and 3 s in `choose_forms`; a 144x32 one (a 3x3 convolution
-over 16 channels) 14 s and 7 s; both grow with the square of an output's digit count. Why not a published tool: da4ml and alkaid need numpy 2 (hwgen runs
+over 16 channels) 14 s and 7 s; both grow with the square of an output's digit count.
+Why not a published tool: da4ml and alkaid need numpy 2 (hwgen runs
 on numpy 1.26 with TensorFlow 2.15), and the method is short.
 
 Worth: given the inputs' code bounds, the adder bits a pattern saves (`_Bits`: the

@@ -10,6 +10,11 @@ def port_width(manifest: dict, name: str) -> int:
     return next(p["width"] for p in manifest["ports"] if p["name"] == name)
 
 
+def pixel_bits(manifest: dict) -> int:
+    """Bits of one pixel of a streaming core's input (its `in_data` word)."""
+    return sum(e["width"] for e in manifest["input"]["pixel_elements"])
+
+
 def words_per_vector(manifest: dict) -> int:
     """Input words a vector takes on `in_data`: 1, or a streaming core's pixels per image
     (a word per pixel)."""

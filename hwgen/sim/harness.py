@@ -20,7 +20,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .codec import port_width, words_per_vector
+from .codec import pixel_bits, port_width, words_per_vector
 from .stimulus import ROM_LIMIT, rom_vectors
 
 HARNESS = "hwgen_batch_harness"
@@ -64,7 +64,7 @@ class BatchHarness(wiring.Component):
         self.stream = manifest.get("io") == "stream"
         # A streaming core's ROM holds pixels (`words_per_vector` a vector), a word each.
         self.npix = words_per_vector(manifest)
-        self.rom_width = self.in_bits // self.npix
+        self.rom_width = pixel_bits(manifest) if self.stream else self.in_bits
         self.rom_depth = rom_vectors(manifest) * self.npix
         super().__init__({
             "cfg_n": In(32), "cfg_key": In(32), "cfg_offset": In(32),

@@ -27,7 +27,7 @@ from ..outputs import write_text
 from ..tool_errors import tool_failed
 from . import build_cache, stimulus
 from .bench import ReferenceModel, Scoreboard
-from .codec import pack, words_per_vector
+from .codec import pack, pixel_bits, words_per_vector
 
 MODES = ("batch", "stream", "pixels")
 # HWGEN_VERILATOR_ARGS adds arguments (e.g. "--threads 2"; measured: no faster here).
@@ -184,7 +184,7 @@ def _rom_words(manifest: dict, codes: np.ndarray) -> list[int]:
     npix = words_per_vector(manifest)
     if npix == 1:
         return vectors
-    pw = sum(e["width"] for e in manifest["input"]["pixel_elements"])
+    pw = pixel_bits(manifest)
     return [(v >> (p * pw)) & ((1 << pw) - 1) for v in vectors for p in range(npix)]
 
 
