@@ -81,7 +81,7 @@ def test_synthesis_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
 def test_cosimulation_killed_mid_way_then_run_again(model, tmp_path, monkeypatch):
     monkeypatch.setenv("HWGEN_VERILATOR_CACHE", "0")  # every run compiles (the killed one)
     out = tmp_path / "killed"
-    build = out / "sim" / "build-batch"
+    build = out / "sim" / "build-batch-toggles"   # (with toggle counts, for `estimate`)
     argv = ["sim", model, "--n", "500", "-o", out]
     # Verilator (or its C++ compile) is running once its build folder has a log.
     _kill_when(argv, lambda: (build / "build.log").exists())
