@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import Out
 
-from ..sim.codec import output_words, pack, pixel_bits, port_width, words_per_vector
+from ..sim.codec import input_words, output_words, pixel_bits, port_width, words_per_vector
 from ..sim.harness import paced
 from .uart import UartTx
 
@@ -60,10 +60,7 @@ def test_words(manifest: dict, graph, codes: np.ndarray) -> tuple[list[int], lis
     codes = np.asarray(codes, dtype=np.int64).reshape(len(codes), -1)
     expected = interp.run(graph, codes.reshape((len(codes),) + tuple(graph.input.shape)))
     answers = output_words(manifest, np.asarray(expected).reshape(len(codes), -1))
-    if manifest.get("io") == "stream":     # image after image, a word per pixel
-        per_pixel = manifest["input"]["pixel_elements"]
-        return pack(per_pixel, codes.reshape(-1, len(per_pixel))), answers
-    return pack(manifest["input"]["elements"], codes), answers
+    return input_words(manifest, codes), answers
 
 
 class SelfTest(wiring.Component):

@@ -153,11 +153,16 @@ class Quantize(Node):
         return sum(self._rounded_widths(src)) if level == 1 else None
 
     def _rounded_widths(self, src) -> list[int]:
-        """Per element, the bits of its rounded value (`round_value`'s signal)."""
+        """Per element, the bits of its rounded value (`round_value`'s signal): its range
+        is `rounded_range`'s, for all elements at once (rounding is monotonic; the wide
+        signed type never saturates), as the schedule asks for it often."""
         if src.lo is None:
             return [src.type.width]
-        return [element_shape(*rounded_range(self, int(a), int(b), src.type.frac)).width
-                for a, b in zip(src.lo.reshape(-1), src.hi.reshape(-1))]
+        t = self.type
+        wide = FixedType(True, t.width + 65, t.int_bits + 65)
+        lo, hi = (requantize(np.asarray(v, dtype=object).reshape(-1), src.type.frac, wide,
+                             self.rounding, Overflow.SAT) for v in (src.lo, src.hi))
+        return [element_shape(a, b).width for a, b in zip(lo, hi)]
 
     def stats(self):
         return 0, 0, 0

@@ -35,6 +35,15 @@ def pack(elements: list[dict], codes: np.ndarray) -> list[int]:
     return words
 
 
+def input_words(manifest: dict, codes: np.ndarray) -> list[int]:
+    """Codes [N, n_elements] as the core takes them on `in_data`: a word per vector, or a
+    streaming core's image after image, a word per pixel."""
+    if manifest.get("io") == "stream":
+        per_pixel = manifest["input"]["pixel_elements"]
+        return pack(per_pixel, np.asarray(codes).reshape(-1, len(per_pixel)))
+    return pack(manifest["input"]["elements"], codes)
+
+
 def bits_of_words(words: np.ndarray, total_bits: int) -> np.ndarray:
     """uint32 words [N, G] (word 0 least significant) to bits [N, total_bits] (bit 0 first)."""
     if len(words) == 0:

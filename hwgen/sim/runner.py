@@ -27,7 +27,7 @@ from ..outputs import write_text
 from ..tool_errors import tool_failed
 from . import build_cache, stimulus
 from .bench import ReferenceModel, Scoreboard
-from .codec import pack, pixel_bits, words_per_vector
+from .codec import input_words
 
 MODES = ("batch", "stream", "pixels")
 # HWGEN_VERILATOR_ARGS adds arguments (e.g. "--threads 2"; measured: no faster here).
@@ -136,7 +136,8 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
     log(f"  simulating {n} vectors ({mode} mode, {jobs} simulator process(es))")
     t2 = time.perf_counter()
     if mode == "batch":
-        fixed = [format(w, "x") for w in _rom_words(manifest, codes[:n_fixed])]
+        # the harness ROM: a word per vector, a streaming core's a word per pixel
+        fixed = [format(w, "x") for w in input_words(manifest, codes[:n_fixed])]
         runs = []
         for k, (count, offset) in enumerate(_shards(n, n_fixed, jobs)):
             runs.append(dict(cfg, n=count, offset=offset, key=stimulus.key(seed), gaps=gaps,
@@ -175,17 +176,6 @@ def cosim(graph: Graph, manifest: dict, rtl_dir: Path, sim_dir: Path, n: int, se
             log("  waves written as VCD: FST needs the lz4 headers (Debian: liblz4-dev)")
     write_text(sim_dir / "results.json", json.dumps(result, indent=1) + "\n")
     return result
-
-
-def _rom_words(manifest: dict, codes: np.ndarray) -> list[int]:
-    """The harness's ROM entries for these vectors: one per vector, or a streaming core's
-    pixels, a word each (`harness.BatchHarness`)."""
-    vectors = pack(manifest["input"]["elements"], codes)
-    npix = words_per_vector(manifest)
-    if npix == 1:
-        return vectors
-    pw = pixel_bits(manifest)
-    return [(v >> (p * pw)) & ((1 << pw) - 1) for v in vectors for p in range(npix)]
 
 
 def run_top(sources: list[Path], top: str, test: str, work: Path, config: dict,
